@@ -1,0 +1,18 @@
+/**
+ * ipfs-kit: a Deno-native, structured-concurrency toolkit for IPFS.
+ *
+ * This entry point re-exports every module:
+ * - `runtime`: task groups, cancel scopes, channels, clocks and scheduling
+ *   strategies (`@ipfs-kit/kit/runtime`).
+ *
+ * @example
+ * ```ts
+ * import { run, taskGroup, sleep } from "@ipfs-kit/kit";
+ *
+ * await run(() => taskGroup((tg) => tg.spawn(() => sleep(1))));
+ * ```
+ *
+ * @module
+ */
+
+export * from "./runtime/mod.ts";

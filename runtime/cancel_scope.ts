@@ -1,0 +1,457 @@
+/**
+ * Cancel scopes, the unit of cancellation, and the internals every blocking
+ * primitive builds on.
+ *
+ * @module
+ */
+
+import { AsyncLocalStorage } from "node:async_hooks";
+import type { ClockTimer } from "./clock.ts";
+import { CancelledError } from "./errors.ts";
+import { defaultRuntime, type Runtime } from "./_runtime.ts";
+
+const IDLE = 0;
+const ACTIVE = 1;
+const EXITED = 2;
+
+/** Which scope the running code is in. See the module doc of `runtime/mod.ts`. */
+const storage = new AsyncLocalStorage<CancelScope>();
+
+/** Scope internals for the other runtime modules; not exported from `mod.ts`. */
+// deno-lint-ignore prefer-const
+export let internals: Internals;
+
+/** Options for {@linkcode CancelScope}. */
+export interface CancelScopeOptions {
+  /** Absolute deadline on the runtime clock (ms); the scope cancels itself then. */
+  deadline?: number;
+  /** Relative deadline: ms from the moment the scope is entered. */
+  timeout?: number;
+  /** Shield the code inside from cancellation of the scopes outside. */
+  shield?: boolean;
+  /** Cancel the scope when this signal aborts. */
+  signal?: AbortSignal;
+  /** A name for debugging. */
+  name?: string;
+}
+
+/**
+ * A block of code that can be cancelled as a unit, as in Trio and AnyIO.
+ *
+ * Cancellation is level-triggered: once a scope is cancelled, every
+ * checkpoint inside it (and inside the scopes nested in it, up to a shield)
+ * throws {@linkcode CancelledError} until the code leaves the scope, which
+ * catches the error. Blocked operations (sleeps, lock waits, channel receives)
+ * wake at once. The scope's {@linkcode CancelScope.signal} aborts too, so
+ * `fetch` and every Web API given it stop as well.
+ *
+ * A scope is entered once, with {@linkcode CancelScope.run}.
+ *
+ * @example Cancel a scope from inside
+ * ```ts
+ * import { CancelScope, sleepForever } from "@ipfs-kit/kit/runtime";
+ *
+ * const scope = new CancelScope();
+ * await scope.run(async () => {
+ *   scope.cancel("done waiting");
+ *   await sleepForever();
+ * });
+ * console.assert(scope.cancelledCaught);
+ * ```
+ */
+export class CancelScope {
+  #state = IDLE;
+  #parent: CancelScope | undefined;
+  #runtime: Runtime = defaultRuntime;
+  #deadline: number;
+  #timeout: number | undefined;
+  #shield: boolean;
+  #name: string | undefined;
+  #cancelCalled = false;
+  #cancelledCaught = false;
+  #reason: unknown;
+  #children: Set<CancelScope> | undefined;
+  #waiters: Set<Waiter<unknown>> | undefined;
+  #timer: ClockTimer | undefined;
+  #controller: AbortController | undefined;
+  #external: AbortSignal | undefined;
+  #onExternalAbort: (() => void) | undefined;
+
+  /**
+   * Creates a scope; it takes effect when entered with `run`.
+   *
+   * @param options Deadline, relative timeout, shield, a signal to follow, name.
+   */
+  constructor(options: CancelScopeOptions = {}) {
+    this.#deadline = checkTime("deadline", options.deadline ?? Infinity, true);
+    this.#timeout = options.timeout === undefined
+      ? undefined
+      : checkTime("timeout", options.timeout, false);
+    this.#shield = options.shield ?? false;
+    this.#name = options.name;
+    this.#external = options.signal;
+  }
+
+  /**
+   * The innermost scope of the running code (a root scope outside any
+   * {@linkcode run}).
+   *
+   * @returns The current scope.
+   *
+   * @example
+   * ```ts
+   * import { CancelScope } from "@ipfs-kit/kit/runtime";
+   *
+   * const scope = new CancelScope();
+   * await scope.run(() => console.assert(CancelScope.current() === scope));
+   * ```
+   */
+  static current(): CancelScope {
+    return currentScope();
+  }
+
+  /** The name given at creation. */
+  get name(): string | undefined {
+    return this.#name;
+  }
+
+  /** The absolute deadline on the runtime clock, `Infinity` when none. */
+  get deadline(): number {
+    return this.#deadline;
+  }
+
+  set deadline(value: number) {
+    this.#deadline = checkTime("deadline", value, true);
+    this.#timeout = undefined;
+    if (this.#state === ACTIVE) this.#armDeadline();
+  }
+
+  /** Whether cancellation from outside is kept out. */
+  get shield(): boolean {
+    return this.#shield;
+  }
+
+  set shield(value: boolean) {
+    const was = this.#shield;
+    this.#shield = value;
+    if (was && !value && this.#state === ACTIVE && this.#parent?.cancelled) {
+      this.#deliver(this.#parent.#makeError());
+    }
+  }
+
+  /** Whether `cancel()` was called or the deadline passed. */
+  get cancelCalled(): boolean {
+    return this.#cancelCalled;
+  }
+
+  /** Whether this scope caught the cancellation it caused. */
+  get cancelledCaught(): boolean {
+    return this.#cancelledCaught;
+  }
+
+  /** The reason given to `cancel()`. */
+  get reason(): unknown {
+    return this.#reason;
+  }
+
+  /**
+   * Whether code in this scope is cancelled right now: this scope or one
+   * outside it (up to a shield) was cancelled.
+   */
+  get cancelled(): boolean {
+    for (let scope: CancelScope | undefined = this; scope; scope = scope.#parent) {
+      if (scope.#cancelCalled) return true;
+      if (scope.#shield) return false;
+    }
+    return false;
+  }
+
+  /**
+   * An `AbortSignal` that aborts when code in this scope is cancelled. Hand
+   * it to `fetch`, streams and npm clients.
+   */
+  get signal(): AbortSignal {
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController();
+      if (this.#state !== IDLE && this.cancelled) this.#controller.abort(this.#makeError());
+    }
+    return this.#controller.signal;
+  }
+
+  /**
+   * Cancels the scope: code inside stops at its next checkpoint. Idempotent.
+   *
+   * @param reason Why; kept as the `cause` of the {@linkcode CancelledError}.
+   */
+  cancel(reason?: unknown): void {
+    if (this.#cancelCalled) return;
+    this.#cancelCalled = true;
+    this.#reason = reason;
+    this.#timer?.cancel();
+    this.#timer = undefined;
+    this.#runtime.scopeCancelled(reason);
+    if (this.#state === ACTIVE) this.#deliver(new CancelledError(reason));
+  }
+
+  /**
+   * Runs `fn` inside the scope. Returns its result, or `undefined` when the
+   * scope caught its own cancellation.
+   *
+   * @param fn The code to run; it receives the scope.
+   * @returns What `fn` returned, or `undefined` if cancelled.
+   */
+  async run<T>(fn: (scope: CancelScope) => T | Promise<T>): Promise<T | undefined> {
+    this.#enter(currentScope());
+    try {
+      return await storage.run(this, fn, this);
+    } catch (error) {
+      if (this.#catches(error)) {
+        this.#cancelledCaught = true;
+        return undefined;
+      }
+      throw error;
+    } finally {
+      this.#exit();
+    }
+  }
+
+  /** Whether `error` is this scope's own cancellation, which it swallows on exit. */
+  #catches(error: unknown): boolean {
+    if (!this.#cancelCalled) return false;
+    return error instanceof CancelledError ||
+      (error instanceof Error && error.name === "AbortError" &&
+        this.#controller?.signal.aborted === true);
+  }
+
+  #enter(parent: CancelScope): void {
+    if (this.#state !== IDLE) throw new Error("Cannot enter cancel scope: it was already entered");
+    this.#state = ACTIVE;
+    this.#parent = parent;
+    this.#runtime = parent.#runtime;
+    (parent.#children ??= new Set()).add(this);
+    if (this.#timeout !== undefined) {
+      this.#deadline = Math.min(this.#deadline, this.#runtime.clock.now() + this.#timeout);
+    }
+    if (this.#cancelCalled) this.#runtime.scopeCancelled(this.#reason);
+    else this.#armDeadline();
+    const external = this.#external;
+    if (external !== undefined) {
+      if (external.aborted) this.cancel(external.reason);
+      else {
+        this.#onExternalAbort = () => this.cancel(external.reason);
+        external.addEventListener("abort", this.#onExternalAbort, { once: true });
+      }
+    }
+    if (this.#controller !== undefined && !this.#controller.signal.aborted && this.cancelled) {
+      this.#controller.abort(this.#makeError());
+    }
+  }
+
+  #exit(): void {
+    this.#state = EXITED;
+    this.#parent!.#children!.delete(this);
+    this.#timer?.cancel();
+    this.#timer = undefined;
+    if (this.#onExternalAbort !== undefined) {
+      this.#external!.removeEventListener("abort", this.#onExternalAbort);
+      this.#onExternalAbort = undefined;
+    }
+  }
+
+  #armDeadline(): void {
+    this.#timer?.cancel();
+    this.#timer = undefined;
+    if (this.#cancelCalled || this.#deadline === Infinity) return;
+    if (this.#deadline <= this.#runtime.clock.now()) {
+      this.cancel(new DeadlineExceeded(this.#deadline));
+      return;
+    }
+    const deadline = this.#deadline;
+    this.#timer = this.#runtime.clock.setTimer(deadline, () => {
+      this.#timer = undefined;
+      this.cancel(new DeadlineExceeded(deadline));
+    });
+  }
+
+  /** Wakes every waiter in this scope and, up to shields, in the scopes inside it. */
+  #deliver(error: CancelledError): void {
+    if (this.#controller !== undefined && !this.#controller.signal.aborted) {
+      this.#controller.abort(error);
+    }
+    if (this.#waiters !== undefined) {
+      for (const waiter of [...this.#waiters]) waiter.cancel(error);
+    }
+    if (this.#children !== undefined) {
+      for (const child of this.#children) if (!child.#shield) child.#deliver(error);
+    }
+  }
+
+  /** The error a checkpoint here throws: the reason of the cancelled scope. */
+  #makeError(): CancelledError {
+    for (let scope: CancelScope | undefined = this; scope; scope = scope.#parent) {
+      if (scope.#cancelCalled) return new CancelledError(scope.#reason);
+      if (scope.#shield) break;
+    }
+    return new CancelledError();
+  }
+
+  static {
+    internals = {
+      root(runtime) {
+        const scope = new CancelScope({ name: "root" });
+        scope.#runtime = runtime;
+        scope.#state = ACTIVE;
+        return scope;
+      },
+      enter: (scope, parent) => scope.#enter(parent),
+      exit: (scope) => scope.#exit(),
+      reparent(scope, parent) {
+        scope.#parent!.#children!.delete(scope);
+        scope.#parent = parent;
+        (parent.#children ??= new Set()).add(scope);
+        if (!scope.#shield && parent.cancelled) scope.#deliver(parent.#makeError());
+      },
+      catches: (scope, error) => scope.#catches(error),
+      setCaught: (scope) => {
+        scope.#cancelledCaught = true;
+      },
+      runtime: (scope) => scope.#runtime,
+      error: (scope) => scope.#makeError(),
+      runIn: (scope, fn) => storage.run(scope, fn),
+      addWaiter: (scope, waiter) => (scope.#waiters ??= new Set()).add(waiter),
+      removeWaiter: (scope, waiter) => scope.#waiters!.delete(waiter),
+      active: (scope) => scope.#state === ACTIVE,
+      parent: (scope) => scope.#parent,
+    };
+  }
+}
+
+/** The reason a scope records when its deadline passes. */
+export class DeadlineExceeded extends Error {
+  /**
+   * Creates the reason.
+   *
+   * @param deadline The deadline that passed, on the runtime clock.
+   */
+  constructor(readonly deadline: number) {
+    super(`Deadline exceeded: ${deadline.toFixed(3)} ms`);
+    this.name = "DeadlineExceeded";
+  }
+}
+
+interface Internals {
+  root(runtime: Runtime): CancelScope;
+  enter(scope: CancelScope, parent: CancelScope): void;
+  exit(scope: CancelScope): void;
+  reparent(scope: CancelScope, parent: CancelScope): void;
+  catches(scope: CancelScope, error: unknown): boolean;
+  setCaught(scope: CancelScope): void;
+  runtime(scope: CancelScope): Runtime;
+  error(scope: CancelScope): CancelledError;
+  runIn<R>(scope: CancelScope, fn: () => R): R;
+  addWaiter(scope: CancelScope, waiter: Waiter<unknown>): void;
+  removeWaiter(scope: CancelScope, waiter: Waiter<unknown>): void;
+  active(scope: CancelScope): boolean;
+  parent(scope: CancelScope): CancelScope | undefined;
+}
+
+const defaultRoot = internals!.root(defaultRuntime);
+
+/** The innermost live scope of the running code. */
+export function currentScope(): CancelScope {
+  let scope = storage.getStore() ?? defaultRoot;
+  // Code that outlives its scope (a promise nobody awaited) runs in the nearest live one.
+  while (!internals.active(scope)) scope = internals.parent(scope) ?? defaultRoot;
+  return scope;
+}
+
+/** The runtime of the running code. */
+export function currentRuntime(): Runtime {
+  return internals.runtime(currentScope());
+}
+
+/**
+ * A blocked task: the promise settles when something wakes it, or rejects
+ * with {@linkcode CancelledError} when its scope is cancelled first. Whatever
+ * settles it first wins; the loser is ignored, so a cancelled waiter never
+ * consumes a wake-up and a woken one never loses what it was given.
+ */
+export class Waiter<T> {
+  readonly promise: Promise<T>;
+  #resolve!: (value: T) => void;
+  #reject!: (error: unknown) => void;
+  #scope: CancelScope;
+  #onCancel: (() => void) | undefined;
+  #settled = false;
+
+  constructor(scope: CancelScope, onCancel?: () => void) {
+    this.promise = new Promise<T>((resolve, reject) => {
+      this.#resolve = resolve;
+      this.#reject = reject;
+    });
+    this.#scope = scope;
+    this.#onCancel = onCancel;
+    internals.addWaiter(scope, this as Waiter<unknown>);
+  }
+
+  /** Whether it was woken, failed or cancelled already. */
+  get settled(): boolean {
+    return this.#settled;
+  }
+
+  /** Sets what runs if the waiter is cancelled (dequeue it, disarm a timer). */
+  set onCancel(fn: (() => void) | undefined) {
+    this.#onCancel = fn;
+  }
+
+  /** Wakes the task with `value`. Returns false if it was already settled. */
+  wake(value: T): boolean {
+    if (this.#settled) return false;
+    this.#settled = true;
+    internals.removeWaiter(this.#scope, this as Waiter<unknown>);
+    this.#resolve(value);
+    return true;
+  }
+
+  /** Wakes the task with an error. Returns false if it was already settled. */
+  fail(error: unknown): boolean {
+    if (this.#settled) return false;
+    this.#settled = true;
+    internals.removeWaiter(this.#scope, this as Waiter<unknown>);
+    this.#reject(error);
+    return true;
+  }
+
+  /** Called by the scope on cancellation. */
+  cancel(error: CancelledError): void {
+    if (this.#settled) return;
+    this.#settled = true;
+    internals.removeWaiter(this.#scope, this as Waiter<unknown>);
+    try {
+      this.#onCancel?.();
+    } finally {
+      this.#reject(error);
+    }
+  }
+}
+
+/**
+ * Blocks the current task. Throws {@linkcode CancelledError} at once when its
+ * scope is already cancelled (a blocking call is a checkpoint).
+ */
+export function park<T>(onCancel?: () => void): Waiter<T> {
+  const scope = currentScope();
+  const runtime = internals.runtime(scope);
+  runtime.checkpoints++;
+  if (scope.cancelled) throw internals.error(scope);
+  return new Waiter<T>(scope, onCancel);
+}
+
+function checkTime(what: string, value: number, allowInfinity: boolean): number {
+  if (
+    typeof value !== "number" || Number.isNaN(value) || (!allowInfinity && !Number.isFinite(value))
+  ) {
+    throw new TypeError(`Cannot create cancel scope: ${what} must be a number: received ${value}`);
+  }
+  return value;
+}

@@ -1,0 +1,97 @@
+/**
+ * Checkpoints: where a task lets others run and notices cancellation.
+ *
+ * @module
+ */
+
+import { currentRuntime, currentScope, internals } from "./cancel_scope.ts";
+
+/**
+ * Yields to other tasks (how, the run's strategy decides) and throws
+ * {@linkcode CancelledError} if the current scope is cancelled. Put one in
+ * long loops that never block otherwise.
+ *
+ * @returns A promise that settles when the task may go on.
+ *
+ * @example
+ * ```ts
+ * import { checkpoint } from "@ipfs-kit/kit/runtime";
+ *
+ * let sum = 0;
+ * for (let i = 0; i < 1000; i++) {
+ *   sum += i;
+ *   if (i % 100 === 0) await checkpoint();
+ * }
+ * console.assert(sum === 499500);
+ * ```
+ */
+export function checkpoint(): Promise<void> {
+  const scope = currentScope();
+  const runtime = internals.runtime(scope);
+  runtime.checkpoints++;
+  if (scope.cancelled) return Promise.reject(internals.error(scope));
+  return runtime.strategy.yield();
+}
+
+/**
+ * Throws {@linkcode CancelledError} if the current scope is cancelled, without
+ * yielding.
+ *
+ * @example
+ * ```ts
+ * import { checkpointIfCancelled } from "@ipfs-kit/kit/runtime";
+ *
+ * checkpointIfCancelled();
+ * ```
+ */
+export function checkpointIfCancelled(): void {
+  const scope = currentScope();
+  if (scope.cancelled) throw internals.error(scope);
+}
+
+/**
+ * The earliest deadline that applies to the running code: the minimum over the
+ * enclosing scopes up to a shield, on the runtime clock; `-Infinity` when
+ * cancelled already, `Infinity` when there is none.
+ *
+ * @returns Milliseconds on the runtime clock.
+ *
+ * @example
+ * ```ts
+ * import { currentEffectiveDeadline, currentTime, moveOnAfter } from "@ipfs-kit/kit/runtime";
+ *
+ * await moveOnAfter(1000, () => {
+ *   console.assert(currentEffectiveDeadline() <= currentTime() + 1000);
+ * });
+ * ```
+ */
+export function currentEffectiveDeadline(): number {
+  let deadline = Infinity;
+  for (
+    let scope: ReturnType<typeof currentScope> | undefined = currentScope();
+    scope;
+    scope = internals.parent(scope)
+  ) {
+    if (scope.cancelCalled) return -Infinity;
+    if (scope.deadline < deadline) deadline = scope.deadline;
+    if (scope.shield) break;
+  }
+  return deadline;
+}
+
+/**
+ * The time on the current run's clock, in milliseconds.
+ *
+ * @returns The time.
+ *
+ * @example
+ * ```ts
+ * import { currentTime } from "@ipfs-kit/kit/runtime";
+ *
+ * const start = currentTime();
+ * console.assert(currentTime() >= start);
+ * ```
+ */
+export function currentTime(): number {
+  return currentRuntime().clock.now();
+}

@@ -1,0 +1,70 @@
+/**
+ * Test helpers: run a test under every scheduling strategy, the analogue of
+ * pytest-anyio's backend parametrisation.
+ *
+ * @module
+ */
+
+import { run } from "./run.ts";
+import { strategies, type StrategyName } from "./strategy.ts";
+import { VirtualClock } from "./virtual_clock.ts";
+
+/** What a test registered with {@linkcode testEachStrategy} receives. */
+export interface StrategyTestContext {
+  /** The strategy this run uses. */
+  strategy: StrategyName;
+  /** Deno's test context. */
+  t: Deno.TestContext;
+  /** The virtual clock, when the test asked for one. */
+  clock: VirtualClock | undefined;
+}
+
+/** Options for {@linkcode testEachStrategy}. */
+export interface StrategyTestOptions extends Omit<Deno.TestDefinition, "name" | "fn"> {
+  /**
+   * Run on a {@linkcode VirtualClock} with this autojump threshold (`0`:
+   * sleeps and timeouts are instant). Unset: the real clock.
+   */
+  virtualClock?: number;
+  /** Limit to these strategies. Default: every built-in one. */
+  strategies?: StrategyName[];
+}
+
+/**
+ * Registers one `Deno.test` per built-in strategy, named `name [strategy]`,
+ * each running `fn` inside {@linkcode run} with that strategy. Deno's
+ * sanitizers stay on.
+ *
+ * @param name The test name.
+ * @param fn The test.
+ * @param options Virtual clock, a subset of strategies, and Deno test options.
+ *
+ * @example
+ * ```ts ignore
+ * import { testEachStrategy, sleep } from "@ipfs-kit/kit/runtime";
+ *
+ * testEachStrategy("sleeps for an hour instantly", async ({ clock }) => {
+ *   await sleep(3_600_000);
+ *   if (clock!.now() !== 3_600_000) throw new Error("clock did not move");
+ * }, { virtualClock: 0 });
+ * ```
+ */
+export function testEachStrategy(
+  name: string,
+  fn: (context: StrategyTestContext) => unknown | Promise<unknown>,
+  options: StrategyTestOptions = {},
+): void {
+  const { virtualClock, strategies: only, ...denoOptions } = options;
+  for (const strategy of only ?? (Object.keys(strategies) as StrategyName[])) {
+    Deno.test({
+      ...denoOptions,
+      name: `${name} [${strategy}]`,
+      fn: async (t) => {
+        const clock = virtualClock === undefined
+          ? undefined
+          : new VirtualClock({ autojumpThreshold: virtualClock });
+        await run(() => fn({ strategy, t, clock }), clock ? { strategy, clock } : { strategy });
+      },
+    });
+  }
+}
