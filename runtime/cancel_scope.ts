@@ -18,7 +18,6 @@ const EXITED = 2;
 const storage = new AsyncLocalStorage<CancelScope>();
 
 /** Scope internals for the other runtime modules; not exported from `mod.ts`. */
-// deno-lint-ignore prefer-const
 export let internals: Internals;
 
 /** Options for {@linkcode CancelScope}. */
@@ -159,11 +158,16 @@ export class CancelScope {
    * outside it (up to a shield) was cancelled.
    */
   get cancelled(): boolean {
-    for (let scope: CancelScope | undefined = this; scope; scope = scope.#parent) {
-      if (scope.#cancelCalled) return true;
-      if (scope.#shield) return false;
+    return CancelScope.#cancelledScope(this) !== undefined;
+  }
+
+  /** The scope whose cancellation reaches `start` (itself or an outer one up to a shield). */
+  static #cancelledScope(start: CancelScope): CancelScope | undefined {
+    for (let scope: CancelScope | undefined = start; scope; scope = scope.#parent) {
+      if (scope.#cancelCalled) return scope;
+      if (scope.#shield) return undefined;
     }
-    return false;
+    return undefined;
   }
 
   /**
@@ -288,11 +292,8 @@ export class CancelScope {
 
   /** The error a checkpoint here throws: the reason of the cancelled scope. */
   #makeError(): CancelledError {
-    for (let scope: CancelScope | undefined = this; scope; scope = scope.#parent) {
-      if (scope.#cancelCalled) return new CancelledError(scope.#reason);
-      if (scope.#shield) break;
-    }
-    return new CancelledError();
+    const cancelled = CancelScope.#cancelledScope(this);
+    return new CancelledError(cancelled === undefined ? undefined : cancelled.#reason);
   }
 
   static {
