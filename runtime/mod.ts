@@ -60,4 +60,7 @@ export * from "./event.ts";
 export * from "./semaphore.ts";
 export * from "./condition.ts";
 export * from "./capacity_limiter.ts";
+export * from "./retry.ts";
+export * from "./map_concurrent.ts";
+export * from "./worker_pool.ts";
 export * from "./testing.ts";
