@@ -85,7 +85,7 @@ export class CancelScope {
     this.#deadline = checkTime("deadline", options.deadline ?? Infinity, true);
     this.#timeout = options.timeout === undefined
       ? undefined
-      : checkTime("timeout", options.timeout, false);
+      : checkTime("timeout", options.timeout, true);
     this.#shield = options.shield ?? false;
     this.#name = options.name;
     this.#external = options.signal;
@@ -193,7 +193,8 @@ export class CancelScope {
     this.#reason = reason;
     this.#timer?.cancel();
     this.#timer = undefined;
-    this.#runtime.scopeCancelled(reason);
+    // Before entry the scope has no runtime yet: `#enter` counts it.
+    if (this.#state !== IDLE) this.#runtime.scopeCancelled(reason);
     if (this.#state === ACTIVE) this.#deliver(new CancelledError(reason));
   }
 
@@ -219,12 +220,13 @@ export class CancelScope {
     }
   }
 
-  /** Whether `error` is this scope's own cancellation, which it swallows on exit. */
+  /**
+   * Whether `error` is this scope's own cancellation, which it swallows on exit:
+   * a `CancelledError`, or an `AbortError` from a Web API or library whose signal
+   * (this scope's or a nested scope's) the cancellation aborted.
+   */
   #catches(error: unknown): boolean {
-    if (!this.#cancelCalled) return false;
-    return error instanceof CancelledError ||
-      (error instanceof Error && error.name === "AbortError" &&
-        this.#controller?.signal.aborted === true);
+    return this.#cancelCalled && isCancellationError(error);
   }
 
   #enter(parent: CancelScope): void {
@@ -430,10 +432,26 @@ export class Waiter<T> {
     internals.removeWaiter(this.#scope, this as Waiter<unknown>);
     try {
       this.#onCancel?.();
-    } finally {
-      this.#reject(error);
+    } catch (cleanupError) {
+      // A failing cleanup must not stop the delivery to the other waiters.
+      reportError(cleanupError);
     }
+    this.#reject(error);
   }
+}
+
+/**
+ * Whether `error` is what cancellation throws: a {@linkcode CancelledError}, an
+ * `AbortError` from a Web API or library whose signal a cancellation aborted, or
+ * the `SuppressedError` of an `await using` block where both the body and the
+ * disposer (a task group's join) were cancelled.
+ */
+export function isCancellationError(error: unknown): boolean {
+  if (error instanceof CancelledError) return true;
+  if (error instanceof SuppressedError) {
+    return isCancellationError(error.error) && isCancellationError(error.suppressed);
+  }
+  return error instanceof Error && error.name === "AbortError";
 }
 
 /**

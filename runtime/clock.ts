@@ -40,6 +40,9 @@ export interface Clock {
   setTimer(deadline: number, callback: () => void): ClockTimer;
 }
 
+/** The longest delay `setTimeout` takes as given. */
+const MAX_TIMEOUT_MS = 2 ** 31 - 1;
+
 /**
  * The real, monotonic clock: `performance.now()` and `setTimeout`.
  *
@@ -63,17 +66,31 @@ export class RealClock implements Clock {
   }
 
   /**
-   * Arms a `setTimeout` for `deadline`.
+   * Arms a `setTimeout` for `deadline`; the callback never runs before
+   * `now()` reaches it. Delays past `setTimeout`'s 32-bit limit (about 24.8
+   * days) are reached in steps; `Infinity` never fires.
    *
    * @param deadline When to fire, in `performance.now()` milliseconds.
    * @param callback What to call.
    * @returns A handle that disarms it.
    */
   setTimer(deadline: number, callback: () => void): ClockTimer {
-    let id: ReturnType<typeof setTimeout> | undefined = setTimeout(() => {
-      id = undefined;
-      callback();
-    }, Math.max(0, deadline - performance.now()));
+    let id: ReturnType<typeof setTimeout> | undefined;
+    const arm = () => {
+      const delay = deadline - performance.now();
+      // setTimeout turns a delay that does not fit in 32 bits into 1 ms.
+      if (delay > MAX_TIMEOUT_MS) id = setTimeout(arm, MAX_TIMEOUT_MS);
+      else {
+        id = setTimeout(() => {
+          // setTimeout may fire a fraction of a millisecond before performance.now()
+          // reaches the deadline: wait for the rest, so the clock contract holds.
+          if (performance.now() < deadline) return arm();
+          id = undefined;
+          callback();
+        }, Math.max(0, delay));
+      }
+    };
+    if (deadline !== Infinity) arm();
     return {
       cancel() {
         if (id !== undefined) {

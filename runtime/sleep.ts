@@ -50,6 +50,7 @@ export function sleepUntil(deadline: number): Promise<void> {
   }
   const clock = currentRuntime().clock;
   if (deadline <= clock.now()) return checkpoint();
+  if (deadline === Infinity) return sleepForever();
   try {
     const waiter = park<void>();
     const timer = clock.setTimer(deadline, () => waiter.wake());

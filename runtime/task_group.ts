@@ -5,7 +5,7 @@
  * @module
  */
 
-import { CancelScope, currentScope, internals } from "./cancel_scope.ts";
+import { CancelScope, currentScope, internals, isCancellationError } from "./cancel_scope.ts";
 import { CancelledError, TaskGroupError } from "./errors.ts";
 import type { Runtime } from "./_runtime.ts";
 
@@ -79,6 +79,7 @@ export class TaskGroup implements AsyncDisposable {
   #runtime: Runtime;
   #live = 0;
   #closed = false;
+  #joining = false;
   #errors: unknown[] = [];
   #joined: PromiseWithResolvers<void> | undefined;
   #pending: Array<() => Promise<unknown> | unknown> = [];
@@ -203,7 +204,7 @@ export class TaskGroup implements AsyncDisposable {
         return;
       }
       this.#live--;
-      this.#runtime.taskFinished(failed ? error : undefined);
+      this.#runtime.taskFinished(failed && !isCancellation(error, taskScope) ? error : undefined);
       ready.reject(
         failed ? error : new Error("Cannot start task: it returned without calling started()"),
       );
@@ -250,13 +251,16 @@ export class TaskGroup implements AsyncDisposable {
 
   /**
    * Waits for every child, closes the group and throws
-   * {@linkcode TaskGroupError} if any failed. `await using` calls it.
+   * {@linkcode TaskGroupError} if any failed. `await using` calls it. Like a
+   * checkpoint, it throws {@linkcode CancelledError} when the enclosing code
+   * is cancelled.
    *
    * @returns A promise that settles when the group is done.
    */
   async join(): Promise<void> {
     await this.#finish();
     if (this.#errors.length > 0) throw new TaskGroupError(this.#errors);
+    this.#checkpointParent();
   }
 
   /** Joins the group: see {@linkcode TaskGroup.join}. */
@@ -265,13 +269,26 @@ export class TaskGroup implements AsyncDisposable {
   }
 
   async #finish(): Promise<void> {
-    if (this.#closed) throw new Error("Cannot join task group: it was already joined");
-    if (this.#live > 0) {
+    if (this.#joining) throw new Error("Cannot join task group: it was already joined");
+    this.#joining = true;
+    // A loop: a child may spawn a sibling between the last exit and this continuation.
+    while (this.#live > 0) {
       this.#joined = Promise.withResolvers<void>();
       await this.#joined.promise;
     }
+    this.#joined = undefined;
     this.#closed = true;
     internals.exit(this.#scope);
+  }
+
+  /**
+   * The group's exit is a checkpoint, as in Trio and AnyIO: when the enclosing
+   * code is cancelled (the children were cancelled with it), throw, so that the
+   * scope that was cancelled sees its cancellation (`failAfter` needs it).
+   */
+  #checkpointParent(): void {
+    const parent = internals.parent(this.#scope)!;
+    if (parent.cancelled) throw internals.error(parent);
   }
 
   static {
@@ -295,6 +312,7 @@ export class TaskGroup implements AsyncDisposable {
         }
         throw bodyError;
       }
+      tg.#checkpointParent();
       return result;
     };
   }
@@ -304,7 +322,9 @@ export class TaskGroup implements AsyncDisposable {
  * Runs `body` with a new {@linkcode TaskGroup} and waits for every task it
  * spawns. The body runs inside the group's cancel scope: a failing child
  * cancels it. Returns the body's result, or `undefined` when the group was
- * cancelled (by `tg.cancelScope.cancel()`) before the body finished.
+ * cancelled (by `tg.cancelScope.cancel()`) before the body finished. The
+ * group's exit is a checkpoint: when the enclosing code is cancelled, it
+ * throws {@linkcode CancelledError} for the cancelled scope to catch.
  *
  * @param body Spawns the children; it may await too.
  * @returns What the body returned.
@@ -326,8 +346,7 @@ export function taskGroup<T>(body: (tg: TaskGroup) => T | Promise<T>): Promise<T
 
 /** Cancellation, or an `AbortError` from a Web API whose signal the cancelled scope aborted. */
 function isCancellation(error: unknown, scope: CancelScope): boolean {
-  return error instanceof CancelledError ||
-    (error instanceof Error && error.name === "AbortError" && scope.cancelled);
+  return error instanceof CancelledError || (isCancellationError(error) && scope.cancelled);
 }
 
 function isPromiseLike(value: unknown): value is PromiseLike<unknown> {

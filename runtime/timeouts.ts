@@ -112,10 +112,10 @@ async function failWithin<T>(
 /**
  * Runs `fn` in a scope that is cancelled when `signal` aborts; then throws
  * `signal.reason` (usually a `DOMException` named `AbortError`), as Web APIs
- * do. This is how every kit API honours its `signal` option.
+ * do. An already-aborted signal throws at once without running `fn`. This is how every kit API honours its `signal` option.
  *
  * @param signal The signal to follow; `undefined` runs `fn` as is.
- * @param fn The code; it receives its scope.
+ * @param fn The code.
  * @returns `fn`'s result.
  *
  * @example
@@ -130,10 +130,12 @@ async function failWithin<T>(
  */
 export async function withSignal<T>(
   signal: AbortSignal | undefined,
-  fn: (scope: CancelScope) => T | Promise<T>,
+  fn: () => T | Promise<T>,
 ): Promise<T> {
-  const scope = new CancelScope(signal === undefined ? {} : { signal });
+  if (signal === undefined) return await fn();
+  if (signal.aborted) throw signal.reason;
+  const scope = new CancelScope({ signal });
   const result = await scope.run(fn);
-  if (scope.cancelledCaught) throw signal!.reason;
+  if (scope.cancelledCaught) throw signal.reason;
   return result as T;
 }

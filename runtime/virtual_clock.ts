@@ -105,7 +105,8 @@ export class VirtualClock implements Clock {
     const timer: VirtualTimer = { deadline, seq: this.#seq++, callback };
     this.#push(timer);
     this.#live++;
-    if (deadline <= this.#now && this.#pumpKind === "timeout") this.#disarm();
+    // Arming a timer is activity: restart the idle countdown (or fire a due timer soon).
+    if (this.#pumpKind === "timeout") this.#disarm();
     this.#arm();
     return {
       cancel: () => {
@@ -113,6 +114,12 @@ export class VirtualClock implements Clock {
         timer.callback = undefined;
         this.#live--;
         if (this.#live === 0) this.#disarm();
+        else if (this.#pumpKind === "timeout") {
+          this.#disarm();
+          this.#arm();
+        }
+        // Cancelled timers leave the heap lazily; drop them when they dominate it.
+        if (this.#heap.length > 64 && this.#heap.length > 4 * this.#live) this.#compact();
       },
     };
   }
@@ -196,6 +203,12 @@ export class VirtualClock implements Clock {
   }
 
   // A binary min-heap on (deadline, seq); cancelled timers are dropped lazily.
+  #compact(): void {
+    // A sorted array is a valid heap.
+    this.#heap = this.#heap.filter((timer) => timer.callback !== undefined)
+      .sort((a, b) => (before(a, b) ? -1 : 1));
+  }
+
   #peek(): VirtualTimer | undefined {
     const heap = this.#heap;
     while (heap.length > 0 && heap[0].callback === undefined) this.#pop();

@@ -448,7 +448,7 @@ testEachStrategy("await using closes the pool", async () => {
 });
 
 testEachStrategy("idle workers are terminated after idleTimeoutMs", async () => {
-  await using pool = new WorkerPool({ maxWorkers: 2, idleTimeoutMs: 20 });
+  await using pool = new WorkerPool({ maxWorkers: 2, idleTimeoutMs: 2_000 });
   await Promise.all([pool.run(() => 1, []), pool.run(() => 2, [])]);
   assert.equal(pool.workerCount, 2);
   await eventually(() => pool.workerCount === 0);
