@@ -4,6 +4,7 @@
  * This entry point re-exports every module:
  * - `runtime`: task groups, cancel scopes, channels, clocks and scheduling
  *   strategies (`@ipfs-kit/kit/runtime`).
+ * - `cache`: an exact ARC memory cache (`@ipfs-kit/kit/cache`).
  *
  * @example
  * ```ts
@@ -16,3 +17,4 @@
  */
 
 export * from "./runtime/mod.ts";
+export * from "./cache/mod.ts";
