@@ -5,6 +5,8 @@
  * - `runtime`: task groups, cancel scopes, channels, clocks and scheduling
  *   strategies (`@ipfs-kit/kit/runtime`).
  * - `cache`: an exact ARC memory cache (`@ipfs-kit/kit/cache`).
+ * - `ipfs`: the content store interface and the embedded node, whose CIDs
+ *   equal Kubo's (`@ipfs-kit/kit/ipfs`).
  *
  * @example
  * ```ts
@@ -18,3 +20,4 @@
 
 export * from "./runtime/mod.ts";
 export * from "./cache/mod.ts";
+export * from "./ipfs/mod.ts";

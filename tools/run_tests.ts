@@ -15,7 +15,8 @@ const child = new Deno.Command(Deno.execPath(), {
   args,
   stdout: "piped",
   stderr: "inherit",
-  env: { DENO_JOBS: Deno.env.get("DENO_JOBS") ?? "2" },
+  // Plain output, so the summary lines below can be read without colour codes.
+  env: { DENO_JOBS: Deno.env.get("DENO_JOBS") ?? "2", NO_COLOR: "1" },
 }).spawn();
 
 let passed = 0;
@@ -29,7 +30,7 @@ for await (const chunk of child.stdout) {
   tail = lines.pop() ?? "";
   for (const line of lines) {
     // deno test prints a summary per run; with --doc there may be two.
-    const match = summary.exec(line.replaceAll(/\x1b\[[0-9;]*m/g, ""));
+    const match = summary.exec(line);
     if (match) {
       passed += Number(match[1]);
       failed += Number(match[2]);

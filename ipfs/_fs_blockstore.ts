@@ -1,0 +1,208 @@
+/**
+ * A durable blockstore: one file per block, in Kubo's flatfs layout.
+ *
+ * A block lives at `<dir>/<shard>/<KEY>.data`, where `KEY` is the base32
+ * (RFC 4648, upper case, unpadded) encoding of the block's multihash, and
+ * `shard` is the two characters before the last one of `KEY` (flatfs's
+ * `next-to-last/2`). Blocks are keyed by multihash, as in Kubo: the same
+ * bytes under two codecs or CID versions are one file.
+ *
+ * Writes are atomic: the block goes to a temporary file in `tmpDir` (same
+ * file system), is synced, then renamed into place. Renames are made durable
+ * by syncing the touched directories in {@linkcode FsBlockstore.flush}, once
+ * per operation rather than once per block. Blocks with an identity
+ * multihash are never stored: their bytes are the digest.
+ *
+ * @module
+ */
+
+import { ClosedResourceError } from "../runtime/errors.ts";
+import { base32upper } from "npm:multiformats@14.0.5/bases/base32";
+import type { CID } from "npm:multiformats@14.0.5/cid";
+import { identity } from "npm:multiformats@14.0.5/hashes/identity";
+import { NotFoundError } from "./errors.ts";
+
+/** Options for {@linkcode FsBlockstore.open}. */
+export interface FsBlockstoreOptions {
+  /** Where the block files go. Created if missing. */
+  dir: string;
+  /** Where temporary files go; emptied on open. Must be on the same file system. */
+  tmpDir: string;
+  /** Sync each file and the touched directories to disk. Default `true`. */
+  sync?: boolean;
+}
+
+/** Options of the store's operations. */
+export interface StoreCallOptions {
+  signal?: AbortSignal;
+}
+
+/** The one-file-per-block store. */
+export class FsBlockstore {
+  #dir: string;
+  #tmpDir: string;
+  #sync: boolean;
+  #shards = new Set<string>();
+  #dirty = new Set<string>();
+  #closed = false;
+
+  private constructor(dir: string, tmpDir: string, sync: boolean) {
+    this.#dir = dir;
+    this.#tmpDir = tmpDir;
+    this.#sync = sync;
+  }
+
+  /**
+   * Opens (creating) a store. The caller must hold the repository's lock:
+   * leftover temporary files are deleted.
+   */
+  static async open(options: FsBlockstoreOptions): Promise<FsBlockstore> {
+    await Deno.mkdir(options.dir, { recursive: true });
+    await Deno.remove(options.tmpDir, { recursive: true }).catch(ignoreNotFound);
+    await Deno.mkdir(options.tmpDir, { recursive: true });
+    return new FsBlockstore(options.dir, options.tmpDir, options.sync ?? true);
+  }
+
+  /** The file a block lives in. */
+  path(cid: CID): string {
+    const key = base32upper.baseEncode(cid.multihash.bytes);
+    return `${this.#dir}/${key.slice(-3, -1)}/${key}.data`;
+  }
+
+  /** Stores a block; a block already present is left as is. */
+  async put(cid: CID, bytes: Uint8Array, options: StoreCallOptions = {}): Promise<void> {
+    this.#checkOpen("put block");
+    options.signal?.throwIfAborted();
+    if (cid.multihash.code === identity.code) return;
+    const file = this.path(cid);
+    if (await exists(file)) return;
+    const shard = file.slice(0, file.lastIndexOf("/"));
+    await this.#ensureShard(shard);
+    const tmp = `${this.#tmpDir}/${crypto.randomUUID()}`;
+    try {
+      if (this.#sync) {
+        const handle = await Deno.open(tmp, { write: true, createNew: true });
+        try {
+          for (let at = 0; at < bytes.length;) at += await handle.write(bytes.subarray(at));
+          await handle.syncData();
+        } finally {
+          handle.close();
+        }
+      } else await Deno.writeFile(tmp, bytes, { createNew: true });
+      await Deno.rename(tmp, file);
+    } catch (error) {
+      await Deno.remove(tmp).catch(ignoreNotFound);
+      throw error;
+    }
+    if (this.#sync) this.#dirty.add(shard);
+  }
+
+  /**
+   * Reads a block.
+   *
+   * @throws {NotFoundError} It is not in the store.
+   */
+  async get(cid: CID, options: StoreCallOptions = {}): Promise<Uint8Array> {
+    this.#checkOpen("get block");
+    if (cid.multihash.code === identity.code) return cid.multihash.digest;
+    try {
+      return await Deno.readFile(this.path(cid), { signal: options.signal });
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) {
+        throw new NotFoundError(`Cannot get block: not found: ${cid}`, cid.toString());
+      }
+      throw error;
+    }
+  }
+
+  /** Whether a block is in the store. */
+  async has(cid: CID, options: StoreCallOptions = {}): Promise<boolean> {
+    this.#checkOpen("check block");
+    options.signal?.throwIfAborted();
+    if (cid.multihash.code === identity.code) return true;
+    return await exists(this.path(cid));
+  }
+
+  /**
+   * A block's size in bytes.
+   *
+   * @throws {NotFoundError} It is not in the store.
+   */
+  async size(cid: CID, options: StoreCallOptions = {}): Promise<number> {
+    this.#checkOpen("stat block");
+    options.signal?.throwIfAborted();
+    if (cid.multihash.code === identity.code) return cid.multihash.digest.length;
+    try {
+      return (await Deno.stat(this.path(cid))).size;
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) {
+        throw new NotFoundError(`Cannot stat block: not found: ${cid}`, cid.toString());
+      }
+      throw error;
+    }
+  }
+
+  /** Deletes a block; returns whether it was there. */
+  async delete(cid: CID, options: StoreCallOptions = {}): Promise<boolean> {
+    this.#checkOpen("remove block");
+    options.signal?.throwIfAborted();
+    if (cid.multihash.code === identity.code) return false;
+    const file = this.path(cid);
+    try {
+      await Deno.remove(file);
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) return false;
+      throw error;
+    }
+    if (this.#sync) this.#dirty.add(file.slice(0, file.lastIndexOf("/")));
+    return true;
+  }
+
+  /** Syncs the directories changed since the last flush, making renames and deletes durable. */
+  async flush(): Promise<void> {
+    const dirs = [...this.#dirty];
+    this.#dirty.clear();
+    for (const dir of dirs) {
+      const handle = await Deno.open(dir, { read: true });
+      try {
+        await handle.sync();
+      } finally {
+        handle.close();
+      }
+    }
+  }
+
+  /** Marks the store closed; later calls throw `ClosedResourceError`. */
+  close(): void {
+    this.#closed = true;
+  }
+
+  async #ensureShard(shard: string): Promise<void> {
+    if (this.#shards.has(shard)) return;
+    try {
+      await Deno.mkdir(shard);
+      if (this.#sync) this.#dirty.add(this.#dir);
+    } catch (error) {
+      if (!(error instanceof Deno.errors.AlreadyExists)) throw error;
+    }
+    this.#shards.add(shard);
+  }
+
+  #checkOpen(what: string): void {
+    if (this.#closed) throw new ClosedResourceError(`Cannot ${what}: the node is closed`);
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.lstat(path);
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
+  }
+}
+
+function ignoreNotFound(error: unknown): void {
+  if (!(error instanceof Deno.errors.NotFound)) throw error;
+}

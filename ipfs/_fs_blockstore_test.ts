@@ -1,0 +1,144 @@
+import assert from "node:assert/strict";
+import { CID } from "npm:multiformats@14.0.5/cid";
+import * as raw from "npm:multiformats@14.0.5/codecs/raw";
+import { identity } from "npm:multiformats@14.0.5/hashes/identity";
+import { sha256 } from "npm:multiformats@14.0.5/hashes/sha2";
+import { ClosedResourceError } from "../runtime/errors.ts";
+import { testEachStrategy } from "../runtime/testing.ts";
+import { FsBlockstore } from "./_fs_blockstore.ts";
+import { NotFoundError } from "./errors.ts";
+
+async function withStore(
+  fn: (store: FsBlockstore, dir: string) => Promise<void>,
+  sync = true,
+): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "ipfs-kit-blockstore-" });
+  try {
+    const store = await FsBlockstore.open({ dir: `${dir}/blocks`, tmpDir: `${dir}/tmp`, sync });
+    try {
+      await fn(store, dir);
+    } finally {
+      store.close();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+async function rawCid(bytes: Uint8Array): Promise<CID> {
+  return CID.createV1(raw.code, await sha256.digest(bytes));
+}
+
+async function files(dir: string): Promise<string[]> {
+  const found: string[] = [];
+  for await (const entry of Deno.readDir(dir)) {
+    if (entry.isDirectory) {
+      for (const name of await files(`${dir}/${entry.name}`)) found.push(`${entry.name}/${name}`);
+    } else found.push(entry.name);
+  }
+  return found.sort();
+}
+
+testEachStrategy("blocks go to <shard>/<base32 multihash>.data, one file each", async () => {
+  await withStore(async (store, dir) => {
+    const bytes = new TextEncoder().encode("block");
+    const cid = await rawCid(bytes);
+    await store.put(cid, bytes);
+    await store.flush();
+    const key = store.path(cid).split("/").at(-1)!.replace(/\.data$/, "");
+    assert.match(key, /^[A-Z2-7]+$/);
+    assert.equal(key.startsWith("CIQ"), true, "sha2-256 multihashes start with CIQ in base32");
+    assert.deepEqual(await files(`${dir}/blocks`), [`${key.slice(-3, -1)}/${key}.data`]);
+    assert.deepEqual(await files(`${dir}/tmp`), []);
+    assert.deepEqual(await store.get(cid), bytes);
+    assert.equal(await store.size(cid), bytes.length);
+  });
+});
+
+testEachStrategy("the same multihash under two codecs is one file", async () => {
+  await withStore(async (store, dir) => {
+    const bytes = new Uint8Array([1, 2, 3]);
+    const asRaw = await rawCid(bytes);
+    const asCbor = CID.createV1(0x71, asRaw.multihash);
+    await store.put(asRaw, bytes);
+    await store.put(asCbor, bytes);
+    assert.equal(store.path(asRaw), store.path(asCbor));
+    assert.equal((await files(`${dir}/blocks`)).length, 1);
+    assert.equal(await store.has(asCbor), true);
+  }, false);
+});
+
+testEachStrategy("a block already stored is not rewritten", async () => {
+  await withStore(async (store) => {
+    const bytes = new Uint8Array([9, 9, 9]);
+    const cid = await rawCid(bytes);
+    await store.put(cid, bytes);
+    const before = await Deno.stat(store.path(cid));
+    await store.put(cid, bytes);
+    const after = await Deno.stat(store.path(cid));
+    assert.equal(after.ino, before.ino);
+  });
+});
+
+testEachStrategy(
+  "missing blocks: get and size throw NotFoundError, has and delete say no",
+  async () => {
+    await withStore(async (store) => {
+      const cid = await rawCid(new Uint8Array([7]));
+      await assert.rejects(store.get(cid), NotFoundError);
+      await assert.rejects(store.size(cid), NotFoundError);
+      assert.equal(await store.has(cid), false);
+      assert.equal(await store.delete(cid), false);
+      await store.put(cid, new Uint8Array([7]));
+      assert.equal(await store.delete(cid), true);
+      assert.equal(await store.has(cid), false);
+      await store.flush();
+    });
+  },
+);
+
+testEachStrategy("identity CIDs are answered from the CID and never stored", async () => {
+  await withStore(async (store, dir) => {
+    const bytes = new TextEncoder().encode("inline");
+    const cid = CID.createV1(raw.code, identity.digest(bytes));
+    await store.put(cid, bytes);
+    assert.deepEqual(await store.get(cid), bytes);
+    assert.equal(await store.has(cid), true);
+    assert.equal(await store.size(cid), bytes.length);
+    assert.deepEqual(await files(`${dir}/blocks`), []);
+  });
+});
+
+testEachStrategy("opening clears leftover temporary files", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "ipfs-kit-blockstore-" });
+  try {
+    await Deno.mkdir(`${dir}/tmp`);
+    await Deno.writeTextFile(`${dir}/tmp/half-written`, "crash");
+    const store = await FsBlockstore.open({ dir: `${dir}/blocks`, tmpDir: `${dir}/tmp` });
+    store.close();
+    assert.deepEqual(await files(`${dir}/tmp`), []);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+testEachStrategy("an aborted signal stops put before it writes", async () => {
+  await withStore(async (store, dir) => {
+    const bytes = new Uint8Array([5]);
+    const reason = new Error("stop");
+    await assert.rejects(
+      store.put(await rawCid(bytes), bytes, { signal: AbortSignal.abort(reason) }),
+      (error) => error === reason,
+    );
+    assert.deepEqual(await files(`${dir}/blocks`), []);
+  });
+});
+
+testEachStrategy("a closed store throws ClosedResourceError", async () => {
+  await withStore(async (store) => {
+    const cid = await rawCid(new Uint8Array([1]));
+    store.close();
+    await assert.rejects(store.get(cid), ClosedResourceError);
+    await assert.rejects(store.put(cid, new Uint8Array([1])), ClosedResourceError);
+  });
+});

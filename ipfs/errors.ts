@@ -1,0 +1,172 @@
+/**
+ * The IPFS modules' error family. Callers catch these by class; each also
+ * has a distinct `name`.
+ *
+ * Cancellation is not one of them: an aborted `signal` rejects with the
+ * signal's reason, as Web APIs do, and a closed node throws the runtime's
+ * `ClosedResourceError`.
+ *
+ * @module
+ */
+
+/**
+ * A block, or a path below a CID, is not in the store. The embedded node is
+ * offline: it reports a missing block at once rather than waiting for it.
+ *
+ * @example
+ * ```ts
+ * import { EmbeddedNode, NotFoundError } from "@ipfs-kit/kit/ipfs";
+ *
+ * await using node = await EmbeddedNode.open({ repo: await Deno.makeTempDir() });
+ * try {
+ *   await node.block.get("bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku");
+ * } catch (error) {
+ *   console.assert(error instanceof NotFoundError);
+ * }
+ * ```
+ */
+export class NotFoundError extends Error {
+  /** The CID (or path) that was not found, as a string. */
+  readonly cid: string;
+
+  /**
+   * Creates the error.
+   *
+   * @param message What could not be done and why.
+   * @param cid The CID or path that was not found.
+   */
+  constructor(message: string, cid: string) {
+    super(message);
+    this.name = "NotFoundError";
+    this.cid = cid;
+  }
+}
+
+/**
+ * A string or value is not a CID (or an IPFS path) this kit can use.
+ *
+ * @example
+ * ```ts
+ * import { EmbeddedNode, InvalidCidError } from "@ipfs-kit/kit/ipfs";
+ *
+ * await using node = await EmbeddedNode.open({ repo: await Deno.makeTempDir() });
+ * try {
+ *   await node.block.has("not-a-cid");
+ * } catch (error) {
+ *   console.assert(error instanceof InvalidCidError);
+ * }
+ * ```
+ */
+export class InvalidCidError extends TypeError {
+  /** What was given. */
+  readonly input: unknown;
+
+  /**
+   * Creates the error.
+   *
+   * @param message What could not be done and why.
+   * @param input What was given.
+   * @param options The underlying parse error as `cause`.
+   */
+  constructor(message: string, input: unknown, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "InvalidCidError";
+    this.input = input;
+  }
+}
+
+/**
+ * An argument or option is of the wrong type or out of range, or the content
+ * does not fit the operation (such as `cat` on a directory).
+ *
+ * @example
+ * ```ts
+ * import { EmbeddedNode, InvalidInputError } from "@ipfs-kit/kit/ipfs";
+ *
+ * await using node = await EmbeddedNode.open({ repo: await Deno.makeTempDir() });
+ * try {
+ *   await node.add("x", { chunkSize: 0 });
+ * } catch (error) {
+ *   console.assert(error instanceof InvalidInputError);
+ * }
+ * ```
+ */
+export class InvalidInputError extends TypeError {
+  /**
+   * Creates the error.
+   *
+   * @param message What could not be done and why.
+   * @param options The underlying error as `cause`.
+   */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "InvalidInputError";
+  }
+}
+
+/**
+ * A block cannot be removed because a pin holds it: it is a pinned root or
+ * part of a recursively pinned DAG.
+ *
+ * @example
+ * ```ts
+ * import { EmbeddedNode, PinnedError } from "@ipfs-kit/kit/ipfs";
+ *
+ * await using node = await EmbeddedNode.open({ repo: await Deno.makeTempDir() });
+ * const { cid } = await node.add("pinned by default");
+ * try {
+ *   await node.block.rm(cid);
+ * } catch (error) {
+ *   console.assert(error instanceof PinnedError);
+ * }
+ * ```
+ */
+export class PinnedError extends Error {
+  /** The CID of the block that was to be removed. */
+  readonly cid: string;
+
+  /**
+   * Creates the error.
+   *
+   * @param message What could not be done and why.
+   * @param cid The pinned CID.
+   */
+  constructor(message: string, cid: string) {
+    super(message);
+    this.name = "PinnedError";
+    this.cid = cid;
+  }
+}
+
+/**
+ * Another node (in this process or another) has the repository open.
+ *
+ * @example
+ * ```ts
+ * import { EmbeddedNode, RepoLockedError } from "@ipfs-kit/kit/ipfs";
+ *
+ * const repo = await Deno.makeTempDir();
+ * await using _node = await EmbeddedNode.open({ repo });
+ * try {
+ *   await EmbeddedNode.open({ repo });
+ * } catch (error) {
+ *   console.assert(error instanceof RepoLockedError);
+ * }
+ * ```
+ */
+export class RepoLockedError extends Error {
+  /** The repository's path. */
+  readonly path: string;
+
+  /**
+   * Creates the error.
+   *
+   * @param message What could not be done and why.
+   * @param path The repository's path.
+   */
+  constructor(message: string, path: string) {
+    super(message);
+    this.name = "RepoLockedError";
+    this.path = path;
+  }
+}

@@ -1,0 +1,125 @@
+/**
+ * External services for tests (a Kubo-compatible daemon, ...): find one
+ * from the environment, or skip the tests that need it.
+ *
+ * A service named `kubo` is found through `IPFS_KIT_KUBO_API` (the name in
+ * upper case: `IPFS_KIT_<NAME>_API`). When it is unset or does not answer the
+ * probe, the tests that need it are skipped (`ignore`), with the reason
+ * printed once. Under `IPFS_KIT_REQUIRE_SERVICES=1` (CI) a missing service is
+ * a failure instead: a test named `service <name> is available` fails with the
+ * reason.
+ *
+ * Start a local daemon with `eval "$(tools/start_js_ipfs.sh)"` and stop it with
+ * `tools/start_js_ipfs.sh stop`.
+ *
+ * ```ts ignore
+ * import { probeKubo, requireService } from "../tests/_services.ts";
+ *
+ * const kubo = await requireService("kubo", probeKubo);
+ * Deno.test({ name: "talks to the daemon", ignore: kubo.ignore, fn: async () => {
+ *   await probeKubo(kubo.url, new AbortController().signal);
+ * } });
+ * ```
+ *
+ * @module
+ */
+
+/** What {@linkcode requireService} found. */
+export interface ServiceStatus {
+  /** The service's URL; `""` when it is not available. */
+  url: string;
+  /** Pass as `Deno.test`'s `ignore`: true when the service is not available. */
+  ignore: boolean;
+  /** Why the service is not available; `undefined` when it is. */
+  reason: string | undefined;
+}
+
+/** Checks that a service answers at `url`; throws if not. */
+export type ServiceProbe = (url: string, signal: AbortSignal) => Promise<unknown>;
+
+/** Options for {@linkcode requireService}. */
+export interface RequireServiceOptions {
+  /** The environment variable holding the URL. Default `IPFS_KIT_<NAME>_API`. */
+  env?: string;
+  /** How long the probe may take, in ms. Default 5000. */
+  timeoutMs?: number;
+}
+
+const statuses = new Map<string, Promise<ServiceStatus>>();
+
+/**
+ * Finds a service for the tests of this module. Call it at the top level
+ * (with `await`) before registering the tests, and pass `ignore` on.
+ *
+ * @param name The service's name, e.g. `"kubo"`.
+ * @param probe Checks that it answers.
+ * @param options The environment variable and the probe's timeout.
+ * @returns The URL and whether to skip.
+ */
+export function requireService(
+  name: string,
+  probe: ServiceProbe,
+  options: RequireServiceOptions = {},
+): Promise<ServiceStatus> {
+  const env = options.env ?? `IPFS_KIT_${name.toUpperCase().replace(/[^A-Z0-9]/g, "_")}_API`;
+  const key = `${name}\0${env}`;
+  let status = statuses.get(key);
+  if (status === undefined) {
+    status = find(name, env, probe, options.timeoutMs ?? 5000);
+    statuses.set(key, status);
+  }
+  return status;
+}
+
+async function find(
+  name: string,
+  env: string,
+  probe: ServiceProbe,
+  timeoutMs: number,
+): Promise<ServiceStatus> {
+  const url = Deno.env.get(env)?.replace(/\/+$/, "") ?? "";
+  let reason: string | undefined;
+  if (url === "") {
+    reason = `${env} is not set (start a daemon with: eval "$(tools/start_js_ipfs.sh)")`;
+  } else {
+    const controller = new AbortController();
+    const timer = setTimeout(
+      () => controller.abort(new Error(`no answer within ${timeoutMs} ms`)),
+      timeoutMs,
+    );
+    try {
+      await probe(url, controller.signal);
+    } catch (error) {
+      reason = `${env}=${url} does not answer: ${
+        error instanceof Error ? error.message : String(error)
+      }`;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+  if (reason === undefined) return { url, ignore: false, reason };
+  const message = `Service ${name} is not available: ${reason}`;
+  if (Deno.env.get("IPFS_KIT_REQUIRE_SERVICES") === "1") {
+    Deno.test(`service ${name} is available`, () => {
+      throw new Error(`${message}; IPFS_KIT_REQUIRE_SERVICES=1 makes this a failure`);
+    });
+  } else {
+    console.warn(`${message}: skipping the tests that need it`);
+  }
+  return { url: "", ignore: true, reason };
+}
+
+/**
+ * Probes a Kubo-compatible RPC API: `POST /api/v0/version` must answer 200
+ * with a `Version`.
+ *
+ * @param url The API's base URL.
+ * @param signal Aborts the probe.
+ */
+export async function probeKubo(url: string, signal: AbortSignal): Promise<void> {
+  const response = await fetch(`${url}/api/v0/version`, { method: "POST", signal });
+  const text = await response.text();
+  if (!response.ok) throw new Error(`HTTP ${response.status}: ${text.slice(0, 200)}`);
+  const body = JSON.parse(text) as { Version?: unknown };
+  if (typeof body.Version !== "string") throw new Error(`unexpected answer: ${text.slice(0, 200)}`);
+}

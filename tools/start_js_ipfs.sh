@@ -1,0 +1,152 @@
+#!/usr/bin/env bash
+# Starts a throwaway js-ipfs daemon (ipfs@0.66.1, pinned in tools/js-ipfs) on
+# 127.0.0.1 for ipfs-kit's tests, or stops one.
+#
+#   tools/start_js_ipfs.sh [--install]   start; prints shell `export` lines
+#   tools/start_js_ipfs.sh stop [DIR]    stop the daemon started in DIR
+#                                        (default: $IPFS_KIT_JS_IPFS_DIR)
+#
+# Start prints, on stdout and nothing else:
+#   export IPFS_KIT_KUBO_API=http://127.0.0.1:<port>
+#   export IPFS_KIT_JS_IPFS_DIR=<state dir>
+# so `eval "$(tools/start_js_ipfs.sh)"` sets both. The state dir holds the
+# repository (repo/), the daemon's log (daemon.log), its pid (daemon.pid) and
+# the API URL (api_url). `stop` kills that pid and removes the state dir.
+#
+# Environment:
+#   IPFS_KIT_JS_IPFS_DIR   state dir to use on start (default: a new mktemp -d dir)
+#   JS_IPFS_API_PORT       API port (default: a free port)
+#   JS_IPFS_START_TIMEOUT  seconds to wait for the API (default: 60)
+#
+# The repository is made for a sandbox: no swarm listeners, no bootstrap
+# peers, no delegates, no MDNS or WebRTC-star discovery, no preload. Nothing
+# but the API and the gateway listens, and both only on 127.0.0.1.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+pkg="$here/js-ipfs"
+jsipfs="$pkg/node_modules/.bin/jsipfs"
+polyfill="$pkg/promise_with_resolvers.cjs"
+
+log() { printf 'start_js_ipfs: %s\n' "$*" >&2; }
+die() {
+  log "$*"
+  exit 1
+}
+
+stop() {
+  local dir="${1:-${IPFS_KIT_JS_IPFS_DIR:-}}"
+  [ -n "$dir" ] || die "Cannot stop: no state dir given and IPFS_KIT_JS_IPFS_DIR is unset"
+  [ -d "$dir" ] || die "Cannot stop: no such state dir: $dir"
+  if [ -f "$dir/daemon.pid" ]; then
+    local pid
+    pid="$(cat "$dir/daemon.pid")"
+    if kill -0 "$pid" 2>/dev/null; then
+      kill -TERM "$pid" 2>/dev/null || true
+      for _ in $(seq 1 100); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+      done
+      if kill -0 "$pid" 2>/dev/null; then
+        log "daemon $pid ignored SIGTERM for 10 s: sending SIGKILL"
+        kill -KILL "$pid" 2>/dev/null || true
+      fi
+    fi
+  fi
+  # Only remove what this script created.
+  if [ -f "$dir/.start_js_ipfs" ]; then rm -rf "$dir"; fi
+  log "stopped"
+}
+
+# Whether the API answers `POST /api/v0/version` (curl if present, else Node's fetch).
+api_ready() {
+  if command -v curl >/dev/null; then
+    curl -sf -X POST --max-time 2 "$1/api/v0/version" >/dev/null 2>&1
+  else
+    node -e 'fetch(process.argv[1] + "/api/v0/version", { method: "POST", signal: AbortSignal.timeout(2000) })
+      .then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1));' "$1" 2>/dev/null
+  fi
+}
+
+free_port() {
+  node -e 'const s = require("net").createServer();
+    s.listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); });'
+}
+
+start() {
+  if [ "${1:-}" = "--install" ] || [ ! -x "$jsipfs" ]; then
+    [ "${1:-}" = "--install" ] || die "js-ipfs is not installed: run (cd $pkg && npm ci) or pass --install"
+    log "installing js-ipfs with npm ci (about a minute with a warm cache)"
+    (cd "$pkg" && npm ci --no-audit --no-fund --loglevel=error >&2)
+  fi
+
+  local dir="${IPFS_KIT_JS_IPFS_DIR:-}"
+  if [ -z "$dir" ]; then dir="$(mktemp -d "${TMPDIR:-/tmp}/ipfs-kit-js-ipfs.XXXXXX")"; fi
+  mkdir -p "$dir"
+  touch "$dir/.start_js_ipfs"
+  if [ -f "$dir/daemon.pid" ] && kill -0 "$(cat "$dir/daemon.pid")" 2>/dev/null; then
+    die "A daemon is already running from $dir (pid $(cat "$dir/daemon.pid"))"
+  fi
+  rm -rf "$dir/repo"
+
+  local api_port="${JS_IPFS_API_PORT:-$(free_port)}"
+  local gateway_port
+  gateway_port="$(free_port)"
+  [ "$gateway_port" != "$api_port" ] || gateway_port="$(free_port)"
+
+  export IPFS_PATH="$dir/repo"
+  export NODE_OPTIONS="--require $polyfill"
+  "$jsipfs" init --profile test --emptyRepo >"$dir/init.log" 2>&1 ||
+    die "jsipfs init failed: $(cat "$dir/init.log")"
+
+  node - "$IPFS_PATH/config" "$api_port" "$gateway_port" <<'EOF'
+const fs = require("fs");
+const [file, api, gateway] = process.argv.slice(2);
+const config = JSON.parse(fs.readFileSync(file, "utf8"));
+config.Addresses.API = `/ip4/127.0.0.1/tcp/${api}`;
+config.Addresses.Gateway = `/ip4/127.0.0.1/tcp/${gateway}`;
+config.Addresses.RPC = "";
+config.Addresses.Swarm = [];
+config.Addresses.Announce = [];
+config.Addresses.Delegates = [];
+config.Bootstrap = [];
+config.Discovery = { ...config.Discovery };
+config.Discovery.MDNS = { ...config.Discovery.MDNS, Enabled: false };
+config.Discovery.webRTCStar = { ...config.Discovery.webRTCStar, Enabled: false };
+fs.writeFileSync(file, JSON.stringify(config, null, 2));
+EOF
+
+  # setsid: the daemon gets its own process group and outlives this script.
+  setsid "$jsipfs" daemon --enable-preload=false >"$dir/daemon.log" 2>&1 </dev/null &
+  local pid=$!
+  echo "$pid" >"$dir/daemon.pid"
+
+  local url="http://127.0.0.1:$api_port"
+  local timeout="${JS_IPFS_START_TIMEOUT:-60}"
+  local deadline=$((SECONDS + timeout))
+  until api_ready "$url"; do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      log "daemon exited during startup; its log:"
+      cat "$dir/daemon.log" >&2
+      rm -f "$dir/daemon.pid"
+      exit 1
+    fi
+    if [ "$SECONDS" -ge "$deadline" ]; then
+      log "daemon did not answer on $url within ${timeout} s; its log:"
+      cat "$dir/daemon.log" >&2
+      stop "$dir"
+      exit 1
+    fi
+    sleep 0.2
+  done
+  echo "$url" >"$dir/api_url"
+  log "js-ipfs daemon (pid $pid) ready at $url; state in $dir"
+  echo "export IPFS_KIT_KUBO_API=$url"
+  echo "export IPFS_KIT_JS_IPFS_DIR=$dir"
+}
+
+case "${1:-}" in
+  stop) stop "${2:-}" ;;
+  "" | --install) start "${1:-}" ;;
+  *) die "Usage: $0 [--install] | stop [DIR]" ;;
+esac
