@@ -7,6 +7,8 @@
  * - `cache`: an exact ARC memory cache (`@ipfs-kit/kit/cache`).
  * - `ipfs`: the content store interface and the embedded node, whose CIDs
  *   equal Kubo's (`@ipfs-kit/kit/ipfs`).
+ * - `wal`: the durable segment log under the write-ahead log
+ *   (`@ipfs-kit/kit/wal`).
  *
  * @example
  * ```ts
@@ -21,3 +23,4 @@
 export * from "./runtime/mod.ts";
 export * from "./cache/mod.ts";
 export * from "./ipfs/mod.ts";
+export * from "./wal/mod.ts";

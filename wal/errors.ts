@@ -1,0 +1,177 @@
+/**
+ * The write-ahead log's error family. Every error the log throws on its own
+ * account is a {@linkcode WalError}; invalid arguments are `TypeError` and
+ * `RangeError`, and cancellation is the runtime's `CancelledError` (or the
+ * `signal`'s reason).
+ *
+ * @module
+ */
+
+/**
+ * The base class of the log's errors: catch it to handle them all.
+ *
+ * @example
+ * ```ts
+ * import { SegmentLog, WalError } from "@ipfs-kit/kit/wal";
+ *
+ * const dir = await Deno.makeTempDir();
+ * const log = await SegmentLog.open(dir);
+ * await log.close();
+ * try {
+ *   await log.append(1, new Uint8Array(1));
+ * } catch (error) {
+ *   console.assert(error instanceof WalError);
+ * }
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export class WalError extends Error {
+  /**
+   * Creates a log error.
+   *
+   * @param message What went wrong.
+   * @param options The underlying error as `cause`.
+   */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "WalError";
+  }
+}
+
+/**
+ * Thrown by operations on a log that was closed, and by appends made after
+ * `close()` was called.
+ *
+ * @example
+ * ```ts
+ * import { SegmentLog, WalClosedError } from "@ipfs-kit/kit/wal";
+ *
+ * const dir = await Deno.makeTempDir();
+ * const log = await SegmentLog.open(dir);
+ * await log.close();
+ * await log.append(1, new Uint8Array(1))
+ *   .catch((error) => console.assert(error instanceof WalClosedError));
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export class WalClosedError extends WalError {
+  /**
+   * Creates a closed-log error.
+   *
+   * @param message Details.
+   */
+  constructor(message = "Cannot use log: it is closed") {
+    super(message);
+    this.name = "WalClosedError";
+  }
+}
+
+/**
+ * The log failed: an `fdatasync` (or another write whose outcome cannot be
+ * undone) returned an error. Failure is final and never retried, because
+ * after a failed `fdatasync` the kernel may have dropped the dirty pages and
+ * a retry can report success for data that is gone. Every pending append
+ * and every later one rejects with this error; its `cause` is the I/O error.
+ * Reopen the log to recover what reached the disk.
+ *
+ * @example
+ * ```ts
+ * import { WalFailedError } from "@ipfs-kit/kit/wal";
+ *
+ * const error = new WalFailedError("Cannot append record: log failed", {
+ *   cause: new Error("EIO"),
+ * });
+ * console.assert(error.cause instanceof Error);
+ * ```
+ */
+export class WalFailedError extends WalError {
+  /**
+   * Creates a failed-log error.
+   *
+   * @param message What failed.
+   * @param options The I/O error as `cause`.
+   */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "WalFailedError";
+  }
+}
+
+/**
+ * An append failed because the disk is full (`ENOSPC` or `EDQUOT`). Nothing
+ * of the failed appends was kept: the log cut its segment back to the last
+ * complete group, and it stays usable, so appends succeed again once space
+ * is freed (by {@linkcode SegmentLog.compact} for one).
+ *
+ * @example
+ * ```ts
+ * import { WalDiskFullError, WalError } from "@ipfs-kit/kit/wal";
+ *
+ * const error = new WalDiskFullError("Cannot append record: disk is full");
+ * console.assert(error instanceof WalError);
+ * ```
+ */
+export class WalDiskFullError extends WalError {
+  /**
+   * Creates a disk-full error.
+   *
+   * @param message What failed.
+   * @param options The I/O error as `cause`.
+   */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "WalDiskFullError";
+  }
+}
+
+/**
+ * The log's files are damaged in a way recovery cannot repair on its own, or
+ * a record read by `replay()` no longer matches its checksum.
+ *
+ * @example
+ * ```ts
+ * import { WalCorruptionError } from "@ipfs-kit/kit/wal";
+ *
+ * const error = new WalCorruptionError("Cannot replay log: checksum mismatch");
+ * console.assert(error.name === "WalCorruptionError");
+ * ```
+ */
+export class WalCorruptionError extends WalError {
+  /**
+   * Creates a corruption error.
+   *
+   * @param message What is damaged, and where.
+   * @param options The underlying error as `cause`.
+   */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "WalCorruptionError";
+  }
+}
+
+/**
+ * Another process (or another open handle in this one) holds the log's
+ * directory lock.
+ *
+ * @example
+ * ```ts
+ * import { SegmentLog, WalLockedError } from "@ipfs-kit/kit/wal";
+ *
+ * const dir = await Deno.makeTempDir();
+ * const log = await SegmentLog.open(dir);
+ * await SegmentLog.open(dir).catch((error) => console.assert(error instanceof WalLockedError));
+ * await log.close();
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export class WalLockedError extends WalError {
+  /**
+   * Creates a locked-log error.
+   *
+   * @param message Which directory.
+   */
+  constructor(message: string) {
+    super(message);
+    this.name = "WalLockedError";
+  }
+}

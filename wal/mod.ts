@@ -1,0 +1,23 @@
+/**
+ * A durable write-ahead log of IPFS operations. So far: {@linkcode SegmentLog},
+ * the append-only log of framed, checksummed records under it, with three
+ * sync policies (`always`, `group`, `none`), crash recovery and compaction.
+ *
+ * @example
+ * ```ts
+ * import { SegmentLog } from "@ipfs-kit/kit/wal";
+ *
+ * const dir = await Deno.makeTempDir();
+ * {
+ *   await using log = await SegmentLog.open(dir, { syncPolicy: "group" });
+ *   const { lsn } = await log.append(1, new TextEncoder().encode("pin bafy..."));
+ *   console.assert(lsn === 1);
+ * }
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ *
+ * @module
+ */
+
+export * from "./segment_log.ts";
+export * from "./errors.ts";

@@ -1,0 +1,1303 @@
+/**
+ * The durable log under the write-ahead log: append-only segment files of
+ * checksummed records, with group commit, crash recovery and compaction.
+ *
+ * ## On disk
+ * A log is a directory holding a `LOCK` file (an exclusive `flock` while
+ * the log is open) and segment files named after the LSN (log sequence
+ * number) of their first record, 20 decimal digits and `.wal`:
+ * `00000000000000000001.wal`. Records are numbered from 1 without gaps
+ * across segments.
+ *
+ * A segment starts with a 36-byte header, little-endian:
+ *
+ * | offset | size | field |
+ * |---|---|---|
+ * | 0 | 8 | magic `ipfskwal` |
+ * | 8 | 2 | format version, 1 |
+ * | 10 | 2 | reserved, 0 |
+ * | 12 | 4 | salt: random per segment |
+ * | 16 | 8 | log id: random per log, the same in all its segments |
+ * | 24 | 8 | base LSN: the LSN of the segment's first record |
+ * | 32 | 4 | CRC32C of bytes 0 to 31 |
+ *
+ * Then records, back to back, each framed as
+ * `[u32 payload length][u8 type][payload][u32 CRC32C]`: 9 bytes of framing.
+ * The CRC covers the segment identity (header bytes 12 to 31: salt, log id,
+ * base LSN), then the type and the payload: a record copied from another
+ * segment or another log, or stale bytes of a previous file, never checks
+ * out. Type 0 is reserved, so runs of zeros are never a record.
+ *
+ * Segments are created whole: header written to `<name>.tmp`, `fsync`,
+ * rename, `fsync` of the directory. A segment is rotated (closed, its data
+ * `fdatasync`ed, a new one created) when the next group would push it past
+ * `segmentSize`; a single record larger than that gets a segment of its own.
+ * So every segment but the last is complete and synced, whatever the policy.
+ *
+ * ## Durability
+ * `append()` resolves once its record is as durable as the sync policy says:
+ * - `"always"`: one write and one `fdatasync` per record.
+ * - `"group"`: group commit. The first append to find the log idle becomes
+ *   the leader. It lets the current turn of the event loop finish, so that
+ *   the appends made in it join (among them those of the callers the
+ *   previous group just acknowledged: 64 submitters in a loop make groups of
+ *   64), waits up to `maxGroupDelayMs` for more if asked to, then takes every
+ *   queued record (up to `maxGroupBytes`), writes them with one write call,
+ *   runs one `fdatasync` and resolves them all; then it hands the lead to the
+ *   first record that queued meanwhile. A record joins a group only before
+ *   the group is written, so a durable append never rides in a group whose
+ *   sync began before its bytes were written.
+ * - `"none"`: one write per group, no `fdatasync`: acknowledged records
+ *   survive a crash of the process, not of the machine.
+ *
+ * Under `"always"` and `"group"` an append may pass `durable: false` to skip
+ * the sync (it then behaves as under `"none"`); a group syncs when any of
+ * its records is durable.
+ *
+ * An `fdatasync` or `fsync` error is fatal and never retried (after a failed
+ * `fdatasync` the kernel may have dropped the dirty pages, and a retry could
+ * report success for lost data): the log fails, and every pending and later
+ * append rejects with {@linkcode WalFailedError}. A full disk is not fatal:
+ * the partly written group is cut off again, its appends reject with
+ * {@linkcode WalDiskFullError}, and later appends succeed once space is
+ * freed.
+ *
+ * ## Recovery
+ * `open()` checks every segment: header, continuity of LSNs from one segment
+ * to the next, and every record's CRC. At the first bad spot, replay stops at
+ * the last good record: a torn tail (a record running past the end of the
+ * file) or a record whose checksum does not match is cut off, its bytes first
+ * copied to a side file `<segment>.tail-<offset>-<time>`; segments after the
+ * damage are renamed to `<segment>.discarded-<time>`. Nothing is deleted, and
+ * {@linkcode SegmentLog.recovery} reports what was found. Leftover `.tmp`
+ * files of an interrupted rotation are removed.
+ *
+ * ## Compaction
+ * `compact(lsn)` removes the segments whose records all have LSNs below
+ * `lsn` (oldest first, then `fsync` of the directory), never the segment
+ * being appended to.
+ *
+ * @example
+ * ```ts
+ * import { SegmentLog } from "@ipfs-kit/kit/wal";
+ *
+ * const dir = await Deno.makeTempDir();
+ * {
+ *   await using log = await SegmentLog.open(dir, { syncPolicy: "group" });
+ *   const payload = new TextEncoder().encode("hello");
+ *   const { lsn } = await log.append(1, payload);
+ *   console.assert(lsn === 1);
+ * }
+ * {
+ *   await using log = await SegmentLog.open(dir);
+ *   for await (const record of log.replay()) {
+ *     console.assert(new TextDecoder().decode(record.payload) === "hello");
+ *   }
+ * }
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ *
+ * @module
+ */
+
+import { CancelScope, currentRuntime, park, type Waiter } from "../runtime/cancel_scope.ts";
+import { checkpointIfCancelled } from "../runtime/checkpoint.ts";
+import { CancelledError } from "../runtime/errors.ts";
+import { withSignal } from "../runtime/timeouts.ts";
+import { macrotaskYield } from "../runtime/_scheduler.ts";
+import { faults } from "./_faults.ts";
+import {
+  decodeHeader,
+  encodeHeader,
+  encodeRecord,
+  FrameReader,
+  frameSize,
+  HEADER_SIZE,
+  identitySeed,
+  parseSegmentFileName,
+  RECORD_OVERHEAD,
+  SEGMENT_SUFFIX,
+  segmentFileName,
+  TEMP_SUFFIX,
+} from "./_frame.ts";
+import {
+  WalClosedError,
+  WalCorruptionError,
+  WalDiskFullError,
+  WalError,
+  WalFailedError,
+  WalLockedError,
+} from "./errors.ts";
+
+/** When an append counts as done: see the module documentation. */
+export type SyncPolicy = "always" | "group" | "none";
+
+const POLICIES: readonly string[] = ["always", "group", "none"];
+const MIB = 1024 * 1024;
+/** The smallest allowed segment size. */
+const MIN_SEGMENT_SIZE = 256;
+/** The largest allowed payload: the length field is 32 bits, and buffers stay reasonable. */
+const MAX_PAYLOAD_LIMIT = 1024 * MIB;
+const FIRST_LSN = 1;
+
+/** Options for {@linkcode SegmentLog.open}. */
+export interface SegmentLogOptions {
+  /** When an append counts as done. Default `"group"`. */
+  syncPolicy?: SyncPolicy;
+  /** Rotate to a new segment when the next group would pass this many bytes. Default 64 MiB. */
+  segmentSize?: number;
+  /** The largest payload accepted, in bytes. Default 16 MiB. */
+  maxPayloadSize?: number;
+  /** The most bytes a group takes (it always takes at least one record). Default 1 MiB. */
+  maxGroupBytes?: number;
+  /**
+   * How long a group leader waits for more records before writing, in
+   * milliseconds on the runtime clock; it stops waiting once `maxGroupBytes`
+   * are queued. Default 0: no waiting beyond the records queued while the
+   * previous group was written.
+   */
+  maxGroupDelayMs?: number;
+}
+
+/** Options for {@linkcode SegmentLog.append}. */
+export interface AppendOptions {
+  /**
+   * Stops waiting when aborted. A record still queued is dropped and never
+   * written, and the append rejects with the signal's reason; a record
+   * already taken into a group being written is not dropped: the append
+   * waits for the group and returns its result.
+   */
+  signal?: AbortSignal;
+  /**
+   * Whether to wait for `fdatasync` under the `"always"` and `"group"`
+   * policies. Default `true`. With `false` the append resolves once its
+   * record is written to the operating system.
+   */
+  durable?: boolean;
+}
+
+/** What {@linkcode SegmentLog.append} resolves with. */
+export interface AppendResult {
+  /** The record's log sequence number. */
+  lsn: number;
+}
+
+/** A record read back by {@linkcode SegmentLog.replay}. */
+export interface LogRecord {
+  /** Its log sequence number. */
+  lsn: number;
+  /** Its type, 1 to 255. */
+  type: number;
+  /** Its payload (a copy the caller owns). */
+  payload: Uint8Array;
+}
+
+/** Options for {@linkcode SegmentLog.replay}. */
+export interface ReplayOptions {
+  /** Skip records with lower LSNs. Default: from the first record on disk. */
+  fromLsn?: number;
+}
+
+/** Where recovery found damage. */
+export interface RecoveryDamage {
+  /**
+   * `"torn"`: a record runs past the end of its segment; `"corrupt"`: a
+   * record's checksum (or type) is wrong; `"header"`: a segment header is
+   * invalid; `"gap"`: a segment does not start where the one before ends.
+   */
+  kind: "torn" | "corrupt" | "header" | "gap";
+  /** The segment file. */
+  path: string;
+  /** The byte offset in it where replay stops. */
+  offset: number;
+  /** Details. */
+  reason: string;
+}
+
+/** What {@linkcode SegmentLog.open} found and repaired. */
+export interface RecoveryReport {
+  /** Intact records found. */
+  records: number;
+  /** Intact segments kept. */
+  segments: number;
+  /** The damage where replay stopped, `undefined` when the log was intact. */
+  damage: RecoveryDamage | undefined;
+  /** Files that received the bytes cut off or set aside. */
+  sideFiles: string[];
+  /** How many bytes were cut off or set aside. */
+  discardedBytes: number;
+  /** Leftover temporary files of an interrupted rotation that were removed. */
+  removedTempFiles: number;
+}
+
+/** Counters of a {@linkcode SegmentLog} since it was opened. */
+export interface SegmentLogStats {
+  /** Records appended and acknowledged. */
+  records: number;
+  /** Groups written (one write call each). */
+  groups: number;
+  /** `fdatasync`/`fsync` calls on segment files, rotation included. */
+  syncs: number;
+  /** Segments created by rotation. */
+  rotations: number;
+  /** Record bytes written, framing included. */
+  bytes: number;
+}
+
+const QUEUED = 0;
+const TAKEN = 1;
+const DONE = 2;
+/** What a waiting append is woken with when it is to lead the next group. */
+const LEAD: unique symbol = Symbol("lead");
+
+/** An append on its way to the disk. */
+class Pending {
+  readonly type: number;
+  readonly payload: Uint8Array;
+  readonly durable: boolean;
+  readonly size: number;
+  state = QUEUED;
+  waiter: Waiter<AppendResult | typeof LEAD> | undefined;
+  result: AppendResult | undefined;
+  error: unknown;
+  /** Created when the append's wait was cancelled while its group was in flight. */
+  deferred: PromiseWithResolvers<AppendResult> | undefined;
+
+  constructor(type: number, payload: Uint8Array, durable: boolean) {
+    this.type = type;
+    this.payload = payload;
+    this.durable = durable;
+    this.size = frameSize(payload.length);
+  }
+}
+
+interface Segment {
+  baseLsn: number;
+  path: string;
+  /** Records acknowledged in it. */
+  count: number;
+  /** Bytes, header included, up to the end of the last acknowledged group. */
+  size: number;
+  /** The CRC seed of its records (its identity). */
+  seed: number;
+}
+
+/** An I/O failure during a group; `fatal` when the log cannot go on. */
+class IoFailure extends Error {
+  constructor(readonly what: string, readonly fatal: boolean, cause: unknown) {
+    super(`${what}: ${describe(cause)}`, { cause });
+  }
+}
+
+interface Config {
+  policy: SyncPolicy;
+  segmentSize: number;
+  maxPayloadSize: number;
+  maxGroupBytes: number;
+  maxGroupDelayMs: number;
+}
+
+interface Recovered {
+  segments: Segment[];
+  file: Deno.FsFile;
+  logId: bigint;
+  report: RecoveryReport;
+}
+
+/**
+ * An append-only, segmented, checksummed log with group commit: the durable
+ * part of the write-ahead log. See the module documentation for the format
+ * and the guarantees.
+ *
+ * Open it with {@linkcode SegmentLog.open}; close it with `close()` or
+ * `await using`.
+ *
+ * @example Concurrent appends share one fdatasync
+ * ```ts
+ * import { SegmentLog } from "@ipfs-kit/kit/wal";
+ *
+ * const dir = await Deno.makeTempDir();
+ * await using log = await SegmentLog.open(dir, { syncPolicy: "group" });
+ * const results = await Promise.all(
+ *   Array.from({ length: 100 }, (_, i) => log.append(1, new Uint8Array([i]))),
+ * );
+ * console.assert(results.at(-1)!.lsn === 100);
+ * console.assert(log.stats.syncs < 100);
+ * await log.close();
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export class SegmentLog implements AsyncDisposable {
+  readonly #dir: string;
+  readonly #config: Config;
+  readonly #lock: Deno.FsFile;
+  readonly #logId: bigint;
+  readonly #segments: Segment[];
+  readonly #recovery: RecoveryReport;
+  #file: Deno.FsFile;
+  #queue: Pending[] = [];
+  /** The group being written, for the failure path. */
+  #inflight: Pending[] = [];
+  #queuedBytes = 0;
+  #leading = false;
+  #delayWaiter: Waiter<void> | undefined;
+  #idle: PromiseWithResolvers<void> | undefined;
+  #failure: WalFailedError | undefined;
+  #closing = false;
+  #closed = false;
+  #closePromise: Promise<void> | undefined;
+  /** Bytes written to the active segment since its last sync. */
+  #dirty = false;
+  #buffer = new Uint8Array(64 * 1024);
+  #view = new DataView(this.#buffer.buffer);
+  #compaction: Promise<unknown> = Promise.resolve();
+  #stats: SegmentLogStats = { records: 0, groups: 0, syncs: 0, rotations: 0, bytes: 0 };
+
+  private constructor(dir: string, config: Config, lock: Deno.FsFile, recovered: Recovered) {
+    this.#dir = dir;
+    this.#config = config;
+    this.#lock = lock;
+    this.#logId = recovered.logId;
+    this.#segments = recovered.segments;
+    this.#file = recovered.file;
+    this.#recovery = recovered.report;
+  }
+
+  /**
+   * Opens the log in `dir` (created if missing), taking its lock and
+   * recovering it: see "Recovery" in the module documentation.
+   *
+   * @param dir The log's directory.
+   * @param options Sync policy, segment size, payload and group limits.
+   * @returns The open log.
+   * @throws {WalLockedError} Another process or handle has the log open.
+   * @throws {TypeError} An option has the wrong type.
+   * @throws {RangeError} An option is out of range.
+   *
+   * @example
+   * ```ts
+   * import { SegmentLog } from "@ipfs-kit/kit/wal";
+   *
+   * const dir = await Deno.makeTempDir();
+   * const log = await SegmentLog.open(dir, { syncPolicy: "always", segmentSize: 1 << 20 });
+   * console.assert(log.nextLsn === 1);
+   * await log.close();
+   * await Deno.remove(dir, { recursive: true });
+   * ```
+   */
+  static async open(dir: string, options: SegmentLogOptions = {}): Promise<SegmentLog> {
+    if (typeof dir !== "string" || dir === "") {
+      throw new TypeError(`Cannot open log: dir must be a non-empty string: received ${dir}`);
+    }
+    const config = checkOptions(options);
+    dir = dir.length > 1 ? dir.replace(/\/+$/, "") : dir;
+    await ensureDir(dir);
+    const lock = await Deno.open(join(dir, "LOCK"), { read: true, write: true, create: true });
+    try {
+      if (!(await lock.tryLock(true))) {
+        throw new WalLockedError(
+          `Cannot open log: ${dir} is locked by another process or an open handle`,
+        );
+      }
+      return new SegmentLog(dir, config, lock, await recover(dir));
+    } catch (error) {
+      lock.close();
+      throw error;
+    }
+  }
+
+  /** The log's directory. */
+  get dir(): string {
+    return this.#dir;
+  }
+
+  /** The sync policy in force. */
+  get syncPolicy(): SyncPolicy {
+    return this.#config.policy;
+  }
+
+  /** The LSN of the first record still on disk (or of the next one when there is none). */
+  get firstLsn(): number {
+    return this.#segments[0].baseLsn;
+  }
+
+  /** The LSN one past the last acknowledged record. */
+  get nextLsn(): number {
+    const active = this.#segments[this.#segments.length - 1];
+    return active.baseLsn + active.count;
+  }
+
+  /** How many segment files the log has. */
+  get segmentCount(): number {
+    return this.#segments.length;
+  }
+
+  /** What `open()` found and repaired. */
+  get recovery(): RecoveryReport {
+    return structuredClone(this.#recovery);
+  }
+
+  /** Counters since `open()`. */
+  get stats(): SegmentLogStats {
+    return { ...this.#stats };
+  }
+
+  /** Whether the log failed on an I/O error; then every append rejects with it. */
+  get failure(): WalFailedError | undefined {
+    return this.#failure;
+  }
+
+  /** Whether `close()` was called. */
+  get closed(): boolean {
+    return this.#closing;
+  }
+
+  /**
+   * Appends a record and resolves with its LSN once it is as durable as the
+   * sync policy (and `options.durable`) asks. Records get LSNs in the order
+   * of the calls. The payload is read when the record is written: do not
+   * modify it until the promise settles.
+   *
+   * @param type The record type, an integer from 1 to 255.
+   * @param payload The bytes, up to `maxPayloadSize`.
+   * @param options A signal, and whether to wait for `fdatasync`.
+   * @returns The record's LSN.
+   * @throws {RangeError} `type` out of range or payload too large.
+   * @throws {WalFailedError} The log failed (fatal I/O error).
+   * @throws {WalDiskFullError} The disk is full; the record was not kept.
+   * @throws {WalClosedError} `close()` was called.
+   *
+   * @example
+   * ```ts
+   * import { SegmentLog } from "@ipfs-kit/kit/wal";
+   *
+   * const dir = await Deno.makeTempDir();
+   * await using log = await SegmentLog.open(dir);
+   * const { lsn } = await log.append(7, new Uint8Array([1, 2, 3]), {
+   *   signal: AbortSignal.timeout(10_000),
+   * });
+   * console.assert(lsn === 1);
+   * await log.close();
+   * await Deno.remove(dir, { recursive: true });
+   * ```
+   */
+  append(type: number, payload: Uint8Array, options?: AppendOptions): Promise<AppendResult> {
+    if (!Number.isInteger(type) || type < 1 || type > 255) {
+      return Promise.reject(
+        new RangeError(
+          `Cannot append record: type must be an integer from 1 to 255: received ${type}`,
+        ),
+      );
+    }
+    if (!(payload instanceof Uint8Array)) {
+      return Promise.reject(
+        new TypeError(
+          `Cannot append record: payload must be a Uint8Array: received ${typeName(payload)}`,
+        ),
+      );
+    }
+    if (payload.length > this.#config.maxPayloadSize) {
+      return Promise.reject(
+        new RangeError(
+          `Cannot append record: payload exceeds ${this.#config.maxPayloadSize} bytes: received ${payload.length}`,
+        ),
+      );
+    }
+    if (this.#failure !== undefined) return Promise.reject(this.#failure);
+    if (this.#closing) {
+      return Promise.reject(new WalClosedError("Cannot append record: the log is closed"));
+    }
+    const durable = options?.durable ?? true;
+    const signal = options?.signal;
+    if (signal !== undefined) return withSignal(signal, () => this.#append(type, payload, durable));
+    return this.#append(type, payload, durable);
+  }
+
+  async #append(type: number, payload: Uint8Array, durable: boolean): Promise<AppendResult> {
+    const record = new Pending(type, payload, durable);
+    if (!this.#leading) {
+      checkpointIfCancelled();
+      this.#enqueue(record);
+      this.#leading = true;
+      return this.#lead(record);
+    }
+    // Parks before queueing: a cancelled caller throws here and never queues.
+    const waiter = park<AppendResult | typeof LEAD>(() => {
+      if (record.state === QUEUED) this.#dequeue(record);
+    });
+    record.waiter = waiter;
+    this.#enqueue(record);
+    let value: AppendResult | typeof LEAD;
+    try {
+      value = await waiter.promise;
+    } catch (error) {
+      // Cancelled after the leader took the record: the outcome is coming, wait for it.
+      if (error instanceof CancelledError && record.state !== QUEUED) return settled(record);
+      throw error;
+    }
+    if (value === LEAD) return this.#lead(record);
+    return value;
+  }
+
+  #enqueue(record: Pending): void {
+    this.#queue.push(record);
+    this.#queuedBytes += record.size;
+    if (this.#delayWaiter !== undefined && this.#queuedBytes >= this.#config.maxGroupBytes) {
+      this.#delayWaiter.wake();
+    }
+  }
+
+  #dequeue(record: Pending): void {
+    const index = this.#queue.indexOf(record);
+    if (index >= 0) {
+      this.#queue.splice(index, 1);
+      this.#queuedBytes -= record.size;
+    }
+  }
+
+  /** Writes one group as its leader (the group includes `own`), then hands the lead on. */
+  async #lead(own: Pending): Promise<AppendResult> {
+    own.waiter = undefined;
+    try {
+      // `own` is at the head of the queue, unless the log failed meanwhile.
+      if (own.state === QUEUED) {
+        if (this.#config.policy !== "always") {
+          // Let appends made in this turn of the event loop join: among them those of the
+          // callers the previous group just acknowledged. Then wait for more if asked to.
+          await macrotaskYield();
+          if (this.#config.maxGroupDelayMs > 0) await this.#gather();
+        }
+        await this.#commit();
+      }
+    } catch (error) {
+      // Not an I/O failure (those are handled in #commit): a bug. Fail safe.
+      this.#fail(new IoFailure("internal error", true, error), this.#inflight);
+    } finally {
+      this.#inflight = [];
+      this.#handOff();
+    }
+    return settled(own);
+  }
+
+  /** Waits up to `maxGroupDelayMs` for more records, shielded: others depend on this leader. */
+  async #gather(): Promise<void> {
+    if (this.#queuedBytes >= this.#config.maxGroupBytes || this.#closing) return;
+    const clock = currentRuntime().clock;
+    const deadline = clock.now() + this.#config.maxGroupDelayMs;
+    await new CancelScope({ shield: true }).run(async () => {
+      const waiter = park<void>();
+      const timer = clock.setTimer(deadline, () => waiter.wake());
+      this.#delayWaiter = waiter;
+      try {
+        await waiter.promise;
+      } finally {
+        timer.cancel();
+        this.#delayWaiter = undefined;
+      }
+    });
+  }
+
+  #handOff(): void {
+    const next = this.#queue[0];
+    if (next !== undefined && this.#failure === undefined) {
+      // Cancelled waiters leave the queue at once, so the head can always be woken.
+      next.waiter!.wake(LEAD);
+      return;
+    }
+    this.#leading = false;
+    this.#idle?.resolve();
+    this.#idle = undefined;
+  }
+
+  /** Takes a group from the head of the queue and makes it durable. Never throws. */
+  async #commit(): Promise<void> {
+    const config = this.#config;
+    const queue = this.#queue;
+    let segment = this.#segments[this.#segments.length - 1];
+    const rotate = segment.count > 0 && segment.size + queue[0].size > config.segmentSize;
+    const room = rotate ? config.segmentSize - HEADER_SIZE : config.segmentSize - segment.size;
+    const cap = Math.min(room, config.maxGroupBytes);
+    const most = config.policy === "always" ? 1 : queue.length;
+    let count = 0;
+    let bytes = 0;
+    let durable = false;
+    while (count < most) {
+      const record = queue[count];
+      if (count > 0 && bytes + record.size > cap) break;
+      record.state = TAKEN;
+      bytes += record.size;
+      if (record.durable) durable = true;
+      count++;
+    }
+    const group = queue.splice(0, count);
+    this.#queuedBytes -= bytes;
+    this.#inflight = group;
+
+    if (rotate) {
+      try {
+        await this.#rotate();
+      } catch (error) {
+        this.#failGroup(group, error);
+        return;
+      }
+      segment = this.#segments[this.#segments.length - 1];
+    }
+
+    if (this.#buffer.length < bytes) {
+      this.#buffer = new Uint8Array(Math.max(bytes, this.#buffer.length * 2));
+      this.#view = new DataView(this.#buffer.buffer);
+    }
+    const buffer = this.#buffer;
+    let offset = 0;
+    for (const record of group) {
+      offset = encodeRecord(buffer, this.#view, offset, record.type, record.payload, segment.seed);
+    }
+    const start = segment.size;
+    try {
+      await this.#write(buffer.subarray(0, bytes), segment.path);
+    } catch (error) {
+      await this.#writeFailed(group, error, segment, start);
+      return;
+    }
+    this.#dirty = true;
+    if (durable && config.policy !== "none") {
+      try {
+        await this.#sync(segment.path);
+      } catch (error) {
+        this.#failGroup(group, error);
+        return;
+      }
+    }
+    const first = segment.baseLsn + segment.count;
+    segment.size += bytes;
+    segment.count += count;
+    const stats = this.#stats;
+    stats.records += count;
+    stats.groups++;
+    stats.bytes += bytes;
+    for (let i = 0; i < count; i++) deliver(group[i], { lsn: first + i });
+  }
+
+  async #write(data: Uint8Array, path: string): Promise<void> {
+    if (faults.beforeWrite !== undefined) await faults.beforeWrite(path, data);
+    const file = this.#file;
+    while (data.length > 0) {
+      const written = await file.write(data);
+      data = data.subarray(written);
+    }
+  }
+
+  /** `fdatasync` of the active segment; an error is fatal. */
+  async #sync(path: string): Promise<void> {
+    try {
+      if (faults.beforeSync !== undefined) await faults.beforeSync(path);
+      await this.#file.syncData();
+    } catch (error) {
+      throw new IoFailure(`fdatasync of ${path}`, true, error);
+    }
+    this.#stats.syncs++;
+    this.#dirty = false;
+  }
+
+  /** A write failed: cut the segment back to `start`; a full disk is not fatal. */
+  async #writeFailed(
+    group: Pending[],
+    error: unknown,
+    segment: Segment,
+    start: number,
+  ): Promise<void> {
+    if (!isNoSpace(error)) {
+      this.#failGroup(group, new IoFailure(`write to ${segment.path}`, true, error));
+      return;
+    }
+    try {
+      await this.#file.truncate(start);
+    } catch (truncateError) {
+      this.#failGroup(
+        group,
+        new IoFailure(`truncate of ${segment.path} after a failed write`, true, truncateError),
+      );
+      return;
+    }
+    this.#failGroup(group, new IoFailure(`write to ${segment.path}`, false, error));
+  }
+
+  /** Syncs the active segment and starts a new one after it. */
+  async #rotate(): Promise<void> {
+    const old = this.#segments[this.#segments.length - 1];
+    if (this.#dirty) await this.#sync(old.path);
+    const created = await createSegment(this.#dir, old.baseLsn + old.count, this.#logId);
+    const oldFile = this.#file;
+    this.#file = created.file;
+    this.#segments.push(created.segment);
+    this.#dirty = false;
+    this.#stats.rotations++;
+    try {
+      oldFile.close();
+    } catch {
+      // Its data is synced; a failed close loses nothing.
+    }
+  }
+
+  /** Rejects a group; a fatal failure fails the whole log. */
+  #failGroup(group: Pending[], error: unknown): void {
+    if (error instanceof IoFailure && !error.fatal) {
+      const cause = error.cause;
+      const failure = isNoSpace(cause)
+        ? new WalDiskFullError(`Cannot append record: the disk is full: ${error.message}`, {
+          cause,
+        })
+        : new WalError(`Cannot append record: ${error.message}`, { cause });
+      for (const record of group) reject(record, failure);
+      return;
+    }
+    this.#fail(error, group);
+  }
+
+  /** Enters the failed state: `group` and everything queued rejects, and every later append. */
+  #fail(error: unknown, group: Pending[]): void {
+    if (this.#failure === undefined) {
+      const what = error instanceof IoFailure ? error.message : describe(error);
+      this.#failure = new WalFailedError(
+        `Cannot append record: the log failed on an I/O error and accepts no more appends: ${what}`,
+        { cause: error instanceof IoFailure ? error.cause : error },
+      );
+    }
+    const failure = this.#failure;
+    const queued = this.#queue.splice(0);
+    this.#queuedBytes = 0;
+    for (const record of group) if (record.state !== DONE) reject(record, failure);
+    for (const record of queued) reject(record, failure);
+  }
+
+  /**
+   * Reads the records back in LSN order, checking each checksum: those
+   * acknowledged before the iteration starts (and possibly some appended
+   * during it). Segments removed meanwhile by `compact()` are skipped.
+   *
+   * @param options Where to start.
+   * @returns An async iterator of records.
+   * @throws {WalCorruptionError} A record no longer matches its checksum.
+   * @throws {WalClosedError} The log is closed.
+   *
+   * @example
+   * ```ts
+   * import { SegmentLog } from "@ipfs-kit/kit/wal";
+   *
+   * const dir = await Deno.makeTempDir();
+   * await using log = await SegmentLog.open(dir);
+   * for (let i = 0; i < 3; i++) await log.append(1, new Uint8Array([i]));
+   * const lsns: number[] = [];
+   * for await (const record of log.replay({ fromLsn: 2 })) lsns.push(record.lsn);
+   * console.assert(lsns.join() === "2,3");
+   * await log.close();
+   * await Deno.remove(dir, { recursive: true });
+   * ```
+   */
+  async *replay(options: ReplayOptions = {}): AsyncGenerator<LogRecord, void, undefined> {
+    const from = options.fromLsn ?? 0;
+    if (!Number.isSafeInteger(from) || from < 0) {
+      throw new RangeError(
+        `Cannot replay log: fromLsn must be a non-negative integer: received ${from}`,
+      );
+    }
+    if (this.#closed) throw new WalClosedError("Cannot replay log: it is closed");
+    const snapshot = this.#segments.map((segment) => ({ ...segment }));
+    for (const segment of snapshot) {
+      if (segment.count === 0 || segment.baseLsn + segment.count <= from) continue;
+      let file: Deno.FsFile;
+      try {
+        file = await Deno.open(segment.path, { read: true });
+      } catch (error) {
+        // Compacted away since the snapshot.
+        if (error instanceof Deno.errors.NotFound && segment.baseLsn < this.firstLsn) continue;
+        throw error;
+      }
+      try {
+        await file.seek(HEADER_SIZE, Deno.SeekMode.Start);
+        const reader = new FrameReader(file, segment.seed, HEADER_SIZE, segment.size);
+        let lsn = segment.baseLsn;
+        const end = segment.baseLsn + segment.count;
+        while (lsn < end) {
+          checkpointIfCancelled();
+          let frame;
+          try {
+            frame = await reader.next();
+          } catch (error) {
+            throw new WalCorruptionError(
+              `Cannot replay log: ${segment.path}: ${describe(error)}`,
+              { cause: error },
+            );
+          }
+          if (frame === undefined) {
+            const stop = reader.stop!;
+            const where = stop.kind === "end" ? "end of data" : `${stop.reason}`;
+            throw new WalCorruptionError(
+              `Cannot replay log: ${segment.path} at offset ${reader.offset}: ${where} before LSN ${lsn}`,
+            );
+          }
+          if (lsn >= from) yield { lsn, type: frame.type, payload: frame.payload.slice() };
+          lsn++;
+        }
+      } finally {
+        file.close();
+      }
+    }
+  }
+
+  /**
+   * Removes every segment whose records all have LSNs below `upToLsn`,
+   * oldest first, then syncs the directory. The segment being appended to is
+   * never removed. Compactions run one at a time.
+   *
+   * @param upToLsn Records below this LSN are no longer needed.
+   * @returns How many segments were removed.
+   * @throws {RangeError} `upToLsn` is not a non-negative integer.
+   * @throws {WalClosedError} The log is closed.
+   *
+   * @example
+   * ```ts
+   * import { SegmentLog } from "@ipfs-kit/kit/wal";
+   *
+   * const dir = await Deno.makeTempDir();
+   * await using log = await SegmentLog.open(dir, { segmentSize: 4096 });
+   * for (let i = 0; i < 100; i++) await log.append(1, new Uint8Array(100));
+   * await log.compact(90);
+   * console.assert(log.firstLsn <= 90 && log.segmentCount < 4);
+   * await log.close();
+   * await Deno.remove(dir, { recursive: true });
+   * ```
+   */
+  compact(upToLsn: number): Promise<number> {
+    if (!Number.isSafeInteger(upToLsn) || upToLsn < 0) {
+      return Promise.reject(
+        new RangeError(
+          `Cannot compact log: upToLsn must be a non-negative integer: received ${upToLsn}`,
+        ),
+      );
+    }
+    if (this.#closing) {
+      return Promise.reject(new WalClosedError("Cannot compact log: it is closed"));
+    }
+    const run = this.#compaction.then(() => this.#compactNow(upToLsn));
+    this.#compaction = run.catch(() => {});
+    return run;
+  }
+
+  async #compactNow(upToLsn: number): Promise<number> {
+    const segments = this.#segments;
+    let count = 0;
+    while (count < segments.length - 1 && segments[count + 1].baseLsn <= upToLsn) count++;
+    if (count === 0) return 0;
+    const removed = segments.splice(0, count);
+    for (let i = 0; i < removed.length; i++) {
+      try {
+        await Deno.remove(removed[i].path);
+      } catch (error) {
+        if (!(error instanceof Deno.errors.NotFound)) {
+          segments.unshift(...removed.slice(i));
+          throw new WalError(
+            `Cannot compact log: cannot remove ${removed[i].path}: ${describe(error)}`,
+            { cause: error },
+          );
+        }
+      }
+    }
+    try {
+      await syncDir(this.#dir);
+    } catch (error) {
+      this.#fail(error, []);
+      throw this.#failure!;
+    }
+    return count;
+  }
+
+  /**
+   * Closes the log: waits for the appends already made, syncs what is not
+   * synced yet (also under `"none"`), and releases the directory lock. Later
+   * appends reject with {@linkcode WalClosedError}. Idempotent.
+   *
+   * @returns A promise that settles when the log is closed.
+   * @throws {WalFailedError} The final sync failed.
+   *
+   * @example
+   * ```ts
+   * import { SegmentLog } from "@ipfs-kit/kit/wal";
+   *
+   * const dir = await Deno.makeTempDir();
+   * const log = await SegmentLog.open(dir, { syncPolicy: "none" });
+   * await log.append(1, new Uint8Array(8));
+   * await log.close(); // durable now
+   * await Deno.remove(dir, { recursive: true });
+   * ```
+   */
+  close(): Promise<void> {
+    return this.#closePromise ??= this.#close();
+  }
+
+  /** Closes the log: see {@linkcode SegmentLog.close}. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  async #close(): Promise<void> {
+    this.#closing = true;
+    this.#delayWaiter?.wake();
+    if (this.#leading) {
+      this.#idle = Promise.withResolvers<void>();
+      await this.#idle.promise;
+    }
+    await this.#compaction;
+    let error: unknown;
+    if (this.#failure === undefined && this.#dirty) {
+      try {
+        await this.#sync(this.#segments[this.#segments.length - 1].path);
+      } catch (syncError) {
+        this.#fail(syncError, []);
+        error = this.#failure;
+      }
+    }
+    this.#closed = true;
+    this.#file.close();
+    this.#lock.close();
+    if (error !== undefined) throw error;
+  }
+}
+
+/** The append's outcome, once its group is done (waiting for it if needed). */
+function settled(record: Pending): Promise<AppendResult> {
+  if (record.state === DONE) {
+    return record.error === undefined
+      ? Promise.resolve(record.result!)
+      : Promise.reject(record.error);
+  }
+  record.deferred = Promise.withResolvers<AppendResult>();
+  return record.deferred.promise;
+}
+
+function deliver(record: Pending, result: AppendResult): void {
+  record.state = DONE;
+  record.result = result;
+  if (record.waiter !== undefined) {
+    if (!record.waiter.wake(result)) record.deferred?.resolve(result);
+  } else record.deferred?.resolve(result);
+}
+
+function reject(record: Pending, error: unknown): void {
+  record.state = DONE;
+  record.error = error;
+  if (record.waiter !== undefined) {
+    if (!record.waiter.fail(error)) record.deferred?.reject(error);
+  } else record.deferred?.reject(error);
+}
+
+function checkOptions(options: SegmentLogOptions): Config {
+  if (options === null || typeof options !== "object") {
+    throw new TypeError(`Cannot open log: options must be an object: received ${options}`);
+  }
+  const policy = options.syncPolicy ?? "group";
+  if (!POLICIES.includes(policy)) {
+    throw new TypeError(
+      `Cannot open log: syncPolicy must be one of ${POLICIES.join(", ")}: received ${
+        JSON.stringify(policy)
+      }`,
+    );
+  }
+  const segmentSize = checkInteger(
+    "segmentSize",
+    options.segmentSize ?? 64 * MIB,
+    MIN_SEGMENT_SIZE,
+    Number.MAX_SAFE_INTEGER,
+  );
+  const maxPayloadSize = checkInteger(
+    "maxPayloadSize",
+    options.maxPayloadSize ?? 16 * MIB,
+    0,
+    MAX_PAYLOAD_LIMIT,
+  );
+  const maxGroupBytes = checkInteger(
+    "maxGroupBytes",
+    options.maxGroupBytes ?? MIB,
+    RECORD_OVERHEAD,
+    Number.MAX_SAFE_INTEGER,
+  );
+  const maxGroupDelayMs = options.maxGroupDelayMs ?? 0;
+  if (typeof maxGroupDelayMs !== "number" || !(maxGroupDelayMs >= 0) || maxGroupDelayMs > 60_000) {
+    throw new RangeError(
+      `Cannot open log: maxGroupDelayMs must be a number from 0 to 60000: received ${maxGroupDelayMs}`,
+    );
+  }
+  return { policy, segmentSize, maxPayloadSize, maxGroupBytes, maxGroupDelayMs };
+}
+
+function checkInteger(name: string, value: number, min: number, max: number): number {
+  if (!Number.isSafeInteger(value) || value < min || value > max) {
+    throw new RangeError(
+      `Cannot open log: ${name} must be an integer from ${min} to ${max}: received ${value}`,
+    );
+  }
+  return value;
+}
+
+/** Scans the segments, repairs the tail and opens the last segment for appending. */
+async function recover(dir: string): Promise<Recovered> {
+  const found: { baseLsn: number; name: string }[] = [];
+  const temps: string[] = [];
+  for await (const entry of Deno.readDir(dir)) {
+    if (!entry.isFile) continue;
+    if (entry.name.endsWith(SEGMENT_SUFFIX + TEMP_SUFFIX)) temps.push(entry.name);
+    const baseLsn = parseSegmentFileName(entry.name);
+    if (baseLsn !== undefined) found.push({ baseLsn, name: entry.name });
+  }
+  found.sort((a, b) => a.baseLsn - b.baseLsn);
+  const report: RecoveryReport = {
+    records: 0,
+    segments: 0,
+    damage: undefined,
+    sideFiles: [],
+    discardedBytes: 0,
+    removedTempFiles: 0,
+  };
+  let dirChanged = false;
+  for (const name of temps) {
+    await Deno.remove(join(dir, name));
+    report.removedTempFiles++;
+    dirChanged = true;
+  }
+
+  const stamp = Date.now();
+  const kept: Segment[] = [];
+  let logId: bigint | undefined;
+  let stop = found.length;
+  for (let i = 0; i < found.length; i++) {
+    const { baseLsn, name } = found[i];
+    const path = join(dir, name);
+    const previous = kept.at(-1);
+    if (previous !== undefined && baseLsn !== previous.baseLsn + previous.count) {
+      report.damage = {
+        kind: "gap",
+        path,
+        offset: 0,
+        reason: `segment starts at LSN ${baseLsn}, expected ${previous.baseLsn + previous.count}`,
+      };
+      stop = i;
+      break;
+    }
+    const file = await Deno.open(path, { read: true, write: true });
+    try {
+      const size = (await file.stat()).size;
+      const headerBytes = await readAt(file, 0, Math.min(HEADER_SIZE, size));
+      const header = decodeHeader(headerBytes);
+      const problem = typeof header === "string"
+        ? header
+        : header.baseLsn !== baseLsn
+        ? `header says base LSN ${header.baseLsn}, file name says ${baseLsn}`
+        : logId !== undefined && header.logId !== logId
+        ? "segment belongs to another log (log id differs)"
+        : undefined;
+      if (problem !== undefined) {
+        report.damage = { kind: "header", path, offset: 0, reason: problem };
+        stop = i;
+        break;
+      }
+      logId ??= (header as { logId: bigint }).logId;
+      const seed = identitySeed(headerBytes);
+      await file.seek(HEADER_SIZE, Deno.SeekMode.Start);
+      const reader = new FrameReader(file, seed, HEADER_SIZE, size);
+      let count = 0;
+      while ((await reader.next()) !== undefined) count++;
+      const end = reader.stop!;
+      kept.push({ baseLsn, path, count, size: reader.offset, seed });
+      report.records += count;
+      if (end.kind !== "end") {
+        report.damage = { kind: end.kind, path, offset: end.offset, reason: end.reason };
+        const side = await copyRange(file, end.offset, size, `${path}.tail-${end.offset}-${stamp}`);
+        await syncDir(dir);
+        await file.truncate(end.offset);
+        await syncFile(file, path, false);
+        report.sideFiles.push(side);
+        report.discardedBytes += size - end.offset;
+        stop = i + 1;
+        break;
+      }
+    } finally {
+      file.close();
+    }
+  }
+  for (let i = stop; i < found.length; i++) {
+    const path = join(dir, found[i].name);
+    const side = `${path}.discarded-${stamp}`;
+    report.discardedBytes += (await Deno.stat(path)).size;
+    await Deno.rename(path, side);
+    report.sideFiles.push(side);
+    dirChanged = true;
+  }
+
+  let file: Deno.FsFile;
+  if (kept.length === 0) {
+    // A new log, or one whose first segment is unreadable: start at its LSN.
+    logId ??= randomLogId();
+    const created = await createSegment(dir, found[0]?.baseLsn ?? FIRST_LSN, logId);
+    kept.push(created.segment);
+    file = created.file;
+    dirChanged = false;
+  } else {
+    file = await Deno.open(kept[kept.length - 1].path, { write: true, append: true });
+  }
+  try {
+    if (dirChanged) await syncDir(dir);
+  } catch (error) {
+    file.close();
+    throw error;
+  }
+  report.segments = kept.length;
+  return { segments: kept, file, logId: logId!, report };
+}
+
+/** Creates a segment whole: temp file, header, fsync, rename, directory fsync. */
+async function createSegment(
+  dir: string,
+  baseLsn: number,
+  logId: bigint,
+): Promise<{ segment: Segment; file: Deno.FsFile }> {
+  const path = join(dir, segmentFileName(baseLsn));
+  const temp = path + TEMP_SUFFIX;
+  const salt = crypto.getRandomValues(new Uint32Array(1))[0];
+  const header = encodeHeader({ salt, logId, baseLsn });
+  let file: Deno.FsFile | undefined;
+  let syncing = false;
+  try {
+    await Deno.remove(temp).catch(() => {});
+    file = await Deno.open(temp, { append: true, createNew: true });
+    if (faults.beforeWrite !== undefined) await faults.beforeWrite(temp, header);
+    let data = header;
+    while (data.length > 0) data = data.subarray(await file.write(data));
+    syncing = true;
+    await syncFile(file, temp, true);
+    syncing = false;
+    await Deno.rename(temp, path);
+  } catch (error) {
+    file?.close();
+    await Deno.remove(temp).catch(() => {});
+    throw new IoFailure(
+      syncing ? `fsync of ${temp}` : `cannot create segment ${path}`,
+      syncing,
+      error,
+    );
+  }
+  try {
+    await syncDir(dir);
+  } catch (error) {
+    file.close();
+    throw new IoFailure(`fsync of directory ${dir}`, true, error);
+  }
+  return {
+    segment: { baseLsn, path, count: 0, size: HEADER_SIZE, seed: identitySeed(header) },
+    file,
+  };
+}
+
+async function syncFile(file: Deno.FsFile, path: string, full: boolean): Promise<void> {
+  if (faults.beforeSync !== undefined) await faults.beforeSync(path);
+  if (full) await file.sync();
+  else await file.syncData();
+}
+
+async function syncDir(dir: string): Promise<void> {
+  const handle = await Deno.open(dir, { read: true });
+  try {
+    await syncFile(handle, dir, true);
+  } finally {
+    handle.close();
+  }
+}
+
+/** Creates `dir` if missing, and makes its entry durable in the parent. */
+async function ensureDir(dir: string): Promise<void> {
+  try {
+    const info = await Deno.stat(dir);
+    if (!info.isDirectory) {
+      throw new TypeError(`Cannot open log: ${dir} exists and is not a directory`);
+    }
+    return;
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  }
+  await Deno.mkdir(dir, { recursive: true });
+  const slash = dir.lastIndexOf("/");
+  await syncDir(slash > 0 ? dir.slice(0, slash) : slash === 0 ? "/" : ".");
+}
+
+async function readAt(file: Deno.FsFile, offset: number, length: number): Promise<Uint8Array> {
+  const bytes = new Uint8Array(length);
+  await file.seek(offset, Deno.SeekMode.Start);
+  let done = 0;
+  while (done < length) {
+    const read = await file.read(bytes.subarray(done));
+    if (read === null) break;
+    done += read;
+  }
+  return bytes.subarray(0, done);
+}
+
+/**
+ * Copies `file[start..end)` into a new file named `name` (or `name.1`,
+ * `name.2`... if taken) and syncs it. Returns the path used.
+ */
+async function copyRange(
+  file: Deno.FsFile,
+  start: number,
+  end: number,
+  name: string,
+): Promise<string> {
+  let out: Deno.FsFile | undefined;
+  let path = name;
+  for (let attempt = 1; out === undefined; attempt++) {
+    try {
+      out = await Deno.open(path, { write: true, createNew: true });
+    } catch (error) {
+      if (!(error instanceof Deno.errors.AlreadyExists) || attempt > 100) throw error;
+      path = `${name}.${attempt}`;
+    }
+  }
+  try {
+    const chunk = new Uint8Array(Math.min(MIB, Math.max(1, end - start)));
+    await file.seek(start, Deno.SeekMode.Start);
+    let position = start;
+    while (position < end) {
+      const read = await file.read(chunk.subarray(0, Math.min(chunk.length, end - position)));
+      if (read === null) break;
+      let data = chunk.subarray(0, read);
+      while (data.length > 0) data = data.subarray(await out.write(data));
+      position += read;
+    }
+    await syncFile(out, path, true);
+  } finally {
+    out.close();
+  }
+  return path;
+}
+
+function randomLogId(): bigint {
+  return crypto.getRandomValues(new BigUint64Array(1))[0];
+}
+
+function join(dir: string, name: string): string {
+  return dir.endsWith("/") ? dir + name : `${dir}/${name}`;
+}
+
+function isNoSpace(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === "ENOSPC" || code === "EDQUOT";
+}
+
+function describe(error: unknown): string {
+  if (error instanceof Error) return error.message;
+  return String(error);
+}
+
+function typeName(value: unknown): string {
+  if (value === null) return "null";
+  if (typeof value === "object") return value.constructor?.name ?? "object";
+  return typeof value;
+}

@@ -1,0 +1,748 @@
+import assert from "node:assert/strict";
+import { CancelledError } from "../runtime/errors.ts";
+import { testEachStrategy } from "../runtime/testing.ts";
+import { faults } from "./_faults.ts";
+import { HEADER_SIZE, RECORD_OVERHEAD } from "./_frame.ts";
+import {
+  WalClosedError,
+  WalDiskFullError,
+  WalError,
+  WalFailedError,
+  WalLockedError,
+} from "./errors.ts";
+import { type LogRecord, SegmentLog, type SyncPolicy } from "./segment_log.ts";
+
+const POLICIES: SyncPolicy[] = ["always", "group", "none"];
+
+/** A payload that names its record: a u32 id, then bytes derived from it. */
+function payloadFor(id: number, length = 4 + (id * 7) % 41): Uint8Array {
+  const bytes = new Uint8Array(Math.max(4, length));
+  new DataView(bytes.buffer).setUint32(0, id, true);
+  for (let i = 4; i < bytes.length; i++) bytes[i] = (id * 31 + i * 7) & 0xff;
+  return bytes;
+}
+
+function idOf(payload: Uint8Array): number {
+  return new DataView(payload.buffer, payload.byteOffset).getUint32(0, true);
+}
+
+async function readAll(log: SegmentLog, fromLsn?: number): Promise<LogRecord[]> {
+  const records: LogRecord[] = [];
+  for await (const record of log.replay(fromLsn === undefined ? {} : { fromLsn })) {
+    records.push(record);
+  }
+  return records;
+}
+
+async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "wal-test-" });
+  try {
+    await fn(dir);
+  } finally {
+    faults.beforeWrite = undefined;
+    faults.beforeSync = undefined;
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+async function segmentFiles(dir: string): Promise<string[]> {
+  const names: string[] = [];
+  for await (const entry of Deno.readDir(dir)) {
+    if (entry.name.endsWith(".wal")) names.push(entry.name);
+  }
+  return names.sort();
+}
+
+async function sideFiles(dir: string): Promise<string[]> {
+  const names: string[] = [];
+  for await (const entry of Deno.readDir(dir)) {
+    if (/\.(tail|discarded)-/.test(entry.name)) names.push(entry.name);
+  }
+  return names.sort();
+}
+
+/** Frames in a buffer written by the log: the ids of their payloads. */
+function idsInFrames(data: Uint8Array): number[] {
+  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  const ids: number[] = [];
+  for (let offset = 0; offset < data.length;) {
+    const length = view.getUint32(offset, true);
+    ids.push(idOf(data.subarray(offset + 5, offset + 5 + length)));
+    offset += length + RECORD_OVERHEAD;
+  }
+  return ids;
+}
+
+function ioError(code: string, message: string): Error {
+  return Object.assign(new Error(message), { code });
+}
+
+testEachStrategy(
+  "records round-trip across segments and reopening, under each policy",
+  async () => {
+    for (const syncPolicy of POLICIES) {
+      await withTempDir(async (dir) => {
+        const written: Uint8Array[] = [];
+        {
+          await using log = await SegmentLog.open(dir, { syncPolicy, segmentSize: 512 });
+          for (let id = 1; id <= 60; id++) {
+            const payload = payloadFor(id);
+            written.push(payload);
+            const { lsn } = await log.append(1 + (id % 255), payload);
+            assert.equal(lsn, id);
+          }
+          assert.ok(log.segmentCount > 3, `expected rotation, got ${log.segmentCount} segments`);
+          assert.equal(log.nextLsn, 61);
+          const records = await readAll(log);
+          assert.deepEqual(records.map((r) => r.lsn), written.map((_, i) => i + 1));
+        }
+        await using log = await SegmentLog.open(dir, { syncPolicy });
+        assert.equal(log.recovery.damage, undefined);
+        assert.equal(log.recovery.records, 60);
+        const records = await readAll(log);
+        assert.equal(records.length, 60);
+        for (const [i, record] of records.entries()) {
+          assert.equal(record.lsn, i + 1);
+          assert.equal(record.type, 1 + ((i + 1) % 255));
+          assert.deepEqual(record.payload, written[i]);
+        }
+        assert.deepEqual((await readAll(log, 58)).map((r) => r.lsn), [58, 59, 60]);
+        assert.equal((await log.append(9, payloadFor(61))).lsn, 61);
+        assert.equal((await readAll(log, 61))[0].type, 9);
+      });
+    }
+  },
+);
+
+testEachStrategy("LSNs follow the order of the calls under concurrency", async () => {
+  await withTempDir(async (dir) => {
+    await using log = await SegmentLog.open(dir, { segmentSize: 2048 });
+    const results = await Promise.all(
+      Array.from({ length: 200 }, (_, i) => log.append(1, payloadFor(i))),
+    );
+    assert.deepEqual(results.map((r) => r.lsn), results.map((_, i) => i + 1));
+    const records = await readAll(log);
+    assert.deepEqual(records.map((r) => idOf(r.payload)), results.map((_, i) => i));
+  });
+});
+
+testEachStrategy("group commit: concurrent appends share one fdatasync", async () => {
+  await withTempDir(async (dir) => {
+    await using log = await SegmentLog.open(dir, { syncPolicy: "group" });
+    await Promise.all(Array.from({ length: 64 }, (_, i) => log.append(1, payloadFor(i))));
+    const stats = log.stats;
+    assert.equal(stats.records, 64);
+    // Appends made in one turn of the event loop go in one group.
+    assert.equal(stats.groups, 1);
+    assert.equal(stats.syncs, 1);
+    // Appends made while a group is written go in the next one.
+    const first = log.append(1, payloadFor(100));
+    const wave = Promise.withResolvers<void>();
+    faults.beforeWrite = () => {
+      faults.beforeWrite = undefined;
+      wave.resolve();
+    };
+    await wave.promise;
+    const rest = Array.from({ length: 10 }, (_, i) => log.append(1, payloadFor(101 + i)));
+    await Promise.all([first, ...rest]);
+    assert.equal(log.stats.groups, 3);
+    assert.equal(log.stats.syncs, 3);
+  });
+});
+
+testEachStrategy("always: one write and one fdatasync per append; none: no fdatasync", async () => {
+  await withTempDir(async (dir) => {
+    {
+      await using log = await SegmentLog.open(`${dir}/always`, { syncPolicy: "always" });
+      await Promise.all(Array.from({ length: 20 }, (_, i) => log.append(1, payloadFor(i))));
+      assert.equal(log.stats.groups, 20);
+      assert.equal(log.stats.syncs, 20);
+    }
+    {
+      await using log = await SegmentLog.open(`${dir}/none`, { syncPolicy: "none" });
+      await Promise.all(Array.from({ length: 20 }, (_, i) => log.append(1, payloadFor(i))));
+      assert.equal(log.stats.records, 20);
+      assert.equal(log.stats.syncs, 0);
+    }
+  });
+});
+
+testEachStrategy("a durable append never rides in an unsynced group", async () => {
+  await withTempDir(async (dir) => {
+    const events: string[] = [];
+    faults.beforeWrite = (_path, data) => {
+      events.push(`write ${idsInFrames(data).join(",")}`);
+    };
+    faults.beforeSync = () => {
+      events.push("sync");
+    };
+    await using log = await SegmentLog.open(dir, { syncPolicy: "group" });
+    events.length = 0;
+    let id = 0;
+    const appendOne = async (durable: boolean) => {
+      const mine = id++;
+      await log.append(1, payloadFor(mine), { durable });
+      events.push(`done ${mine} ${durable ? "durable" : "lazy"}`);
+    };
+    // Waves: mixed, only lazy, only durable, mixed again.
+    for (const pattern of [[true, false, true], [false, false], [true, true], [false, true]]) {
+      await Promise.all(
+        Array.from({ length: 24 }, (_, i) => appendOne(pattern[i % pattern.length])),
+      );
+    }
+    let lazyOnlyGroups = 0;
+    for (const [index, event] of events.entries()) {
+      if (event.startsWith("write")) {
+        const ids = event.slice(6).split(",").map(Number);
+        const durable = ids.some((i) => events.includes(`done ${i} durable`));
+        // The next I/O after this write (acknowledgements of earlier groups may come between).
+        const next = events.slice(index + 1).find((e) => e === "sync" || e.startsWith("write"));
+        if (durable) assert.equal(next, "sync", `group ${ids} with durable records not synced`);
+        else if (next !== "sync") lazyOnlyGroups++;
+      }
+      const match = /^done (\d+) (durable|lazy)$/.exec(event);
+      if (match === null) continue;
+      const writeIndex = events.findIndex((e) =>
+        e.startsWith("write") && e.slice(6).split(",").includes(match[1])
+      );
+      assert.ok(writeIndex >= 0 && writeIndex < index, `record ${match[1]} done before written`);
+      if (match[2] === "durable") {
+        const syncIndex = events.indexOf("sync", writeIndex);
+        assert.ok(
+          syncIndex > writeIndex && syncIndex < index,
+          `durable record ${match[1]} acknowledged without a sync after its write`,
+        );
+      }
+    }
+    assert.ok(lazyOnlyGroups > 0, "expected groups of lazy records to skip the sync");
+    assert.equal((await readAll(log)).length, 96);
+  });
+});
+
+/** Waits a few real milliseconds: several turns of the event loop. */
+function realPause(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 15));
+}
+
+testEachStrategy("maxGroupDelayMs gathers records until the delay passes", async ({ clock }) => {
+  await withTempDir(async (dir) => {
+    {
+      await using log = await SegmentLog.open(`${dir}/delay`, { maxGroupDelayMs: 10 });
+      const pending = [log.append(1, payloadFor(1))];
+      // The leader waits on the (virtual) clock; nothing is written before it moves.
+      await realPause();
+      pending.push(log.append(1, payloadFor(2)));
+      await realPause();
+      pending.push(log.append(1, payloadFor(3)));
+      await realPause();
+      assert.equal(log.stats.groups, 0);
+      clock!.advance(10);
+      assert.deepEqual((await Promise.all(pending)).map((r) => r.lsn), [1, 2, 3]);
+      assert.equal(log.stats.groups, 1);
+      assert.equal(log.stats.syncs, 1);
+    }
+    {
+      // Without a delay the leader writes at once: the clock (which only moves by hand here) stays.
+      await using log = await SegmentLog.open(`${dir}/nodelay`);
+      assert.deepEqual(await log.append(1, payloadFor(1)), { lsn: 1 });
+      assert.equal(log.stats.groups, 1);
+      assert.equal(clock!.now(), 10);
+    }
+  });
+}, { virtualClock: 60_000 });
+
+testEachStrategy("maxGroupBytes cuts the delay short", async ({ clock }) => {
+  await withTempDir(async (dir) => {
+    const frame = payloadFor(1, 20).length + RECORD_OVERHEAD;
+    await using log = await SegmentLog.open(dir, {
+      maxGroupDelayMs: 1_000,
+      maxGroupBytes: 3 * frame,
+    });
+    const results = await Promise.all(
+      [1, 2, 3].map((id) => log.append(1, payloadFor(id, 20))),
+    );
+    assert.deepEqual(results.map((r) => r.lsn), [1, 2, 3]);
+    assert.equal(clock!.now(), 0, "the leader waited for the clock instead of the byte cap");
+    assert.equal(log.stats.groups, 1);
+  });
+}, { virtualClock: 60_000 });
+
+testEachStrategy("a cancelled queued append is dropped; a taken one completes", async () => {
+  await withTempDir(async (dir) => {
+    await using log = await SegmentLog.open(dir);
+    const gates = [Promise.withResolvers<void>(), Promise.withResolvers<void>()];
+    const started = [Promise.withResolvers<void>(), Promise.withResolvers<void>()];
+    let writes = 0;
+    faults.beforeWrite = async () => {
+      const n = writes++;
+      if (n < 2) {
+        started[n].resolve();
+        await gates[n].promise;
+      }
+    };
+    const controllers = Array.from({ length: 4 }, () => new AbortController());
+    const append = (id: number) =>
+      log.append(1, payloadFor(id), { signal: controllers[id].signal });
+    const a = append(0);
+    await started[0].promise; // A is being written, alone.
+    const [b, c, e] = [append(1), append(2), append(3)]; // queued
+    controllers[0].abort(new Error("too late for A"));
+    controllers[2].abort(new Error("drop C"));
+    await assert.rejects(c, (error: Error) => error.message === "drop C");
+    gates[0].resolve();
+    await started[1].promise; // B leads the group of B and E.
+    controllers[3].abort(new Error("too late for E"));
+    gates[1].resolve();
+    assert.deepEqual(await a, { lsn: 1 });
+    assert.deepEqual(await b, { lsn: 2 });
+    assert.deepEqual(await e, { lsn: 3 });
+    const records = await readAll(log);
+    assert.deepEqual(records.map((r) => idOf(r.payload)), [0, 1, 3]);
+    // An already-aborted signal never queues anything.
+    const aborted = AbortSignal.abort(new Error("before"));
+    await assert.rejects(log.append(1, payloadFor(9), { signal: aborted }), /before/);
+    assert.equal(log.nextLsn, 4);
+  });
+});
+
+testEachStrategy("an fdatasync error is fatal and never retried", async () => {
+  await withTempDir(async (dir) => {
+    const log = await SegmentLog.open(dir, { syncPolicy: "group" });
+    for (let id = 0; id < 5; id++) await log.append(1, payloadFor(id));
+    const injected = ioError("EIO", "Input/output error (os error 5)");
+    let syncs = 0;
+    const syncing = Promise.withResolvers<void>();
+    const release = Promise.withResolvers<void>();
+    faults.beforeSync = async () => {
+      syncs++;
+      syncing.resolve();
+      await release.promise;
+      throw injected;
+    };
+    const inGroup = Array.from({ length: 10 }, (_, i) => log.append(1, payloadFor(5 + i)));
+    await syncing.promise;
+    const queued = Array.from({ length: 5 }, (_, i) => log.append(1, payloadFor(15 + i)));
+    release.resolve();
+    const results = await Promise.allSettled([...inGroup, ...queued]);
+    for (const result of results) {
+      assert.equal(result.status, "rejected");
+      const reason = (result as PromiseRejectedResult).reason;
+      assert.ok(reason instanceof WalFailedError, String(reason));
+      assert.equal(reason.cause, injected);
+      assert.match(reason.message, /fdatasync .* Input\/output error/);
+    }
+    assert.equal(syncs, 1, "the failed sync was retried");
+    assert.ok(log.failure instanceof WalFailedError);
+    await assert.rejects(log.append(1, payloadFor(99)), WalFailedError);
+    await log.close(); // no sync attempted on a failed log
+    assert.equal(syncs, 1);
+    faults.beforeSync = undefined;
+    await using reopened = await SegmentLog.open(dir);
+    const ids = (await readAll(reopened)).map((r) => idOf(r.payload));
+    assert.deepEqual(ids.slice(0, 5), [0, 1, 2, 3, 4]);
+  });
+});
+
+testEachStrategy("an fsync error while rotating is fatal too", async () => {
+  await withTempDir(async (dir) => {
+    await using log = await SegmentLog.open(dir, { syncPolicy: "group", segmentSize: 256 });
+    faults.beforeSync = (path) => {
+      if (path.endsWith(".tmp")) throw ioError("EIO", "Input/output error (os error 5)");
+    };
+    let failure: unknown;
+    for (let id = 0; id < 100 && failure === undefined; id++) {
+      await log.append(1, payloadFor(id, 40)).catch((error) => failure = error);
+    }
+    assert.ok(failure instanceof WalFailedError, String(failure));
+    assert.match(failure.message, /fsync of .*\.tmp/);
+    await assert.rejects(log.append(1, payloadFor(1)), WalFailedError);
+    assert.equal(log.segmentCount, 1);
+  });
+});
+
+testEachStrategy("a write error other than a full disk is fatal", async () => {
+  await withTempDir(async (dir) => {
+    await using log = await SegmentLog.open(dir);
+    faults.beforeWrite = () => {
+      throw ioError("EIO", "Input/output error (os error 5)");
+    };
+    await assert.rejects(log.append(1, payloadFor(1)), WalFailedError);
+    faults.beforeWrite = undefined;
+    await assert.rejects(log.append(1, payloadFor(2)), WalFailedError);
+  });
+});
+
+testEachStrategy("an injected full disk fails the group only; the log goes on", async () => {
+  await withTempDir(async (dir) => {
+    await using log = await SegmentLog.open(dir);
+    await log.append(1, payloadFor(1));
+    let fail = true;
+    faults.beforeWrite = () => {
+      if (fail) {
+        fail = false;
+        throw ioError("ENOSPC", "No space left on device (os error 28)");
+      }
+    };
+    const error = await log.append(1, payloadFor(2)).catch((e) => e);
+    assert.ok(error instanceof WalDiskFullError, String(error));
+    assert.match(error.message, /^Cannot append record: the disk is full: write to .*No space/);
+    assert.equal(log.failure, undefined);
+    assert.deepEqual(await log.append(1, payloadFor(3)), { lsn: 2 });
+    assert.deepEqual((await readAll(log)).map((r) => idOf(r.payload)), [1, 3]);
+  });
+});
+
+/** Mounts a 1 MiB tmpfs on `dir`; false where the machine does not allow it. */
+async function mountTmpfs(dir: string): Promise<boolean> {
+  try {
+    const { success } = await new Deno.Command("mount", {
+      args: ["-t", "tmpfs", "-o", "size=1m", "tmpfs", dir],
+      stdout: "null",
+      stderr: "null",
+    }).output();
+    return success;
+  } catch {
+    return false;
+  }
+}
+
+async function unmount(dir: string): Promise<void> {
+  await new Deno.Command("umount", { args: [dir], stdout: "null", stderr: "null" }).output();
+}
+
+testEachStrategy(
+  "a real full disk (1 MiB tmpfs): clear error, nothing acknowledged lost",
+  async () => {
+    await withTempDir(async (dir) => {
+      if (!(await mountTmpfs(dir))) {
+        console.warn("tmpfs mount not permitted here: the injected full-disk tests cover it");
+        return;
+      }
+      try {
+        const acknowledged = new Map<number, number>();
+        let failure: unknown;
+        {
+          await using log = await SegmentLog.open(`${dir}/log`, { segmentSize: 96 * 1024 });
+          let id = 0;
+          // Groups of concurrent 3 KiB appends until the disk is full.
+          while (failure === undefined && id < 2000) {
+            const batch = Array.from({ length: 8 }, () => id++);
+            const results = await Promise.allSettled(
+              batch.map((i) => log.append(1, payloadFor(i, 3000))),
+            );
+            for (const [k, result] of results.entries()) {
+              if (result.status === "fulfilled") acknowledged.set(batch[k], result.value.lsn);
+              else failure ??= result.reason;
+            }
+          }
+          assert.ok(failure instanceof WalDiskFullError, String(failure));
+          assert.match(failure.message, /disk is full.*No space left on device/);
+          assert.equal(log.failure, undefined, "a full disk must not fail the log");
+          assert.ok(acknowledged.size > 100);
+        }
+        await using log = await SegmentLog.open(`${dir}/log`);
+        assert.equal(log.recovery.damage, undefined);
+        const records = await readAll(log);
+        const byLsn = new Map(records.map((r) => [r.lsn, r]));
+        for (const [i, lsn] of acknowledged) {
+          assert.deepEqual(byLsn.get(lsn)?.payload, payloadFor(i, 3000), `record ${i} lost`);
+        }
+        assert.equal(records.length, acknowledged.size);
+        // Freeing space makes appends work again.
+        const removed = await log.compact(log.nextLsn);
+        assert.ok(removed > 0);
+        assert.equal((await log.append(1, payloadFor(1, 3000))).lsn, records.at(-1)!.lsn + 1);
+      } finally {
+        await unmount(dir);
+      }
+    });
+  },
+);
+
+testEachStrategy(
+  "truncating the last segment at every offset of its last records recovers exactly a prefix",
+  async () => {
+    await withTempDir(async (dir) => {
+      const source = `${dir}/source`;
+      const frames: number[] = []; // end offset of each record in the last segment
+      const lengths = [0, 1, 13, 40, 7, 22];
+      {
+        await using log = await SegmentLog.open(source, { segmentSize: 400, syncPolicy: "none" });
+        for (let id = 1; id <= 20; id++) await log.append(1, payloadFor(id, 30));
+        for (const [k, length] of lengths.entries()) {
+          await log.append(2, new Uint8Array(length).fill(k + 1));
+        }
+      }
+      const names = await segmentFiles(source);
+      assert.ok(names.length >= 2);
+      const last = await Deno.readFile(`${source}/${names.at(-1)!}`);
+      // Walk the frames of the last segment.
+      const view = new DataView(last.buffer);
+      for (let offset = HEADER_SIZE; offset < last.length;) {
+        offset += view.getUint32(offset, true) + RECORD_OVERHEAD;
+        frames.push(offset);
+      }
+      const total = 20 + lengths.length;
+      const firstLsnOfLast = total - frames.length + 1;
+      const from = frames[frames.length - 1 - lengths.length] ?? HEADER_SIZE;
+      const target = `${dir}/target`;
+      for (let cut = from; cut <= last.length; cut++) {
+        await Deno.mkdir(target);
+        for (const name of names.slice(0, -1)) {
+          await Deno.copyFile(`${source}/${name}`, `${target}/${name}`);
+        }
+        await Deno.writeFile(`${target}/${names.at(-1)!}`, last.subarray(0, cut));
+        const kept = frames.filter((end) => end <= cut).length;
+        const boundary = kept === 0 ? HEADER_SIZE : frames[kept - 1];
+        {
+          await using log = await SegmentLog.open(target, { syncPolicy: "none" });
+          const expected = firstLsnOfLast - 1 + kept;
+          assert.equal(log.nextLsn, expected + 1, `cut at ${cut}`);
+          const records = await readAll(log);
+          assert.deepEqual(records.map((r) => r.lsn), records.map((_, i) => i + 1));
+          assert.equal(records.length, expected);
+          const tail = records.slice(20);
+          for (const [k, record] of tail.entries()) {
+            assert.deepEqual(record.payload, new Uint8Array(lengths[k]).fill(k + 1));
+          }
+          const sides = await sideFiles(target);
+          if (cut === boundary) {
+            assert.equal(log.recovery.damage, undefined);
+            assert.deepEqual(sides, []);
+          } else {
+            assert.equal(log.recovery.damage?.kind, "torn", `cut at ${cut}`);
+            assert.equal(log.recovery.damage?.offset, boundary);
+            assert.equal(sides.length, 1);
+            const kept = await Deno.readFile(`${target}/${sides[0]}`);
+            assert.deepEqual(kept, last.subarray(boundary, cut));
+          }
+          assert.equal((await log.append(3, payloadFor(1000))).lsn, expected + 1);
+        }
+        await using reopened = await SegmentLog.open(target, { syncPolicy: "none" });
+        assert.equal(reopened.recovery.damage, undefined);
+        assert.equal(reopened.nextLsn, firstLsnOfLast + kept + 1);
+        await reopened.close();
+        await Deno.remove(target, { recursive: true });
+      }
+    });
+  },
+);
+
+testEachStrategy("flipping any byte of a record is detected", async () => {
+  await withTempDir(async (dir) => {
+    const source = `${dir}/source`;
+    {
+      await using log = await SegmentLog.open(source, { syncPolicy: "none" });
+      for (let id = 1; id <= 6; id++) await log.append(1 + id, payloadFor(id, 3 * id));
+    }
+    const [name] = await segmentFiles(source);
+    const original = await Deno.readFile(`${source}/${name}`);
+    const ends: number[] = [];
+    const view = new DataView(original.buffer);
+    for (let offset = HEADER_SIZE; offset < original.length;) {
+      offset += view.getUint32(offset, true) + RECORD_OVERHEAD;
+      ends.push(offset);
+    }
+    const target = `${dir}/target`;
+    for (let at = 0; at < original.length; at++) {
+      await Deno.mkdir(target);
+      const damaged = original.slice();
+      damaged[at] ^= 0xff;
+      await Deno.writeFile(`${target}/${name}`, damaged);
+      {
+        await using log = await SegmentLog.open(target, { syncPolicy: "none" });
+        const records = await readAll(log);
+        const damage = log.recovery.damage;
+        assert.ok(damage !== undefined, `flip at ${at} not detected`);
+        if (at < HEADER_SIZE) {
+          // A bad header sets the whole segment aside; the log restarts at its LSN.
+          assert.equal(damage.kind, "header");
+          assert.equal(records.length, 0);
+          assert.equal(log.nextLsn, 1);
+        } else {
+          const index = ends.findIndex((end) => at < end);
+          assert.equal(records.length, index, `flip at ${at}`);
+          assert.deepEqual(records.map((r) => idOf(r.payload)), records.map((_, i) => i + 1));
+          assert.equal(damage.offset, index === 0 ? HEADER_SIZE : ends[index - 1]);
+          const [side] = await sideFiles(target);
+          assert.deepEqual(
+            await Deno.readFile(`${target}/${side}`),
+            damaged.subarray(damage.offset),
+          );
+        }
+      }
+      await Deno.remove(target, { recursive: true });
+    }
+  });
+});
+
+testEachStrategy("damage in an earlier segment sets the later segments aside", async () => {
+  await withTempDir(async (dir) => {
+    {
+      await using log = await SegmentLog.open(dir, { segmentSize: 300, syncPolicy: "none" });
+      for (let id = 1; id <= 40; id++) await log.append(1, payloadFor(id, 20));
+    }
+    const names = await segmentFiles(dir);
+    assert.ok(names.length >= 4);
+    const second = `${dir}/${names[1]}`;
+    const bytes = await Deno.readFile(second);
+    bytes[HEADER_SIZE + 40] ^= 0x01; // one bit in the second record of the second segment
+    await Deno.writeFile(second, bytes);
+    await using log = await SegmentLog.open(dir, { syncPolicy: "none" });
+    const firstOfSecond = Number(names[1].slice(0, 20));
+    assert.equal(log.recovery.damage?.kind, "corrupt");
+    assert.equal(log.nextLsn, firstOfSecond + 1);
+    assert.equal((await readAll(log)).length, firstOfSecond);
+    assert.deepEqual(await segmentFiles(dir), names.slice(0, 2));
+    const sides = await sideFiles(dir);
+    assert.equal(sides.length, 1 + names.length - 2);
+    assert.equal(sides.filter((s) => s.includes(".discarded-")).length, names.length - 2);
+    assert.equal((await log.append(1, payloadFor(1))).lsn, firstOfSecond + 1);
+  });
+});
+
+testEachStrategy("a record copied from another segment fails its checksum", async () => {
+  await withTempDir(async (dir) => {
+    {
+      await using log = await SegmentLog.open(dir, { segmentSize: 300, syncPolicy: "none" });
+      for (let id = 1; id <= 20; id++) await log.append(1, payloadFor(id, 20));
+    }
+    const names = await segmentFiles(dir);
+    const first = await Deno.readFile(`${dir}/${names[0]}`);
+    const frame = first.subarray(HEADER_SIZE, HEADER_SIZE + 20 + RECORD_OVERHEAD);
+    const lastPath = `${dir}/${names.at(-1)!}`;
+    const last = await Deno.readFile(lastPath);
+    const spliced = new Uint8Array(last.length + frame.length);
+    spliced.set(last);
+    spliced.set(frame, last.length);
+    await Deno.writeFile(lastPath, spliced);
+    await using log = await SegmentLog.open(dir);
+    assert.equal(log.recovery.damage?.kind, "corrupt");
+    assert.match(log.recovery.damage!.reason, /checksum/);
+    assert.equal(log.nextLsn, 21);
+  });
+});
+
+testEachStrategy(
+  "a truncated header of the last segment falls back to the one before",
+  async () => {
+    await withTempDir(async (dir) => {
+      {
+        await using log = await SegmentLog.open(dir, { segmentSize: 300, syncPolicy: "none" });
+        for (let id = 1; id <= 20; id++) await log.append(1, payloadFor(id, 20));
+      }
+      const names = await segmentFiles(dir);
+      const lastPath = `${dir}/${names.at(-1)!}`;
+      await Deno.truncate(lastPath, 10);
+      await Deno.writeTextFile(`${dir}/${names.at(-1)!}.tmp`, "leftover of a rotation");
+      await using log = await SegmentLog.open(dir);
+      assert.equal(log.recovery.damage?.kind, "header");
+      assert.equal(log.recovery.removedTempFiles, 1);
+      const before = Number(names.at(-1)!.slice(0, 20));
+      assert.equal(log.nextLsn, before);
+      assert.equal((await log.append(1, payloadFor(1))).lsn, before);
+    });
+  },
+);
+
+testEachStrategy(
+  "compaction removes whole segments below the LSN, never the active one",
+  async () => {
+    await withTempDir(async (dir) => {
+      {
+        await using log = await SegmentLog.open(dir, { segmentSize: 512 });
+        for (let id = 1; id <= 100; id++) await log.append(1, payloadFor(id, 40));
+        const before = await segmentFiles(dir);
+        assert.equal(await log.compact(1), 0);
+        const removed = await log.compact(50);
+        const after = await segmentFiles(dir);
+        assert.equal(after.length, before.length - removed);
+        assert.ok(removed > 0);
+        assert.ok(log.firstLsn <= 50, `record 50 was removed: first is ${log.firstLsn}`);
+        const records = await readAll(log);
+        assert.equal(records[0].lsn, log.firstLsn);
+        assert.equal(records.at(-1)!.lsn, 100);
+        // Every segment it could remove is gone: the second one left starts above 50.
+        assert.ok(Number(after[1].slice(0, 20)) > 50);
+        await log.compact(10_000);
+        assert.equal(log.segmentCount, 1);
+        assert.deepEqual(await segmentFiles(dir), after.slice(-1));
+      }
+      await using log = await SegmentLog.open(dir);
+      const firstLsn = log.firstLsn;
+      assert.ok(firstLsn > 50);
+      assert.equal(log.nextLsn, 101);
+      assert.equal((await readAll(log))[0].lsn, firstLsn);
+      assert.equal((await log.append(1, payloadFor(101))).lsn, 101);
+    });
+  },
+);
+
+testEachStrategy("a log is locked against a second open", async () => {
+  await withTempDir(async (dir) => {
+    const log = await SegmentLog.open(dir);
+    await assert.rejects(SegmentLog.open(dir), WalLockedError);
+    await log.close();
+    const again = await SegmentLog.open(dir);
+    await again.close();
+  });
+});
+
+testEachStrategy("close waits for queued appends, then refuses new ones", async () => {
+  await withTempDir(async (dir) => {
+    const log = await SegmentLog.open(dir, { syncPolicy: "none" });
+    const pending = Array.from({ length: 10 }, (_, i) => log.append(1, payloadFor(i)));
+    const closing = log.close();
+    assert.equal(log.closed, true);
+    await assert.rejects(log.append(1, payloadFor(99)), WalClosedError);
+    assert.deepEqual((await Promise.all(pending)).map((r) => r.lsn), pending.map((_, i) => i + 1));
+    await closing;
+    await log.close();
+    await assert.rejects(log.compact(1), WalClosedError);
+    await assert.rejects(readAll(log), WalClosedError);
+    await using reopened = await SegmentLog.open(dir);
+    assert.equal(reopened.nextLsn, 11);
+  });
+});
+
+testEachStrategy("arguments are validated", async () => {
+  await withTempDir(async (dir) => {
+    await assert.rejects(
+      SegmentLog.open(dir, { syncPolicy: "sometimes" as SyncPolicy }),
+      /Cannot open log: syncPolicy must be one of always, group, none: received "sometimes"/,
+    );
+    await assert.rejects(SegmentLog.open(dir, { segmentSize: 10 }), RangeError);
+    await assert.rejects(SegmentLog.open(dir, { maxGroupDelayMs: -1 }), RangeError);
+    await assert.rejects(SegmentLog.open(""), TypeError);
+    await using log = await SegmentLog.open(dir, { maxPayloadSize: 16 });
+    for (const type of [0, 256, 1.5, NaN]) {
+      await assert.rejects(log.append(type, new Uint8Array(1)), RangeError);
+    }
+    await assert.rejects(
+      log.append(1, "text" as unknown as Uint8Array),
+      /Cannot append record: payload must be a Uint8Array: received string/,
+    );
+    await assert.rejects(log.append(1, new Uint8Array(17)), {
+      name: "RangeError",
+      message: "Cannot append record: payload exceeds 16 bytes: received 17",
+    });
+    assert.equal((await log.append(255, new Uint8Array(16))).lsn, 1);
+    assert.equal((await log.append(1, new Uint8Array(0))).lsn, 2);
+    await assert.rejects(log.compact(-1), RangeError);
+    await assert.rejects(readAll(log, -1), RangeError);
+    assert.ok(new WalDiskFullError("x") instanceof WalError);
+    assert.ok(!(new CancelledError() instanceof WalError));
+  });
+});
+
+testEachStrategy("a big record gets a segment of its own", async () => {
+  await withTempDir(async (dir) => {
+    await using log = await SegmentLog.open(dir, { segmentSize: 256 });
+    await log.append(1, payloadFor(1, 10));
+    await log.append(1, payloadFor(2, 1000));
+    await log.append(1, payloadFor(3, 10));
+    assert.equal(log.segmentCount, 3);
+    const records = await readAll(log);
+    assert.deepEqual(records.map((r) => r.payload.length), [10, 1000, 10]);
+  });
+});
