@@ -1,5 +1,12 @@
 // Macrotask yields shared by every strategy that needs them.
 
+/**
+ * The settled promise a strategy returns for a plain microtask hop. Channels
+ * compare against it: when `yield()` returns it, the caller's own `await` is
+ * the hop, so they can hand back `Promise.resolve(value)` directly.
+ */
+export const MICROTASK_HOP: Promise<void> = Promise.resolve();
+
 let pending = 0;
 let waiting: Promise<void> | undefined;
 let release: (() => void) | undefined;

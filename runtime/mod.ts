@@ -63,4 +63,6 @@ export * from "./capacity_limiter.ts";
 export * from "./retry.ts";
 export * from "./map_concurrent.ts";
 export * from "./worker_pool.ts";
+export * from "./memory_channel.ts";
+export * from "./channel_streams.ts";
 export * from "./testing.ts";

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { macrotaskYield } from "./_scheduler.ts";
+import { macrotaskYield, MICROTASK_HOP as RESOLVED } from "./_scheduler.ts";
 
 /**
  * How tasks take turns. A strategy is created per {@linkcode run} by a
@@ -48,8 +48,6 @@ export type StrategyFactory = (context: StrategyContext) => SchedulingStrategy;
 
 /** The names of the built-in strategies. */
 export type StrategyName = "eager" | "fair";
-
-const RESOLVED: Promise<void> = Promise.resolve();
 
 /**
  * The eager strategy: every checkpoint is one microtask hop and tasks start on
