@@ -32,6 +32,24 @@ export interface FsBlockstoreOptions {
   sync?: boolean;
 }
 
+/** A block {@linkcode FsBlockstore.entries} lists. */
+export interface StoredBlock {
+  /** Its key: the base32 multihash its file is named by. */
+  key: string;
+  /** Its multihash. */
+  multihash: Uint8Array;
+  /** Its size in bytes. */
+  size: number;
+}
+
+/**
+ * The key a block is stored by: its multihash in upper-case unpadded base32,
+ * as Kubo's flatfs names it. One key for every CID of the same multihash.
+ */
+export function blockKey(cid: CID): string {
+  return base32upper.baseEncode(cid.multihash.bytes);
+}
+
 /** Options of the store's operations. */
 export interface StoreCallOptions {
   signal?: AbortSignal;
@@ -65,8 +83,59 @@ export class FsBlockstore {
 
   /** The file a block lives in. */
   path(cid: CID): string {
-    const key = base32upper.baseEncode(cid.multihash.bytes);
+    const key = blockKey(cid);
     return `${this.#dir}/${key.slice(-3, -1)}/${key}.data`;
+  }
+
+  /**
+   * Every stored block, shard by shard: its key (see {@linkcode blockKey}),
+   * its multihash and its size. Files that are not blocks are skipped.
+   */
+  async *entries(): AsyncGenerator<StoredBlock, void, undefined> {
+    this.#checkOpen("list blocks");
+    for await (const shard of Deno.readDir(this.#dir)) {
+      if (!shard.isDirectory || shard.name.length !== 2) continue;
+      const names: string[] = [];
+      try {
+        for await (const entry of Deno.readDir(`${this.#dir}/${shard.name}`)) {
+          if (entry.isFile && entry.name.endsWith(".data")) names.push(entry.name);
+        }
+      } catch (error) {
+        if (error instanceof Deno.errors.NotFound) continue;
+        throw error;
+      }
+      for (const name of names) {
+        const key = name.slice(0, -".data".length);
+        let multihash: Uint8Array;
+        try {
+          multihash = base32upper.baseDecode(key);
+        } catch {
+          continue;
+        }
+        let size: number;
+        try {
+          size = (await Deno.stat(`${this.#dir}/${shard.name}/${name}`)).size;
+        } catch (error) {
+          if (error instanceof Deno.errors.NotFound) continue; // deleted meanwhile
+          throw error;
+        }
+        yield { key, multihash, size };
+      }
+    }
+  }
+
+  /** Deletes a block by its key; returns whether it was there. */
+  async deleteKey(key: string): Promise<boolean> {
+    this.#checkOpen("remove block");
+    const shard = `${this.#dir}/${key.slice(-3, -1)}`;
+    try {
+      await Deno.remove(`${shard}/${key}.data`);
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) return false;
+      throw error;
+    }
+    if (this.#sync) this.#dirty.add(shard);
+    return true;
   }
 
   /** Stores a block; a block already present is left as is. */

@@ -1,18 +1,27 @@
 /**
- * Recursive pins, one file per pinned root: `<dir>/<CIDv1 in base32>`,
- * written atomically (temporary file, sync, rename, directory sync).
+ * Pins, one file per pinned CID: `<dir>/<CIDv1 in base32>`, holding the pin
+ * type (`recursive` or `direct`) on the first line and the CID as pinned on
+ * the second. Written atomically (temporary file, sync, rename, directory
+ * sync).
  *
- * Pins are kept by CIDv1 so `Qm...` and its v1 form are one pin.
+ * Pins are keyed by CIDv1 so `Qm...` and its v1 form are one pin; listing
+ * gives the CID as it was pinned.
  *
  * @module
  */
 
-import * as dagPb from "npm:@ipld/dag-pb@4.2.0";
 import { CID } from "npm:multiformats@14.0.5/cid";
-import type { GetBlock } from "./_unixfs_reader.ts";
-import { NotFoundError } from "./errors.ts";
 
-/** The set of recursive pins. */
+/** A stored pin's type. */
+export type StoredPinType = "recursive" | "direct";
+
+/** A stored pin. */
+export interface StoredPin {
+  cid: CID;
+  type: StoredPinType;
+}
+
+/** The set of pins. */
 export class PinStore {
   #dir: string;
   #tmpDir: string;
@@ -30,11 +39,11 @@ export class PinStore {
     return new PinStore(dir, tmpDir, sync);
   }
 
-  /** Pins `cid` recursively. Idempotent. */
-  async add(cid: CID): Promise<void> {
-    const file = `${this.#dir}/${cid.toV1().toString()}`;
+  /** Pins `cid` (replacing a pin of another type). Idempotent. */
+  async set(cid: CID, type: StoredPinType): Promise<void> {
+    const file = this.#file(cid);
     const tmp = `${this.#tmpDir}/${crypto.randomUUID()}`;
-    await Deno.writeTextFile(tmp, "recursive\n", { createNew: true });
+    await Deno.writeTextFile(tmp, `${type}\n${cid}\n`, { createNew: true });
     try {
       if (this.#sync) await syncPath(tmp);
       await Deno.rename(tmp, file);
@@ -45,55 +54,73 @@ export class PinStore {
     if (this.#sync) await syncPath(this.#dir);
   }
 
-  /** Whether `cid` is a pinned root. */
-  async has(cid: CID): Promise<boolean> {
+  /** Removes the pin of `cid`; returns whether there was one. */
+  async remove(cid: CID): Promise<boolean> {
     try {
-      await Deno.lstat(`${this.#dir}/${cid.toV1().toString()}`);
-      return true;
+      await Deno.remove(this.#file(cid));
     } catch (error) {
       if (error instanceof Deno.errors.NotFound) return false;
       throw error;
     }
+    if (this.#sync) await syncPath(this.#dir);
+    return true;
   }
 
-  /** Every pinned root. */
-  async list(): Promise<CID[]> {
-    const roots: CID[] = [];
+  /** How `cid` itself is pinned, or `undefined`. */
+  async get(cid: CID): Promise<StoredPinType | undefined> {
+    let text: string;
+    try {
+      text = await Deno.readTextFile(this.#file(cid));
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) return undefined;
+      throw error;
+    }
+    return parse(text, cid).type;
+  }
+
+  /** Every pin. */
+  async list(): Promise<StoredPin[]> {
+    const pins: StoredPin[] = [];
     for await (const entry of Deno.readDir(this.#dir)) {
-      if (entry.isFile) roots.push(CID.parse(entry.name));
+      if (!entry.isFile) continue;
+      let key: CID;
+      try {
+        key = CID.parse(entry.name);
+      } catch {
+        continue; // not a pin file
+      }
+      let text: string;
+      try {
+        text = await Deno.readTextFile(`${this.#dir}/${entry.name}`);
+      } catch (error) {
+        if (error instanceof Deno.errors.NotFound) continue; // removed meanwhile
+        throw error;
+      }
+      pins.push(parse(text, key));
     }
-    return roots;
+    return pins;
   }
 
-  /**
-   * The pinned root that holds `cid` (the root itself, or a root whose DAG
-   * contains it), or `undefined`. Walks the dag-pb links of every pin, as
-   * Kubo's `block rm` does; blocks missing from the store are skipped.
-   */
-  async pinnedBy(cid: CID, get: GetBlock): Promise<CID | undefined> {
-    const roots = await this.list();
-    const target = cid.multihash.bytes;
-    const seen = new Set<string>();
-    for (const root of roots) {
-      const stack: CID[] = [root];
-      while (stack.length > 0) {
-        const next = stack.pop()!;
-        if (equalBytes(next.multihash.bytes, target)) return root;
-        const key = next.multihash.bytes.toString();
-        if (seen.has(key) || next.code !== dagPb.code) continue;
-        seen.add(key);
-        let block: Uint8Array;
-        try {
-          block = await get(next);
-        } catch (error) {
-          if (error instanceof NotFoundError) continue;
-          throw error;
-        }
-        for (const link of dagPb.decode(block).Links) stack.push(link.Hash);
-      }
-    }
-    return undefined;
+  #file(cid: CID): string {
+    return `${this.#dir}/${cid.toV1().toString()}`;
   }
+}
+
+function parse(text: string, key: CID): StoredPin {
+  const [type, given] = text.split("\n");
+  if (type !== "recursive" && type !== "direct") {
+    throw new Error(`Cannot read pin: unknown type in the pin file of ${key}: ${type}`);
+  }
+  let cid = key;
+  if (given) {
+    try {
+      const parsed = CID.parse(given);
+      if (parsed.toV1().equals(key.toV1())) cid = parsed;
+    } catch {
+      // A damaged second line: the file name is the pin.
+    }
+  }
+  return { cid, type };
 }
 
 async function syncPath(path: string): Promise<void> {
@@ -103,10 +130,4 @@ async function syncPath(path: string): Promise<void> {
   } finally {
     handle.close();
   }
-}
-
-function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }

@@ -1,8 +1,10 @@
 /**
  * The embedded IPFS node: no daemon, a repository on disk, Kubo-identical
- * CIDs. Built on `ipfs-unixfs-importer` (chunking, DAG layout, encoding) and
- * `ipfs-unixfs-exporter` (path resolution) with a durable one-file-per-block
- * store.
+ * CIDs. Files and directories are chunked and encoded by
+ * `ipfs-unixfs-importer` and resolved by `ipfs-unixfs-exporter`; IPLD nodes
+ * by `@ipld/dag-pb`, `@ipld/dag-cbor` and `@ipld/dag-json`. Blocks live in a
+ * durable one-file-per-block store; pins, a peer identity and a
+ * readers-writer lock between adds and garbage collection complete it.
  *
  * @module
  */
@@ -10,34 +12,71 @@
 import { exporter } from "npm:ipfs-unixfs-exporter@16.2.2";
 import { type ImportCandidate, importer, type ImportResult } from "npm:ipfs-unixfs-importer@17.1.1";
 import * as dagPb from "npm:@ipld/dag-pb@4.2.0";
+import { base64pad } from "npm:multiformats@14.0.5/bases/base64";
 import { CID } from "npm:multiformats@14.0.5/cid";
 import * as raw from "npm:multiformats@14.0.5/codecs/raw";
+import * as Digest from "npm:multiformats@14.0.5/hashes/digest";
 import { sha256 } from "npm:multiformats@14.0.5/hashes/sha2";
 import { CancelScope } from "../runtime/cancel_scope.ts";
-import { checkpoint } from "../runtime/checkpoint.ts";
+import { checkpoint, checkpointIfCancelled, currentTime } from "../runtime/checkpoint.ts";
 import { ClosedResourceError } from "../runtime/errors.ts";
+import type { Permit } from "../runtime/permit.ts";
 import { withSignal } from "../runtime/timeouts.ts";
-import { FsBlockstore } from "./_fs_blockstore.ts";
+import { codecNamed, linksOf, missingFrom, walkDag } from "./_codecs.ts";
+import { resolvePath, splitPath } from "./_dag_path.ts";
+import { writeTree } from "./_fs_export.ts";
+import { scanPath, toEntries } from "./_fs_import.ts";
+import { blockKey, FsBlockstore } from "./_fs_blockstore.ts";
+import { loadIdentity, type PeerIdentity } from "./_identity.ts";
 import { importerOptions, type ResolvedLayout, resolveLayout } from "./_importer_options.ts";
 import { byteSource } from "./_input.ts";
 import { PinStore } from "./_pin_store.ts";
+import { RwLock } from "./_rw_lock.ts";
+import { directoryEntries, inspect } from "./_unixfs_node.ts";
 import { type GetBlock, openFile, readRange } from "./_unixfs_reader.ts";
+import { unsupportedNetworkApis } from "./_unsupported.ts";
 import type {
   AddAllEntry,
   AddAllOptions,
   AddAllResult,
   AddInput,
   AddOptions,
+  AddPathOptions,
   AddResult,
   BlockApi,
-  BlockCodec,
   BlockPutOptions,
   BlockRmOptions,
   BlockStat,
   CatOptions,
   CidLike,
   ContentStore,
+  DagApi,
+  DagGetOptions,
+  DagGetResult,
+  DagPutOptions,
+  DagResolveResult,
+  GetOptions,
+  GetResult,
+  HealthResult,
+  IdResult,
+  LsEntry,
+  LsOptions,
+  NameApi,
+  PinAddOptions,
+  PinApi,
+  PinEntry,
+  PinLsOptions,
+  PinRmOptions,
+  PinType,
+  PubsubApi,
+  RepoApi,
+  RepoStat,
+  RoutingApi,
   SignalOptions,
+  StatOptions,
+  StatResult,
+  SwarmApi,
+  VersionResult,
 } from "./content_store.ts";
 import {
   InvalidCidError,
@@ -52,12 +91,11 @@ export const MAX_BLOCK_SIZE = 1_048_576;
 
 const REPO_FORMAT = { kind: "ipfs-kit-embedded-repo", version: 1 };
 
-const CODECS: Record<BlockCodec, number> = {
-  "raw": raw.code,
-  "dag-pb": dagPb.code,
-  "dag-cbor": 0x71,
-  "dag-json": 0x0129,
-};
+/** The kit's version, reported by `version()` and `id()`. */
+const KIT_VERSION = "0.1.0";
+
+/** How an operation holds the garbage-collection lock. */
+type LockMode = "shared" | "exclusive" | "none";
 
 /** Options for {@linkcode EmbeddedNode.open}. */
 export interface EmbeddedNodeOptions extends SignalOptions {
@@ -72,16 +110,24 @@ export interface EmbeddedNodeOptions extends SignalOptions {
 }
 
 /**
- * An IPFS node inside the process: add, cat and raw blocks over a repository
- * on disk, with the CIDs Kubo gives for the same bytes and options.
+ * An IPFS node inside the process, with no daemon: files and directories
+ * (UnixFS, the CIDs Kubo gives for the same bytes and options), pins, raw
+ * blocks, IPLD nodes, garbage collection and a persistent peer identity,
+ * over a repository on disk.
  *
  * The repository holds `blocks/` (one file per block, Kubo's flatfs
- * layout), `pins/` (one file per recursive pin), `tmp/` and a lock file: a
- * second `open` of the same repository fails with {@linkcode RepoLockedError}
- * until the first node is closed.
+ * layout), `pins/` (one file per pin), `keys/self.json` (the Ed25519
+ * identity, in the shape of Kubo's `Identity` config), `tmp/` and a lock
+ * file: a second `open` of the same repository fails with
+ * {@linkcode RepoLockedError} until the first node is closed.
  *
  * The node is offline: a block that is not in the repository is reported
- * missing at once ({@linkcode NotFoundError}).
+ * missing at once ({@linkcode NotFoundError}), and `name`, `pubsub`, `swarm`
+ * and `routing` throw {@linkcode NotSupportedError}.
+ *
+ * Garbage collection ({@linkcode EmbeddedNode.repo}`.gc()`) holds a lock
+ * exclusively that adds, puts and pins hold shared: the blocks of an add in
+ * progress are never collected before it pins them.
  *
  * @example Add and read back
  * ```ts
@@ -107,6 +153,21 @@ export interface EmbeddedNodeOptions extends SignalOptions {
  * console.assert(root.path === "site");
  * const html = await new Response(node.cat(`${root.cid}/index.html`)).text();
  * console.assert(html === "<h1>hi</h1>");
+ * const names = (await node.ls(root.cid)).map((entry) => entry.name);
+ * console.assert(names.join() === "img,index.html");
+ * ```
+ *
+ * @example Pins and garbage collection
+ * ```ts
+ * import { EmbeddedNode } from "@ipfs-kit/kit/ipfs";
+ *
+ * await using node = await EmbeddedNode.open({ repo: await Deno.makeTempDir() });
+ * const kept = await node.add("kept");
+ * const dropped = await node.add("dropped", { pin: false });
+ * const removed = await node.repo.gc();
+ * console.assert(removed.length === 1);
+ * console.assert(await node.block.has(kept.cid));
+ * console.assert(!(await node.block.has(dropped.cid)));
  * ```
  */
 export class EmbeddedNode implements ContentStore {
@@ -114,17 +175,40 @@ export class EmbeddedNode implements ContentStore {
   #lock: Deno.FsFile;
   #blocks: FsBlockstore;
   #pins: PinStore;
+  #identity: PeerIdentity;
+  #gcLock = new RwLock();
   #closed = false;
   #get: GetBlock;
 
   /** Raw blocks, as Kubo's `ipfs block` commands. */
   readonly block: BlockApi;
+  /** Pins, as Kubo's `ipfs pin` commands: recursive and direct. */
+  readonly pin: PinApi;
+  /** IPLD nodes (dag-cbor, dag-json, dag-pb, raw), as Kubo's `ipfs dag` commands. */
+  readonly dag: DagApi;
+  /** Garbage collection and statistics, as Kubo's `ipfs repo` commands. */
+  readonly repo: RepoApi;
+  /** IPNS: not supported by the embedded node (every call throws `NotSupportedError`). */
+  readonly name: NameApi;
+  /** Pubsub: not supported by the embedded node (every call throws `NotSupportedError`). */
+  readonly pubsub: PubsubApi;
+  /** Swarm: not supported by the embedded node (every call throws `NotSupportedError`). */
+  readonly swarm: SwarmApi;
+  /** Routing: not supported by the embedded node (every call throws `NotSupportedError`). */
+  readonly routing: RoutingApi;
 
-  private constructor(repo: string, lock: Deno.FsFile, blocks: FsBlockstore, pins: PinStore) {
+  private constructor(
+    repo: string,
+    lock: Deno.FsFile,
+    blocks: FsBlockstore,
+    pins: PinStore,
+    identity: PeerIdentity,
+  ) {
     this.#repo = repo;
     this.#lock = lock;
     this.#blocks = blocks;
     this.#pins = pins;
+    this.#identity = identity;
     this.#get = (cid) => blocks.get(cid);
     this.block = {
       get: (cid, options) => this.#blockGet(cid, options),
@@ -133,14 +217,35 @@ export class EmbeddedNode implements ContentStore {
       stat: (cid, options) => this.#blockStat(cid, options),
       rm: (cid, options) => this.#blockRm(cid, options),
     };
+    this.pin = {
+      add: (path, options) => this.#pinAdd(path, options),
+      rm: (path, options) => this.#pinRm(path, options),
+      ls: (options) => this.#pinLs(options),
+    };
+    this.dag = {
+      put: (value, options) => this.#dagPut(value, options),
+      get: (path, options) => this.#dagGet(path, options),
+      resolve: (path, options) => this.#dagResolve(path, options),
+    };
+    this.repo = {
+      gc: (options) => this.#gc(options),
+      stat: (options) => this.#repoStat(options),
+    };
+    const network = unsupportedNetworkApis("embedded");
+    this.name = network.name;
+    this.pubsub = network.pubsub;
+    this.swarm = network.swarm;
+    this.routing = network.routing;
   }
 
   /**
-   * Opens (creating) a repository.
+   * Opens (creating) a repository. A new repository gets a new Ed25519
+   * identity; an existing one keeps its own.
    *
    * @param options The repository path, durability, a signal.
    * @returns The node; close it with `close()` or `await using`.
    * @throws {RepoLockedError} Another node has the repository open.
+   * @throws {InvalidInputError} The repository's format or identity file is damaged.
    */
   static open(options: EmbeddedNodeOptions): Promise<EmbeddedNode> {
     return withSignal(options?.signal, async () => {
@@ -165,7 +270,9 @@ export class EmbeddedNode implements ContentStore {
         const tmpDir = `${repo}/tmp`;
         const blocks = await FsBlockstore.open({ dir: `${repo}/blocks`, tmpDir, sync });
         const pins = await PinStore.open(`${repo}/pins`, tmpDir, sync);
-        return new EmbeddedNode(repo, lock, blocks, pins);
+        await Deno.mkdir(`${repo}/keys`, { recursive: true, mode: 0o700 });
+        const identity = await loadIdentity(`${repo}/keys/self.json`, tmpDir, sync);
+        return new EmbeddedNode(repo, lock, blocks, pins, identity);
       } catch (error) {
         lock.close();
         throw error;
@@ -174,7 +281,7 @@ export class EmbeddedNode implements ContentStore {
   }
 
   /** The repository's path. */
-  get repo(): string {
+  get repoPath(): string {
     return this.#repo;
   }
 
@@ -201,9 +308,9 @@ export class EmbeddedNode implements ContentStore {
    * ```
    */
   add(input: AddInput, options: AddOptions = {}): Promise<AddResult> {
-    return this.#run("add", input, options.signal, async (signal) => {
+    return this.#run("add", "shared", input, options.signal, async (signal) => {
       const layout = resolveLayout(options, "add");
-      const pin = checkPin(options.pin, "add");
+      const pin = checkFlag(options.pin, true, "add", "pin");
       const results = await this.#import(
         (inputSignal) => [{
           content: byteSource(input, "", options.onProgress, "add", inputSignal),
@@ -212,7 +319,7 @@ export class EmbeddedNode implements ContentStore {
         signal,
       );
       const root = results.at(-1)!;
-      if (pin) await this.#pins.add(root.cid);
+      if (pin) await this.#pins.set(root.cid, "recursive");
       await this.#blocks.flush();
       return { cid: root.cid, size: Number(root.size) };
     });
@@ -242,9 +349,7 @@ export class EmbeddedNode implements ContentStore {
     entries: Iterable<AddAllEntry> | AsyncIterable<AddAllEntry>,
     options: AddAllOptions = {},
   ): Promise<AddAllResult[]> {
-    return this.#run("add", undefined, options.signal, async (signal) => {
-      const layout = resolveLayout(options, "add");
-      const pin = checkPin(options.pin, "add");
+    return this.#run("add", "shared", undefined, options.signal, (signal) => {
       if (
         entries === null || typeof entries !== "object" ||
         !(Symbol.iterator in entries || Symbol.asyncIterator in entries)
@@ -253,26 +358,269 @@ export class EmbeddedNode implements ContentStore {
           `Cannot add: entries must be an iterable of { path, content? }: received ${typeof entries}`,
         );
       }
-      const directories: string[] = [];
-      const results = await this.#import(
-        (inputSignal) => toCandidates(entries, directories, options.onProgress, inputSignal),
-        layout,
+      return this.#addEntries(() => entries, options, signal);
+    });
+  }
+
+  /**
+   * Adds a file or a directory tree from the local file system, as
+   * `ipfs add -r <path>`: entries are named from the path's last component.
+   * The tree is scanned before anything is written, so a missing or
+   * unreadable entry fails the add with nothing stored; files are then read
+   * one at a time, in chunks.
+   *
+   * @param path A file or a directory.
+   * @param options As {@linkcode EmbeddedNode.addAll}, plus hidden files and symlinks.
+   * @returns Every entry created, parents after children, the root last.
+   * @throws {NotFoundError} `path` does not exist.
+   * @throws {InvalidInputError} Something cannot be read or is not a file or directory.
+   *
+   * @example
+   * ```ts
+   * import { EmbeddedNode } from "@ipfs-kit/kit/ipfs";
+   *
+   * const dir = await Deno.makeTempDir();
+   * await Deno.mkdir(`${dir}/site`);
+   * await Deno.writeTextFile(`${dir}/site/index.html`, "<h1>hi</h1>");
+   * await using node = await EmbeddedNode.open({ repo: await Deno.makeTempDir() });
+   * const results = await node.addPath(`${dir}/site`, { cidVersion: 1 });
+   * console.assert(results.map((r) => r.path).join() === "site/index.html,site");
+   * ```
+   */
+  addPath(path: string, options: AddPathOptions = {}): Promise<AddAllResult[]> {
+    return this.#run("add", "shared", undefined, options.signal, async (signal) => {
+      const scanned = await scanPath(path, {
+        hidden: checkFlag(options.hidden, false, "add", "hidden"),
+        followSymlinks: checkFlag(options.followSymlinks, false, "add", "followSymlinks"),
+      }, checkpointIfCancelled);
+      return await this.#addEntries(
+        (inputSignal) => toEntries(scanned, inputSignal),
+        options,
         signal,
       );
-      const out: AddAllResult[] = results.map((entry) => ({
-        path: entry.path ?? entry.cid.toString(),
-        cid: entry.cid,
-        size: Number(entry.size),
-      }));
-      await this.#addEmptyDirectories(out, directories, layout.wrapWithDirectory);
-      if (pin) {
-        const roots = layout.wrapWithDirectory
-          ? out.filter((entry) => entry.path === "")
-          : out.filter((entry) => !entry.path.includes("/"));
-        for (const root of roots) await this.#pins.add(root.cid);
+    });
+  }
+
+  /**
+   * Writes a file or a directory tree to the local file system, as
+   * `ipfs get -o <target>`. The tree is written beside `target` and renamed
+   * into place when complete, so a failed or cancelled `get` leaves nothing
+   * at `target`.
+   *
+   * @param path A CID, or a CID or `/ipfs/` path with names below it.
+   * @param target Where to write; must not exist; its parent must.
+   * @param options A signal.
+   * @returns What was written.
+   * @throws {NotFoundError} A block is missing.
+   * @throws {InvalidInputError} `target` exists, or a name in the DAG is unsafe
+   * (empty, `.`, `..`, or holding `/`, `\` or NUL), or the DAG is not UnixFS.
+   *
+   * @example
+   * ```ts
+   * import { EmbeddedNode } from "@ipfs-kit/kit/ipfs";
+   *
+   * await using node = await EmbeddedNode.open({ repo: await Deno.makeTempDir() });
+   * const [, dir] = await node.addAll([{ path: "d/a.txt", content: "a" }]);
+   * const out = `${await Deno.makeTempDir()}/d`;
+   * const result = await node.get(dir.cid, out);
+   * console.assert(result.files === 1 && result.directories === 1);
+   * console.assert(await Deno.readTextFile(`${out}/a.txt`) === "a");
+   * ```
+   */
+  get(path: CidLike, target: string, options: GetOptions = {}): Promise<GetResult> {
+    return this.#run("get", "none", undefined, options.signal, async (signal) => {
+      const cid = await this.#resolve(path, "get", signal);
+      const get: GetBlock = (cid) => this.#blocks.get(cid, { signal });
+      return await writeTree(get, cid, target, signal);
+    });
+  }
+
+  /**
+   * Lists a directory, as `ipfs ls`: each entry's name, CID, type and size
+   * (the file size for files, `0` for directories). For a file, the one
+   * entry for the file itself.
+   *
+   * @param path A CID, or a CID or `/ipfs/` path with names below it.
+   * @param options A signal.
+   * @returns The entries, in the directory's order (sorted by name).
+   *
+   * @example
+   * ```ts
+   * import { EmbeddedNode } from "@ipfs-kit/kit/ipfs";
+   *
+   * await using node = await EmbeddedNode.open({ repo: await Deno.makeTempDir() });
+   * const results = await node.addAll([{ path: "d/a.txt", content: "abc" }, { path: "d/e" }]);
+   * const entries = await node.ls(results.at(-1)!.cid);
+   * console.assert(entries.map((e) => `${e.name}:${e.type}:${e.size}`).join() ===
+   *   "a.txt:file:3,e:directory:0");
+   * ```
+   */
+  ls(path: CidLike, options: LsOptions = {}): Promise<LsEntry[]> {
+    return this.#run("list", "none", undefined, options.signal, async (signal) => {
+      const cid = await this.#resolve(path, "list", signal);
+      const get: GetBlock = (cid) => this.#blocks.get(cid, { signal });
+      const node = await inspect(get, cid, "list");
+      const base = pathString(path);
+      if (node.type !== "directory") {
+        const name = base.includes("/") ? base.slice(base.lastIndexOf("/") + 1) : base;
+        return [{ name, path: base, cid, type: node.type, size: node.size }];
       }
-      await this.#blocks.flush();
-      return out;
+      const entries: LsEntry[] = [];
+      for await (const entry of directoryEntries(get, node, signal)) {
+        checkpointIfCancelled();
+        const child = await inspect(get, entry.cid, "list");
+        entries.push({
+          name: entry.name,
+          path: `${base}/${entry.name}`,
+          cid: entry.cid,
+          type: child.type,
+          size: child.size,
+        });
+      }
+      return entries;
+    });
+  }
+
+  /**
+   * A UnixFS node's type and sizes, as `ipfs files stat /ipfs/<path>`.
+   *
+   * @param path A CID, or a CID or `/ipfs/` path with names below it.
+   * @param options A signal.
+   * @returns The type, the content size, the DAG's cumulative size and the root's link count.
+   *
+   * @example
+   * ```ts
+   * import { EmbeddedNode } from "@ipfs-kit/kit/ipfs";
+   *
+   * await using node = await EmbeddedNode.open({ repo: await Deno.makeTempDir() });
+   * const { cid } = await node.add("hello world\n");
+   * const stat = await node.stat(cid);
+   * console.assert(stat.type === "file" && stat.size === 12 && stat.cumulativeSize === 20);
+   * ```
+   */
+  stat(path: CidLike, options: StatOptions = {}): Promise<StatResult> {
+    return this.#run("stat", "none", undefined, options.signal, async (signal) => {
+      const cid = await this.#resolve(path, "stat", signal);
+      const node = await inspect((cid) => this.#blocks.get(cid, { signal }), cid, "stat");
+      return {
+        cid,
+        type: node.type,
+        size: node.size,
+        cumulativeSize: node.cumulativeSize,
+        blocks: node.blocks,
+      };
+    });
+  }
+
+  /**
+   * The node's identity: its peer ID (from the Ed25519 key kept in the
+   * repository), its public key, and no addresses or protocols (it has no
+   * network).
+   *
+   * @param options A signal.
+   * @returns The identity.
+   *
+   * @example
+   * ```ts
+   * import { EmbeddedNode } from "@ipfs-kit/kit/ipfs";
+   *
+   * await using node = await EmbeddedNode.open({ repo: await Deno.makeTempDir() });
+   * const { id } = await node.id();
+   * console.assert(id.startsWith("12D3KooW"));
+   * ```
+   */
+  id(options: SignalOptions = {}): Promise<IdResult> {
+    return this.#run("read identity", "none", undefined, options.signal, () => {
+      return Promise.resolve({
+        id: this.#identity.id,
+        publicKey: base64pad.baseEncode(this.#identity.publicKey),
+        addresses: [],
+        agentVersion: `ipfs-kit/${KIT_VERSION}`,
+        protocols: [],
+      });
+    });
+  }
+
+  /**
+   * The kit's version and the repository format's.
+   *
+   * @param options A signal.
+   * @returns The versions.
+   *
+   * @example
+   * ```ts
+   * import { EmbeddedNode } from "@ipfs-kit/kit/ipfs";
+   *
+   * await using node = await EmbeddedNode.open({ repo: await Deno.makeTempDir() });
+   * console.assert((await node.version()).backend === "embedded");
+   * ```
+   */
+  version(options: SignalOptions = {}): Promise<VersionResult> {
+    return this.#run("read version", "none", undefined, options.signal, () => {
+      return Promise.resolve({
+        version: KIT_VERSION,
+        repo: String(REPO_FORMAT.version),
+        system: `deno/${Deno.version.deno} ${Deno.build.os}/${Deno.build.arch}`,
+        backend: "embedded" as const,
+      });
+    });
+  }
+
+  /**
+   * Checks that the repository works: a file is written, synced, read back
+   * and removed in `tmp/`, and the block and pin directories are listed.
+   * Never throws for an unhealthy node (a closed one is not ok); an aborted
+   * signal still rejects with its reason.
+   *
+   * @param options A signal.
+   * @returns Whether the node is ok, and why not.
+   *
+   * @example
+   * ```ts
+   * import { EmbeddedNode } from "@ipfs-kit/kit/ipfs";
+   *
+   * await using node = await EmbeddedNode.open({ repo: await Deno.makeTempDir() });
+   * console.assert((await node.health()).ok);
+   * ```
+   */
+  health(options: SignalOptions = {}): Promise<HealthResult> {
+    return withSignal(options.signal, async () => {
+      const start = currentTime();
+      const result = (reason?: string): HealthResult => ({
+        ok: reason === undefined,
+        backend: "embedded",
+        latencyMs: currentTime() - start,
+        ...(reason === undefined ? {} : { reason }),
+      });
+      if (this.#closed) return result("the node is closed");
+      await checkpoint();
+      try {
+        const probe = `${this.#repo}/tmp/health-${crypto.randomUUID()}`;
+        const bytes = crypto.getRandomValues(new Uint8Array(32));
+        try {
+          const file = await Deno.open(probe, { write: true, createNew: true });
+          try {
+            await file.write(bytes);
+            await file.syncData();
+          } finally {
+            file.close();
+          }
+          const back = await Deno.readFile(probe);
+          if (back.length !== bytes.length || back.some((byte, i) => byte !== bytes[i])) {
+            return result("a file written to the repository read back different");
+          }
+        } finally {
+          await Deno.remove(probe).catch(() => {});
+        }
+        for (const dir of ["blocks", "pins"]) {
+          for await (const _ of Deno.readDir(`${this.#repo}/${dir}`)) break;
+        }
+      } catch (error) {
+        checkpointIfCancelled();
+        return result(`the repository does not work: ${messageOf(error)}`);
+      }
+      if (this.#closed) return result("the node is closed");
+      return result();
     });
   }
 
@@ -354,71 +702,61 @@ export class EmbeddedNode implements ContentStore {
   }
 
   async #blockGet(cid: CidLike, options: SignalOptions = {}): Promise<Uint8Array> {
-    return await this.#run("get block", undefined, options.signal, (signal) => {
+    return await this.#run("get block", "none", undefined, options.signal, (signal) => {
       return this.#blocks.get(parseCid(cid, "get block"), { signal });
     });
   }
 
   async #blockPut(bytes: Uint8Array, options: BlockPutOptions = {}): Promise<CID> {
-    return await this.#run("put block", undefined, options.signal, async (signal) => {
+    return await this.#run("put block", "shared", undefined, options.signal, async (signal) => {
       if (!(bytes instanceof Uint8Array)) {
         throw new InvalidInputError(
           `Cannot put block: bytes must be a Uint8Array: received ${typeof bytes}`,
         );
       }
-      if (bytes.length > MAX_BLOCK_SIZE) {
-        throw new RangeError(
-          `Cannot put block: size exceeds 1 MiB limit: received ${bytes.length}`,
-        );
-      }
-      const codecName = options.codec ?? "raw";
-      const code = Object.hasOwn(CODECS, codecName) ? CODECS[codecName] : undefined;
-      if (code === undefined) {
-        throw new InvalidInputError(
-          `Cannot put block: codec must be one of ${Object.keys(CODECS).join(", ")}: received ${
-            String(codecName)
-          }`,
-        );
-      }
+      checkBlockSize(bytes.length, "put block");
+      const codec = codecNamed(options.codec ?? "raw", "put block", "codec");
       const version = options.cidVersion ?? 1;
       if (version !== 0 && version !== 1) {
         throw new InvalidInputError(
           `Cannot put block: cidVersion must be 0 or 1: received ${String(version)}`,
         );
       }
-      if (version === 0 && code !== dagPb.code) {
+      if (version === 0 && codec.code !== dagPb.code) {
         throw new InvalidInputError(
-          `Cannot put block: CIDv0 needs codec dag-pb: received ${codecName}`,
+          `Cannot put block: CIDv0 needs codec dag-pb: received ${codec.name}`,
         );
       }
-      const cid = CID.create(version, code, await sha256.digest(bytes));
+      const pin = checkFlag(options.pin, false, "put block", "pin");
+      const cid = CID.create(version, codec.code, await sha256.digest(bytes));
       await this.#blocks.put(cid, bytes, { signal });
       await this.#blocks.flush();
+      if (pin) await this.#pins.set(cid, "direct");
       return cid;
     });
   }
 
   async #blockHas(cid: CidLike, options: SignalOptions = {}): Promise<boolean> {
-    return await this.#run("check block", undefined, options.signal, (signal) => {
+    return await this.#run("check block", "none", undefined, options.signal, (signal) => {
       return this.#blocks.has(parseCid(cid, "check block"), { signal });
     });
   }
 
   async #blockStat(cid: CidLike, options: SignalOptions = {}): Promise<BlockStat> {
-    return await this.#run("stat block", undefined, options.signal, async (signal) => {
+    return await this.#run("stat block", "none", undefined, options.signal, async (signal) => {
       const parsed = parseCid(cid, "stat block");
       return { cid: parsed, size: await this.#blocks.size(parsed, { signal }) };
     });
   }
 
   async #blockRm(cid: CidLike, options: BlockRmOptions = {}): Promise<void> {
-    await this.#run("remove block", undefined, options.signal, async (signal) => {
+    await this.#run("remove block", "exclusive", undefined, options.signal, async (signal) => {
       const parsed = parseCid(cid, "remove block");
-      const pinnedBy = await this.#pins.pinnedBy(parsed, this.#get);
+      const pinnedBy = await this.#pinnedBy(parsed, signal);
       if (pinnedBy !== undefined) {
         throw new PinnedError(
           `Cannot remove block: it is pinned: ${parsed}${
-            pinnedBy.equals(parsed.toV1()) ? "" : ` is inside pinned ${pinnedBy}`
+            blockKey(pinnedBy) === blockKey(parsed) ? "" : ` is inside pinned ${pinnedBy}`
           }`,
           parsed.toString(),
         );
@@ -432,12 +770,333 @@ export class EmbeddedNode implements ContentStore {
   }
 
   /**
-   * Runs an operation in the runtime under `signal`. A `ReadableStream`
-   * input that was never read is cancelled on failure, so its source (a
-   * file, a socket) is released.
+   * The pin that holds the block of `cid` (same multihash): a direct pin of
+   * it, or a recursive pin whose DAG holds it. Missing blocks are skipped.
+   */
+  async #pinnedBy(cid: CID, signal: AbortSignal): Promise<CID | undefined> {
+    const target = blockKey(cid);
+    const pins = await this.#pins.list();
+    for (const pin of pins) if (blockKey(pin.cid) === target) return pin.cid;
+    for (const pin of pins) {
+      if (pin.type !== "recursive") continue;
+      let found = false;
+      const seen = new Set<string>();
+      await walkDag(pin.cid, {
+        read: (cid) => this.#blocks.get(cid, { signal }),
+        visit: (cid) => {
+          const key = blockKey(cid);
+          if (key === target) found = true;
+          if (found || seen.has(key)) return false;
+          seen.add(key);
+          return true;
+        },
+        checkpoint: checkpointIfCancelled,
+        skipMissing: true,
+      });
+      if (found) return pin.cid;
+    }
+    return undefined;
+  }
+
+  async #pinAdd(path: CidLike, options: PinAddOptions = {}): Promise<CID> {
+    return await this.#run("pin", "shared", undefined, options.signal, async (signal) => {
+      const recursive = checkFlag(options.recursive, true, "pin", "recursive");
+      const cid = await this.#resolve(path, "pin", signal);
+      const existing = await this.#pins.get(cid);
+      if (recursive) {
+        if (existing !== "recursive") {
+          await this.#checkComplete(cid, "pin", signal);
+          await this.#pins.set(cid, "recursive");
+        }
+        return cid;
+      }
+      if (existing === "recursive") {
+        throw new PinnedError(`Cannot pin: ${cid} is already pinned recursively`, cid.toString());
+      }
+      if (!(await this.#blocks.has(cid, { signal }))) {
+        throw new NotFoundError(`Cannot pin: block not found: ${cid}`, cid.toString());
+      }
+      if (existing !== "direct") await this.#pins.set(cid, "direct");
+      return cid;
+    });
+  }
+
+  async #pinRm(path: CidLike, options: PinRmOptions = {}): Promise<CID> {
+    return await this.#run("unpin", "shared", undefined, options.signal, async (signal) => {
+      const recursive = checkFlag(options.recursive, true, "unpin", "recursive");
+      const cid = await this.#resolve(path, "unpin", signal);
+      const existing = await this.#pins.get(cid);
+      if (existing === undefined) {
+        throw new NotFoundError(
+          `Cannot unpin: not pinned or pinned indirectly: ${cid}`,
+          cid.toString(),
+        );
+      }
+      if (existing === "recursive" && !recursive) {
+        throw new PinnedError(`Cannot unpin: ${cid} is pinned recursively`, cid.toString());
+      }
+      await this.#pins.remove(cid);
+      return cid;
+    });
+  }
+
+  async #pinLs(options: PinLsOptions = {}): Promise<PinEntry[]> {
+    return await this.#run("list pins", "none", undefined, options.signal, async (signal) => {
+      const type = options.type ?? "all";
+      if (!["all", "recursive", "direct", "indirect"].includes(type)) {
+        throw new InvalidInputError(
+          `Cannot list pins: type must be all, recursive, direct or indirect: received ${
+            String(type)
+          }`,
+        );
+      }
+      const pins = await this.#pins.list();
+      const wanted = (kind: PinType) => type === "all" || type === kind;
+      const indirect = async (): Promise<Map<string, CID>> => {
+        const found = new Map<string, CID>();
+        for (const pin of pins) {
+          if (pin.type !== "recursive") continue;
+          const roots = blockKey(pin.cid);
+          await walkDag(pin.cid, {
+            read: (cid) => this.#blocks.get(cid, { signal }),
+            visit: (cid) => {
+              const key = blockKey(cid);
+              if (key === roots) return true;
+              if (found.has(key)) return false;
+              found.set(key, cid);
+              return true;
+            },
+            checkpoint: checkpointIfCancelled,
+            skipMissing: true,
+          });
+        }
+        for (const pin of pins) found.delete(blockKey(pin.cid));
+        return found;
+      };
+      if (options.paths !== undefined) {
+        if (!Array.isArray(options.paths)) {
+          throw new InvalidInputError(
+            `Cannot list pins: paths must be an array: received ${typeof options.paths}`,
+          );
+        }
+        const out: PinEntry[] = [];
+        let below: Map<string, CID> | undefined;
+        for (const path of options.paths) {
+          const cid = await this.#resolve(path, "list pins", signal);
+          const key = blockKey(cid);
+          const stored = pins.find((pin) => blockKey(pin.cid) === key);
+          let kind: PinType | undefined;
+          if (stored !== undefined && wanted(stored.type)) kind = stored.type;
+          else if (wanted("indirect")) {
+            below ??= await indirect();
+            if (below.has(key)) kind = "indirect";
+          }
+          if (kind === undefined || !wanted(kind)) {
+            below ??= await indirect();
+            if (below.has(key) || (stored !== undefined && !wanted(stored.type))) {
+              kind = below.has(key) ? "indirect" : undefined;
+            }
+          }
+          if (kind === undefined) {
+            throw new NotFoundError(
+              `Cannot list pins: ${cid} is not pinned${type === "all" ? "" : ` ${type}`}`,
+              cid.toString(),
+            );
+          }
+          out.push({ cid, type: kind });
+        }
+        return out;
+      }
+      const out: PinEntry[] = [];
+      for (const pin of pins) if (wanted(pin.type)) out.push({ cid: pin.cid, type: pin.type });
+      if (wanted("indirect")) {
+        for (const cid of (await indirect()).values()) out.push({ cid, type: "indirect" });
+      }
+      return out;
+    });
+  }
+
+  /** Checks that every block of the DAG below `cid` is in the store. */
+  async #checkComplete(cid: CID, what: string, signal: AbortSignal): Promise<void> {
+    const seen = new Set<string>();
+    try {
+      await walkDag(cid, {
+        read: (cid) => this.#blocks.get(cid, { signal }),
+        has: (cid) => this.#blocks.has(cid, { signal }),
+        visit: (cid) => {
+          const key = blockKey(cid);
+          if (seen.has(key)) return false;
+          seen.add(key);
+          return true;
+        },
+        checkpoint: checkpointIfCancelled,
+      });
+    } catch (error) {
+      if (error instanceof NotFoundError) throw missingFrom(what, cid, error);
+      throw error;
+    }
+  }
+
+  async #dagPut(value: unknown, options: DagPutOptions = {}): Promise<CID> {
+    return await this.#run("put dag node", "shared", undefined, options.signal, async (signal) => {
+      const what = "put dag node";
+      const codec = codecNamed(options.storeCodec ?? "dag-cbor", what, "storeCodec");
+      const pin = checkFlag(options.pin, false, what, "pin");
+      let node = value;
+      if (options.inputCodec !== undefined) {
+        const input = codecNamed(options.inputCodec, what, "inputCodec");
+        if (!(value instanceof Uint8Array)) {
+          throw new InvalidInputError(
+            `Cannot ${what}: with inputCodec the value must be a Uint8Array: received ${typeof value}`,
+          );
+        }
+        try {
+          node = input.decode(value);
+        } catch (error) {
+          throw new InvalidInputError(
+            `Cannot ${what}: the value does not decode as ${input.name}: ${messageOf(error)}`,
+            { cause: error },
+          );
+        }
+      }
+      let bytes: Uint8Array;
+      try {
+        bytes = codec.encode(node);
+      } catch (error) {
+        throw new InvalidInputError(
+          `Cannot ${what}: the value cannot be encoded as ${codec.name}: ${messageOf(error)}`,
+          { cause: error },
+        );
+      }
+      checkBlockSize(bytes.length, what);
+      const cid = CID.createV1(codec.code, await sha256.digest(bytes));
+      if (pin) {
+        // Every link must be present before the pin is written (and the block stored).
+        const seen = new Set<string>([blockKey(cid)]);
+        for (const link of linksOf(cid, bytes)) {
+          if (seen.has(blockKey(link))) continue;
+          await this.#checkComplete(link, what, signal);
+        }
+      }
+      await this.#blocks.put(cid, bytes, { signal });
+      await this.#blocks.flush();
+      if (pin) await this.#pins.set(cid, "recursive");
+      return cid;
+    });
+  }
+
+  async #dagGet(path: CidLike, options: DagGetOptions = {}): Promise<DagGetResult> {
+    return await this.#run("get dag node", "none", undefined, options.signal, async (signal) => {
+      const { root, segments } = splitPath(path, options.path, "get dag node");
+      const resolved = await resolvePath(
+        root,
+        segments,
+        (cid) => this.#blocks.get(cid, { signal }),
+        "get dag node",
+        checkpointIfCancelled,
+      );
+      return { value: resolved.value, remainderPath: "" };
+    });
+  }
+
+  async #dagResolve(path: CidLike, options: SignalOptions = {}): Promise<DagResolveResult> {
+    return await this.#run(
+      "resolve dag path",
+      "none",
+      undefined,
+      options.signal,
+      async (signal) => {
+        const { root, segments } = splitPath(path, undefined, "resolve dag path");
+        const resolved = await resolvePath(
+          root,
+          segments,
+          (cid) => this.#blocks.get(cid, { signal }),
+          "resolve dag path",
+          checkpointIfCancelled,
+          false,
+        );
+        return { cid: resolved.cid, remainderPath: resolved.remainderPath };
+      },
+    );
+  }
+
+  /**
+   * Mark and sweep, holding the lock exclusively: marks every block a pin
+   * holds (a recursive pin's whole DAG, a direct pin's block), then deletes
+   * the rest. A missing block below a recursive pin aborts before anything
+   * is deleted.
+   */
+  async #gc(options: SignalOptions = {}): Promise<CID[]> {
+    return await this.#run(
+      "collect garbage",
+      "exclusive",
+      undefined,
+      options.signal,
+      async (signal) => {
+        const marked = new Set<string>();
+        for (const pin of await this.#pins.list()) {
+          if (pin.type === "direct") {
+            marked.add(blockKey(pin.cid));
+            continue;
+          }
+          try {
+            await walkDag(pin.cid, {
+              read: (cid) => this.#blocks.get(cid, { signal }),
+              has: (cid) => this.#blocks.has(cid, { signal }),
+              visit: (cid) => {
+                const key = blockKey(cid);
+                if (marked.has(key)) return false;
+                marked.add(key);
+                return true;
+              },
+              checkpoint: checkpointIfCancelled,
+            });
+          } catch (error) {
+            if (error instanceof NotFoundError) {
+              throw missingFrom("collect garbage", pin.cid, error);
+            }
+            throw error;
+          }
+        }
+        const removed: CID[] = [];
+        try {
+          for await (const block of this.#blocks.entries()) {
+            checkpointIfCancelled();
+            if (marked.has(block.key)) continue;
+            if (await this.#blocks.deleteKey(block.key)) {
+              removed.push(CID.createV1(raw.code, Digest.decode(block.multihash)));
+            }
+          }
+        } finally {
+          await this.#blocks.flush();
+        }
+        return removed;
+      },
+    );
+  }
+
+  async #repoStat(options: SignalOptions = {}): Promise<RepoStat> {
+    return await this.#run("stat repository", "none", undefined, options.signal, async () => {
+      let numObjects = 0;
+      let repoSize = 0;
+      for await (const block of this.#blocks.entries()) {
+        checkpointIfCancelled();
+        numObjects++;
+        repoSize += block.size;
+      }
+      return { numObjects, repoSize, repoPath: this.#repo };
+    });
+  }
+
+  /**
+   * Runs an operation in the runtime under `signal`, holding the
+   * garbage-collection lock as `mode` says. A `ReadableStream` input that
+   * was never read is cancelled on failure, so its source (a file, a
+   * socket) is released.
    */
   async #run<T>(
     what: string,
+    mode: LockMode,
     input: AddInput | undefined,
     signal: AbortSignal | undefined,
     fn: (signal: AbortSignal) => Promise<T>,
@@ -446,13 +1105,54 @@ export class EmbeddedNode implements ContentStore {
       this.#checkOpen(what);
       return await withSignal(signal, async () => {
         await checkpoint();
-        // The innermost scope's signal: `signal`, and every scope around the call.
-        return await fn(CancelScope.current().signal);
+        let permit: Permit | undefined;
+        if (mode === "shared") permit = await this.#gcLock.acquireShared();
+        else if (mode === "exclusive") permit = await this.#gcLock.acquireExclusive();
+        try {
+          this.#checkOpen(what);
+          // The innermost scope's signal: `signal`, and every scope around the call.
+          return await fn(CancelScope.current().signal);
+        } finally {
+          permit?.release();
+        }
       });
     } catch (error) {
       if (input instanceof ReadableStream && !input.locked) await input.cancel(error);
       throw error;
     }
+  }
+
+  /** Imports entries (as `addAll`), then pins the roots. Runs inside `#run`. */
+  async #addEntries(
+    makeEntries: (
+      inputSignal: AbortSignal,
+    ) => Iterable<AddAllEntry> | AsyncIterable<AddAllEntry>,
+    options: AddAllOptions,
+    signal: AbortSignal,
+  ): Promise<AddAllResult[]> {
+    const layout = resolveLayout(options, "add");
+    const pin = checkFlag(options.pin, true, "add", "pin");
+    const directories: string[] = [];
+    const results = await this.#import(
+      (inputSignal) =>
+        toCandidates(makeEntries(inputSignal), directories, options.onProgress, inputSignal),
+      layout,
+      signal,
+    );
+    const out: AddAllResult[] = results.map((entry) => ({
+      path: entry.path ?? entry.cid.toString(),
+      cid: entry.cid,
+      size: Number(entry.size),
+    }));
+    await this.#addEmptyDirectories(out, directories, layout.wrapWithDirectory);
+    if (pin) {
+      const roots = layout.wrapWithDirectory
+        ? out.filter((entry) => entry.path === "")
+        : out.filter((entry) => !entry.path.includes("/"));
+      for (const root of roots) await this.#pins.set(root.cid, "recursive");
+    }
+    await this.#blocks.flush();
+    return out;
   }
 
   /**
@@ -645,12 +1345,31 @@ function parseCid(input: CidLike, what: string): CID {
   throw new InvalidCidError(`Cannot ${what}: expected a CID: received ${typeof input}`, input);
 }
 
-function checkPin(pin: unknown, what: string): boolean {
-  if (pin === undefined) return true;
-  if (typeof pin !== "boolean") {
-    throw new InvalidInputError(`Cannot ${what}: pin must be a boolean: received ${typeof pin}`);
+function checkFlag(value: unknown, fallback: boolean, what: string, name: string): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== "boolean") {
+    throw new InvalidInputError(
+      `Cannot ${what}: ${name} must be a boolean: received ${typeof value}`,
+    );
   }
-  return pin;
+  return value;
+}
+
+function checkBlockSize(size: number, what: string): void {
+  if (size > MAX_BLOCK_SIZE) {
+    throw new RangeError(`Cannot ${what}: size exceeds 1 MiB limit: received ${size}`);
+  }
+}
+
+/** A path argument as a string without `/ipfs/` and trailing slashes. */
+function pathString(path: CidLike): string {
+  const cid = CID.asCID(path);
+  if (cid !== null) return cid.toString();
+  return String(path).replace(/^\/ipfs\//, "").replace(/\/+$/, "");
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }
 
 function checkCount(value: number, name: string): number {

@@ -12,9 +12,12 @@ import {
   InvalidCidError,
   InvalidInputError,
   NotFoundError,
+  NotSupportedError,
   PinnedError,
   RepoLockedError,
 } from "./errors.ts";
+import { decodeKey, peerIdOf } from "./_identity.ts";
+import { base64pad } from "npm:multiformats@14.0.5/bases/base64";
 
 const encoder = new TextEncoder();
 
@@ -522,5 +525,107 @@ testEachStrategy("a stream input is cancelled when add fails before reading it",
     });
     await assert.rejects(node.add(input, { chunkSize: -1 }), InvalidInputError);
     assert.equal(cancelled, true);
+  });
+});
+
+testEachStrategy("id is a persistent Ed25519 peer identity", async () => {
+  await withRepo(async (repo) => {
+    let first: Awaited<ReturnType<EmbeddedNode["id"]>>;
+    {
+      await using node = await EmbeddedNode.open({ repo });
+      first = await node.id();
+      assert.match(first.id, /^12D3KooW[1-9A-HJ-NP-Za-km-z]+$/);
+      const publicKey = base64pad.baseDecode(first.publicKey);
+      assert.equal(decodeKey(publicKey).type, 1);
+      assert.equal(await peerIdOf(publicKey), first.id);
+      assert.deepEqual([first.addresses, first.protocols], [[], []]);
+      assert.match(first.agentVersion, /^ipfs-kit\//);
+    }
+    {
+      await using node = await EmbeddedNode.open({ repo });
+      assert.deepEqual(await node.id(), first);
+    }
+    // Another repository is another peer.
+    await withNode(async (other) => assert.notEqual((await other.id()).id, first.id));
+    // A damaged key file stops the repository from opening.
+    await Deno.writeTextFile(`${repo}/keys/self.json`, "{}");
+    await assert.rejects(EmbeddedNode.open({ repo }), InvalidInputError);
+    // ...and releases the repository lock.
+    await Deno.remove(`${repo}/keys/self.json`);
+    await using node = await EmbeddedNode.open({ repo });
+    assert.notEqual((await node.id()).id, first.id);
+  });
+});
+
+testEachStrategy("version, repoPath and repo stat", async () => {
+  await withNode(async (node, repo) => {
+    const version = await node.version();
+    assert.equal(version.backend, "embedded");
+    assert.match(version.version, /^\d+\.\d+\.\d+/);
+    assert.equal(version.repo, "1");
+    assert.ok(version.system.includes(Deno.build.os));
+    assert.equal(node.repoPath, repo);
+    assert.deepEqual(await node.repo.stat(), { numObjects: 0, repoSize: 0, repoPath: repo });
+    const a = await node.block.put(encoder.encode("12345"));
+    await node.block.put(encoder.encode("123"));
+    // The same multihash under another codec is the same stored block.
+    await node.block.put(encoder.encode("12345"), { codec: "dag-cbor" });
+    assert.deepEqual(await node.repo.stat(), { numObjects: 2, repoSize: 8, repoPath: repo });
+    await node.block.rm(a);
+    assert.equal((await node.repo.stat()).numObjects, 1);
+  });
+});
+
+testEachStrategy("health checks the repository and never throws for a broken node", async () => {
+  await withRepo(async (repo) => {
+    const node = await EmbeddedNode.open({ repo });
+    const healthy = await node.health();
+    assert.equal(healthy.ok, true);
+    assert.equal(healthy.backend, "embedded");
+    assert.equal(healthy.reason, undefined);
+    assert.ok(healthy.latencyMs >= 0);
+    // Break the repository: its temporary directory is gone.
+    await Deno.remove(`${repo}/tmp`, { recursive: true });
+    const broken = await node.health();
+    assert.equal(broken.ok, false);
+    assert.match(broken.reason!, /the repository does not work/);
+    await Deno.mkdir(`${repo}/tmp`);
+    assert.equal((await node.health()).ok, true);
+    const reason = new Error("stop");
+    await assert.rejects(node.health({ signal: AbortSignal.abort(reason) }), (e) => e === reason);
+    await node.close();
+    const closed = await node.health();
+    assert.deepEqual([closed.ok, closed.reason], [false, "the node is closed"]);
+  });
+});
+
+testEachStrategy("network operations are not supported by the embedded node", async () => {
+  await withNode(async (node) => {
+    const { cid } = await node.add("x");
+    const calls: Array<[string, () => Promise<unknown>]> = [
+      ["name publish", () => node.name.publish(cid)],
+      ["name resolve", () => node.name.resolve("/ipns/k51")],
+      ["pubsub publish", () => node.pubsub.publish("t", new Uint8Array(1))],
+      ["pubsub ls", () => node.pubsub.ls()],
+      ["pubsub peers", () => node.pubsub.peers("t")],
+      ["swarm peers", () => node.swarm.peers()],
+      ["swarm connect", () => node.swarm.connect("/ip4/127.0.0.1/tcp/4001")],
+      ["swarm disconnect", () => node.swarm.disconnect("/ip4/127.0.0.1/tcp/4001")],
+      ["routing findprovs", () => node.routing.findProvs(cid)],
+      ["routing findpeer", () => node.routing.findPeer("12D3KooW")],
+      ["routing provide", () => node.routing.provide(cid)],
+      ["routing get", () => node.routing.get("/ipns/x")],
+      ["routing put", () => node.routing.put("/ipns/x", new Uint8Array(1))],
+    ];
+    for (const [operation, call] of calls) {
+      await assert.rejects(call(), (error) => {
+        assert.ok(error instanceof NotSupportedError, operation);
+        assert.equal(error.operation, operation);
+        assert.equal(error.backend, "embedded");
+        assert.match(error.message, /not supported by the embedded node/);
+        return true;
+      });
+    }
+    assert.throws(() => node.pubsub.subscribe("t"), NotSupportedError);
   });
 });

@@ -170,3 +170,41 @@ export class RepoLockedError extends Error {
     this.path = path;
   }
 }
+
+/**
+ * The backend does not offer this operation: the embedded node has no
+ * network, so IPNS, pubsub, swarm and routing calls throw this; use the Kubo
+ * backend for them.
+ *
+ * @example
+ * ```ts
+ * import { EmbeddedNode, NotSupportedError } from "@ipfs-kit/kit/ipfs";
+ *
+ * await using node = await EmbeddedNode.open({ repo: await Deno.makeTempDir() });
+ * try {
+ *   await node.swarm.peers();
+ * } catch (error) {
+ *   console.assert(error instanceof NotSupportedError);
+ * }
+ * ```
+ */
+export class NotSupportedError extends Error {
+  /** The operation, as Kubo names it (`"swarm peers"`, `"name publish"`). */
+  readonly operation: string;
+  /** The backend that does not offer it (`"embedded"`). */
+  readonly backend: string;
+
+  /**
+   * Creates the error.
+   *
+   * @param message What could not be done and why.
+   * @param operation The operation.
+   * @param backend The backend.
+   */
+  constructor(message: string, operation: string, backend: string) {
+    super(message);
+    this.name = "NotSupportedError";
+    this.operation = operation;
+    this.backend = backend;
+  }
+}

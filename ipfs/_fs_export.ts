@@ -1,0 +1,145 @@
+/**
+ * Writes a UnixFS file or directory tree to the local file system, for
+ * `get`. The tree is written to a temporary name beside the target and
+ * renamed into place when complete; on failure the temporary tree is
+ * removed, so nothing is left at the target.
+ *
+ * Names from the DAG are checked before anything is made from them: empty
+ * names, `.`, `..`, and names holding `/`, `\` or NUL fail. Files are made
+ * with `createNew` and directories without `recursive`, so no write follows
+ * a symbolic link written earlier.
+ *
+ * @module
+ */
+
+import type { CID } from "npm:multiformats@14.0.5/cid";
+import { checkpointIfCancelled } from "../runtime/checkpoint.ts";
+import type { GetResult } from "./content_store.ts";
+import { InvalidInputError } from "./errors.ts";
+import { type GetBlock, openFile, readRange } from "./_unixfs_reader.ts";
+import { directoryEntries, inspect } from "./_unixfs_node.ts";
+
+/** Whether a file system path exists (without following a final symlink). */
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.lstat(path);
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
+  }
+}
+
+/**
+ * Writes the tree at `cid` to `target`.
+ *
+ * @throws {InvalidInputError} `target` exists, its parent does not, or a name is unsafe.
+ */
+export async function writeTree(
+  get: GetBlock,
+  cid: CID,
+  target: string,
+  signal: AbortSignal,
+): Promise<GetResult> {
+  if (typeof target !== "string" || target === "") {
+    throw new InvalidInputError(
+      `Cannot get: target must be a non-empty path: received ${typeof target}`,
+    );
+  }
+  const trimmed = target.length > 1 ? target.replace(/\/+$/, "") : target;
+  const slash = trimmed.lastIndexOf("/");
+  const parent = slash === -1 ? "." : slash === 0 ? "/" : trimmed.slice(0, slash);
+  const base = trimmed.slice(slash + 1);
+  if (base === "" || base === "." || base === "..") {
+    throw new InvalidInputError(`Cannot get: target must name a new file: received ${target}`);
+  }
+  if (await exists(trimmed)) {
+    throw new InvalidInputError(`Cannot get: target already exists: ${target}`);
+  }
+  try {
+    if (!(await Deno.stat(parent)).isDirectory) throw new Deno.errors.NotADirectory(parent);
+  } catch (error) {
+    throw new InvalidInputError(`Cannot get: the target's directory does not exist: ${parent}`, {
+      cause: error,
+    });
+  }
+  const tmp = `${parent}/.${base}.ipfs-kit-get-${crypto.randomUUID()}`;
+  const result: GetResult = { cid, files: 0, directories: 0, bytes: 0 };
+  try {
+    await write(get, cid, tmp, result, signal, cid.toString());
+    checkpointIfCancelled();
+    if (await exists(trimmed)) {
+      throw new InvalidInputError(`Cannot get: target already exists: ${target}`);
+    }
+    await Deno.rename(tmp, trimmed);
+  } catch (error) {
+    await Deno.remove(tmp, { recursive: true }).catch(() => {});
+    throw error;
+  }
+  return result;
+}
+
+async function write(
+  get: GetBlock,
+  cid: CID,
+  path: string,
+  result: GetResult,
+  signal: AbortSignal,
+  dagPath: string,
+): Promise<void> {
+  checkpointIfCancelled();
+  const node = await inspect(get, cid, "get");
+  if (node.type === "symlink") {
+    await Deno.symlink(node.target!, path);
+    result.files++;
+    return;
+  }
+  if (node.type === "file") {
+    const root = await openFile(get, cid, "get");
+    const file = await Deno.open(path, { write: true, createNew: true });
+    try {
+      for await (const chunk of readRange(get, root, 0, root.size)) {
+        checkpointIfCancelled();
+        for (let at = 0; at < chunk.length;) at += await file.write(chunk.subarray(at));
+        result.bytes += chunk.length;
+      }
+    } finally {
+      file.close();
+    }
+    result.files++;
+    return;
+  }
+  await Deno.mkdir(path);
+  result.directories++;
+  const seen = new Set<string>();
+  for await (const entry of directoryEntries(get, node, signal)) {
+    checkName(entry.name, dagPath);
+    if (seen.has(entry.name)) {
+      throw new InvalidInputError(
+        `Cannot get: the directory ${dagPath} holds ${JSON.stringify(entry.name)} twice`,
+      );
+    }
+    seen.add(entry.name);
+    await write(
+      get,
+      entry.cid,
+      `${path}/${entry.name}`,
+      result,
+      signal,
+      `${dagPath}/${entry.name}`,
+    );
+  }
+}
+
+/**
+ * Checks a name from the DAG before a file is made from it.
+ *
+ * @throws {InvalidInputError} It is empty, `.` or `..`, or holds `/`, `\` or NUL.
+ */
+export function checkName(name: string, dagPath: string): void {
+  if (name === "" || name === "." || name === ".." || /[/\\\0]/.test(name)) {
+    throw new InvalidInputError(
+      `Cannot get: unsafe name in the directory ${dagPath}: received ${JSON.stringify(name)}`,
+    );
+  }
+}
