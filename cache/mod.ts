@@ -1,7 +1,10 @@
 /**
- * Caches for IPFS content. So far: {@linkcode ArcCache}, an exact Adaptive
- * Replacement Cache (Megiddo and Modha, FAST 2003) bounded by entries and
- * bytes, with a single-flight `fetch`.
+ * Caches for IPFS content:
+ * - {@linkcode ArcCache}: the memory tier, an exact Adaptive Replacement
+ *   Cache (Megiddo and Modha, FAST 2003) bounded by entries and bytes, with a
+ *   single-flight `fetch`.
+ * - {@linkcode DiskCache}: the disk tier, content-addressed files written
+ *   atomically, checked on read, evicted by ARC within a byte budget.
  *
  * @example
  * ```ts
@@ -16,3 +19,4 @@
  */
 
 export * from "./arc_cache.ts";
+export * from "./disk_cache.ts";

@@ -1,0 +1,1289 @@
+/**
+ * The disk tier of the cache: content-addressed entry files in a sharded
+ * directory, written atomically, checked on every read, bounded by a byte
+ * budget with ARC (or LRU) replacement.
+ *
+ * @module
+ */
+
+import { fileURLToPath } from "node:url";
+import type { Hash } from "node:crypto";
+import { CancelScope } from "../runtime/cancel_scope.ts";
+import { checkpoint, checkpointIfCancelled } from "../runtime/checkpoint.ts";
+import { ClosedResourceError } from "../runtime/errors.ts";
+import { Lock } from "../runtime/lock.ts";
+import { withSignal } from "../runtime/timeouts.ts";
+import {
+  BufferedWriter,
+  checkHeader,
+  decodeSnapshot,
+  encodeHeader,
+  encodeSnapshot,
+  HEADER_SIZE,
+  isEntryName,
+  keyInfo,
+  readFull,
+  removeIfPresent,
+  sameDigest,
+  sha256,
+  syncDirectory,
+  tempName,
+  writeAll,
+} from "./_disk_format.ts";
+import { createIndex, type DiskCachePolicy, type DiskIndex } from "./_disk_index.ts";
+
+export type { DiskCachePolicy } from "./_disk_index.ts";
+
+/** Bytes per read of `getStream` and per write of a streamed `set`. */
+const CHUNK_SIZE = 256 * 1024;
+/** Entries up to this size are read with one read call. */
+const SMALL_ENTRY = 64 * 1024;
+/** A recency snapshot is written after this many index changes, or `entries` if more. */
+const SNAPSHOT_EVERY = 4096;
+/** The default `maxEntries` is one per this many bytes of `maxBytes`. */
+const BYTES_PER_ENTRY = 16 * 1024;
+/** A shard directory: the first two hex digits of the names in it. */
+const SHARD = /^[0-9a-f]{2}$/;
+
+/**
+ * Options for {@linkcode DiskCache.open}.
+ *
+ * @example
+ * ```ts
+ * import type { DiskCacheOptions } from "@ipfs-kit/kit/cache";
+ *
+ * const options: DiskCacheOptions = { maxBytes: 1 << 30, policy: "arc" };
+ * console.assert(options.maxBytes === 1073741824);
+ * ```
+ */
+export interface DiskCacheOptions {
+  /**
+   * The byte budget: the most the entry files (headers included) may add up
+   * to. Required, a positive safe integer.
+   */
+  maxBytes: number;
+  /**
+   * The most entries, which also bounds the keys ARC remembers after evicting
+   * them (its ghost lists). Default: one per 16 KiB of `maxBytes`, at least
+   * 64. Set it near `maxBytes` divided by a typical entry size: ARC's hit
+   * ratio is best there. Memory: about 180 bytes per key, and ARC remembers
+   * up to twice `maxEntries` keys.
+   */
+  maxEntries?: number;
+  /**
+   * The largest entry (file size, header included) that is stored; a larger
+   * `set` stores nothing. Default and upper bound: `maxBytes`.
+   */
+  maxEntrySize?: number;
+  /** The replacement policy: `"arc"` (default) or `"lru"`. */
+  policy?: DiskCachePolicy;
+  /** Stops opening: `open` then rejects with `signal.reason`. */
+  signal?: AbortSignal;
+}
+
+/**
+ * Options of the operations of a {@linkcode DiskCache}.
+ *
+ * @example
+ * ```ts
+ * import type { DiskCacheOperationOptions } from "@ipfs-kit/kit/cache";
+ *
+ * const options: DiskCacheOperationOptions = { signal: AbortSignal.timeout(1_000) };
+ * console.assert(options.signal !== undefined);
+ * ```
+ */
+export interface DiskCacheOperationOptions {
+  /**
+   * Cancels the operation: it rejects with `signal.reason`. The enclosing
+   * cancel scope cancels it too.
+   */
+  signal?: AbortSignal;
+}
+
+/**
+ * A snapshot of a {@linkcode DiskCache}'s state and counters.
+ *
+ * @example
+ * ```ts
+ * import { DiskCache } from "@ipfs-kit/kit/cache";
+ *
+ * const dir = await Deno.makeTempDir();
+ * {
+ *   await using cache = await DiskCache.open(dir, { maxBytes: 1 << 20 });
+ *   await cache.get("missing");
+ *   const stats = cache.statistics();
+ *   console.assert(stats.misses === 1 && stats.entries === 0);
+ * }
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export interface DiskCacheStatistics {
+  /** Entries in the index. */
+  readonly entries: number;
+  /** The sum of their file sizes (headers included). */
+  readonly bytes: number;
+  /** The byte budget. */
+  readonly maxBytes: number;
+  /** The entry limit. */
+  readonly maxEntries: number;
+  /** The replacement policy. */
+  readonly policy: DiskCachePolicy;
+  /** Reads (`get`, `getStream`) that returned an intact entry. */
+  readonly hits: number;
+  /** Reads that found nothing, or a corrupt entry. */
+  readonly misses: number;
+  /** Reads that found a corrupt entry (and removed it); each is also a miss. */
+  readonly corrupt: number;
+  /** Entries removed to respect `maxBytes` or `maxEntries`. */
+  readonly evictions: number;
+  /** `set` calls that stored nothing because the entry exceeded `maxEntrySize`. */
+  readonly rejected: number;
+  /** `set` calls that stored an entry. */
+  readonly writes: number;
+}
+
+/**
+ * The error a stream from {@linkcode DiskCache.getStream} ends with when the
+ * entry turns out to be corrupt; the entry has then been removed.
+ *
+ * @example
+ * ```ts
+ * import { CorruptEntryError } from "@ipfs-kit/kit/cache";
+ *
+ * const error = new CorruptEntryError("Cannot read disk cache entry: checksum mismatch");
+ * console.assert(error.name === "CorruptEntryError");
+ * ```
+ */
+export class CorruptEntryError extends Error {
+  /**
+   * Creates the error.
+   *
+   * @param message What is wrong with the entry.
+   */
+  constructor(message: string) {
+    super(message);
+    this.name = "CorruptEntryError";
+  }
+}
+
+/** A lock per entry name, dropped when nobody holds or waits for it. */
+interface NameLock {
+  lock: Lock;
+  users: number;
+}
+
+/** An open stream of `getStream`, so that `close` can end it. */
+interface OpenStream {
+  end(reason: unknown): void;
+}
+
+/**
+ * A persistent cache of byte strings by string key (CIDs, in practice), in a
+ * directory.
+ *
+ * **Layout.** `dir/entries/ab/<name>`: one file per entry, named by the
+ * SHA-256 of the key in hex (`ab` is its first two digits: 256 shards), so
+ * no key can name a file outside the directory. A file holds a header
+ * (magic, format version, payload length, key length, the SHA-256 of the
+ * payload, the key) and the payload. `dir/tmp/` holds files being written,
+ * `dir/index` a snapshot of the replacement order, `dir/lock` a lock that
+ * keeps a second process (or a second `DiskCache` in this one) out.
+ *
+ * **Writes are atomic.** A `set` writes a temporary file, `fdatasync`s it,
+ * renames it over the entry's name and `fsync`s the shard directory. A crash
+ * at any moment leaves the old entry or the new one, never a partial one;
+ * leftover temporary files are removed by the next `open`.
+ *
+ * **The index survives restarts.** `open` lists the shard directories and
+ * takes each entry's size from the file system: the files are the truth.
+ * The replacement order comes from `dir/index`, written every few thousand
+ * changes, by {@linkcode DiskCache.flush} and by `close`; entries written
+ * since come after it, as the most recent.
+ *
+ * **Integrity is checked on every read.** `get` checks the header against
+ * the key and the payload against its SHA-256; `getStream` checks the digest
+ * when it reaches the end. A corrupt entry is removed and counted as a miss
+ * (and in `statistics().corrupt`).
+ *
+ * **A byte budget.** The entry files add up to at most `maxBytes` (files being
+ * written are not counted until they are stored). The replacement policy is
+ * ARC (the memory tier's {@linkcode ArcCache}, sized in bytes), or LRU.
+ *
+ * **Concurrent use is safe.** Concurrent `set`s of one key leave exactly one
+ * intact entry (the last to be renamed in); a `get` during a `set` sees the
+ * old or the new entry, as a reader keeps the file it opened. Every async
+ * method honours `{ signal }` and the enclosing cancel scope until the point
+ * where it changes the directory (a rename, an unlink), which then runs to
+ * completion; a cancelled `set` leaves no temporary file behind.
+ *
+ * @example Read-through use
+ * ```ts
+ * import { DiskCache } from "@ipfs-kit/kit/cache";
+ *
+ * const dir = await Deno.makeTempDir();
+ * {
+ *   await using cache = await DiskCache.open(dir, { maxBytes: 64 * 1024 * 1024 });
+ *   const key = "bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy";
+ *   let block = await cache.get(key);
+ *   if (block === undefined) {
+ *     block = new TextEncoder().encode("hello"); // fetched from the network
+ *     await cache.set(key, block);
+ *   }
+ *   console.assert((await cache.get(key))?.length === 5);
+ * }
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ *
+ * @example Streams for large entries
+ * ```ts
+ * import { DiskCache } from "@ipfs-kit/kit/cache";
+ *
+ * const dir = await Deno.makeTempDir();
+ * {
+ *   await using cache = await DiskCache.open(dir, { maxBytes: 64 * 1024 * 1024 });
+ *   await cache.set("big", ReadableStream.from([new Uint8Array(3), new Uint8Array(4)]));
+ *   const stream = await cache.getStream("big");
+ *   let length = 0;
+ *   for await (const chunk of stream!) length += chunk.length;
+ *   console.assert(length === 7);
+ * }
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export class DiskCache implements AsyncDisposable {
+  readonly #root: string;
+  readonly #lockFile: Deno.FsFile;
+  readonly #index: DiskIndex;
+  readonly #maxBytes: number;
+  readonly #maxEntries: number;
+  readonly #maxEntrySize: number;
+  readonly #policy: DiskCachePolicy;
+  readonly #locks: Map<string, NameLock> = new Map();
+  /** Names the policy evicted whose files are still to be removed. */
+  #evicted: string[] = [];
+  readonly #streams: Set<OpenStream> = new Set();
+  readonly #snapshotLock: Lock = new Lock();
+  #changes = 0;
+  /** Operations (and stream reads) in progress: `close` waits for them. */
+  #active = 0;
+  #idle: PromiseWithResolvers<void> | undefined;
+  #closing: Promise<void> | undefined;
+  #hits = 0;
+  #misses = 0;
+  #corrupt = 0;
+  #evictions = 0;
+  #rejected = 0;
+  #writes = 0;
+
+  private constructor(
+    root: string,
+    lockFile: Deno.FsFile,
+    options: Required<Omit<DiskCacheOptions, "signal">>,
+  ) {
+    this.#root = root;
+    this.#lockFile = lockFile;
+    this.#maxBytes = options.maxBytes;
+    this.#maxEntries = options.maxEntries;
+    this.#maxEntrySize = options.maxEntrySize;
+    this.#policy = options.policy;
+    this.#index = createIndex(options.policy, options.maxBytes, options.maxEntries, (name) => {
+      this.#evictions++;
+      this.#evicted.push(name);
+    });
+  }
+
+  /**
+   * Opens (creating it if need be) the cache in directory `dir`: takes its
+   * lock, removes leftover temporary files and rebuilds the index from the
+   * entry files and the last recency snapshot. When the entries exceed the
+   * budget (a smaller `maxBytes` than last time), the policy evicts down to it.
+   *
+   * @param dir The directory, a path or a `file:` URL.
+   * @param options `maxBytes` (required), `maxEntries`, `maxEntrySize`, `policy`, `signal`.
+   * @returns The open cache; close it with `close()` or `await using`.
+   * @throws {Error} When another process or `DiskCache` has the directory open.
+   *
+   * @example
+   * ```ts
+   * import { DiskCache } from "@ipfs-kit/kit/cache";
+   *
+   * const dir = await Deno.makeTempDir();
+   * const cache = await DiskCache.open(dir, { maxBytes: 1 << 20 });
+   * await cache.close();
+   * await Deno.remove(dir, { recursive: true });
+   * ```
+   */
+  static async open(dir: string | URL, options: DiskCacheOptions): Promise<DiskCache> {
+    const root = dir instanceof URL ? fileURLToPath(dir) : dir;
+    if (typeof root !== "string" || root.length === 0) {
+      throw new TypeError(
+        `Cannot open disk cache: dir must be a path or a file URL: received ${String(dir)}`,
+      );
+    }
+    const settings = checkOptions(options);
+    return await withSignal(options?.signal, () => DiskCache.#open(root, settings));
+  }
+
+  static async #open(
+    root: string,
+    options: Required<Omit<DiskCacheOptions, "signal">>,
+  ): Promise<DiskCache> {
+    checkpointIfCancelled();
+    await Deno.mkdir(root, { recursive: true });
+    const lockFile = await Deno.open(`${root}/lock`, { read: true, write: true, create: true });
+    try {
+      if (!await lockFile.tryLock(true)) {
+        throw new Error(
+          `Cannot open disk cache: the directory is in use by another process or DiskCache: ${root}`,
+        );
+      }
+      await prepareDirectories(root);
+      const sizes = await scanEntries(root);
+      const lists = await readSnapshot(`${root}/index`);
+      const cache = new DiskCache(root, lockFile, options);
+      cache.#restore(sizes, lists);
+      await shielded(() => cache.#removeEvicted());
+      return cache;
+    } catch (error) {
+      lockFile.close();
+      throw error;
+    }
+  }
+
+  /** The cache directory. */
+  get directory(): string {
+    return this.#root;
+  }
+
+  /** The byte budget. */
+  get maxBytes(): number {
+    return this.#maxBytes;
+  }
+
+  /** How many entries are cached. */
+  get size(): number {
+    return this.#index.entries;
+  }
+
+  /** Whether the cache was closed (or is closing). */
+  get closed(): boolean {
+    return this.#closing !== undefined;
+  }
+
+  /**
+   * Reads the entry for `key` and checks it. Counts a hit, or a miss when
+   * there is no entry or it is corrupt (a corrupt entry is also removed and
+   * counted in `statistics().corrupt`).
+   *
+   * @param key The key.
+   * @param options A `signal` to cancel the read.
+   * @returns The payload, or `undefined`.
+   * @throws {ClosedResourceError} When the cache is closed.
+   *
+   * @example
+   * ```ts
+   * import { DiskCache } from "@ipfs-kit/kit/cache";
+   *
+   * const dir = await Deno.makeTempDir();
+   * {
+   *   await using cache = await DiskCache.open(dir, { maxBytes: 1 << 20 });
+   *   await cache.set("k", new Uint8Array([1, 2, 3]));
+   *   console.assert((await cache.get("k"))?.[2] === 3);
+   * }
+   * await Deno.remove(dir, { recursive: true });
+   * ```
+   */
+  get(key: string, options?: DiskCacheOperationOptions): Promise<Uint8Array | undefined> {
+    return this.#operation("read disk cache entry", key, options, (info) => this.#get(info));
+  }
+
+  /**
+   * Opens the entry for `key` as a stream of chunks, for large entries: the
+   * payload is never whole in memory. The header is checked before this
+   * returns; the payload's digest when the stream reaches its end. If it
+   * does not match, the entry is removed, the read is counted as a corrupt
+   * miss instead of a hit, and the stream errors with
+   * {@linkcode CorruptEntryError} in place of its last chunk. Read the stream
+   * to its end or cancel it: it holds the file open. `signal` cancels the
+   * open and, later, errors the stream. `close` errors open streams.
+   *
+   * @param key The key.
+   * @param options A `signal` to cancel the open and the stream.
+   * @returns The stream, or `undefined` on a miss.
+   * @throws {ClosedResourceError} When the cache is closed.
+   *
+   * @example
+   * ```ts
+   * import { DiskCache } from "@ipfs-kit/kit/cache";
+   *
+   * const dir = await Deno.makeTempDir();
+   * {
+   *   await using cache = await DiskCache.open(dir, { maxBytes: 1 << 20 });
+   *   await cache.set("k", new Uint8Array(1000));
+   *   const stream = await cache.getStream("k");
+   *   const bytes = new Uint8Array(await new Response(stream).arrayBuffer());
+   *   console.assert(bytes.length === 1000);
+   * }
+   * await Deno.remove(dir, { recursive: true });
+   * ```
+   */
+  getStream(
+    key: string,
+    options?: DiskCacheOperationOptions,
+  ): Promise<ReadableStream<Uint8Array> | undefined> {
+    return this.#operation(
+      "read disk cache entry",
+      key,
+      options,
+      (info) => this.#getStream(info, options?.signal),
+    );
+  }
+
+  /**
+   * Stores `value` for `key`, replacing any previous entry, atomically: the
+   * entry is complete on disk (file and directory synced) when the promise
+   * resolves, and a crash before that leaves the previous entry or none. A
+   * stream is written as it arrives, never whole in memory. An entry larger
+   * than `maxEntrySize` is not stored: the previous entry is removed, the
+   * source stream cancelled, and `false` returned. Then the policy evicts
+   * entries until the budget holds.
+   *
+   * Cancellation (by `signal` or the enclosing scope) is honoured until the
+   * data is written and synced; the temporary file is then removed and the
+   * previous entry stays.
+   *
+   * @param key The key.
+   * @param value The payload: bytes, or a stream of byte chunks.
+   * @param options A `signal` to cancel the write.
+   * @returns Whether the entry was stored.
+   * @throws {ClosedResourceError} When the cache is closed.
+   *
+   * @example
+   * ```ts
+   * import { DiskCache } from "@ipfs-kit/kit/cache";
+   *
+   * const dir = await Deno.makeTempDir();
+   * {
+   *   await using cache = await DiskCache.open(dir, { maxBytes: 1024 });
+   *   console.assert(await cache.set("small", new Uint8Array(100)));
+   *   console.assert(!await cache.set("too-big", new Uint8Array(2048)));
+   * }
+   * await Deno.remove(dir, { recursive: true });
+   * ```
+   */
+  set(
+    key: string,
+    value: Uint8Array | ReadableStream<Uint8Array>,
+    options?: DiskCacheOperationOptions,
+  ): Promise<boolean> {
+    if (!(value instanceof Uint8Array) && !(value instanceof ReadableStream)) {
+      return Promise.reject(
+        new TypeError(
+          `Cannot write disk cache entry: value must be a Uint8Array or a ReadableStream: received ${
+            value === null ? "null" : typeof value
+          }`,
+        ),
+      );
+    }
+    return this.#operation(
+      "write disk cache entry",
+      key,
+      options,
+      (info) => this.#set(info, value),
+    );
+  }
+
+  /**
+   * Whether an entry for `key` is indexed. Reads nothing from disk (the entry
+   * is checked when it is read) and counts nothing.
+   *
+   * @param key The key.
+   * @returns `true` when indexed.
+   * @throws {ClosedResourceError} When the cache is closed.
+   *
+   * @example
+   * ```ts
+   * import { DiskCache } from "@ipfs-kit/kit/cache";
+   *
+   * const dir = await Deno.makeTempDir();
+   * {
+   *   await using cache = await DiskCache.open(dir, { maxBytes: 1 << 20 });
+   *   await cache.set("k", new Uint8Array(1));
+   *   console.assert(cache.has("k") && !cache.has("other"));
+   * }
+   * await Deno.remove(dir, { recursive: true });
+   * ```
+   */
+  has(key: string): boolean {
+    this.#checkOpen("check disk cache entry");
+    return this.#index.has(keyInfo(key, "check disk cache entry").name);
+  }
+
+  /**
+   * Removes the entry for `key`.
+   *
+   * @param key The key.
+   * @param options A `signal` to cancel the removal before it starts.
+   * @returns Whether an entry was indexed for it.
+   * @throws {ClosedResourceError} When the cache is closed.
+   *
+   * @example
+   * ```ts
+   * import { DiskCache } from "@ipfs-kit/kit/cache";
+   *
+   * const dir = await Deno.makeTempDir();
+   * {
+   *   await using cache = await DiskCache.open(dir, { maxBytes: 1 << 20 });
+   *   await cache.set("k", new Uint8Array(1));
+   *   console.assert(await cache.delete("k") && !cache.has("k"));
+   * }
+   * await Deno.remove(dir, { recursive: true });
+   * ```
+   */
+  delete(key: string, options?: DiskCacheOperationOptions): Promise<boolean> {
+    return this.#operation("delete disk cache entry", key, options, ({ name }) => {
+      checkpointIfCancelled();
+      return shielded(() => this.#remove(name));
+    });
+  }
+
+  /**
+   * Removes every entry. Counters are kept. Cancellation stops it between
+   * two entries; writes still in progress store their entries afterwards.
+   *
+   * @param options A `signal` to cancel the clearing.
+   * @returns A promise that settles when done.
+   * @throws {ClosedResourceError} When the cache is closed.
+   *
+   * @example
+   * ```ts
+   * import { DiskCache } from "@ipfs-kit/kit/cache";
+   *
+   * const dir = await Deno.makeTempDir();
+   * {
+   *   await using cache = await DiskCache.open(dir, { maxBytes: 1 << 20 });
+   *   await cache.set("a", new Uint8Array(1));
+   *   await cache.clear();
+   *   console.assert(cache.size === 0);
+   * }
+   * await Deno.remove(dir, { recursive: true });
+   * ```
+   */
+  clear(options?: DiskCacheOperationOptions): Promise<void> {
+    return this.#operation("clear disk cache", undefined, options, async () => {
+      for (const name of this.#index.names()) {
+        await checkpoint();
+        await shielded(() => this.#remove(name));
+      }
+    });
+  }
+
+  /**
+   * Writes the replacement order to `dir/index` now (it is also written
+   * every few thousand changes and by `close`), so that a restart after a
+   * crash finds it recent.
+   *
+   * @param options A `signal` to cancel before the writing starts.
+   * @returns A promise that settles when the snapshot is durable.
+   * @throws {ClosedResourceError} When the cache is closed.
+   *
+   * @example
+   * ```ts
+   * import { DiskCache } from "@ipfs-kit/kit/cache";
+   *
+   * const dir = await Deno.makeTempDir();
+   * {
+   *   await using cache = await DiskCache.open(dir, { maxBytes: 1 << 20 });
+   *   await cache.set("a", new Uint8Array(1));
+   *   await cache.flush();
+   * }
+   * await Deno.remove(dir, { recursive: true });
+   * ```
+   */
+  flush(options?: DiskCacheOperationOptions): Promise<void> {
+    return this.#operation("flush disk cache", undefined, options, () => {
+      checkpointIfCancelled();
+      return shielded(() => this.#writeSnapshot());
+    });
+  }
+
+  /**
+   * A snapshot of the index and the counters.
+   *
+   * @returns The statistics.
+   *
+   * @example
+   * ```ts
+   * import { DiskCache } from "@ipfs-kit/kit/cache";
+   *
+   * const dir = await Deno.makeTempDir();
+   * {
+   *   await using cache = await DiskCache.open(dir, { maxBytes: 1 << 20 });
+   *   await cache.set("a", new Uint8Array(10));
+   *   await cache.get("a");
+   *   const { hits, entries, writes } = cache.statistics();
+   *   console.assert(hits === 1 && entries === 1 && writes === 1);
+   * }
+   * await Deno.remove(dir, { recursive: true });
+   * ```
+   */
+  statistics(): DiskCacheStatistics {
+    return {
+      entries: this.#index.entries,
+      bytes: this.#index.bytes,
+      maxBytes: this.#maxBytes,
+      maxEntries: this.#maxEntries,
+      policy: this.#policy,
+      hits: this.#hits,
+      misses: this.#misses,
+      corrupt: this.#corrupt,
+      evictions: this.#evictions,
+      rejected: this.#rejected,
+      writes: this.#writes,
+    };
+  }
+
+  /**
+   * Closes the cache: new operations throw {@linkcode ClosedResourceError},
+   * open streams error with it, operations in progress are waited for, the
+   * recency snapshot is written and the directory lock released. Idempotent.
+   *
+   * @returns A promise that settles when closed.
+   *
+   * @example
+   * ```ts
+   * import { DiskCache } from "@ipfs-kit/kit/cache";
+   *
+   * const dir = await Deno.makeTempDir();
+   * const cache = await DiskCache.open(dir, { maxBytes: 1 << 20 });
+   * await cache.close();
+   * console.assert(cache.closed);
+   * await Deno.remove(dir, { recursive: true });
+   * ```
+   */
+  close(): Promise<void> {
+    return this.#closing ??= this.#close();
+  }
+
+  /** Closes the cache: see {@linkcode DiskCache.close}. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  async #close(): Promise<void> {
+    try {
+      const error = new ClosedResourceError("Cannot read disk cache entry: the cache is closed");
+      for (const stream of [...this.#streams]) stream.end(error);
+      if (this.#active > 0) {
+        this.#idle = Promise.withResolvers<void>();
+        await this.#idle.promise;
+      }
+      if (this.#changes > 0) await shielded(() => this.#writeSnapshot());
+    } finally {
+      this.#lockFile.close();
+    }
+  }
+
+  #checkOpen(what: string): void {
+    if (this.#closing !== undefined) {
+      throw new ClosedResourceError(`Cannot ${what}: the cache is closed`);
+    }
+  }
+
+  /** Runs an operation: checks the key and the state, counts it as active, binds the signal. */
+  async #operation<T>(
+    what: string,
+    key: string | undefined,
+    options: DiskCacheOperationOptions | undefined,
+    fn: (info: { bytes: Uint8Array; name: string }) => Promise<T>,
+  ): Promise<T> {
+    this.#checkOpen(what);
+    const info = key === undefined ? { bytes: new Uint8Array(0), name: "" } : keyInfo(key, what);
+    this.#active++;
+    try {
+      return await withSignal(options?.signal, () => fn(info));
+    } finally {
+      this.#leave();
+    }
+  }
+
+  #leave(): void {
+    if (--this.#active === 0 && this.#idle !== undefined) this.#idle.resolve();
+  }
+
+  #path(name: string): string {
+    return `${this.#root}/entries/${name.slice(0, 2)}/${name}`;
+  }
+
+  async #get({ bytes: key, name }: { bytes: Uint8Array; name: string }): Promise<
+    Uint8Array | undefined
+  > {
+    checkpointIfCancelled();
+    if (this.#index.get(name) === undefined) {
+      this.#misses++;
+      return undefined;
+    }
+    this.#changes++;
+    const file = await this.#openEntry(name);
+    if (file === undefined) return undefined;
+    try {
+      const info = await file.stat();
+      checkpointIfCancelled();
+      const headerLength = HEADER_SIZE + key.length;
+      let head: Uint8Array;
+      let payload: Uint8Array;
+      if (info.size <= SMALL_ENTRY) {
+        const all = new Uint8Array(info.size);
+        const read = await readFull(file, all);
+        head = all.subarray(0, Math.min(headerLength, read));
+        payload = all.slice(headerLength, read);
+      } else {
+        head = new Uint8Array(headerLength);
+        await readFull(file, head);
+        checkpointIfCancelled();
+        payload = new Uint8Array(info.size - headerLength);
+        payload = payload.subarray(0, await readFull(file, payload));
+      }
+      checkpointIfCancelled();
+      const digest = checkHeader(head, key, info.size);
+      const problem = typeof digest === "string"
+        ? digest
+        : payload.length !== info.size - headerLength
+        ? "the file is shorter than its size"
+        : sameDigest(sha256().update(payload).digest(), digest)
+        ? undefined
+        : "checksum mismatch";
+      if (problem !== undefined) {
+        await shielded(() => this.#discard(name, info.ino));
+        this.#misses++;
+        this.#corrupt++;
+        return undefined;
+      }
+      this.#hits++;
+      return payload;
+    } finally {
+      file.close();
+    }
+  }
+
+  /**
+   * Opens an indexed entry's file; on `NotFound` (removed meanwhile, or from
+   * outside) forgets it, counts a miss and returns `undefined`.
+   */
+  async #openEntry(name: string): Promise<Deno.FsFile | undefined> {
+    try {
+      return await Deno.open(this.#path(name), { read: true });
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+      await shielded(() => this.#forgetMissing(name));
+      this.#misses++;
+      return undefined;
+    }
+  }
+
+  async #getStream(
+    { bytes: key, name }: { bytes: Uint8Array; name: string },
+    signal: AbortSignal | undefined,
+  ): Promise<ReadableStream<Uint8Array> | undefined> {
+    checkpointIfCancelled();
+    if (this.#index.get(name) === undefined) {
+      this.#misses++;
+      return undefined;
+    }
+    this.#changes++;
+    const file = await this.#openEntry(name);
+    if (file === undefined) return undefined;
+    let digest: Uint8Array | string;
+    let info: Deno.FileInfo;
+    try {
+      info = await file.stat();
+      checkpointIfCancelled();
+      const head = new Uint8Array(Math.min(HEADER_SIZE + key.length, info.size));
+      digest = checkHeader(head.subarray(0, await readFull(file, head)), key, info.size);
+      checkpointIfCancelled();
+    } catch (error) {
+      file.close();
+      throw error;
+    }
+    if (typeof digest === "string") {
+      file.close();
+      await shielded(() => this.#discard(name, info.ino));
+      this.#misses++;
+      this.#corrupt++;
+      return undefined;
+    }
+    this.#hits++;
+    return this.#stream(name, file, info, digest, info.size - HEADER_SIZE - key.length, signal);
+  }
+
+  #stream(
+    name: string,
+    file: Deno.FsFile,
+    info: Deno.FileInfo,
+    digest: Uint8Array,
+    length: number,
+    signal: AbortSignal | undefined,
+  ): ReadableStream<Uint8Array> {
+    const hash: Hash = sha256();
+    let remaining = length;
+    let reading = false;
+    let ended = false;
+    let controller!: ReadableStreamDefaultController<Uint8Array>;
+    const onAbort = () => open.end(signal!.reason);
+    const finish = () => {
+      ended = true;
+      this.#streams.delete(open);
+      signal?.removeEventListener("abort", onAbort);
+      if (!reading) file.close();
+    };
+    const open: OpenStream = {
+      end: (reason) => {
+        if (ended) return;
+        finish();
+        controller.error(reason);
+      },
+    };
+    const pull = async (): Promise<void> => {
+      if (ended) return;
+      reading = true;
+      this.#active++;
+      try {
+        const chunk = new Uint8Array(Math.min(CHUNK_SIZE, remaining));
+        let read = 0;
+        let failure: { error: unknown } | undefined;
+        try {
+          read = await readFull(file, chunk);
+        } catch (error) {
+          failure = { error };
+        }
+        reading = false;
+        if (ended) {
+          // Ended (cancelled, aborted, closed) during the read, which kept the file open.
+          file.close();
+          return;
+        }
+        if (failure !== undefined) {
+          open.end(failure.error);
+          return;
+        }
+        remaining -= chunk.length;
+        hash.update(chunk.subarray(0, read));
+        if (read < chunk.length || remaining === 0) {
+          const intact = read === chunk.length && sameDigest(hash.digest(), digest);
+          finish();
+          if (intact) {
+            if (chunk.length > 0) controller.enqueue(chunk);
+            controller.close();
+            return;
+          }
+          await shielded(() => this.#discard(name, info.ino));
+          this.#hits--;
+          this.#misses++;
+          this.#corrupt++;
+          controller.error(
+            new CorruptEntryError(
+              read < chunk.length
+                ? "Cannot read disk cache entry: the file is shorter than its size"
+                : "Cannot read disk cache entry: checksum mismatch",
+            ),
+          );
+          return;
+        }
+        controller.enqueue(chunk);
+      } finally {
+        this.#leave();
+      }
+    };
+    const stream = new ReadableStream<Uint8Array>({
+      start: (c) => {
+        controller = c;
+      },
+      pull,
+      cancel: () => {
+        if (!ended) finish();
+      },
+    }, { highWaterMark: 0 });
+    this.#streams.add(open);
+    if (signal !== undefined) {
+      if (signal.aborted) open.end(signal.reason);
+      else signal.addEventListener("abort", onAbort, { once: true });
+    }
+    return stream;
+  }
+
+  async #set(
+    { bytes: key, name }: { bytes: Uint8Array; name: string },
+    value: Uint8Array | ReadableStream<Uint8Array>,
+  ): Promise<boolean> {
+    checkpointIfCancelled();
+    const headerLength = HEADER_SIZE + key.length;
+    if (value instanceof Uint8Array && headerLength + value.length > this.#maxEntrySize) {
+      await shielded(() => this.#reject(name));
+      return false;
+    }
+    const temp = `${this.#root}/tmp/${tempName()}`;
+    let file: Deno.FsFile | undefined = await Deno.open(temp, { write: true, createNew: true });
+    let stored = false;
+    try {
+      let size: number;
+      if (value instanceof Uint8Array) {
+        const header = encodeHeader(key, value.length, sha256().update(value).digest());
+        if (value.length <= SMALL_ENTRY) {
+          const bytes = new Uint8Array(header.length + value.length);
+          bytes.set(header);
+          bytes.set(value, header.length);
+          await writeAll(file, bytes);
+        } else {
+          await writeAll(file, header);
+          await writeAll(file, value);
+        }
+        size = headerLength + value.length;
+      } else {
+        const written = await this.#writeStream(file, key, value);
+        if (written === undefined) {
+          file.close();
+          file = undefined;
+          await removeIfPresent(temp);
+          await shielded(() => this.#reject(name));
+          return false;
+        }
+        size = written;
+      }
+      checkpointIfCancelled();
+      await file.syncData();
+      file.close();
+      file = undefined;
+      checkpointIfCancelled();
+      await shielded(() => this.#commit(name, temp, size));
+      stored = true;
+    } finally {
+      file?.close();
+      if (!stored) await removeIfPresent(temp).catch(() => {});
+    }
+    if (this.#snapshotDue()) await shielded(() => this.#writeSnapshot(true));
+    return true;
+  }
+
+  /**
+   * Writes a header placeholder and the stream to `file`, then the header.
+   * Returns the file size, or `undefined` when the entry grew past
+   * `maxEntrySize` (the stream is then cancelled).
+   */
+  async #writeStream(
+    file: Deno.FsFile,
+    key: Uint8Array,
+    stream: ReadableStream<Uint8Array>,
+  ): Promise<number | undefined> {
+    const headerLength = HEADER_SIZE + key.length;
+    const reader = stream.getReader();
+    const signal = CancelScope.current().signal;
+    let cancelling: Promise<void> | undefined;
+    const cancel = (reason: unknown) => {
+      cancelling ??= reader.cancel(reason).catch(() => {});
+    };
+    const onAbort = () => cancel(signal.reason);
+    signal.addEventListener("abort", onAbort, { once: true });
+    try {
+      checkpointIfCancelled();
+      const hash = sha256();
+      const writer = new BufferedWriter(file, CHUNK_SIZE);
+      writer.zeros(headerLength);
+      let length = 0;
+      for (;;) {
+        const { done, value } = await reader.read();
+        checkpointIfCancelled();
+        if (done) break;
+        if (!(value instanceof Uint8Array)) {
+          throw new TypeError(
+            `Cannot write disk cache entry: stream chunks must be Uint8Array: received ${
+              value === null ? "null" : typeof value
+            }`,
+          );
+        }
+        length += value.length;
+        if (headerLength + length > this.#maxEntrySize) {
+          cancel(
+            new RangeError(
+              `Cannot write disk cache entry: size exceeds maxEntrySize ${this.#maxEntrySize}`,
+            ),
+          );
+          return undefined;
+        }
+        hash.update(value);
+        await writer.write(value);
+      }
+      await writer.flush();
+      await file.seek(0, Deno.SeekMode.Start);
+      await writeAll(file, encodeHeader(key, length, hash.digest()));
+      return headerLength + length;
+    } catch (error) {
+      cancel(error);
+      throw error;
+    } finally {
+      signal.removeEventListener("abort", onAbort);
+      if (cancelling !== undefined) await cancelling;
+      reader.releaseLock();
+    }
+  }
+
+  /** Renames a synced temporary file into place and indexes it. Run shielded. */
+  async #commit(name: string, temp: string, size: number): Promise<void> {
+    {
+      using _permit = await this.#lock(name);
+      const shard = `${this.#root}/entries/${name.slice(0, 2)}`;
+      try {
+        await Deno.rename(temp, this.#path(name));
+      } catch (error) {
+        if (!(error instanceof Deno.errors.NotFound)) throw error;
+        // The first entry of its shard: create the shard directory, durably.
+        if (await makeDirectory(shard)) await syncDirectory(`${this.#root}/entries`);
+        await Deno.rename(temp, this.#path(name));
+      }
+      this.#index.set(name, size);
+      this.#changes++;
+      this.#writes++;
+      await syncDirectory(shard);
+    }
+    await this.#removeEvicted();
+  }
+
+  /** A `set` too large to store: the previous entry goes, as in the memory tier. */
+  async #reject(name: string): Promise<void> {
+    this.#rejected++;
+    await this.#remove(name);
+  }
+
+  /** Removes an entry and its file. Run shielded. */
+  async #remove(name: string): Promise<boolean> {
+    using _permit = await this.#lock(name);
+    const had = this.#index.delete(name);
+    if (had) this.#changes++;
+    await removeIfPresent(this.#path(name));
+    return had;
+  }
+
+  /**
+   * Removes a corrupt entry, unless a `set` replaced its file since it was
+   * read (another inode now). Run shielded.
+   */
+  async #discard(name: string, ino: number | null): Promise<void> {
+    using _permit = await this.#lock(name);
+    const path = this.#path(name);
+    let current: Deno.FileInfo;
+    try {
+      current = await Deno.stat(path);
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+      this.#index.delete(name);
+      return;
+    }
+    if (ino !== null && current.ino !== ino) return;
+    this.#index.delete(name);
+    this.#changes++;
+    await removeIfPresent(path);
+  }
+
+  /** Forgets an indexed entry whose file has gone. Run shielded. */
+  async #forgetMissing(name: string): Promise<void> {
+    using _permit = await this.#lock(name);
+    try {
+      await Deno.stat(this.#path(name));
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+      if (this.#index.delete(name)) this.#changes++;
+    }
+  }
+
+  /** Removes the files of evicted entries, unless re-added meanwhile. Run shielded. */
+  async #removeEvicted(): Promise<void> {
+    let failure: { error: unknown } | undefined;
+    while (this.#evicted.length > 0) {
+      const name = this.#evicted.pop()!;
+      try {
+        using _permit = await this.#lock(name);
+        if (!this.#index.has(name)) await removeIfPresent(this.#path(name));
+      } catch (error) {
+        failure ??= { error };
+      }
+    }
+    if (failure !== undefined) throw failure.error;
+  }
+
+  /** Whether enough changed since the last snapshot to write one: amortised O(1) per change. */
+  #snapshotDue(): boolean {
+    return this.#changes >= Math.max(SNAPSHOT_EVERY, this.#index.entries);
+  }
+
+  /**
+   * Writes the recency snapshot durably (temporary file, fsync, rename,
+   * directory fsync); when `ifDue`, only if still due once its turn comes.
+   */
+  async #writeSnapshot(ifDue = false): Promise<void> {
+    using _permit = await this.#snapshotLock.acquire();
+    if (ifDue && !this.#snapshotDue()) return;
+    const changes = this.#changes;
+    const bytes = encodeSnapshot(this.#index.lists());
+    const temp = `${this.#root}/tmp/${tempName()}`;
+    try {
+      {
+        using file = await Deno.open(temp, { write: true, createNew: true });
+        await writeAll(file, bytes);
+        await file.syncData();
+      }
+      await Deno.rename(temp, `${this.#root}/index`);
+    } catch (error) {
+      await removeIfPresent(temp).catch(() => {});
+      throw error;
+    }
+    await syncDirectory(this.#root);
+    this.#changes -= changes;
+  }
+
+  /** Takes the lock of one entry name. */
+  async #lock(name: string): Promise<Disposable> {
+    const slot = this.#locks.get(name) ?? { lock: new Lock(), users: 0 };
+    if (slot.users === 0) this.#locks.set(name, slot);
+    slot.users++;
+    const drop = () => {
+      if (--slot.users === 0) this.#locks.delete(name);
+    };
+    try {
+      const permit = await slot.lock.acquire();
+      return {
+        [Symbol.dispose]: () => {
+          permit.release();
+          drop();
+        },
+      };
+    } catch (error) {
+      drop();
+      throw error;
+    }
+  }
+
+  /**
+   * Fills the index from the scanned entries: in the snapshot's order
+   * (frequent ones first, each list from least to most recent), then the
+   * entries the snapshot does not know, as the most recent.
+   */
+  #restore(sizes: Map<string, number>, lists: string[][] | undefined): void {
+    if (lists !== undefined) {
+      const [frequent = [], recent = []] = lists;
+      for (const name of frequent) {
+        const size = sizes.get(name);
+        if (size === undefined) continue;
+        sizes.delete(name);
+        this.#index.setFrequent(name, size);
+      }
+      for (const name of recent) {
+        const size = sizes.get(name);
+        if (size === undefined) continue;
+        sizes.delete(name);
+        this.#index.set(name, size);
+      }
+    }
+    for (const [name, size] of sizes) this.#index.set(name, size);
+  }
+}
+
+/** Runs `fn` shielded from cancellation: for steps that must finish once started. */
+async function shielded<T>(fn: () => Promise<T>): Promise<T> {
+  return (await new CancelScope({ shield: true }).run(fn)) as T;
+}
+
+function checkOptions(options: DiskCacheOptions): Required<Omit<DiskCacheOptions, "signal">> {
+  const { maxBytes, maxEntries, maxEntrySize, policy = "arc" } = options ?? {};
+  if (!Number.isSafeInteger(maxBytes) || maxBytes < 1) {
+    throw new RangeError(
+      `Cannot open disk cache: maxBytes must be a positive integer: received ${String(maxBytes)}`,
+    );
+  }
+  if (maxEntries !== undefined && (!Number.isSafeInteger(maxEntries) || maxEntries < 1)) {
+    throw new RangeError(
+      `Cannot open disk cache: maxEntries must be a positive integer: received ${
+        String(maxEntries)
+      }`,
+    );
+  }
+  if (maxEntrySize !== undefined && (!Number.isSafeInteger(maxEntrySize) || maxEntrySize < 1)) {
+    throw new RangeError(
+      `Cannot open disk cache: maxEntrySize must be a positive integer: received ${
+        String(maxEntrySize)
+      }`,
+    );
+  }
+  if (policy !== "arc" && policy !== "lru") {
+    throw new TypeError(
+      `Cannot open disk cache: policy must be "arc" or "lru": received ${JSON.stringify(policy)}`,
+    );
+  }
+  return {
+    maxBytes,
+    maxEntries: maxEntries ?? Math.max(64, Math.ceil(maxBytes / BYTES_PER_ENTRY)),
+    maxEntrySize: Math.min(maxEntrySize ?? maxBytes, maxBytes),
+    policy,
+  };
+}
+
+/** Creates the directories (syncing their parent when new) and empties `tmp/`. */
+async function prepareDirectories(root: string): Promise<void> {
+  let created = false;
+  for (const dir of ["entries", "tmp"]) {
+    created = await makeDirectory(`${root}/${dir}`) || created;
+  }
+  if (created) await syncDirectory(root);
+  // Leftovers of writes a crash (or a failed removal) interrupted.
+  for await (const entry of Deno.readDir(`${root}/tmp`)) {
+    checkpointIfCancelled();
+    if (entry.isFile) await removeIfPresent(`${root}/tmp/${entry.name}`);
+  }
+}
+
+/** Creates a directory; returns false when it existed. */
+async function makeDirectory(path: string): Promise<boolean> {
+  try {
+    await Deno.mkdir(path);
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.AlreadyExists) return false;
+    throw error;
+  }
+}
+
+/**
+ * Lists every shard directory (created with its first entry) and takes each
+ * entry's size. Synchronous calls, a shard at a time with a checkpoint
+ * between: an async `stat` costs about 50 us against 3 us for `statSync`
+ * (10,000 entries: 0.5 s against 30 ms).
+ */
+async function scanEntries(root: string): Promise<Map<string, number>> {
+  const sizes = new Map<string, number>();
+  const shards: string[] = [];
+  for (const entry of Deno.readDirSync(`${root}/entries`)) {
+    if (entry.isDirectory && SHARD.test(entry.name)) shards.push(entry.name);
+  }
+  for (const shard of shards) {
+    await checkpoint();
+    const dir = `${root}/entries/${shard}`;
+    for (const entry of Deno.readDirSync(dir)) {
+      const name = entry.name;
+      if (!entry.isFile || !isEntryName(name) || !name.startsWith(shard)) continue;
+      try {
+        sizes.set(name, Deno.statSync(`${dir}/${name}`).size);
+      } catch (error) {
+        if (!(error instanceof Deno.errors.NotFound)) throw error;
+      }
+    }
+  }
+  return sizes;
+}
+
+/** Reads the recency snapshot; `undefined` when there is none or it is damaged. */
+async function readSnapshot(path: string): Promise<string[][] | undefined> {
+  try {
+    return decodeSnapshot(await Deno.readFile(path));
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return undefined;
+    throw error;
+  }
+}

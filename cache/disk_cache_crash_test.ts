@@ -1,0 +1,186 @@
+// Crash trials: a child process (testdata/disk_cache_crash_child.ts) writes
+// random entries of 0 to 1 MiB from concurrent writers, as bytes and as
+// streams, printing each set before it starts and once acknowledged; the
+// parent kills it with SIGKILL at a random moment, reopens the cache and
+// checks that every entry reads back intact or is absent, that no entry is
+// corrupt (a kill never exposes a partial one), that every acknowledged set
+// is there (the budget is far above what the child writes, so nothing is
+// evicted) and that no temporary file is left. The trials of one test share
+// the directory, so each child also opens the cache its predecessor left.
+
+import assert from "node:assert/strict";
+import { sleep } from "../runtime/sleep.ts";
+import { testEachStrategy } from "../runtime/testing.ts";
+import { DiskCache } from "./disk_cache.ts";
+import { crashPayload, MAX_BYTES } from "./testdata/disk_cache_crash_child.ts";
+
+const CHILD = new URL("./testdata/disk_cache_crash_child.ts", import.meta.url).pathname;
+/** Trials per strategy. */
+const TRIALS = 45;
+/** Wall-clock budget per strategy: trials left when it runs out are skipped, with a warning. */
+const BUDGET_MS = 14_000;
+const WRITERS = 4;
+
+/** What one child printed before it was killed. */
+interface TrialOutput {
+  ready: boolean;
+  begun: Array<{ key: number; version: number; size: number }>;
+  acknowledged: Array<{ key: number; version: number }>;
+}
+
+async function collect(
+  stream: ReadableStream<Uint8Array>,
+  onText?: (text: string) => void,
+): Promise<string> {
+  const decoder = new TextDecoder();
+  let text = "";
+  for await (const chunk of stream) {
+    text += decoder.decode(chunk, { stream: true });
+    onText?.(text);
+  }
+  return text + decoder.decode();
+}
+
+/** Runs one child and kills it: early (maybe while it opens the cache) or while writing. */
+async function runTrial(
+  dir: string,
+  strategy: string,
+  firstVersion: number,
+): Promise<TrialOutput> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      `--allow-read=${dir}`,
+      `--allow-write=${dir}`,
+      CHILD,
+      dir,
+      strategy,
+      String(WRITERS),
+      String(firstVersion),
+      String(Math.floor(Math.random() * 2 ** 31)),
+    ],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const ready = Promise.withResolvers<void>();
+  const stdout = collect(child.stdout, (text) => {
+    if (text.startsWith("ready\n")) ready.resolve();
+  });
+  const stderr = collect(child.stderr);
+  if (Math.random() < 0.2) {
+    // Anywhere from startup through opening (temporary file cleanup, scan) to the first sets.
+    await sleep(Math.random() * 250);
+  } else {
+    await Promise.race([ready.promise, child.status]);
+    await sleep(Math.random() * 80);
+  }
+  try {
+    child.kill("SIGKILL");
+  } catch {
+    // It exited on its own: the status check below reports it.
+  }
+  const status = await child.status;
+  const [out, err] = await Promise.all([stdout, stderr]);
+  assert.equal(status.signal, "SIGKILL", `child exited on its own (${status.code}):\n${err}`);
+  const output: TrialOutput = { ready: false, begun: [], acknowledged: [] };
+  // The last line may be cut short by the kill: only whole lines count.
+  for (const line of out.split("\n").slice(0, -1)) {
+    const [kind, a, b, c] = line.split(" ");
+    if (kind === "ready") output.ready = true;
+    else if (kind === "b") output.begun.push({ key: +a, version: +b, size: +c });
+    else if (kind === "a") output.acknowledged.push({ key: +a, version: +b });
+    else assert.fail(`unexpected line from child: ${line}`);
+  }
+  return output;
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+testEachStrategy(
+  "crash trials: SIGKILL at random moments while writing, then every entry is intact or absent",
+  async ({ strategy }) => {
+    const dir = await Deno.makeTempDir({ prefix: "disk-cache-crash-" });
+    const started = performance.now();
+    /** Per key: every version begun, with its size. */
+    const begun = new Map<number, Map<number, number>>();
+    /**
+     * Per key: the version it must hold at least (the last acknowledged one,
+     * or a later one found on disk after a kill, which is then stored for good).
+     */
+    const floor = new Map<number, number>();
+    let trials = 0;
+    let killedWhileWriting = 0;
+    let acknowledgedTotal = 0;
+    let unacknowledgedFound = 0;
+    let checked = 0;
+    try {
+      for (; trials < TRIALS; trials++) {
+        if (performance.now() - started > BUDGET_MS) {
+          console.warn(
+            `disk cache crash trials [${strategy}]: time budget spent after ${trials} of ${TRIALS} trials`,
+          );
+          break;
+        }
+        const output = await runTrial(dir, strategy, trials * 1_000_000);
+        if (output.acknowledged.length > 0) killedWhileWriting++;
+        acknowledgedTotal += output.acknowledged.length;
+        for (const { key, version, size } of output.begun) {
+          if (!begun.has(key)) begun.set(key, new Map());
+          begun.get(key)!.set(version, size);
+        }
+        for (const { key, version } of output.acknowledged) {
+          assert.ok(begun.get(key)?.has(version), `version ${version} acknowledged, never begun`);
+          floor.set(key, Math.max(floor.get(key) ?? -1, version));
+        }
+
+        await using cache = await DiskCache.open(dir, { maxBytes: MAX_BYTES });
+        assert.deepEqual([...Deno.readDirSync(`${dir}/tmp`)], [], "temporary files left");
+        let present = 0;
+        for (const [key, versions] of begun) {
+          const value = await cache.get(`key-${key}`);
+          const least = floor.get(key);
+          if (value === undefined) {
+            assert.equal(least, undefined, `key-${key}: acknowledged version ${least} lost`);
+            continue;
+          }
+          present++;
+          // Which version is it? One whose payload it is, byte for byte (the latest such:
+          // tiny payloads, empty ones at least, are the same for several versions).
+          let found: number | undefined;
+          for (const [version, size] of versions) {
+            if (found !== undefined && version < found) continue;
+            if (size === value.length && sameBytes(value, crashPayload(version, size))) {
+              found = version;
+            }
+          }
+          assert.ok(found !== undefined, `key-${key}: ${value.length} bytes of no version begun`);
+          assert.ok(
+            least === undefined || found >= least,
+            `key-${key}: holds version ${found}, older than acknowledged version ${least}`,
+          );
+          if (found !== least) unacknowledgedFound++;
+          floor.set(key, found);
+          checked++;
+        }
+        const stats = cache.statistics();
+        assert.equal(stats.corrupt, 0, "a killed write exposed a corrupt entry");
+        assert.equal(stats.evictions, 0);
+        assert.equal(stats.entries, present, "entries that no set of the child wrote");
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+    assert.ok(trials >= 10, `only ${trials} trials ran`);
+    assert.ok(killedWhileWriting > 0, "no trial killed the child while it was writing");
+    console.log(
+      `disk cache crash trials [${strategy}]: ${trials} trials, ${killedWhileWriting} killed while writing, ${acknowledgedTotal} sets acknowledged, ${checked} entries checked, ${unacknowledgedFound} found newer than acknowledged, ${
+        Math.round(performance.now() - started)
+      } ms`,
+    );
+  },
+);
