@@ -175,3 +175,69 @@ export class WalLockedError extends WalError {
     this.name = "WalLockedError";
   }
 }
+
+/**
+ * The write-ahead log holds no operation with the given id (it never did,
+ * or it finished and its retention ran out).
+ *
+ * @example
+ * ```ts
+ * import { OperationNotFoundError, WriteAheadLog } from "@ipfs-kit/kit/wal";
+ *
+ * const dir = await Deno.makeTempDir();
+ * await using wal = await WriteAheadLog.open(dir);
+ * await wal.wait("01J0000000000000000000000")
+ *   .catch((error) => console.assert(error instanceof OperationNotFoundError));
+ * await wal.close();
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export class OperationNotFoundError extends WalError {
+  /** The id that was not found. */
+  readonly id: string;
+
+  /**
+   * Creates the error.
+   *
+   * @param message What could not be done, and the id.
+   * @param id The id that was not found.
+   */
+  constructor(message: string, id: string) {
+    super(message);
+    this.name = "OperationNotFoundError";
+    this.id = id;
+  }
+}
+
+/**
+ * An operation is in a state that does not allow what was asked, such as
+ * retrying a completed operation.
+ *
+ * @example
+ * ```ts
+ * import { OperationStateError } from "@ipfs-kit/kit/wal";
+ *
+ * const error = new OperationStateError("Cannot retry operation: it is completed: 01J...", "01J...", "completed");
+ * console.assert(error.state === "completed");
+ * ```
+ */
+export class OperationStateError extends WalError {
+  /** The operation's id. */
+  readonly id: string;
+  /** The state it is in. */
+  readonly state: string;
+
+  /**
+   * Creates the error.
+   *
+   * @param message What could not be done and why.
+   * @param id The operation's id.
+   * @param state Its state.
+   */
+  constructor(message: string, id: string, state: string) {
+    super(message);
+    this.name = "OperationStateError";
+    this.id = id;
+    this.state = state;
+  }
+}

@@ -1,7 +1,11 @@
 /**
- * A durable write-ahead log of IPFS operations. So far: {@linkcode SegmentLog},
- * the append-only log of framed, checksummed records under it, with three
- * sync policies (`always`, `group`, `none`), crash recovery and compaction.
+ * A durable write-ahead log of IPFS operations:
+ * - {@linkcode WriteAheadLog}: a durable queue of IPFS operations (add, pin,
+ *   unpin, blockPut, dagPut and types of your own) with processing, retries,
+ *   a health monitor and telemetry ({@linkcode WalTelemetry}, Prometheus text).
+ * - {@linkcode SegmentLog}: the append-only log of framed, checksummed records
+ *   under it, with three sync policies (`always`, `group`, `none`), crash
+ *   recovery and compaction.
  *
  * @example
  * ```ts
@@ -21,3 +25,6 @@
 
 export * from "./segment_log.ts";
 export * from "./errors.ts";
+export * from "./operation_log.ts";
+export * from "./processor.ts";
+export * from "./telemetry.ts";

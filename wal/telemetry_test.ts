@@ -1,0 +1,261 @@
+import assert from "node:assert/strict";
+import { testEachStrategy } from "../runtime/testing.ts";
+import { taskGroup } from "../runtime/task_group.ts";
+import { sleep } from "../runtime/sleep.ts";
+import { WriteAheadLog } from "./operation_log.ts";
+import { Histogram, WalTelemetry } from "./telemetry.ts";
+
+interface Sample {
+  name: string;
+  labels: Record<string, string>;
+  value: number;
+}
+
+interface Exposition {
+  types: Map<string, string>;
+  help: Map<string, string>;
+  samples: Sample[];
+}
+
+const NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
+
+/**
+ * A strict reader of the Prometheus text format (0.0.4): fails on any line
+ * that is not a HELP, TYPE or sample line, on samples before their TYPE,
+ * on repeated HELP/TYPE lines and on malformed labels or values.
+ */
+function parseExposition(text: string): Exposition {
+  assert.ok(text.endsWith("\n"), "the exposition ends with a newline");
+  const types = new Map<string, string>();
+  const help = new Map<string, string>();
+  const samples: Sample[] = [];
+  for (const line of text.slice(0, -1).split("\n")) {
+    if (line.startsWith("# HELP ")) {
+      const parts = line.split(" ");
+      const family = parts[2];
+      assert.match(family, NAME);
+      assert.ok(!help.has(family), `HELP repeated for ${family}`);
+      assert.ok(parts.length > 3, `empty HELP for ${family}`);
+      help.set(family, parts.slice(3).join(" "));
+      continue;
+    }
+    if (line.startsWith("# TYPE ")) {
+      const [, , family, type, ...extra] = line.split(" ");
+      assert.equal(extra.length, 0, line);
+      assert.match(family, NAME);
+      assert.ok(["counter", "gauge", "histogram", "summary", "untyped"].includes(type), line);
+      assert.ok(!types.has(family), `TYPE repeated for ${family}`);
+      types.set(family, type);
+      continue;
+    }
+    assert.ok(!line.startsWith("#"), `unexpected comment: ${line}`);
+    const match = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? (\S+)$/.exec(line);
+    assert.ok(match, `malformed sample line: ${JSON.stringify(line)}`);
+    const [, name, , labelText, valueText] = match;
+    const labels: Record<string, string> = {};
+    if (labelText !== undefined) {
+      const label = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\\n]|\\[\\"n])*)"(,|$)/y;
+      let at = 0;
+      while (at < labelText.length) {
+        label.lastIndex = at;
+        const found = label.exec(labelText);
+        assert.ok(found, `malformed labels: ${labelText}`);
+        labels[found[1]] = found[2].replace(/\\(.)/g, (_, c) => (c === "n" ? "\n" : c));
+        at = label.lastIndex;
+      }
+    }
+    const value = valueText === "+Inf"
+      ? Infinity
+      : valueText === "-Inf"
+      ? -Infinity
+      : valueText === "NaN"
+      ? NaN
+      : Number(valueText);
+    assert.ok(valueText === "NaN" || !Number.isNaN(value), `bad value: ${line}`);
+    const family = types.has(name) ? name : name.replace(/_(bucket|sum|count)$/, "");
+    assert.ok(types.has(family), `sample before its TYPE line: ${line}`);
+    if (family !== name) assert.equal(types.get(family), "histogram", line);
+    samples.push({ name, labels, value });
+  }
+  return { types, help, samples };
+}
+
+/** Checks every histogram: buckets ascend, counts are cumulative, `+Inf` equals `_count`. */
+function checkHistograms(exposition: Exposition): number {
+  let checked = 0;
+  for (const [family, type] of exposition.types) {
+    if (type !== "histogram") continue;
+    const series = new Map<string, Sample[]>();
+    for (const sample of exposition.samples) {
+      if (sample.name !== `${family}_bucket`) continue;
+      const { le: _, ...rest } = sample.labels;
+      const key = JSON.stringify(rest);
+      series.set(key, [...(series.get(key) ?? []), sample]);
+    }
+    for (const [key, buckets] of series) {
+      const les = buckets.map((b) => Number(b.labels.le === "+Inf" ? Infinity : b.labels.le));
+      assert.deepEqual([...les].sort((a, b) => a - b), les, `${family}${key}: le ascends`);
+      assert.equal(les.at(-1), Infinity, `${family}${key}: ends with +Inf`);
+      for (let i = 1; i < buckets.length; i++) {
+        assert.ok(buckets[i].value >= buckets[i - 1].value, `${family}${key}: cumulative`);
+      }
+      const labels = JSON.parse(key);
+      const count = exposition.samples.find((s) =>
+        s.name === `${family}_count` && JSON.stringify(s.labels) === JSON.stringify(labels)
+      );
+      const sum = exposition.samples.find((s) =>
+        s.name === `${family}_sum` && JSON.stringify(s.labels) === JSON.stringify(labels)
+      );
+      assert.ok(count && sum, `${family}${key}: _sum and _count present`);
+      assert.equal(buckets.at(-1)!.value, count.value, `${family}${key}: +Inf equals _count`);
+      checked++;
+    }
+  }
+  return checked;
+}
+
+Deno.test("a histogram counts values into cumulative buckets", () => {
+  const histogram = new Histogram([1, 2, 5]);
+  for (const value of [0.5, 1, 1.5, 2, 3, 5, 8, NaN]) histogram.observe(value);
+  const snapshot = histogram.snapshot();
+  assert.deepEqual(snapshot.buckets, [
+    { le: 1, count: 2 },
+    { le: 2, count: 4 },
+    { le: 5, count: 6 },
+    { le: Infinity, count: 7 },
+  ]);
+  assert.equal(snapshot.count, 7);
+  assert.equal(snapshot.sum, 21);
+  assert.deepEqual(histogram.bounds, [1, 2, 5]);
+  assert.throws(() => new Histogram([]), RangeError);
+  assert.throws(() => new Histogram([2, 1]), RangeError);
+  assert.throws(() => new Histogram([1, Infinity]), RangeError);
+});
+
+testEachStrategy("the log's telemetry counts appends, groups, operations and health", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "wal-telemetry-test-" });
+  try {
+    await using wal = await WriteAheadLog.open(dir, { syncPolicy: "group" });
+    // 64 concurrent submits: group commit puts several in one group.
+    const ops = await Promise.all(
+      Array.from({ length: 64 }, (_, i) => wal.submit(i % 4 ? "good" : "bad", { i })),
+    );
+    let before = wal.telemetry.snapshot();
+    assert.equal(before.append.durable.count, 64);
+    assert.equal(before.append.buffered.count, 0);
+    assert.equal(before.log.records, 64);
+    assert.ok(before.log.groups < 64, `${before.log.groups} groups for 64 records`);
+    assert.ok(Math.abs(before.groupSize.sum - before.log.records) < 1e-6);
+    assert.equal(before.groupSize.count, before.log.groups);
+    assert.equal(before.queue.pending, 64);
+    assert.equal(before.operations.good.submitted, 48);
+    assert.equal(before.health.state, undefined);
+
+    let healthSeen: string | undefined;
+    await taskGroup(async (tg) => {
+      tg.spawn(() =>
+        wal.process({
+          store: { health: () => Promise.resolve({ ok: true }) } as never,
+          builtinHandlers: false,
+          handlers: {
+            good: () => sleep(5),
+            bad: () => {
+              throw new RangeError("bad by design");
+            },
+          },
+        })
+      );
+      for (const op of ops) await wal.wait(op.id);
+      healthSeen = wal.telemetry.snapshot().health.state;
+      tg.cancelScope.cancel();
+    });
+    assert.equal(healthSeen, "online");
+    before = wal.telemetry.snapshot();
+    assert.deepEqual(before.queue, {
+      pending: 0,
+      processing: 0,
+      retrying: 0,
+      completed: 48,
+      failed: 16,
+      cancelled: 0,
+    });
+    assert.equal(before.operations.good.completed, 48);
+    assert.equal(before.operations.good.latency.count, 48);
+    assert.equal(before.operations.good.handler.count, 48);
+    assert.equal(before.operations.bad.failed, 16);
+    assert.equal(before.operations.bad.started, 16);
+    assert.ok(before.append.buffered.count >= 64, "processing records are not synced");
+    assert.ok(before.health.checksOk >= 1);
+    assert.equal(before.health.state, undefined, "no processor runs now");
+    await wal.checkpoint();
+    const after = wal.telemetry.snapshot();
+    assert.equal(after.checkpoints.count, 1);
+    assert.equal(after.checkpoints.lastOperations, 64);
+    assert.equal(after.checkpoints.duration.count, 1);
+
+    const text = wal.telemetry.toPrometheus();
+    const exposition = parseExposition(text);
+    assert.ok(checkHistograms(exposition) >= 8);
+    const value = (name: string, labels: Record<string, string> = {}) =>
+      exposition.samples.find((s) =>
+        s.name === name && JSON.stringify(s.labels) === JSON.stringify(labels)
+      )?.value;
+    assert.equal(value("ipfs_kit_wal_operations", { state: "completed" }), 48);
+    assert.equal(value("ipfs_kit_wal_operations_failed_total", { type: "bad" }), 16);
+    assert.equal(value("ipfs_kit_wal_operation_seconds_count", { type: "good" }), 48);
+    assert.equal(
+      value("ipfs_kit_wal_append_seconds_count", { durable: "true" }),
+      after.append.durable.count,
+    );
+    assert.equal(value("ipfs_kit_wal_records_total"), after.log.records);
+    assert.equal(value("ipfs_kit_wal_checkpoints_total"), 1);
+    assert.equal(value("ipfs_kit_wal_health", { state: "online" }), 0);
+    for (const family of exposition.types.keys()) {
+      assert.ok(family.startsWith("ipfs_kit_wal_"), family);
+      assert.ok(exposition.help.has(family), `HELP for ${family}`);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}, { virtualClock: 0 });
+
+Deno.test("label values are escaped in the exposition", () => {
+  const telemetry = new WalTelemetry(() => ({
+    log: {
+      records: 0,
+      groups: 0,
+      syncs: 0,
+      rotations: 0,
+      bytes: 0,
+      segments: 1,
+      firstLsn: 1,
+      nextLsn: 1,
+    },
+    queue: { pending: 0, processing: 0, retrying: 0, completed: 0, failed: 0, cancelled: 0 },
+    health: "degraded",
+  }));
+  const odd = 'we"ird\\type\nname';
+  telemetry.record(odd, "submitted");
+  telemetry.record(odd, "completed", 0.25);
+  const exposition = parseExposition(telemetry.toPrometheus());
+  checkHistograms(exposition);
+  const submitted = exposition.samples.find((s) =>
+    s.name === "ipfs_kit_wal_operations_submitted_total"
+  );
+  assert.deepEqual(submitted, {
+    name: "ipfs_kit_wal_operations_submitted_total",
+    labels: { type: odd },
+    value: 1,
+  });
+  const health = exposition.samples.filter((s) => s.name === "ipfs_kit_wal_health");
+  assert.deepEqual(health.map((s) => [s.labels.state, s.value]), [
+    ["online", 0],
+    ["degraded", 1],
+    ["offline", 0],
+  ]);
+  const bucket = exposition.samples.find((s) =>
+    s.name === "ipfs_kit_wal_operation_seconds_bucket" && s.labels.le === "0.5"
+  );
+  assert.equal(bucket?.value, 1);
+  assert.throws(() => new WalTelemetry(1 as never), TypeError);
+});
