@@ -5,6 +5,12 @@
  *   single-flight `fetch`.
  * - {@linkcode DiskCache}: the disk tier, content-addressed files written
  *   atomically, checked on read, evicted by ARC within a byte budget.
+ * - {@linkcode TieredCache}: memory, then disk, then a content store;
+ *   promotion, write-through, large files streamed (never whole in memory),
+ *   statistics per tier.
+ * - {@linkcode Prefetcher}: learns read sequences (Markov successors, DAG
+ *   structure) and reads ahead in a bounded task group; throttles itself when
+ *   its accuracy falls.
  *
  * @example
  * ```ts
@@ -20,3 +26,5 @@
 
 export * from "./arc_cache.ts";
 export * from "./disk_cache.ts";
+export * from "./tiered_cache.ts";
+export * from "./prefetch.ts";
