@@ -11,6 +11,8 @@
  * - {@linkcode Prefetcher}: learns read sequences (Markov successors, DAG
  *   structure) and reads ahead in a bounded task group; throttles itself when
  *   its accuracy falls.
+ * - {@linkcode CachedStore}: the layer that routes a `Kit`'s reads through a
+ *   tiered cache.
  *
  * @example
  * ```ts
@@ -28,3 +30,4 @@ export * from "./arc_cache.ts";
 export * from "./disk_cache.ts";
 export * from "./tiered_cache.ts";
 export * from "./prefetch.ts";
+export * from "./cache_layer.ts";

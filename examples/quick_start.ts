@@ -1,114 +1,109 @@
 /**
- * `deno task start`: a short tour of the ipfs-kit runtime.
+ * `deno task start`: a quick start on the embedded IPFS node, with no daemon
+ * and no set-up.
  *
- * A producer feeds a bounded channel; three consumers hash each chunk in a
- * worker pool; a flaky step is retried with backoff; a slow step is cut off
- * by a deadline; and the run ends with the runtime's own counters.
- *
- * Pass `--strategy fair` (or `eager`, the default) to pick the scheduling
- * strategy.
+ * Opens a kit on the repository in the per-user data folder (the one
+ * `deno task kit` uses), adds a small generated file, reads it back and
+ * checks it, then prints its CID and the commands to try next. Pass `--temp`
+ * to use a temporary repository, removed at the end.
  *
  * @module
  */
 
-import {
-  createMemoryChannel,
-  failAfter,
-  moveOnAfter,
-  retry,
-  run,
-  runtimeStats,
-  sleep,
-  sleepForever,
-  type StrategyName,
-  taskGroup,
-  TimeoutError,
-  WorkerPool,
-} from "../mod.ts";
+import { Kit } from "../ipfs/kit.ts";
 
-const strategy = (Deno.args[Deno.args.indexOf("--strategy") + 1] ?? "eager") as StrategyName;
-const CHUNKS = 12;
-const CHUNK_SIZE = 256 * 1024;
+const temp = Deno.args.includes("--temp");
+const unknown = Deno.args.filter((arg) => arg !== "--temp");
+if (unknown.length > 0) {
+  console.error(`error: unknown argument ${JSON.stringify(unknown[0])} (only --temp is known)`);
+  Deno.exit(2);
+}
 
-await run(async () => {
-  console.log(`ipfs-kit runtime tour (strategy: ${strategy})\n`);
+try {
+  await quickStart();
+} catch (error) {
+  console.error(`error: ${error instanceof Error ? error.message : String(error)}`);
+  Deno.exit(1);
+}
 
-  // 1. A pipeline: producer -> bounded channel -> 3 consumers -> worker pool.
-  await using pool = new WorkerPool({ maxWorkers: 2 });
-  const [send, receive] = createMemoryChannel<{ index: number; bytes: Uint8Array }>(4);
-  const digests = new Array<string>(CHUNKS);
-  const started = performance.now();
-  await taskGroup((tg) => {
-    tg.spawn(async () => {
-      using _send = send;
-      for (let index = 0; index < CHUNKS; index++) {
-        const bytes = new Uint8Array(CHUNK_SIZE);
-        crypto.getRandomValues(bytes.subarray(0, 65536));
-        await send.send({ index, bytes });
-      }
-    });
-    for (let worker = 0; worker < 3; worker++) {
-      const mine = receive.clone();
-      tg.spawn(async () => {
-        using _receive = mine;
-        for await (const { index, bytes } of mine) {
-          digests[index] = await pool.run(fnv1a, [bytes]);
-        }
-      });
-    }
-    receive.close();
-  });
-  console.log(
-    `1. hashed ${CHUNKS} chunks of ${CHUNK_SIZE / 1024} KiB in worker threads in ${
-      (performance.now() - started).toFixed(1)
-    } ms`,
-  );
-  console.log(`   first digests: ${digests.slice(0, 3).join(", ")}`);
-
-  // 2. Retry with exponential backoff and jitter.
-  let attempts = 0;
-  const answer = await retry(async () => {
-    attempts++;
-    await sleep(1);
-    if (attempts < 3) throw new Error(`flaky failure #${attempts}`);
-    return 42;
-  }, { attempts: 5, baseDelayMs: 5 });
-  console.log(`2. a flaky step succeeded with ${answer} after ${attempts} attempts`);
-
-  // 3. Deadlines: give up quietly, or fail loudly.
-  const quiet = await moveOnAfter(20, () => sleepForever());
-  console.log(`3. moveOnAfter(20 ms) gave up quietly: result ${quiet}`);
+async function quickStart(): Promise<void> {
+  const repo = temp
+    ? await Deno.makeTempDir({ prefix: "ipfs-kit-quick-start-" })
+    : Kit.defaultRepo();
+  const scratch = await Deno.makeTempDir({ prefix: "ipfs-kit-quick-start-file-" });
+  let cid: string;
   try {
-    await failAfter(20, () => sleep(1_000));
-  } catch (error) {
-    if (!(error instanceof TimeoutError)) throw error;
-    console.log(`   failAfter(20 ms) threw ${error.name}: ${error.message}`);
+    console.log("ipfs-kit quick start: the embedded IPFS node, no daemon\n");
+    console.log(`repository: ${repo}${temp ? " (temporary)" : ""}`);
+    await using kit = await Kit.open({ repo });
+
+    // 1. A small generated file, added from disk as `deno task kit add` does.
+    const file = `${scratch}/hello-ipfs-kit.txt`;
+    const content = generate();
+    await Deno.writeTextFile(file, content);
+    const started = performance.now();
+    const root = (await kit.addPath(file)).at(-1)!;
+    cid = root.cid.toString();
+    const bytes = new TextEncoder().encode(content);
+    console.log(
+      `1. added ${root.path} (${bytes.length} bytes) in ${
+        (performance.now() - started).toFixed(1)
+      } ms and pinned it`,
+    );
+    console.log(`   CID: ${cid}`);
+
+    // 2. Read it back by its CID and check every byte.
+    const back = new Uint8Array(await new Response(kit.cat(root.cid)).arrayBuffer());
+    if (back.length !== bytes.length || back.some((byte, i) => byte !== bytes[i])) {
+      throw new Error(`Cannot verify ${cid}: the bytes read back differ from those added`);
+    }
+    console.log(`2. read it back: ${back.length} bytes, identical to the file`);
+
+    // 3. What the node knows about it.
+    const stat = await kit.stat(root.cid);
+    console.log(
+      `3. stat: a ${stat.type} of ${stat.size} bytes, ${stat.cumulativeSize} with its UnixFS ` +
+        "encoding\n   (the same CID as Kubo's `ipfs add` of the same bytes)",
+    );
+  } finally {
+    await Deno.remove(scratch, { recursive: true });
+    if (temp) await Deno.remove(repo, { recursive: true });
   }
 
-  // 4. The first failure in a group cancels its siblings; errors come out together.
-  const failure = await taskGroup((tg) => {
-    tg.spawn(() => sleepForever());
-    tg.spawn(async () => {
-      await sleep(5);
-      throw new RangeError("a child failed");
-    });
-  }).catch((error: AggregateError) => error);
-  console.log(`4. ${failure}`);
-
-  const stats = runtimeStats();
-  console.log(
-    `\nruntime: ${stats.tasksSpawned} tasks spawned, ${stats.tasksLive} live, ` +
-      `${stats.scopesCancelled} scopes cancelled, ${stats.checkpoints} checkpoints`,
-  );
-  console.log("\nNext: `deno task test` runs the suite; `deno task bench` the benchmarks.");
-}, { strategy });
-
-/** FNV-1a over the bytes: CPU-bound, self-contained, so it can run in a worker. */
-function fnv1a(bytes: Uint8Array): string {
-  let hash = 0x811c9dc5;
-  for (let i = 0; i < bytes.length; i++) {
-    hash ^= bytes[i];
-    hash = Math.imul(hash, 0x01000193) >>> 0;
+  console.log(`\nNext, on the same repository:`);
+  const next: Array<[string, string]> = [
+    [`deno task kit cat ${cid}`, "print the file"],
+    [`deno task kit stat ${cid}`, "its type and sizes"],
+    ["deno task kit add <path>", "add a file or a directory"],
+    ["deno task kit ls <cid>", "list a directory"],
+    ["deno task kit get <cid> -o <path>", "save it to disk"],
+    ["deno task kit pin ls", "what gc keeps"],
+    ["deno task kit --help", "every command; --api <url> for a daemon"],
+  ];
+  const width = Math.max(...next.map(([command]) => command.length));
+  for (const [command, what] of next) console.log(`  ${command.padEnd(width)}  # ${what}`);
+  if (temp) {
+    console.log(
+      `\n(--temp: that repository was removed; run without --temp to keep the file in ${safeDefaultRepo()})`,
+    );
   }
-  return hash.toString(16).padStart(8, "0");
+}
+
+/** A small text file: a greeting and a multiplication table, the same every run. */
+function generate(): string {
+  const lines = ["Hello from ipfs-kit!", "", "A multiplication table, content-addressed:", ""];
+  for (let row = 1; row <= 12; row++) {
+    const cells = [];
+    for (let column = 1; column <= 12; column++) cells.push(String(row * column).padStart(4));
+    lines.push(cells.join(""));
+  }
+  return `${lines.join("\n")}\n`;
+}
+
+function safeDefaultRepo(): string {
+  try {
+    return Kit.defaultRepo();
+  } catch {
+    return "the per-user data folder";
+  }
 }

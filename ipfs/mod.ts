@@ -1,13 +1,23 @@
 /**
- * IPFS content for Deno: add, cat and raw blocks with the CIDs Kubo gives.
+ * IPFS content for Deno: one content API over an embedded node and Kubo's
+ * RPC API, with the CIDs Kubo gives.
  *
+ * - {@linkcode Kit}: the high-level entry point. The embedded node by
+ *   default (a per-user repository, zero set-up) or a daemon with `api`;
+ *   reads go through a tiered cache; layers can be stacked over it.
  * - {@linkcode EmbeddedNode}: the default backend, no daemon. A repository on
- *   disk (one file per block, Kubo's flatfs layout; recursive pins), built on
- *   `ipfs-unixfs-importer`/`-exporter`, `@ipld/dag-pb` and `multiformats`.
- * - {@linkcode ContentStore}: the interface every backend implements.
+ *   disk (one file per block, Kubo's flatfs layout; pins, an Ed25519
+ *   identity), built on `ipfs-unixfs-importer`/`-exporter`, `@ipld/dag-pb`,
+ *   `@ipld/dag-cbor`, `@ipld/dag-json` and `multiformats`.
+ * - {@linkcode KuboBackend}: Kubo's RPC API through `kubo-rpc-client`, with
+ *   per-call timeouts, retries of idempotent reads and typed errors.
+ * - {@linkcode ContentStore}: the interface every backend implements: add,
+ *   cat, get, ls, stat, pins, blocks, DAG, GC, id, version, health, and the
+ *   network APIs (name, pubsub, swarm, routing; the embedded node answers
+ *   those with {@linkcode NotSupportedError}).
  * - Errors: {@linkcode NotFoundError}, {@linkcode InvalidCidError},
  *   {@linkcode InvalidInputError}, {@linkcode PinnedError},
- *   {@linkcode RepoLockedError}.
+ *   {@linkcode RepoLockedError}, {@linkcode UnreachableError}.
  *
  * CIDs equal Kubo's for the same bytes and options: by default CIDv0, dag-pb
  * leaves, 256 KiB chunks, balanced DAG of 174 links per node; `cidVersion: 1`
@@ -31,3 +41,7 @@
 export * from "./content_store.ts";
 export * from "./errors.ts";
 export { EmbeddedNode, type EmbeddedNodeOptions, MAX_BLOCK_SIZE } from "./embedded_node.ts";
+export * from "./kubo_backend.ts";
+export * from "./kubo_address.ts";
+export { Kit, type KitBackend, type KitLayer, type KitOptions } from "./kit.ts";
+export { ForwardingStore } from "./forwarding_store.ts";
