@@ -75,6 +75,31 @@ testEachStrategy("Kit.open: the embedded node on a repo, add and cat round trip"
   });
 });
 
+testEachStrategy("Kit reads go through its tiered cache; cache: false turns it off", async () => {
+  await withTempDir(async (repo) => {
+    const bytes = randomBytes(300_000);
+    {
+      await using kit = await Kit.open({ repo, sync: false });
+      assert.ok(kit.cache !== undefined);
+      const { cid } = await kit.add(bytes);
+      const before = kit.cache.statistics();
+      assert.deepEqual(await readAll(kit.cat(cid)), bytes);
+      assert.deepEqual(await readAll(kit.cat(cid)), bytes);
+      const after = kit.cache.statistics();
+      assert.equal(after.reads - before.reads, 2);
+      // The write-through add put the file in the memory tier: both reads hit it.
+      assert.equal(after.fromMemory - before.fromMemory, 2);
+      assert.equal(after.fromBackend - before.fromBackend, 0);
+      // Blocks too.
+      const block = await kit.block.put(bytes.subarray(0, 1000));
+      assert.deepEqual(await kit.block.get(block), bytes.subarray(0, 1000));
+      assert.ok(kit.cache.statistics().reads > after.reads);
+    }
+    await using bare = await Kit.open({ repo, sync: false, cache: false });
+    assert.equal(bare.cache, undefined);
+  });
+});
+
 testEachStrategy("Kit.open: without repo, the repository is $IPFS_KIT_REPO", async () => {
   await withTempDir(async (dir) => {
     const repo = `${dir}/from-env`;
