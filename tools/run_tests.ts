@@ -16,7 +16,15 @@ const child = new Deno.Command(Deno.execPath(), {
   stdout: "piped",
   stderr: "inherit",
   // Plain output, so the summary lines below can be read without colour codes.
-  env: { DENO_JOBS: Deno.env.get("DENO_JOBS") ?? "2", NO_COLOR: "1" },
+  // INIT_CWD is left out: `deno task` sets it only when it is unset, so the
+  // one `deno task test` set would leak into the `deno task kit` runs of the
+  // CLI tests and point them at this folder instead of their own.
+  clearEnv: true,
+  env: {
+    ...withoutInitCwd(Deno.env.toObject()),
+    DENO_JOBS: Deno.env.get("DENO_JOBS") ?? "2",
+    NO_COLOR: "1",
+  },
 }).spawn();
 
 let passed = 0;
@@ -41,3 +49,8 @@ const { code } = await child.status;
 if (code !== 0 && failed === 0) failed = 1;
 console.log(`${passed} passed, ${failed} failed`);
 Deno.exit(code);
+
+function withoutInitCwd(env: Record<string, string>): Record<string, string> {
+  const { INIT_CWD: _, ...rest } = env;
+  return rest;
+}
