@@ -5,6 +5,11 @@
 #   tools/start_js_ipfs.sh [--install]   start; prints shell `export` lines
 #   tools/start_js_ipfs.sh stop [DIR]    stop the daemon started in DIR
 #                                        (default: $IPFS_KIT_JS_IPFS_DIR)
+#   tools/start_js_ipfs.sh restart [DIR] start the daemon of DIR again, on the
+#                                        same repository and the same API port,
+#                                        after it was stopped or killed (e.g.
+#                                        `kill "$(cat DIR/daemon.pid)"`, to
+#                                        test an outage); prints the same lines
 #
 # Start prints, on stdout and nothing else:
 #   export IPFS_KIT_KUBO_API=http://127.0.0.1:<port>
@@ -12,6 +17,10 @@
 # so `eval "$(tools/start_js_ipfs.sh)"` sets both. The state dir holds the
 # repository (repo/), the daemon's log (daemon.log), its pid (daemon.pid) and
 # the API URL (api_url). `stop` kills that pid and removes the state dir.
+# `restart` keeps the repository (its blocks, pins and config, so the API
+# and gateway ports too); it refuses while the daemon's pid is alive, and
+# removes the repository lock a killed daemon left behind (js-ipfs would
+# otherwise refuse to open the repository for 20 s).
 #
 # Environment:
 #   IPFS_KIT_JS_IPFS_DIR   state dir to use on start (default: a new mktemp -d dir)
@@ -68,6 +77,16 @@ api_ready() {
   fi
 }
 
+# Whether process $1 runs (a zombie, dead but not yet reaped, does not).
+alive() {
+  kill -0 "$1" 2>/dev/null || return 1
+  [ -r "/proc/$1/stat" ] || return 0
+  local stat
+  stat="$(cat "/proc/$1/stat" 2>/dev/null)" || return 1
+  stat="${stat##*) }"
+  [ "${stat%% *}" != Z ]
+}
+
 free_port() {
   node -e 'const s = require("net").createServer();
     s.listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); });'
@@ -94,12 +113,11 @@ start() {
   gateway_port="$(free_port)"
   [ "$gateway_port" != "$api_port" ] || gateway_port="$(free_port)"
 
-  export IPFS_PATH="$dir/repo"
-  export NODE_OPTIONS="--require $polyfill"
-  "$jsipfs" init --profile test --emptyRepo >"$dir/init.log" 2>&1 ||
+  IPFS_PATH="$dir/repo" NODE_OPTIONS="--require $polyfill" \
+    "$jsipfs" init --profile test --emptyRepo >"$dir/init.log" 2>&1 ||
     die "jsipfs init failed: $(cat "$dir/init.log")"
 
-  node - "$IPFS_PATH/config" "$api_port" "$gateway_port" <<'EOF'
+  node - "$dir/repo/config" "$api_port" "$gateway_port" <<'EOF'
 const fs = require("fs");
 const [file, api, gateway] = process.argv.slice(2);
 const config = JSON.parse(fs.readFileSync(file, "utf8"));
@@ -116,12 +134,21 @@ config.Discovery.webRTCStar = { ...config.Discovery.webRTCStar, Enabled: false }
 fs.writeFileSync(file, JSON.stringify(config, null, 2));
 EOF
 
+  launch "$dir" "http://127.0.0.1:$api_port" stop
+}
+
+# Starts the daemon on the repository in $1/repo (initialised and configured),
+# waits until it answers at $2, and prints the `export` lines. When it does
+# not answer in time: kills it, and with $3 = stop also removes the state dir.
+launch() {
+  local dir="$1" url="$2" on_timeout="${3:-}"
+  export IPFS_PATH="$dir/repo"
+  export NODE_OPTIONS="--require $polyfill"
   # setsid: the daemon gets its own process group and outlives this script.
   setsid "$jsipfs" daemon --enable-preload=false >"$dir/daemon.log" 2>&1 </dev/null &
   local pid=$!
   echo "$pid" >"$dir/daemon.pid"
 
-  local url="http://127.0.0.1:$api_port"
   local timeout="${JS_IPFS_START_TIMEOUT:-60}"
   local deadline=$((SECONDS + timeout))
   until api_ready "$url"; do
@@ -134,7 +161,12 @@ EOF
     if [ "$SECONDS" -ge "$deadline" ]; then
       log "daemon did not answer on $url within ${timeout} s; its log:"
       cat "$dir/daemon.log" >&2
-      stop "$dir"
+      if [ "$on_timeout" = stop ]; then
+        stop "$dir"
+      else
+        kill -KILL "$pid" 2>/dev/null || true
+        rm -f "$dir/daemon.pid"
+      fi
       exit 1
     fi
     sleep 0.2
@@ -145,8 +177,27 @@ EOF
   echo "export IPFS_KIT_JS_IPFS_DIR=$dir"
 }
 
+restart() {
+  local dir="${1:-${IPFS_KIT_JS_IPFS_DIR:-}}"
+  [ -n "$dir" ] || die "Cannot restart: no state dir given and IPFS_KIT_JS_IPFS_DIR is unset"
+  [ -x "$jsipfs" ] || die "Cannot restart: js-ipfs is not installed: run (cd $pkg && npm ci)"
+  [ -f "$dir/.start_js_ipfs" ] && [ -f "$dir/repo/config" ] && [ -f "$dir/api_url" ] ||
+    die "Cannot restart: $dir holds no repository started by this script"
+  if [ -f "$dir/daemon.pid" ]; then
+    local pid
+    pid="$(cat "$dir/daemon.pid")"
+    if alive "$pid"; then
+      die "Cannot restart: the daemon of $dir is running (pid $pid)"
+    fi
+  fi
+  # The daemon is gone: a lock it left (killed with SIGKILL) is stale.
+  rm -rf "$dir/repo/repo.lock"
+  launch "$dir" "$(cat "$dir/api_url")"
+}
+
 case "${1:-}" in
   stop) stop "${2:-}" ;;
+  restart) restart "${2:-}" ;;
   "" | --install) start "${1:-}" ;;
-  *) die "Usage: $0 [--install] | stop [DIR]" ;;
+  *) die "Usage: $0 [--install] | stop [DIR] | restart [DIR]" ;;
 esac
