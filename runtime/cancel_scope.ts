@@ -17,6 +17,17 @@ const EXITED = 2;
 /** Which scope the running code is in. See the module doc of `runtime/mod.ts`. */
 const storage = new AsyncLocalStorage<CancelScope>();
 
+/**
+ * Bumped by every change that can make some scope cancelled (a `cancel()`,
+ * a shield lowered, a scope moved to another parent). A scope found not
+ * cancelled remembers the epoch, so `cancelled` skips the walk to the root
+ * until the next such change.
+ */
+let cancelEpoch = 0;
+
+/** Whether a scope is entered and not yet exited (set in `CancelScope`'s static block). */
+let isActive: (scope: CancelScope) => boolean;
+
 /** Scope internals for the other runtime modules; not exported from `mod.ts`. */
 export let internals: Internals;
 
@@ -75,6 +86,8 @@ export class CancelScope {
   #controller: AbortController | undefined;
   #external: AbortSignal | undefined;
   #onExternalAbort: (() => void) | undefined;
+  /** The `cancelEpoch` in which this scope was last found not cancelled (-1: unknown). */
+  #calmEpoch = -1;
 
   /**
    * Creates a scope; it takes effect when entered with `run`.
@@ -133,6 +146,7 @@ export class CancelScope {
   set shield(value: boolean) {
     const was = this.#shield;
     this.#shield = value;
+    cancelEpoch++;
     if (was && !value && this.#state === ACTIVE && this.#parent?.cancelled) {
       this.#deliver(this.#parent.#makeError());
     }
@@ -158,7 +172,10 @@ export class CancelScope {
    * outside it (up to a shield) was cancelled.
    */
   get cancelled(): boolean {
-    return CancelScope.#cancelledScope(this) !== undefined;
+    if (this.#calmEpoch === cancelEpoch) return false;
+    if (CancelScope.#cancelledScope(this) !== undefined) return true;
+    this.#calmEpoch = cancelEpoch;
+    return false;
   }
 
   /** The scope whose cancellation reaches `start` (itself or an outer one up to a shield). */
@@ -191,6 +208,7 @@ export class CancelScope {
     if (this.#cancelCalled) return;
     this.#cancelCalled = true;
     this.#reason = reason;
+    cancelEpoch++;
     this.#timer?.cancel();
     this.#timer = undefined;
     // Before entry the scope has no runtime yet: `#enter` counts it.
@@ -233,6 +251,7 @@ export class CancelScope {
     if (this.#state !== IDLE) throw new Error("Cannot enter cancel scope: it was already entered");
     this.#state = ACTIVE;
     this.#parent = parent;
+    this.#calmEpoch = -1;
     this.#runtime = parent.#runtime;
     (parent.#children ??= new Set()).add(this);
     if (this.#timeout !== undefined) {
@@ -299,6 +318,7 @@ export class CancelScope {
   }
 
   static {
+    isActive = (scope) => scope.#state === ACTIVE;
     internals = {
       root(runtime) {
         const scope = new CancelScope({ name: "root" });
@@ -311,6 +331,7 @@ export class CancelScope {
       reparent(scope, parent) {
         scope.#parent!.#children!.delete(scope);
         scope.#parent = parent;
+        cancelEpoch++;
         (parent.#children ??= new Set()).add(scope);
         if (!scope.#shield && parent.cancelled) scope.#deliver(parent.#makeError());
       },
@@ -323,7 +344,7 @@ export class CancelScope {
       runIn: (scope, fn) => storage.run(scope, fn),
       addWaiter: (scope, waiter) => (scope.#waiters ??= new Set()).add(waiter),
       removeWaiter: (scope, waiter) => scope.#waiters!.delete(waiter),
-      active: (scope) => scope.#state === ACTIVE,
+      active: isActive,
       parent: (scope) => scope.#parent,
     };
   }
@@ -362,9 +383,11 @@ const defaultRoot = internals!.root(defaultRuntime);
 
 /** The innermost live scope of the running code. */
 export function currentScope(): CancelScope {
-  let scope = storage.getStore() ?? defaultRoot;
+  const stored = storage.getStore();
+  if (stored !== undefined && isActive(stored)) return stored;
+  let scope = stored ?? defaultRoot;
   // Code that outlives its scope (a promise nobody awaited) runs in the nearest live one.
-  while (!internals.active(scope)) scope = internals.parent(scope) ?? defaultRoot;
+  while (!isActive(scope)) scope = internals.parent(scope) ?? defaultRoot;
   return scope;
 }
 
