@@ -6,6 +6,7 @@ import type { CancelScope, Waiter } from "../runtime/cancel_scope.ts";
 import type { Event } from "../runtime/event.ts";
 import type { OperationState } from "./operation_log.ts";
 import type { HealthState } from "./processor.ts";
+import type { SegmentLog } from "./segment_log.ts";
 import type { WalTelemetry } from "./telemetry.ts";
 
 /** An operation as the log keeps it: mutable, owned by the log. */
@@ -84,6 +85,12 @@ export interface WalInternals {
 
 /** The internals of every open log. */
 export const walInternals: WeakMap<object, WalInternals> = new WeakMap();
+
+/** What the write-ahead log uses of a SegmentLog beyond its public API; set by segment_log.ts. */
+export const segmentLogAccess: {
+  /** When the log last acknowledged a group (`performance.now()`): the end of its appends. */
+  ackedAt: (log: SegmentLog) => number;
+} = { ackedAt: () => 0 };
 
 const MAX_ERROR_LENGTH = 4096;
 

@@ -6,6 +6,9 @@
  * - {@linkcode SegmentLog}: the append-only log of framed, checksummed records
  *   under it, with three sync policies (`always`, `group`, `none`), crash
  *   recovery and compaction.
+ * - {@linkcode createWalHandler} / {@linkcode serveWal}: the HTTP API (list,
+ *   get, submit, retry, cancel, stats, health, Prometheus metrics) and a live
+ *   WebSocket feed, loopback-only unless a token is set.
  *
  * @example
  * ```ts
@@ -28,3 +31,5 @@ export * from "./errors.ts";
 export * from "./operation_log.ts";
 export * from "./processor.ts";
 export * from "./telemetry.ts";
+export * from "./http_api.ts";
+export * from "./ws_feed.ts";

@@ -8,7 +8,12 @@ import {
   WalClosedError,
   WalDiskFullError,
 } from "./errors.ts";
-import { type Operation, OPERATION_STATES, WriteAheadLog } from "./operation_log.ts";
+import {
+  type Operation,
+  OPERATION_STATES,
+  type OperationChange,
+  WriteAheadLog,
+} from "./operation_log.ts";
 import type { SyncPolicy } from "./segment_log.ts";
 
 const POLICIES: SyncPolicy[] = ["always", "group", "none"];
@@ -506,3 +511,90 @@ testEachStrategy("options are validated", async () => {
     assert.deepEqual(Object.keys(wal.counts()), [...OPERATION_STATES]);
   });
 });
+
+testEachStrategy("subscribe reports submissions, changes and removals, in order", async () => {
+  await withTempDir(async (dir) => {
+    await using wal = await WriteAheadLog.open(`${dir}/wal`, { retainCount: 0 });
+    const changes: OperationChange[] = [];
+    const unsubscribe = wal.subscribe((change) => changes.push(change));
+    const a = await wal.submit("custom", { n: 1 });
+    const b = await wal.submit("noop", { n: 2 });
+    assert.deepEqual(changes.map((c) => [c.kind, c.operation.id, c.previousState]), [
+      ["submitted", a.id, undefined],
+      ["submitted", b.id, undefined],
+    ]);
+    assert.deepEqual(changes[0].operation, a, "the operation as submit() returned it");
+    assert.ok(Object.isFrozen(changes[0]));
+    await wal.cancel(a.id);
+    assert.deepEqual(changes.at(-1)!.kind, "updated");
+    assert.equal(changes.at(-1)!.operation.state, "cancelled");
+    assert.equal(changes.at(-1)!.previousState, "pending");
+    await wal.retry(a.id);
+    assert.equal(changes.at(-1)!.operation.state, "pending");
+    assert.equal(changes.at(-1)!.previousState, "cancelled");
+    changes.length = 0;
+    await wal.process({
+      store: {} as never,
+      builtinHandlers: false,
+      handlers: { noop: () => "done" },
+      health: false,
+      untilIdle: true,
+    });
+    assert.deepEqual(changes.map((c) => [c.operation.id, c.previousState, c.operation.state]), [
+      [b.id, "pending", "processing"],
+      [b.id, "processing", "completed"],
+    ]);
+    assert.equal(changes[1].operation.result, "done");
+    changes.length = 0;
+    await wal.checkpoint();
+    assert.deepEqual(changes.map((c) => [c.kind, c.operation.id, c.previousState]), [
+      ["removed", b.id, "completed"],
+    ]);
+    unsubscribe();
+    unsubscribe();
+    await wal.cancel(a.id);
+    assert.equal(changes.length, 1, "no calls after unsubscribing");
+  });
+});
+
+testEachStrategy(
+  "subscribers: a signal unsubscribes, a throwing listener is reported",
+  async () => {
+    await withTempDir(async (dir) => {
+      const reported: unknown[] = [];
+      const onError = (event: ErrorEvent) => {
+        reported.push(event.error);
+        event.preventDefault();
+      };
+      globalThis.addEventListener("error", onError);
+      try {
+        const wal = await WriteAheadLog.open(dir);
+        const controller = new AbortController();
+        const seen: string[] = [];
+        wal.subscribe(() => {
+          throw new Error("listener failed");
+        });
+        wal.subscribe((change) => seen.push(`first ${change.kind}`), { signal: controller.signal });
+        const listener = (change: OperationChange) => seen.push(`twice ${change.kind}`);
+        const unsubscribeOne = wal.subscribe(listener);
+        wal.subscribe(listener);
+        const op = await wal.submit("custom", {});
+        assert.deepEqual(seen, ["first submitted", "twice submitted", "twice submitted"]);
+        assert.equal(reported.length, 1);
+        assert.match(String(reported[0]), /listener failed/);
+        controller.abort();
+        unsubscribeOne();
+        await wal.cancel(op.id);
+        assert.deepEqual(seen.slice(3), ["twice updated"]);
+        assert.throws(() => wal.subscribe("no" as never), TypeError);
+        const aborted = AbortSignal.abort();
+        wal.subscribe(() => seen.push("never"), { signal: aborted })();
+        await wal.close();
+        assert.throws(() => wal.subscribe(() => {}), WalClosedError);
+        assert.ok(!seen.includes("never"));
+      } finally {
+        globalThis.removeEventListener("error", onError);
+      }
+    });
+  },
+);

@@ -28,6 +28,12 @@
  * segment or another log, or stale bytes of a previous file, never checks
  * out. Type 0 is reserved, so runs of zeros are never a record.
  *
+ * While a segment is appended to, its file is longer than its records: the
+ * log extends it with zeros (a hole, `ftruncate`) 4 MiB at a time, up to the
+ * segment size, so that an `fdatasync` need not also record a new file
+ * length (it runs about 1.3 times faster here). `close()` and rotation cut
+ * the zeros off; after a crash, recovery does (see below).
+ *
  * Segments are created whole: header written to `<name>.tmp`, `fsync`,
  * rename, `fsync` of the directory. A segment is rotated (closed, its data
  * `fdatasync`ed, a new one created) when the next group would push it past
@@ -46,7 +52,10 @@
  *   runs one `fdatasync` and resolves them all; then it hands the lead to the
  *   first record that queued meanwhile. A record joins a group only before
  *   the group is written, so a durable append never rides in a group whose
- *   sync began before its bytes were written.
+ *   sync began before its bytes were written. A group of up to 256 KiB is
+ *   written with one synchronous `write` (a copy into the page cache: tens
+ *   of microseconds, less than an async call's round trip to a worker
+ *   thread); the `fdatasync` is async.
  * - `"none"`: one write per group, no `fdatasync`: acknowledged records
  *   survive a crash of the process, not of the machine.
  *
@@ -69,7 +78,11 @@
  * file) or a record whose checksum does not match is cut off, its bytes first
  * copied to a side file `<segment>.tail-<offset>-<time>`; segments after the
  * damage are renamed to `<segment>.discarded-<time>`. Nothing is deleted, and
- * {@linkcode SegmentLog.recovery} reports what was found. Leftover `.tmp`
+ * {@linkcode SegmentLog.recovery} reports what was found. The exception: a
+ * last segment whose records are followed by zeros only (at least 9 bytes,
+ * so never a torn record: a record never starts with 5 zero bytes) is the
+ * space reserved ahead of them, cut off without a side file and reported as
+ * `reservedBytes`, not as damage. Leftover `.tmp`
  * files of an interrupted rotation are removed.
  *
  * ## Compaction
@@ -106,6 +119,7 @@ import { CancelledError } from "../runtime/errors.ts";
 import { withSignal } from "../runtime/timeouts.ts";
 import { macrotaskYield } from "../runtime/_scheduler.ts";
 import { faults } from "./_faults.ts";
+import { segmentLogAccess } from "./_internals.ts";
 import {
   decodeHeader,
   encodeHeader,
@@ -139,6 +153,10 @@ const MIN_SEGMENT_SIZE = 256;
 /** The largest allowed payload: the length field is 32 bits, and buffers stay reasonable. */
 const MAX_PAYLOAD_LIMIT = 1024 * MIB;
 const FIRST_LSN = 1;
+/** Groups up to this size are written with one synchronous write call. */
+const SYNC_WRITE_LIMIT = 256 * 1024;
+/** How far ahead of its records the active segment file is extended. */
+const RESERVE_BYTES = 4 * MIB;
 
 /** Options for {@linkcode SegmentLog.open}. */
 export interface SegmentLogOptions {
@@ -157,6 +175,31 @@ export interface SegmentLogOptions {
    * previous group was written.
    */
   maxGroupDelayMs?: number;
+  /**
+   * Hears of every commit group and every `fdatasync`, with its duration:
+   * for telemetry (the write-ahead log feeds its histograms from it).
+   */
+  observer?: SegmentLogObserver;
+}
+
+/**
+ * Receives what the log's commits did, as they happen: see
+ * {@linkcode SegmentLogOptions.observer}. The calls are synchronous and on
+ * the commit path, so keep them cheap; an error they throw is reported
+ * (`reportError`) and otherwise ignored.
+ */
+export interface SegmentLogObserver {
+  /**
+   * A group was written (and synced, when the policy and its records asked
+   * for it): how many records and bytes (framing included) it held.
+   */
+  group?(records: number, bytes: number): void;
+  /**
+   * An `fdatasync` (or `fsync`) of a segment file finished, with its
+   * duration in seconds: one call per sync that `stats.syncs` counts (group
+   * commits, rotation, close).
+   */
+  sync?(seconds: number): void;
 }
 
 /** Options for {@linkcode SegmentLog.append}. */
@@ -226,6 +269,12 @@ export interface RecoveryReport {
   sideFiles: string[];
   /** How many bytes were cut off or set aside. */
   discardedBytes: number;
+  /**
+   * Zeros after the last record of the last segment, cut off: space the log
+   * reserves ahead of its records, left behind when it was not closed (a
+   * crash). Not damage.
+   */
+  reservedBytes: number;
   /** Leftover temporary files of an interrupted rotation that were removed. */
   removedTempFiles: number;
 }
@@ -247,8 +296,6 @@ export interface SegmentLogStats {
 const QUEUED = 0;
 const TAKEN = 1;
 const DONE = 2;
-/** What a waiting append is woken with when it is to lead the next group. */
-const LEAD: unique symbol = Symbol("lead");
 
 /** An append on its way to the disk. */
 class Pending {
@@ -257,7 +304,8 @@ class Pending {
   readonly durable: boolean;
   readonly size: number;
   state = QUEUED;
-  waiter: Waiter<AppendResult | typeof LEAD> | undefined;
+  /** Woken with the result, or with the record itself when it is to lead the next group. */
+  waiter: Waiter<AppendResult | Pending> | undefined;
   result: AppendResult | undefined;
   error: unknown;
   /** Created when the append's wait was cancelled while its group was in flight. */
@@ -295,6 +343,7 @@ interface Config {
   maxPayloadSize: number;
   maxGroupBytes: number;
   maxGroupDelayMs: number;
+  observer: SegmentLogObserver | undefined;
 }
 
 interface Recovered {
@@ -335,6 +384,10 @@ export class SegmentLog implements AsyncDisposable {
   readonly #segments: Segment[];
   readonly #recovery: RecoveryReport;
   #file: Deno.FsFile;
+  /** The active segment file's length: records, then zeros reserved ahead of them. */
+  #allocated: number;
+  /** The active segment file's offset; -1 when unknown. */
+  #position = -1;
   #queue: Pending[] = [];
   /** The group being written, for the failure path. */
   #inflight: Pending[] = [];
@@ -352,6 +405,8 @@ export class SegmentLog implements AsyncDisposable {
   #view = new DataView(this.#buffer.buffer);
   #compaction: Promise<unknown> = Promise.resolve();
   #stats: SegmentLogStats = { records: 0, groups: 0, syncs: 0, rotations: 0, bytes: 0 };
+  /** When the last group was acknowledged, `performance.now()`. */
+  #ackedAt = 0;
 
   private constructor(dir: string, config: Config, lock: Deno.FsFile, recovered: Recovered) {
     this.#dir = dir;
@@ -360,6 +415,7 @@ export class SegmentLog implements AsyncDisposable {
     this.#logId = recovered.logId;
     this.#segments = recovered.segments;
     this.#file = recovered.file;
+    this.#allocated = this.#segments[this.#segments.length - 1].size;
     this.#recovery = recovered.report;
   }
 
@@ -513,31 +569,40 @@ export class SegmentLog implements AsyncDisposable {
     return this.#append(type, payload, durable);
   }
 
-  async #append(type: number, payload: Uint8Array, durable: boolean): Promise<AppendResult> {
-    const record = new Pending(type, payload, durable);
-    if (!this.#leading) {
-      checkpointIfCancelled();
-      this.#enqueue(record);
-      this.#leading = true;
-      return this.#lead(record);
-    }
-    // Parks before queueing: a cancelled caller throws here and never queues.
-    const waiter = park<AppendResult | typeof LEAD>(() => {
-      if (record.state === QUEUED) this.#dequeue(record);
-    });
-    record.waiter = waiter;
-    this.#enqueue(record);
-    let value: AppendResult | typeof LEAD;
-    try {
-      value = await waiter.promise;
-    } catch (error) {
-      // Cancelled after the leader took the record: the outcome is coming, wait for it.
-      if (error instanceof CancelledError && record.state !== QUEUED) return settled(record);
-      throw error;
-    }
-    if (value === LEAD) return this.#lead(record);
-    return value;
+  static {
+    segmentLogAccess.ackedAt = (log) => log.#ackedAt;
   }
+
+  // Not an async function: an append that waits for a group (most do) costs one `then`
+  // rather than an async frame.
+  #append(type: number, payload: Uint8Array, durable: boolean): Promise<AppendResult> {
+    const record = new Pending(type, payload, durable);
+    try {
+      if (!this.#leading) {
+        checkpointIfCancelled();
+        this.#enqueue(record);
+        this.#leading = true;
+        return this.#lead(record);
+      }
+      // Parks before queueing: a cancelled caller throws here and never queues.
+      const waiter = park<AppendResult | Pending>(() => {
+        if (record.state === QUEUED) this.#dequeue(record);
+      });
+      record.waiter = waiter;
+      this.#enqueue(record);
+      return waiter.promise.then(this.#woken, (error) => {
+        // Cancelled after the leader took the record: the outcome is coming, wait for it.
+        if (error instanceof CancelledError && record.state !== QUEUED) return settled(record);
+        throw error;
+      });
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** A waiting append woke: with its result, or with its record to lead the next group. */
+  readonly #woken = (value: AppendResult | Pending): AppendResult | Promise<AppendResult> =>
+    value instanceof Pending ? this.#lead(value) : value;
 
   #enqueue(record: Pending): void {
     this.#queue.push(record);
@@ -601,7 +666,7 @@ export class SegmentLog implements AsyncDisposable {
     const next = this.#queue[0];
     if (next !== undefined && this.#failure === undefined) {
       // Cancelled waiters leave the queue at once, so the head can always be woken.
-      next.waiter!.wake(LEAD);
+      next.waiter!.wake(next);
       return;
     }
     this.#leading = false;
@@ -653,21 +718,26 @@ export class SegmentLog implements AsyncDisposable {
       offset = encodeRecord(buffer, this.#view, offset, record.type, record.payload, segment.seed);
     }
     const start = segment.size;
+    // At least a record's framing of zeros after every group, so that a tail of reserved
+    // space is never mistaken for a torn record.
+    if (start + bytes + RECORD_OVERHEAD > this.#allocated) this.#reserve(start + bytes);
     try {
-      await this.#write(buffer.subarray(0, bytes), segment.path);
+      await this.#write(buffer.subarray(0, bytes), segment.path, start);
     } catch (error) {
       await this.#writeFailed(group, error, segment, start);
       return;
     }
     this.#dirty = true;
+    let ackedAt: number | undefined;
     if (durable && config.policy !== "none") {
       try {
-        await this.#sync(segment.path);
+        ackedAt = await this.#sync(segment.path);
       } catch (error) {
         this.#failGroup(group, error);
         return;
       }
     }
+    this.#ackedAt = ackedAt ?? performance.now();
     const first = segment.baseLsn + segment.count;
     segment.size += bytes;
     segment.count += count;
@@ -675,28 +745,85 @@ export class SegmentLog implements AsyncDisposable {
     stats.records += count;
     stats.groups++;
     stats.bytes += bytes;
+    const observer = config.observer;
+    if (observer?.group !== undefined) {
+      try {
+        observer.group(count, bytes);
+      } catch (error) {
+        reportError(error);
+      }
+    }
     for (let i = 0; i < count; i++) deliver(group[i], { lsn: first + i });
   }
 
-  async #write(data: Uint8Array, path: string): Promise<void> {
+  /** Writes `data` at offset `start` of the active segment. */
+  async #write(data: Uint8Array, path: string, start: number): Promise<void> {
     if (faults.beforeWrite !== undefined) await faults.beforeWrite(path, data);
     const file = this.#file;
+    if (this.#position !== start) {
+      this.#position = -1;
+      file.seekSync(start, Deno.SeekMode.Start);
+      this.#position = start;
+    }
+    // A group of up to 256 KiB is written synchronously: a copy into the page cache takes
+    // tens of microseconds, less than the hop to a worker thread and back that an async
+    // write costs (hundreds on a busy machine). The fdatasync after it stays async.
+    const sync = data.length <= SYNC_WRITE_LIMIT;
     while (data.length > 0) {
-      const written = await file.write(data);
+      const position = this.#position;
+      this.#position = -1;
+      const written = sync ? file.writeSync(data) : await file.write(data);
+      this.#position = position + written;
       data = data.subarray(written);
+    }
+    if (this.#position > this.#allocated) this.#allocated = this.#position;
+  }
+
+  /**
+   * Extends the active segment file with zeros (a hole, no disk space) past
+   * `end`, in steps of 4 MiB up to the segment size: an `fdatasync` after
+   * writes within the file's length need not also record a new length, and
+   * runs faster (about 1.3 times here). Best effort: if it fails, writes
+   * extend the file as they go.
+   */
+  #reserve(end: number): void {
+    const size = Math.max(
+      end + RECORD_OVERHEAD,
+      Math.min(this.#config.segmentSize, this.#allocated + RESERVE_BYTES),
+    );
+    try {
+      this.#file.truncateSync(size);
+      this.#allocated = size;
+    } catch {
+      // Appending works without it.
     }
   }
 
-  /** `fdatasync` of the active segment; an error is fatal. */
-  async #sync(path: string): Promise<void> {
+  /**
+   * `fdatasync` of the active segment, timed for the observer; an error is
+   * fatal. Returns when it ended (`performance.now()`).
+   */
+  async #sync(path: string): Promise<number> {
+    let started: number;
     try {
       if (faults.beforeSync !== undefined) await faults.beforeSync(path);
+      started = performance.now();
       await this.#file.syncData();
     } catch (error) {
       throw new IoFailure(`fdatasync of ${path}`, true, error);
     }
+    const ended = performance.now();
     this.#stats.syncs++;
     this.#dirty = false;
+    const observer = this.#config.observer;
+    if (observer?.sync !== undefined) {
+      try {
+        observer.sync((ended - started) / 1000);
+      } catch (error) {
+        reportError(error);
+      }
+    }
+    return ended;
   }
 
   /** A write failed: cut the segment back to `start`; a full disk is not fatal. */
@@ -711,7 +838,9 @@ export class SegmentLog implements AsyncDisposable {
       return;
     }
     try {
+      this.#position = -1;
       await this.#file.truncate(start);
+      this.#allocated = start;
     } catch (truncateError) {
       this.#failGroup(
         group,
@@ -725,10 +854,13 @@ export class SegmentLog implements AsyncDisposable {
   /** Syncs the active segment and starts a new one after it. */
   async #rotate(): Promise<void> {
     const old = this.#segments[this.#segments.length - 1];
+    await this.#trim(old);
     if (this.#dirty) await this.#sync(old.path);
     const created = await createSegment(this.#dir, old.baseLsn + old.count, this.#logId);
     const oldFile = this.#file;
     this.#file = created.file;
+    this.#allocated = HEADER_SIZE;
+    this.#position = HEADER_SIZE;
     this.#segments.push(created.segment);
     this.#dirty = false;
     this.#stats.rotations++;
@@ -737,6 +869,18 @@ export class SegmentLog implements AsyncDisposable {
     } catch {
       // Its data is synced; a failed close loses nothing.
     }
+  }
+
+  /** Cuts the zeros reserved past the active segment's records, to be synced next. */
+  async #trim(segment: Segment): Promise<void> {
+    if (this.#allocated <= segment.size) return;
+    try {
+      await this.#file.truncate(segment.size);
+    } catch (error) {
+      throw new IoFailure(`truncate of ${segment.path}`, true, error);
+    }
+    this.#allocated = segment.size;
+    this.#dirty = true;
   }
 
   /** Rejects a group; a fatal failure fails the whole log. */
@@ -949,9 +1093,18 @@ export class SegmentLog implements AsyncDisposable {
     }
     await this.#compaction;
     let error: unknown;
-    if (this.#failure === undefined && this.#dirty) {
+    if (this.#failure === undefined) {
       try {
-        await this.#sync(this.#segments[this.#segments.length - 1].path);
+        const active = this.#segments[this.#segments.length - 1];
+        if (this.#allocated > active.size) {
+          // No sync of its own: should the cut be lost, recovery cuts the zeros again.
+          try {
+            this.#file.truncateSync(active.size);
+          } catch {
+            // Recovery cuts them.
+          }
+        }
+        if (this.#dirty) await this.#sync(active.path);
       } catch (syncError) {
         this.#fail(syncError, []);
         error = this.#failure;
@@ -1027,7 +1180,13 @@ function checkOptions(options: SegmentLogOptions): Config {
       `Cannot open log: maxGroupDelayMs must be a number from 0 to 60000: received ${maxGroupDelayMs}`,
     );
   }
-  return { policy, segmentSize, maxPayloadSize, maxGroupBytes, maxGroupDelayMs };
+  const observer = options.observer;
+  if (observer !== undefined && (observer === null || typeof observer !== "object")) {
+    throw new TypeError(
+      `Cannot open log: observer must be an object: received ${typeName(observer)}`,
+    );
+  }
+  return { policy, segmentSize, maxPayloadSize, maxGroupBytes, maxGroupDelayMs, observer };
 }
 
 function checkInteger(name: string, value: number, min: number, max: number): number {
@@ -1056,6 +1215,7 @@ async function recover(dir: string): Promise<Recovered> {
     damage: undefined,
     sideFiles: [],
     discardedBytes: 0,
+    reservedBytes: 0,
     removedTempFiles: 0,
   };
   let dirChanged = false;
@@ -1109,7 +1269,15 @@ async function recover(dir: string): Promise<Recovered> {
       const end = reader.stop!;
       kept.push({ baseLsn, path, count, size: reader.offset, seed });
       report.records += count;
-      if (end.kind !== "end") {
+      if (
+        end.kind !== "end" && i === found.length - 1 && size - end.offset >= RECORD_OVERHEAD &&
+        await isZero(file, end.offset, size)
+      ) {
+        // Space the log reserved ahead of its records (it was not closed): not damage.
+        await file.truncate(end.offset);
+        await syncFile(file, path, false);
+        report.reservedBytes = size - end.offset;
+      } else if (end.kind !== "end") {
         report.damage = { kind: end.kind, path, offset: end.offset, reason: end.reason };
         const side = await copyRange(file, end.offset, size, `${path}.tail-${end.offset}-${stamp}`);
         await syncDir(dir);
@@ -1142,7 +1310,7 @@ async function recover(dir: string): Promise<Recovered> {
     file = created.file;
     dirChanged = false;
   } else {
-    file = await Deno.open(kept[kept.length - 1].path, { write: true, append: true });
+    file = await Deno.open(kept[kept.length - 1].path, { write: true });
   }
   try {
     if (dirChanged) await syncDir(dir);
@@ -1168,7 +1336,7 @@ async function createSegment(
   let syncing = false;
   try {
     await Deno.remove(temp).catch(() => {});
-    file = await Deno.open(temp, { append: true, createNew: true });
+    file = await Deno.open(temp, { write: true, createNew: true });
     if (faults.beforeWrite !== undefined) await faults.beforeWrite(temp, header);
     let data = header;
     while (data.length > 0) data = data.subarray(await file.write(data));
@@ -1226,6 +1394,19 @@ async function ensureDir(dir: string): Promise<void> {
   await Deno.mkdir(dir, { recursive: true });
   const slash = dir.lastIndexOf("/");
   await syncDir(slash > 0 ? dir.slice(0, slash) : slash === 0 ? "/" : ".");
+}
+
+/** Whether `file[start..end)` holds only zero bytes. */
+async function isZero(file: Deno.FsFile, start: number, end: number): Promise<boolean> {
+  const chunk = new Uint8Array(Math.min(MIB, end - start));
+  await file.seek(start, Deno.SeekMode.Start);
+  for (let position = start; position < end;) {
+    const read = await file.read(chunk.subarray(0, Math.min(chunk.length, end - position)));
+    if (read === null) return false;
+    for (let i = 0; i < read; i++) if (chunk[i] !== 0) return false;
+    position += read;
+  }
+  return true;
 }
 
 async function readAt(file: Deno.FsFile, offset: number, length: number): Promise<Uint8Array> {

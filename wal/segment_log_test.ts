@@ -746,3 +746,117 @@ testEachStrategy("a big record gets a segment of its own", async () => {
     assert.deepEqual(records.map((r) => r.payload.length), [10, 1000, 10]);
   });
 });
+
+testEachStrategy("the observer hears of every group and every timed fdatasync", async () => {
+  await withTempDir(async (dir) => {
+    const groups: Array<[number, number]> = [];
+    const syncs: number[] = [];
+    let beforeClose = 0;
+    let log: SegmentLog;
+    {
+      await using opened = await SegmentLog.open(dir, {
+        syncPolicy: "group",
+        segmentSize: 2048,
+        observer: {
+          group: (records, bytes) => groups.push([records, bytes]),
+          sync: (seconds) => syncs.push(seconds),
+        },
+      });
+      log = opened;
+      await Promise.all(Array.from({ length: 64 }, (_, i) => log.append(1, payloadFor(i, 20))));
+      for (let i = 0; i < 30; i++) await log.append(1, payloadFor(i, 40));
+      await log.append(1, payloadFor(99, 10), { durable: false });
+      const stats = log.stats;
+      assert.ok(stats.rotations > 0, "rotation syncs are timed too");
+      assert.equal(groups.length, stats.groups);
+      assert.equal(groups.reduce((sum, [records]) => sum + records, 0), stats.records);
+      assert.equal(groups.reduce((sum, [, bytes]) => sum + bytes, 0), stats.bytes);
+      assert.deepEqual(groups[0], [64, 64 * (20 + RECORD_OVERHEAD)]);
+      assert.equal(syncs.length, stats.syncs);
+      assert.ok(syncs.every((seconds) => seconds >= 0 && seconds < 60), syncs.join());
+      beforeClose = syncs.length;
+    }
+    // The last append asked for no sync: closing syncs it, timed as well.
+    assert.equal(syncs.length, beforeClose + 1);
+    assert.equal(syncs.length, log.stats.syncs);
+  });
+});
+
+testEachStrategy("an observer that throws is reported, and the log goes on", async () => {
+  await withTempDir(async (dir) => {
+    const reported: unknown[] = [];
+    const onError = (event: ErrorEvent) => {
+      reported.push(event.error);
+      event.preventDefault();
+    };
+    globalThis.addEventListener("error", onError);
+    try {
+      await using log = await SegmentLog.open(dir, {
+        observer: {
+          group: () => {
+            throw new Error("observer failed");
+          },
+        },
+      });
+      assert.equal((await log.append(1, payloadFor(1))).lsn, 1);
+      assert.equal((await log.append(1, payloadFor(2))).lsn, 2);
+      assert.equal(log.failure, undefined);
+      assert.equal(reported.length, 2);
+      assert.match(String(reported[0]), /observer failed/);
+      await assert.rejects(SegmentLog.open(`${dir}/x`, { observer: 1 as never }), TypeError);
+    } finally {
+      globalThis.removeEventListener("error", onError);
+    }
+  });
+});
+
+testEachStrategy(
+  "the active segment has zeros reserved ahead; recovery after a crash cuts them, not damage",
+  async () => {
+    await withTempDir(async (dir) => {
+      const log = await SegmentLog.open(`${dir}/log`, { syncPolicy: "group" });
+      try {
+        for (let id = 1; id <= 50; id++) await log.append(1, payloadFor(id, 100));
+        const [name] = await segmentFiles(`${dir}/log`);
+        const records = HEADER_SIZE + 50 * (100 + RECORD_OVERHEAD);
+        const open = await Deno.readFile(`${dir}/log/${name}`);
+        assert.ok(open.length > records, `${open.length} bytes: space reserved past ${records}`);
+        assert.ok(open.subarray(records).every((byte) => byte === 0));
+        // A crash: what is on disk now, without close (a copy: the lock is held).
+        for (const copy of ["crashed", "garbage"]) {
+          await Deno.mkdir(`${dir}/${copy}`);
+          await Deno.writeFile(`${dir}/${copy}/${name}`, open);
+        }
+        // In the second copy, bytes beyond the records that are not zeros: real damage.
+        const garbage = open.slice();
+        garbage[records + 300] = 7;
+        await Deno.writeFile(`${dir}/garbage/${name}`, garbage);
+      } finally {
+        await log.close();
+      }
+      const [name] = await segmentFiles(`${dir}/log`);
+      const closed = await Deno.readFile(`${dir}/log/${name}`);
+      assert.equal(closed.length, HEADER_SIZE + 50 * (100 + RECORD_OVERHEAD), "close cuts them");
+      {
+        await using crashed = await SegmentLog.open(`${dir}/crashed`);
+        assert.equal(crashed.recovery.damage, undefined);
+        assert.deepEqual(crashed.recovery.sideFiles, []);
+        assert.ok(crashed.recovery.reservedBytes > 0);
+        assert.equal(crashed.nextLsn, 51);
+        const records = await readAll(crashed);
+        assert.deepEqual(records.map((r) => idOf(r.payload)), records.map((_, i) => i + 1));
+        assert.equal((await crashed.append(1, payloadFor(51, 100))).lsn, 51);
+      }
+      {
+        await using damaged = await SegmentLog.open(`${dir}/garbage`);
+        assert.equal(damaged.recovery.damage?.kind, "corrupt");
+        assert.equal(damaged.recovery.reservedBytes, 0);
+        assert.equal(damaged.recovery.sideFiles.length, 1);
+        assert.equal(damaged.nextLsn, 51, "the records before the damage are kept");
+      }
+      await using reopened = await SegmentLog.open(`${dir}/log`);
+      assert.equal(reopened.recovery.reservedBytes, 0);
+      assert.equal(reopened.nextLsn, 51);
+    });
+  },
+);

@@ -1,7 +1,7 @@
 /**
  * Telemetry of the write-ahead log: fixed-bucket histograms (append
- * latency, group sizes, operation and handler latency per type,
- * checkpoints), counters (submissions, completions, retries, failures per
+ * latency, `fdatasync` latency, group sizes, operation and handler latency
+ * per type, checkpoints), counters (submissions, completions, retries, failures per
  * type) and gauges (queue depth per state, backend health, log size), as a
  * snapshot object and in the Prometheus text exposition format.
  *
@@ -247,6 +247,11 @@ export interface WalTelemetrySnapshot {
   };
   /** Records per commit group (one write, at most one `fdatasync`). */
   groupSize: HistogramSnapshot;
+  /**
+   * Seconds per `fdatasync` (or `fsync`) of a segment file: one observation
+   * per sync that `log.syncs` counts (group commits, rotation, close).
+   */
+  fsync: HistogramSnapshot;
   /** The segment log's counters and size. */
   log: LogGauges;
   /** Queue depth: operations per state. */
@@ -331,6 +336,7 @@ export class WalTelemetry {
   readonly #durable = new Histogram(IO_LATENCY_BUCKETS);
   readonly #buffered = new Histogram(IO_LATENCY_BUCKETS);
   readonly #groupSize = new Histogram(GROUP_SIZE_BUCKETS);
+  readonly #fsync = new Histogram(IO_LATENCY_BUCKETS);
   readonly #checkpointSeconds = new Histogram(IO_LATENCY_BUCKETS);
   readonly #types = new Map<string, TypeAccumulator>();
   #checkpoints = 0;
@@ -369,7 +375,8 @@ export class WalTelemetry {
 
   /**
    * Records commit groups: `records` records in `groups` groups written since
-   * the last call (their mean size is recorded `groups` times).
+   * the last call (their mean size is recorded `groups` times). Where each
+   * group is known, {@linkcode WalTelemetry.recordGroup} is exact.
    *
    * @param groups How many groups.
    * @param records How many records they held.
@@ -378,6 +385,24 @@ export class WalTelemetry {
     if (!(groups > 0)) return;
     const mean = records / groups;
     for (let i = 0; i < groups; i++) this.#groupSize.observe(mean);
+  }
+
+  /**
+   * Records one commit group.
+   *
+   * @param records How many records it held.
+   */
+  recordGroup(records: number): void {
+    this.#groupSize.observe(records);
+  }
+
+  /**
+   * Records one `fdatasync` (or `fsync`) of a segment file.
+   *
+   * @param seconds How long it took.
+   */
+  recordSync(seconds: number): void {
+    this.#fsync.observe(seconds);
   }
 
   /**
@@ -463,6 +488,7 @@ export class WalTelemetry {
     return {
       append: { durable: this.#durable.snapshot(), buffered: this.#buffered.snapshot() },
       groupSize: this.#groupSize.snapshot(),
+      fsync: this.#fsync.snapshot(),
       log: { ...gauges.log },
       queue: { ...gauges.queue },
       operations,
@@ -521,6 +547,12 @@ export class WalTelemetry {
       "Records per commit group (one write, at most one fdatasync).",
     );
     histogram("group_records", {}, s.groupSize);
+    family(
+      "fsync_seconds",
+      "histogram",
+      "Time per fdatasync (or fsync) of a segment file: group commits, rotation, close.",
+    );
+    histogram("fsync_seconds", {}, s.fsync);
 
     const logCounters: Array<[keyof LogGauges, string]> = [
       ["records", "Records appended since the log was opened."],

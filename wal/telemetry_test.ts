@@ -135,7 +135,9 @@ Deno.test("a histogram counts values into cumulative buckets", () => {
 testEachStrategy("the log's telemetry counts appends, groups, operations and health", async () => {
   const dir = await Deno.makeTempDir({ prefix: "wal-telemetry-test-" });
   try {
-    await using wal = await WriteAheadLog.open(dir, { syncPolicy: "group" });
+    // Autojump moves the virtual clock on while tasks wait for real I/O: on a slow disk,
+    // more than the default day of retention could pass before the checkpoint below.
+    await using wal = await WriteAheadLog.open(dir, { syncPolicy: "group", retainMs: Infinity });
     // 64 concurrent submits: group commit puts several in one group.
     const ops = await Promise.all(
       Array.from({ length: 64 }, (_, i) => wal.submit(i % 4 ? "good" : "bad", { i })),
@@ -258,4 +260,69 @@ Deno.test("label values are escaped in the exposition", () => {
   );
   assert.equal(bucket?.value, 1);
   assert.throws(() => new WalTelemetry(1 as never), TypeError);
+});
+
+testEachStrategy(
+  "fdatasync latency: one observation per sync, in the snapshot and the exposition",
+  async () => {
+    const dir = await Deno.makeTempDir({ prefix: "wal-telemetry-test-" });
+    try {
+      await using wal = await WriteAheadLog.open(dir, { syncPolicy: "group", segmentSize: 4096 });
+      const empty = wal.telemetry.snapshot();
+      assert.equal(empty.fsync.count, 0);
+      assert.equal(empty.fsync.buckets.at(-1)!.count, 0);
+      await Promise.all(Array.from({ length: 40 }, (_, i) => wal.submit("custom", { i })));
+      for (let i = 0; i < 20; i++) await wal.submit("custom", { i, pad: "x".repeat(100) });
+      const s = wal.telemetry.snapshot();
+      assert.ok(s.log.rotations > 0);
+      assert.ok(s.log.syncs >= 21, `${s.log.syncs} syncs`);
+      assert.equal(s.fsync.count, s.log.syncs);
+      assert.ok(s.fsync.sum > 0 && s.fsync.sum < 60 * s.fsync.count);
+      assert.equal(s.fsync.buckets.at(-1)!.count, s.fsync.count);
+      // Groups are recorded one by one, exactly.
+      assert.equal(s.groupSize.count, s.log.groups);
+      assert.equal(s.groupSize.sum, s.log.records);
+      const exposition = parseExposition(wal.telemetry.toPrometheus());
+      checkHistograms(exposition);
+      assert.equal(exposition.types.get("ipfs_kit_wal_fsync_seconds"), "histogram");
+      const count = exposition.samples.find((x) => x.name === "ipfs_kit_wal_fsync_seconds_count");
+      assert.equal(count?.value, s.fsync.count);
+      const sum = exposition.samples.find((x) => x.name === "ipfs_kit_wal_fsync_seconds_sum");
+      assert.equal(sum?.value, s.fsync.sum);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);
+
+Deno.test("recordSync and recordGroup feed their histograms", () => {
+  const telemetry = new WalTelemetry(() => ({
+    log: {
+      records: 0,
+      groups: 0,
+      syncs: 0,
+      rotations: 0,
+      bytes: 0,
+      segments: 1,
+      firstLsn: 1,
+      nextLsn: 1,
+    },
+    queue: { pending: 0, processing: 0, retrying: 0, completed: 0, failed: 0, cancelled: 0 },
+    health: undefined,
+  }));
+  for (const seconds of [0.00004, 0.0003, 0.0003, 0.004, 20]) telemetry.recordSync(seconds);
+  for (const records of [1, 64, 64, 3]) telemetry.recordGroup(records);
+  const s = telemetry.snapshot();
+  const count = (h: typeof s.fsync, le: number) => h.buckets.find((b) => b.le === le)?.count;
+  assert.equal(s.fsync.count, 5);
+  assert.equal(count(s.fsync, 0.00005), 1);
+  assert.equal(count(s.fsync, 0.0005), 3);
+  assert.equal(count(s.fsync, 0.005), 4);
+  assert.equal(count(s.fsync, 10), 4);
+  assert.equal(count(s.fsync, Infinity), 5);
+  assert.equal(s.groupSize.count, 4);
+  assert.equal(s.groupSize.sum, 132);
+  assert.equal(count(s.groupSize, 2), 1);
+  assert.equal(count(s.groupSize, 4), 2);
+  assert.equal(count(s.groupSize, 64), 4);
 });
