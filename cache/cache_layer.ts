@@ -72,12 +72,15 @@ export class CachedStore extends ForwardingStore {
   }
 
   /**
-   * Adds a file. Bytes and strings go through the cache (write-through);
-   * streams and iterables go straight to the store below, which reads them
-   * under the caller's cancellation and never whole into memory.
+   * Adds a file through the cache (write-through). Other iterables than Web
+   * streams go straight to the store below: a pending `next()` of an
+   * iterator cannot be interrupted, and the store below handles that case.
    */
   override add(input: AddInput, options?: AddOptions): Promise<AddResult> {
-    if (typeof input === "string" || input instanceof Uint8Array) {
+    if (
+      typeof input === "string" || input instanceof Uint8Array || input instanceof Blob ||
+      input instanceof ReadableStream
+    ) {
       return this.cache.add(input, options);
     }
     return super.add(input, options);

@@ -594,6 +594,10 @@ export class TieredCache implements AsyncDisposable {
           small = new Uint8Array(await input.arrayBuffer());
           content = small;
         } else large = input;
+      } else if (input instanceof ReadableStream) {
+        // Stay a stream, so the store's cancellation reaches the source.
+        tapped = new Tap(threshold);
+        content = input.pipeThrough(tapped.transform());
       } else if (input !== null && typeof input === "object") {
         tapped = new Tap(threshold);
         content = tapped.wrap(input as AsyncIterable<Uint8Array> | Iterable<Uint8Array>);
@@ -1180,14 +1184,30 @@ class Tap {
     input: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
   ): AsyncGenerator<Uint8Array, void, undefined> {
     for await (const chunk of input) {
-      if (this.#parts !== undefined) {
-        this.#length += chunk instanceof Uint8Array ? chunk.byteLength : Infinity;
-        if (this.#length > this.#limit) this.#parts = undefined;
-        else this.#parts.push(chunk);
-      }
+      this.#record(chunk);
       yield chunk;
     }
     this.#done = true;
+  }
+
+  /** A pass-through stream that records what flows through it. */
+  transform(): TransformStream<Uint8Array, Uint8Array> {
+    return new TransformStream({
+      transform: (chunk, controller) => {
+        this.#record(chunk);
+        controller.enqueue(chunk);
+      },
+      flush: () => {
+        this.#done = true;
+      },
+    });
+  }
+
+  #record(chunk: Uint8Array): void {
+    if (this.#parts === undefined) return;
+    this.#length += chunk instanceof Uint8Array ? chunk.byteLength : Infinity;
+    if (this.#length > this.#limit) this.#parts = undefined;
+    else this.#parts.push(chunk);
   }
 
   /** The whole content, if it was read to its end and stayed within the limit. */

@@ -415,3 +415,35 @@ testEachStrategy("tiered cache: a memory-only cache works without a disk tier", 
     assert.equal(cache.tierOf(small), "memory");
   });
 });
+
+testEachStrategy("tiered cache: an add from a stream that never ends is cancellable", async () => {
+  await withSetup(async ({ open }) => {
+    await using cache = await open();
+    let sourceCancelled = false;
+    const endless = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(new Uint8Array(1000).fill(7)); // then nothing, ever
+      },
+      cancel() {
+        sourceCancelled = true;
+      },
+    });
+    const controller = new AbortController();
+    const adding = cache.add(endless, { signal: controller.signal });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const reason = new Error("enough");
+    controller.abort(reason);
+    await assert.rejects(adding, (error) => error === reason);
+    assert.ok(sourceCancelled, "the source stream was cancelled");
+  });
+});
+
+testEachStrategy("tiered cache: an add from a stream is written through", async () => {
+  await withSetup(async ({ open }) => {
+    await using cache = await open();
+    const bytes = crypto.getRandomValues(new Uint8Array(5000));
+    const { cid } = await cache.add(new Blob([bytes]).stream());
+    assert.equal(cache.tierOf(cid), "memory");
+    assert.ok(equal(await readAll(cache.cat(cid)), bytes));
+  });
+});
