@@ -2,9 +2,9 @@
  * The embedded node against a daemon over RPC: `add` and `cat` of 1 MiB and
  * 64 MiB of random bytes, both through a {@linkcode Kit}.
  *
- * - `ipfs-kit embedded`: `Kit.open({ repo })` on a temporary repository,
+ * - `ipfs-kit embedded`: `Kit.open({ repo, cache: false })` on a temporary repository,
  *   with its defaults (every block synced to disk before `add` returns).
- * - `js-ipfs`: `Kit.open({ api })`, the Kubo RPC backend, against the js-ipfs
+ * - `js-ipfs`: `Kit.open({ api, cache: false })`, the Kubo RPC backend, against the js-ipfs
  *   daemon at `IPFS_KIT_KUBO_API`; without that variable this file starts
  *   one with `tools/start_js_ipfs.sh` and stops it when the run ends. When
  *   none can be started, the `js-ipfs` entries are skipped with a warning.
@@ -32,10 +32,11 @@ const SIZES = [["1MiB", MIB], ["64MiB", 64 * MIB]] as const;
 
 const daemon = await findDaemon();
 const repo = await Deno.makeTempDir({ prefix: "ipfs-kit-bench-" });
-const embedded = await Kit.open({ repo });
+// `cache: false` on both: the bench measures the backends, not the kit's memory tier.
+const embedded = await Kit.open({ repo, cache: false });
 const remote = daemon === undefined
   ? undefined
-  : await Kit.open({ api: daemon.url, kubo: { timeoutMs: 300_000 } });
+  : await Kit.open({ api: daemon.url, kubo: { timeoutMs: 300_000 }, cache: false });
 
 addEventListener("unload", () => {
   // Synchronous: the embedded node closes at once; the daemon's connections end with the process.
