@@ -9,8 +9,8 @@
 // the directory, so each child also opens the cache its predecessor left.
 
 import assert from "node:assert/strict";
-import { sleep } from "../runtime/sleep.ts";
 import { testEachStrategy } from "../runtime/testing.ts";
+import { runAndKill } from "../tests/_crash.ts";
 import { DiskCache } from "./disk_cache.ts";
 import { crashPayload, MAX_BYTES } from "./testdata/disk_cache_crash_child.ts";
 
@@ -28,28 +28,14 @@ interface TrialOutput {
   acknowledged: Array<{ key: number; version: number }>;
 }
 
-async function collect(
-  stream: ReadableStream<Uint8Array>,
-  onText?: (text: string) => void,
-): Promise<string> {
-  const decoder = new TextDecoder();
-  let text = "";
-  for await (const chunk of stream) {
-    text += decoder.decode(chunk, { stream: true });
-    onText?.(text);
-  }
-  return text + decoder.decode();
-}
-
 /** Runs one child and kills it: early (maybe while it opens the cache) or while writing. */
 async function runTrial(
   dir: string,
   strategy: string,
   firstVersion: number,
 ): Promise<TrialOutput> {
-  const child = new Deno.Command(Deno.execPath(), {
+  const lines = await runAndKill({
     args: [
-      "run",
       `--allow-read=${dir}`,
       `--allow-write=${dir}`,
       CHILD,
@@ -59,33 +45,11 @@ async function runTrial(
       String(firstVersion),
       String(Math.floor(Math.random() * 2 ** 31)),
     ],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const ready = Promise.withResolvers<void>();
-  const stdout = collect(child.stdout, (text) => {
-    if (text.startsWith("ready\n")) ready.resolve();
+    earlyKillMs: 250,
+    lateKillMs: 80,
   });
-  const stderr = collect(child.stderr);
-  if (Math.random() < 0.2) {
-    // Anywhere from startup through opening (temporary file cleanup, scan) to the first sets.
-    await sleep(Math.random() * 250);
-  } else {
-    await Promise.race([ready.promise, child.status]);
-    await sleep(Math.random() * 80);
-  }
-  try {
-    child.kill("SIGKILL");
-  } catch {
-    // It exited on its own: the status check below reports it.
-  }
-  const status = await child.status;
-  const [out, err] = await Promise.all([stdout, stderr]);
-  assert.equal(status.signal, "SIGKILL", `child exited on its own (${status.code}):\n${err}`);
   const output: TrialOutput = { ready: false, begun: [], acknowledged: [] };
-  // The last line may be cut short by the kill: only whole lines count.
-  for (const line of out.split("\n").slice(0, -1)) {
+  for (const line of lines) {
     const [kind, a, b, c] = line.split(" ");
     if (kind === "ready") output.ready = true;
     else if (kind === "b") output.begun.push({ key: +a, version: +b, size: +c });

@@ -6,8 +6,8 @@
 // also recovers from the previous kill, and children compact as they go.
 
 import assert from "node:assert/strict";
-import { sleep } from "../runtime/sleep.ts";
 import { testEachStrategy } from "../runtime/testing.ts";
+import { runAndKill } from "../tests/_crash.ts";
 import { SegmentLog, type SyncPolicy } from "./segment_log.ts";
 import { crashId, crashPayload, crashType } from "./testdata/crash_payload.ts";
 
@@ -36,19 +36,6 @@ interface TrialOutput {
   ready: boolean;
 }
 
-async function collect(
-  stream: ReadableStream<Uint8Array>,
-  onText?: (text: string) => void,
-): Promise<string> {
-  const decoder = new TextDecoder();
-  let text = "";
-  for await (const chunk of stream) {
-    text += decoder.decode(chunk, { stream: true });
-    onText?.(text);
-  }
-  return text + decoder.decode();
-}
-
 /** Runs one child and kills it: early (maybe before the log is open) or while appending. */
 async function runTrial(
   dir: string,
@@ -56,9 +43,8 @@ async function runTrial(
   strategy: string,
   firstId: number,
 ): Promise<TrialOutput> {
-  const child = new Deno.Command(Deno.execPath(), {
+  const lines = await runAndKill({
     args: [
-      "run",
       `--allow-read=${dir}`,
       `--allow-write=${dir}`,
       CHILD,
@@ -68,33 +54,10 @@ async function runTrial(
       String(plan.writers),
       String(firstId),
     ],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const ready = Promise.withResolvers<void>();
-  const stdout = collect(child.stdout, (text) => {
-    if (text.startsWith("ready\n")) ready.resolve();
+    earlyKillMs: 250,
+    lateKillMs: 30,
   });
-  const stderr = collect(child.stderr);
-  if (Math.random() < 0.2) {
-    // Anywhere from startup through recovery to the first appends.
-    await sleep(Math.random() * 250);
-  } else {
-    await Promise.race([ready.promise, child.status]);
-    await sleep(Math.random() * 30);
-  }
-  try {
-    child.kill("SIGKILL");
-  } catch {
-    // It exited on its own: the status check below reports it.
-  }
-  const status = await child.status;
-  const [out, err] = await Promise.all([stdout, stderr]);
-  assert.equal(status.signal, "SIGKILL", `child exited on its own (${status.code}):\n${err}`);
   const output: TrialOutput = { acknowledged: [], compactRequests: [], ready: false };
-  // The last line may be cut short by the kill: only whole lines count.
-  const lines = out.split("\n").slice(0, -1);
   for (const line of lines) {
     const [kind, a, b] = line.split(" ");
     if (kind === "ready") output.ready = true;

@@ -9,8 +9,8 @@
 // also recovers from the previous kill.
 
 import assert from "node:assert/strict";
-import { sleep } from "../runtime/sleep.ts";
 import { testEachStrategy } from "../runtime/testing.ts";
+import { runAndKill } from "../tests/_crash.ts";
 import { type Operation, OPERATION_STATES, WriteAheadLog } from "./operation_log.ts";
 import type { SyncPolicy } from "./segment_log.ts";
 import {
@@ -49,19 +49,6 @@ interface TrialOutput {
   checkpoints: number;
 }
 
-async function collect(
-  stream: ReadableStream<Uint8Array>,
-  onText?: (text: string) => void,
-): Promise<string> {
-  const decoder = new TextDecoder();
-  let text = "";
-  for await (const chunk of stream) {
-    text += decoder.decode(chunk, { stream: true });
-    onText?.(text);
-  }
-  return text + decoder.decode();
-}
-
 /** Runs one child and kills it: early (maybe before the log is open) or while it works. */
 async function runTrial(
   dir: string,
@@ -69,9 +56,8 @@ async function runTrial(
   strategy: string,
   firstSeq: number,
 ): Promise<TrialOutput> {
-  const child = new Deno.Command(Deno.execPath(), {
+  const lines = await runAndKill({
     args: [
-      "run",
       `--allow-read=${dir}`,
       `--allow-write=${dir}`,
       CHILD,
@@ -82,33 +68,11 @@ async function runTrial(
       String(firstSeq),
       String(OPS_PER_CHILD),
     ],
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const ready = Promise.withResolvers<void>();
-  const stdout = collect(child.stdout, (text) => {
-    if (text.startsWith("ready\n")) ready.resolve();
+    earlyKillMs: 300,
+    lateKillMs: 60,
   });
-  const stderr = collect(child.stderr);
-  if (Math.random() < 0.2) {
-    // Anywhere from startup through replay to the first submits.
-    await sleep(Math.random() * 300);
-  } else {
-    await Promise.race([ready.promise, child.status]);
-    await sleep(Math.random() * 60);
-  }
-  try {
-    child.kill("SIGKILL");
-  } catch {
-    // It exited on its own: the status check below reports it.
-  }
-  const status = await child.status;
-  const [out, err] = await Promise.all([stdout, stderr]);
-  assert.equal(status.signal, "SIGKILL", `child exited on its own (${status.code}):\n${err}`);
   const output: TrialOutput = { submitted: [], cancelled: [], checkpoints: 0 };
-  // The last line may be cut short by the kill: only whole lines count.
-  for (const line of out.split("\n").slice(0, -1)) {
+  for (const line of lines) {
     const [kind, a, b] = line.split(" ");
     if (kind === "ready") continue;
     if (kind === "a") output.submitted.push([Number(a), b]);
