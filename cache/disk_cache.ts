@@ -12,6 +12,7 @@ import { CancelScope } from "../runtime/cancel_scope.ts";
 import { checkpoint, checkpointIfCancelled } from "../runtime/checkpoint.ts";
 import { ClosedResourceError } from "../runtime/errors.ts";
 import { Lock } from "../runtime/lock.ts";
+import { lockFile } from "../runtime/_lock_file.ts";
 import { withSignal } from "../runtime/timeouts.ts";
 import {
   BufferedWriter,
@@ -330,22 +331,22 @@ export class DiskCache implements AsyncDisposable {
   ): Promise<DiskCache> {
     checkpointIfCancelled();
     await Deno.mkdir(root, { recursive: true });
-    const lockFile = await Deno.open(`${root}/lock`, { read: true, write: true, create: true });
+    const lock = await lockFile(`${root}/lock`);
+    if (lock === undefined) {
+      throw new Error(
+        `Cannot open disk cache: the directory is in use by another process or DiskCache: ${root}`,
+      );
+    }
     try {
-      if (!await lockFile.tryLock(true)) {
-        throw new Error(
-          `Cannot open disk cache: the directory is in use by another process or DiskCache: ${root}`,
-        );
-      }
       await prepareDirectories(root);
       const sizes = await scanEntries(root);
       const lists = await readSnapshot(`${root}/index`);
-      const cache = new DiskCache(root, lockFile, options);
+      const cache = new DiskCache(root, lock, options);
       cache.#restore(sizes, lists);
       await shielded(() => cache.#removeEvicted());
       return cache;
     } catch (error) {
-      lockFile.close();
+      lock.close();
       throw error;
     }
   }

@@ -22,6 +22,7 @@ import { checkpoint, checkpointIfCancelled, currentTime } from "../runtime/check
 import { ClosedResourceError } from "../runtime/errors.ts";
 import type { Permit } from "../runtime/permit.ts";
 import { withSignal } from "../runtime/timeouts.ts";
+import { lockFile } from "../runtime/_lock_file.ts";
 import { codecNamed, linksOf, missingFrom, walkDag } from "./_codecs.ts";
 import { resolvePath, splitPath } from "./_dag_path.ts";
 import { writeTree } from "./_fs_export.ts";
@@ -258,14 +259,14 @@ export class EmbeddedNode implements ContentStore {
       const sync = options.sync ?? true;
       await checkpoint();
       await Deno.mkdir(repo, { recursive: true });
-      const lock = await Deno.open(`${repo}/repo.lock`, { create: true, write: true });
+      const lock = await lockFile(`${repo}/repo.lock`);
+      if (lock === undefined) {
+        throw new RepoLockedError(
+          `Cannot open repository: another node has it open: ${repo}`,
+          repo,
+        );
+      }
       try {
-        if (!(await lock.tryLock(true))) {
-          throw new RepoLockedError(
-            `Cannot open repository: another node has it open: ${repo}`,
-            repo,
-          );
-        }
         await checkFormat(repo);
         const tmpDir = `${repo}/tmp`;
         const blocks = await FsBlockstore.open({ dir: `${repo}/blocks`, tmpDir, sync });

@@ -118,6 +118,7 @@ import { CancelScope, currentRuntime, park, type Waiter } from "../runtime/cance
 import { checkpointIfCancelled } from "../runtime/checkpoint.ts";
 import { CancelledError } from "../runtime/errors.ts";
 import { withSignal } from "../runtime/timeouts.ts";
+import { lockFile } from "../runtime/_lock_file.ts";
 import { macrotaskYield } from "../runtime/_scheduler.ts";
 import { faults } from "./_faults.ts";
 import { segmentLogAccess } from "./_internals.ts";
@@ -449,13 +450,13 @@ export class SegmentLog implements AsyncDisposable {
     const config = checkOptions(options);
     dir = dir.length > 1 ? dir.replace(/\/+$/, "") : dir;
     await ensureDir(dir);
-    const lock = await Deno.open(join(dir, "LOCK"), { read: true, write: true, create: true });
+    const lock = await lockFile(join(dir, "LOCK"));
+    if (lock === undefined) {
+      throw new WalLockedError(
+        `Cannot open log: ${dir} is locked by another process or an open handle`,
+      );
+    }
     try {
-      if (!(await lock.tryLock(true))) {
-        throw new WalLockedError(
-          `Cannot open log: ${dir} is locked by another process or an open handle`,
-        );
-      }
       return new SegmentLog(dir, config, lock, await recover(dir));
     } catch (error) {
       lock.close();
