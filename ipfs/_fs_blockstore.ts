@@ -7,27 +7,40 @@
  * `next-to-last/2`). Blocks are keyed by multihash, as in Kubo: the same
  * bytes under two codecs or CID versions are one file.
  *
- * Writes are atomic: the block goes to a temporary file in `tmpDir` (same
- * file system), is synced, then renamed into place. Renames are made durable
- * by syncing the touched directories in {@linkcode FsBlockstore.flush}, once
- * per operation rather than once per block. Blocks with an identity
- * multihash are never stored: their bytes are the digest.
+ * Writes are atomic: the block goes to a temporary file `.put-<uuid>.tmp` in
+ * its own shard directory (as Kubo's flatfs does), is synced, then renamed
+ * into place. Keeping the temporary file in the shard spreads file creation
+ * over many directories instead of serialising it on one: creating an inode
+ * is the dominant cost of an add on some file systems (about 0.4 ms of
+ * kernel time each on the ext4 of the machines here), and this measured 30%
+ * faster adds of 64 MiB. Renames are made durable by syncing the touched
+ * directories in {@linkcode FsBlockstore.flush}, once per operation rather
+ * than once per block. A crash can leave temporary files behind; they are
+ * never listed as blocks, and {@linkcode FsBlockstore.sweep} (run by garbage
+ * collection) deletes them. Blocks with an identity multihash are never
+ * stored: their bytes are the digest.
  *
  * @module
  */
 
-import { ClosedResourceError } from "../runtime/errors.ts";
+import { CancelScope } from "../runtime/cancel_scope.ts";
+import { ClosedResourceError, TaskGroupError } from "../runtime/errors.ts";
+import { mapConcurrent } from "../runtime/map_concurrent.ts";
 import { base32upper } from "npm:multiformats@14.0.5/bases/base32";
 import type { CID } from "npm:multiformats@14.0.5/cid";
 import { identity } from "npm:multiformats@14.0.5/hashes/identity";
 import { NotFoundError } from "./errors.ts";
 
+/** How many directories {@linkcode FsBlockstore.flush} syncs at once. */
+const FLUSH_CONCURRENCY = 32;
+
+/** The name of a temporary file: `.put-<uuid>.tmp`. */
+const TEMPORARY = /^\.put-[0-9a-f-]{36}\.tmp$/;
+
 /** Options for {@linkcode FsBlockstore.open}. */
 export interface FsBlockstoreOptions {
   /** Where the block files go. Created if missing. */
   dir: string;
-  /** Where temporary files go; emptied on open. Must be on the same file system. */
-  tmpDir: string;
   /** Sync each file and the touched directories to disk. Default `true`. */
   sync?: boolean;
 }
@@ -58,27 +71,20 @@ export interface StoreCallOptions {
 /** The one-file-per-block store. */
 export class FsBlockstore {
   #dir: string;
-  #tmpDir: string;
   #sync: boolean;
   #shards = new Set<string>();
   #dirty = new Set<string>();
   #closed = false;
 
-  private constructor(dir: string, tmpDir: string, sync: boolean) {
+  private constructor(dir: string, sync: boolean) {
     this.#dir = dir;
-    this.#tmpDir = tmpDir;
     this.#sync = sync;
   }
 
-  /**
-   * Opens (creating) a store. The caller must hold the repository's lock:
-   * leftover temporary files are deleted.
-   */
+  /** Opens (creating) a store. The caller must hold the repository's lock. */
   static async open(options: FsBlockstoreOptions): Promise<FsBlockstore> {
     await Deno.mkdir(options.dir, { recursive: true });
-    await Deno.remove(options.tmpDir, { recursive: true }).catch(ignoreNotFound);
-    await Deno.mkdir(options.tmpDir, { recursive: true });
-    return new FsBlockstore(options.dir, options.tmpDir, options.sync ?? true);
+    return new FsBlockstore(options.dir, options.sync ?? true);
   }
 
   /** The file a block lives in. */
@@ -147,7 +153,7 @@ export class FsBlockstore {
     if (await exists(file)) return;
     const shard = file.slice(0, file.lastIndexOf("/"));
     await this.#ensureShard(shard);
-    const tmp = `${this.#tmpDir}/${crypto.randomUUID()}`;
+    const tmp = `${shard}/.put-${crypto.randomUUID()}.tmp`;
     try {
       if (this.#sync) {
         const handle = await Deno.open(tmp, { write: true, createNew: true });
@@ -227,17 +233,52 @@ export class FsBlockstore {
     return true;
   }
 
-  /** Syncs the directories changed since the last flush, making renames and deletes durable. */
+  /**
+   * Deletes the temporary files a crash left in the shards. Only while no
+   * put is in flight: a put's own temporary file would go too. Returns how
+   * many it deleted.
+   */
+  async sweep(): Promise<number> {
+    this.#checkOpen("sweep blocks");
+    let removed = 0;
+    for await (const shard of Deno.readDir(this.#dir)) {
+      if (!shard.isDirectory || shard.name.length !== 2) continue;
+      const names: string[] = [];
+      try {
+        for await (const entry of Deno.readDir(`${this.#dir}/${shard.name}`)) {
+          if (entry.isFile && TEMPORARY.test(entry.name)) names.push(entry.name);
+        }
+      } catch (error) {
+        if (error instanceof Deno.errors.NotFound) continue;
+        throw error;
+      }
+      for (const name of names) {
+        await Deno.remove(`${this.#dir}/${shard.name}/${name}`).catch(ignoreNotFound);
+        removed++;
+      }
+      if (names.length > 0 && this.#sync) this.#dirty.add(`${this.#dir}/${shard.name}`);
+    }
+    return removed;
+  }
+
+  /**
+   * Syncs the directories changed since the last flush, making renames and
+   * deletes durable; up to 32 at a time, since an add touches a shard
+   * directory per block. Cancellation does not interrupt it.
+   */
   async flush(): Promise<void> {
     const dirs = [...this.#dirty];
     this.#dirty.clear();
-    for (const dir of dirs) {
-      const handle = await Deno.open(dir, { read: true });
-      try {
-        await handle.sync();
-      } finally {
-        handle.close();
-      }
+    try {
+      // Shielded: a flush is short and bounded, and a cancelled operation's
+      // renames must still become durable or stay marked dirty.
+      await new CancelScope({ shield: true, name: "blockstore flush" }).run(() =>
+        mapConcurrent(dirs, syncDir, { concurrency: FLUSH_CONCURRENCY })
+      );
+    } catch (error) {
+      for (const dir of dirs) this.#dirty.add(dir);
+      // One directory's failure, not the group's wrapper: callers see the file system error.
+      throw error instanceof TaskGroupError ? error.errors[0] : error;
     }
   }
 
@@ -262,6 +303,15 @@ export class FsBlockstore {
   }
 }
 
+async function syncDir(dir: string): Promise<void> {
+  const handle = await Deno.open(dir, { read: true });
+  try {
+    await handle.sync();
+  } finally {
+    handle.close();
+  }
+}
+
 async function exists(path: string): Promise<boolean> {
   try {
     await Deno.lstat(path);
@@ -272,6 +322,7 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
-function ignoreNotFound(error: unknown): void {
+/** A `catch` handler that lets a missing file pass and rethrows the rest. */
+export function ignoreNotFound(error: unknown): void {
   if (!(error instanceof Deno.errors.NotFound)) throw error;
 }

@@ -14,7 +14,7 @@ async function withStore(
 ): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "ipfs-kit-blockstore-" });
   try {
-    const store = await FsBlockstore.open({ dir: `${dir}/blocks`, tmpDir: `${dir}/tmp`, sync });
+    const store = await FsBlockstore.open({ dir: `${dir}/blocks`, sync });
     try {
       await fn(store, dir);
     } finally {
@@ -49,7 +49,6 @@ testEachStrategy("blocks go to <shard>/<base32 multihash>.data, one file each", 
     assert.match(key, /^[A-Z2-7]+$/);
     assert.equal(key.startsWith("CIQ"), true, "sha2-256 multihashes start with CIQ in base32");
     assert.deepEqual(await files(`${dir}/blocks`), [`${key.slice(-3, -1)}/${key}.data`]);
-    assert.deepEqual(await files(`${dir}/tmp`), []);
     assert.deepEqual(await store.get(cid), bytes);
     assert.equal(await store.size(cid), bytes.length);
   });
@@ -109,17 +108,53 @@ testEachStrategy("identity CIDs are answered from the CID and never stored", asy
   });
 });
 
-testEachStrategy("opening clears leftover temporary files", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "ipfs-kit-blockstore-" });
-  try {
-    await Deno.mkdir(`${dir}/tmp`);
-    await Deno.writeTextFile(`${dir}/tmp/half-written`, "crash");
-    const store = await FsBlockstore.open({ dir: `${dir}/blocks`, tmpDir: `${dir}/tmp` });
-    store.close();
-    assert.deepEqual(await files(`${dir}/tmp`), []);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+testEachStrategy(
+  "sweep deletes the temporary files a crash left; entries never lists them",
+  async () => {
+    await withStore(async (store, dir) => {
+      const bytes = new TextEncoder().encode("kept");
+      const cid = await rawCid(bytes);
+      await store.put(cid, bytes);
+      const shard = store.path(cid).split("/").at(-2)!;
+      // What a process killed between create and rename leaves behind.
+      const leftover = `.put-${crypto.randomUUID()}.tmp`;
+      await Deno.writeTextFile(`${dir}/blocks/${shard}/${leftover}`, "half-writ");
+      await Deno.writeTextFile(`${dir}/blocks/${shard}/notes.txt`, "not ours");
+      const listed = [];
+      for await (const entry of store.entries()) listed.push(entry.key);
+      assert.equal(listed.length, 1);
+      assert.equal(await store.sweep(), 1);
+      await store.flush();
+      assert.deepEqual(
+        (await files(`${dir}/blocks`)).sort(),
+        [
+          store.path(cid).slice(`${dir}/blocks/`.length),
+          `${shard}/notes.txt`,
+        ].sort(),
+      );
+      assert.deepEqual(await store.get(cid), bytes);
+    });
+  },
+);
+
+testEachStrategy("a put that fails half way leaves no temporary file", async () => {
+  await withStore(async (store, dir) => {
+    const bytes = new Uint8Array([4, 2]);
+    const cid = await rawCid(bytes);
+    // Fails once the temporary file exists: the write asks for the bytes to go.
+    const failing = bytes.slice();
+    const reason = new Error("disk gone");
+    Object.defineProperty(failing, "subarray", {
+      value: () => {
+        throw reason;
+      },
+    });
+    await assert.rejects(store.put(cid, failing), (error) => error === reason);
+    const shard = store.path(cid).split("/").at(-2)!;
+    assert.deepEqual(await files(`${dir}/blocks/${shard}`), []);
+    await store.put(cid, bytes);
+    assert.deepEqual(await store.get(cid), bytes);
+  });
 });
 
 testEachStrategy("an aborted signal stops put before it writes", async () => {

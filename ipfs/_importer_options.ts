@@ -80,6 +80,13 @@ export function resolveLayout(options: LayoutOptions, what: string): ResolvedLay
 }
 
 /**
+ * How many blocks of a file the importer makes and writes at once. Higher
+ * than the importer's default: a block write waits for its fsync, and on two
+ * cores 32 in flight measured 8-17% faster adds of 64 MiB than 8 (interleaved runs).
+ */
+export const BLOCK_WRITE_CONCURRENCY = 32;
+
+/**
  * The `ipfs-unixfs-importer` options for a resolved layout, every
  * CID-relevant setting explicit.
  *
@@ -101,6 +108,6 @@ export function importerOptions(layout: ResolvedLayout): ImporterOptions {
     // One file at a time: the importer does not join the file tasks it
     // abandons on failure; blocks are written concurrently within a file.
     fileImportConcurrency: 1,
-    blockWriteConcurrency: 8,
+    blockWriteConcurrency: BLOCK_WRITE_CONCURRENCY,
   };
 }

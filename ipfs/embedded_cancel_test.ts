@@ -10,6 +10,7 @@ import { CancelScope } from "../runtime/cancel_scope.ts";
 import { CancelledError } from "../runtime/errors.ts";
 import { testEachStrategy } from "../runtime/testing.ts";
 import { EmbeddedNode, type EmbeddedNodeOptions } from "./embedded_node.ts";
+import { temporaries } from "../tests/_repo.ts";
 
 const MIB = 1_048_576;
 const TOTAL = 100 * MIB;
@@ -59,16 +60,10 @@ function generated(onPull: (bytes: number) => void): {
   return { stream, pulled: () => sent };
 }
 
-async function listDir(path: string): Promise<string[]> {
-  const names: string[] = [];
-  for await (const entry of Deno.readDir(path)) names.push(entry.name);
-  return names;
-}
-
 /** After a cancelled add: no pin, no temporary file, and GC takes every block it wrote. */
 async function assertNothingKept(node: EmbeddedNode, repo: string): Promise<void> {
   assert.deepEqual(await node.pin.ls(), []);
-  assert.deepEqual(await listDir(`${repo}/tmp`), []);
+  assert.deepEqual(await temporaries(repo), []);
   const before = await node.repo.stat();
   assert.ok(before.numObjects > 0, "the add wrote blocks before it was cancelled");
   const removed = await node.repo.gc();

@@ -27,7 +27,7 @@ import { codecNamed, linksOf, missingFrom, walkDag } from "./_codecs.ts";
 import { resolvePath, splitPath } from "./_dag_path.ts";
 import { writeTree } from "./_fs_export.ts";
 import { scanPath, toEntries } from "./_fs_import.ts";
-import { blockKey, FsBlockstore } from "./_fs_blockstore.ts";
+import { blockKey, FsBlockstore, ignoreNotFound } from "./_fs_blockstore.ts";
 import { loadIdentity, type PeerIdentity } from "./_identity.ts";
 import { importerOptions, type ResolvedLayout, resolveLayout } from "./_importer_options.ts";
 import { byteSource } from "./_input.ts";
@@ -269,7 +269,10 @@ export class EmbeddedNode implements ContentStore {
       try {
         await checkFormat(repo);
         const tmpDir = `${repo}/tmp`;
-        const blocks = await FsBlockstore.open({ dir: `${repo}/blocks`, tmpDir, sync });
+        // Holding the lock: what is left in tmp is a crashed process's.
+        await Deno.remove(tmpDir, { recursive: true }).catch(ignoreNotFound);
+        await Deno.mkdir(tmpDir, { recursive: true });
+        const blocks = await FsBlockstore.open({ dir: `${repo}/blocks`, sync });
         const pins = await PinStore.open(`${repo}/pins`, tmpDir, sync);
         await Deno.mkdir(`${repo}/keys`, { recursive: true, mode: 0o700 });
         const identity = await loadIdentity(`${repo}/keys/self.json`, tmpDir, sync);
@@ -1061,6 +1064,8 @@ export class EmbeddedNode implements ContentStore {
         }
         const removed: CID[] = [];
         try {
+          // Exclusive: no put is in flight, so any temporary file is a crash's.
+          await this.#blocks.sweep();
           for await (const block of this.#blocks.entries()) {
             checkpointIfCancelled();
             if (marked.has(block.key)) continue;

@@ -18,6 +18,7 @@ import {
 } from "./errors.ts";
 import { decodeKey, peerIdOf } from "./_identity.ts";
 import { base64pad } from "npm:multiformats@14.0.5/bases/base64";
+import { temporaries } from "../tests/_repo.ts";
 
 const encoder = new TextEncoder();
 
@@ -56,12 +57,6 @@ async function withNode(
 function sha256Cid(code: number, bytes: Uint8Array): CID {
   const digest = new Uint8Array(createHash("sha256").update(bytes).digest());
   return CID.createV1(code, Digest.create(0x12, digest));
-}
-
-async function listDir(path: string): Promise<string[]> {
-  const names: string[] = [];
-  for await (const entry of Deno.readDir(path)) names.push(entry.name);
-  return names.sort();
 }
 
 // Published Kubo CIDs (`ipfs add`, `ipfs add --cid-version=1`, `ipfs object new unixfs-dir`).
@@ -205,7 +200,7 @@ testEachStrategy("blocks are stored one file each in Kubo's flatfs layout", asyn
     // Every Kubo repository holds this file for the empty directory.
     const file = `${repo}/blocks/X3/CIQFTFEEHEDF6KLBT32BFAGLXEZL4UWFNWM4LFTLMXQBCERZ6CMLX3Y.data`;
     assert.deepEqual(await Deno.readFile(file), await node.block.get(dir.cid));
-    assert.deepEqual(await listDir(`${repo}/tmp`), []);
+    assert.deepEqual(await temporaries(repo), []);
   });
 });
 
@@ -463,7 +458,7 @@ testEachStrategy("aborting add interrupts a stalled stream input and cancels it"
     // The stream was cancelled (with the scope's cancellation as the reason).
     assert.notEqual(cancelled, undefined);
     assert.equal(pulls, 4);
-    assert.deepEqual(await listDir(`${repo}/tmp`), []);
+    assert.deepEqual(await temporaries(repo), []);
   });
 });
 
@@ -508,7 +503,7 @@ testEachStrategy("a failing input fails add and joins every block write", async 
       throw failure;
     }
     await assert.rejects(node.add(broken()), (error) => error === failure);
-    assert.deepEqual(await listDir(`${repo}/tmp`), []);
+    assert.deepEqual(await temporaries(repo), []);
     // The node still works.
     const { cid } = await node.add("after");
     assert.equal(await new Response(node.cat(cid)).text(), "after");

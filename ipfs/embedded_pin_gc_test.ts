@@ -12,6 +12,8 @@ import { taskGroup } from "../runtime/task_group.ts";
 import { testEachStrategy } from "../runtime/testing.ts";
 import type { PinEntry } from "./content_store.ts";
 import { blockKey } from "./_fs_blockstore.ts";
+import { BLOCK_WRITE_CONCURRENCY } from "./_importer_options.ts";
+import { temporaries } from "../tests/_repo.ts";
 import { EmbeddedNode, type EmbeddedNodeOptions } from "./embedded_node.ts";
 import { InvalidInputError, NotFoundError, PinnedError } from "./errors.ts";
 
@@ -207,8 +209,9 @@ testEachStrategy("gc stops before deleting anything when a pinned DAG is incompl
 
 testEachStrategy("gc waits for an add in progress and keeps its blocks", async () => {
   await withNode(async (node) => {
-    // The importer writes leaves in batches of 8: pause after 12 chunks.
-    const chunks = Array.from({ length: 16 }, () => randomBytes(65_536));
+    // The importer writes leaves in batches of BLOCK_WRITE_CONCURRENCY: pause after one batch and a half.
+    const batch = BLOCK_WRITE_CONCURRENCY;
+    const chunks = Array.from({ length: 2 * batch }, () => randomBytes(65_536));
     const halfway = Promise.withResolvers<void>();
     const resume = Promise.withResolvers<void>();
     let sent = 0;
@@ -218,7 +221,7 @@ testEachStrategy("gc waits for an add in progress and keeps its blocks", async (
           controller.close();
           return;
         }
-        if (sent === 12) {
+        if (sent === batch + batch / 2) {
           halfway.resolve();
           await resume.promise;
         }
@@ -234,8 +237,8 @@ testEachStrategy("gc waits for an add in progress and keeps its blocks", async (
       });
       await halfway.promise;
       // Wait for the add to write its first blocks (the leaves are written as they are made).
-      for (let i = 0; i < 500 && (await node.repo.stat()).numObjects < 8; i++) await sleep(2);
-      assert.ok((await node.repo.stat()).numObjects >= 8);
+      for (let i = 0; i < 500 && (await node.repo.stat()).numObjects < batch; i++) await sleep(2);
+      assert.ok((await node.repo.stat()).numObjects >= batch);
       assert.deepEqual(await node.pin.ls(), []);
       tg.spawn(async () => {
         removed = await node.repo.gc();
@@ -248,9 +251,9 @@ testEachStrategy("gc waits for an add in progress and keeps its blocks", async (
     assert.equal(gcDone, true);
     assert.deepEqual(removed, []);
     const bytes = new Uint8Array(await new Response(node.cat(added!)).arrayBuffer());
-    assert.equal(bytes.length, 16 * 65_536);
+    assert.equal(bytes.length, chunks.length * 65_536);
     assert.deepEqual(bytes.subarray(0, 65_536), chunks[0]);
-    assert.deepEqual(bytes.subarray(15 * 65_536), chunks[15]);
+    assert.deepEqual(bytes.subarray((chunks.length - 1) * 65_536), chunks.at(-1));
   });
 });
 
@@ -298,4 +301,17 @@ testEachStrategy("block rm refuses a block inside a recursively pinned cbor DAG"
       return true;
     });
   });
+});
+
+testEachStrategy("gc deletes the temporary files a crashed add left in the shards", async () => {
+  await withNode(async (node, repo) => {
+    const { cid } = await node.add("survives");
+    const shard = blockKey(cid).slice(-3, -1);
+    const leftover = `${repo}/blocks/${shard}/.put-${crypto.randomUUID()}.tmp`;
+    await Deno.writeFile(leftover, randomBytes(1000));
+    assert.equal((await node.repo.stat()).numObjects, 1, "a temporary file is not a block");
+    assert.deepEqual(await node.repo.gc(), []);
+    assert.deepEqual(await temporaries(repo), []);
+    assert.equal(await new Response(node.cat(cid)).text(), "survives");
+  }, { sync: true });
 });
