@@ -1,54 +1,77 @@
 // Runs the test suite with Deno's sanitizers on and ends with one plain
 // summary line, `N passed, N failed`, that CI harnesses read. Extra
 // arguments are passed to `deno test` (for example a path to run one file).
-
-const args = [
-  "test",
-  "--allow-all",
-  "--sanitize-ops",
-  "--sanitize-resources",
-  "--parallel",
-  "--doc",
-  ...Deno.args,
+//
+// Without arguments the suite runs in two passes: every file in parallel
+// (doc examples included) except the few below, then those alone, one at a
+// time. They hold the issue's wall-clock bounds (a 100 MiB add or cat
+// cancelled half way stops within 50 ms): on a two-core machine running the
+// rest of the suite beside them, the OS alone can hold a process off the CPU
+// for longer than that (an 89 ms stop was seen in CI while the same test took
+// 1-3 ms alone, and under 20 ms beside three busy processes).
+const SERIAL = [
+  "ipfs/embedded_cancel_test.ts",
+  "tests/kubo_backend_exclusive_test.ts",
 ];
-const child = new Deno.Command(Deno.execPath(), {
-  args,
-  stdout: "piped",
-  stderr: "inherit",
-  // Plain output, so the summary lines below can be read without colour codes.
-  // INIT_CWD is left out: `deno task` sets it only when it is unset, so the
-  // one `deno task test` set would leak into the `deno task kit` runs of the
-  // CLI tests and point them at this folder instead of their own.
-  clearEnv: true,
-  env: {
-    ...withoutInitCwd(Deno.env.toObject()),
-    DENO_JOBS: Deno.env.get("DENO_JOBS") ?? "2",
-    NO_COLOR: "1",
-  },
-}).spawn();
+
+const common = ["test", "--allow-all", "--sanitize-ops", "--sanitize-resources"];
+const passes = Deno.args.length > 0 ? [[...common, "--parallel", "--doc", ...Deno.args]] : [
+  [...common, "--parallel", "--doc", `--ignore=${SERIAL.join(",")}`],
+  [...common, ...SERIAL],
+];
 
 let passed = 0;
 let failed = 0;
-let tail = "";
-const decoder = new TextDecoder();
-const summary = /(\d+) passed(?: \(\d+ steps?\))? \| (\d+) failed/;
-for await (const chunk of child.stdout) {
-  await Deno.stdout.write(chunk);
-  const lines = (tail + decoder.decode(chunk, { stream: true })).split("\n");
-  tail = lines.pop() ?? "";
-  for (const line of lines) {
-    // deno test prints a summary per run; with --doc there may be two.
-    const match = summary.exec(line);
-    if (match) {
-      passed += Number(match[1]);
-      failed += Number(match[2]);
-    }
-  }
+let code = 0;
+for (const args of passes) {
+  const result = await runDenoTest(args);
+  passed += result.passed;
+  failed += result.failed;
+  if (code === 0) code = result.code;
 }
-const { code } = await child.status;
-if (code !== 0 && failed === 0) failed = 1;
 console.log(`${passed} passed, ${failed} failed`);
 Deno.exit(code);
+
+async function runDenoTest(
+  args: string[],
+): Promise<{ passed: number; failed: number; code: number }> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args,
+    stdout: "piped",
+    stderr: "inherit",
+    // Plain output, so the summary lines below can be read without colour codes.
+    // INIT_CWD is left out: `deno task` sets it only when it is unset, so the
+    // one `deno task test` set would leak into the `deno task kit` runs of the
+    // CLI tests and point them at this folder instead of their own.
+    clearEnv: true,
+    env: {
+      ...withoutInitCwd(Deno.env.toObject()),
+      DENO_JOBS: Deno.env.get("DENO_JOBS") ?? "2",
+      NO_COLOR: "1",
+    },
+  }).spawn();
+  let passed = 0;
+  let failed = 0;
+  let tail = "";
+  const decoder = new TextDecoder();
+  const summary = /(\d+) passed(?: \(\d+ steps?\))? \| (\d+) failed/;
+  for await (const chunk of child.stdout) {
+    await Deno.stdout.write(chunk);
+    const lines = (tail + decoder.decode(chunk, { stream: true })).split("\n");
+    tail = lines.pop() ?? "";
+    for (const line of lines) {
+      // deno test prints a summary per run; with --doc there may be two.
+      const match = summary.exec(line);
+      if (match) {
+        passed += Number(match[1]);
+        failed += Number(match[2]);
+      }
+    }
+  }
+  const { code } = await child.status;
+  if (code !== 0 && failed === 0) failed = 1;
+  return { passed, failed, code };
+}
 
 function withoutInitCwd(env: Record<string, string>): Record<string, string> {
   const { INIT_CWD: _, ...rest } = env;
