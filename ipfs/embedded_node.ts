@@ -21,6 +21,7 @@ import { CancelScope } from "../runtime/cancel_scope.ts";
 import { checkpoint, checkpointIfCancelled, currentTime } from "../runtime/checkpoint.ts";
 import { ClosedResourceError } from "../runtime/errors.ts";
 import type { Permit } from "../runtime/permit.ts";
+import { Semaphore } from "../runtime/semaphore.ts";
 import { withSignal } from "../runtime/timeouts.ts";
 import { lockFile } from "../runtime/_lock_file.ts";
 import { codecNamed, linksOf, missingFrom, walkDag } from "./_codecs.ts";
@@ -94,6 +95,12 @@ const REPO_FORMAT = { kind: "ipfs-kit-embedded-repo", version: 1 };
 
 /** The kit's version, reported by `version()` and `id()`. */
 const KIT_VERSION = "0.1.0";
+
+/**
+ * How many block writes an add keeps in flight: each holds one block's bytes
+ * and an open file until its sync and rename are done.
+ */
+const WRITES_IN_FLIGHT = 32;
 
 /** How an operation holds the garbage-collection lock. */
 type LockMode = "shared" | "exclusive" | "none";
@@ -1162,11 +1169,15 @@ export class EmbeddedNode implements ContentStore {
   }
 
   /**
-   * Runs the importer over the candidates `makeCandidates` gives. Blocks are
-   * written concurrently; every write is joined before this returns, even on
-   * failure (the importer abandons its in-flight writes when one fails), and
-   * the inputs' signal aborts then, cancelling any stream input still being
-   * read.
+   * Runs the importer over the candidates `makeCandidates` gives. A block
+   * write (create, write, sync, rename) runs in the background: the
+   * importer's `put` returns as soon as one of {@linkcode WRITES_IN_FLIGHT}
+   * write slots is free, so it goes on hashing while earlier blocks sync,
+   * and a file's root block is written together with its last leaves rather
+   * than after them. Every write is joined before this returns, even on
+   * failure; the first failed write fails the import (later puts throw it),
+   * and the inputs' signal aborts then, cancelling any stream input still
+   * being read.
    */
   async #import(
     makeCandidates: (
@@ -1178,6 +1189,8 @@ export class EmbeddedNode implements ContentStore {
     const ended = new AbortController();
     const candidates = makeCandidates(AbortSignal.any([signal, ended.signal]));
     const pending = new Set<Promise<void>>();
+    const slots = new Semaphore(WRITES_IN_FLIGHT);
+    let failure: { error: unknown } | undefined;
     let finished = false;
     const blocks = this.#blocks;
     const storage = {
@@ -1186,11 +1199,20 @@ export class EmbeddedNode implements ContentStore {
         bytes: Uint8Array | Iterable<Uint8Array> | AsyncIterable<Uint8Array>,
       ): Promise<CID> {
         if (finished) throw new Error("Cannot put block: the import has ended");
-        const write = (async () => blocks.put(cid, await concat(bytes), { signal }))();
+        if (failure !== undefined) throw failure.error;
+        const data = await concat(bytes);
+        const slot = await slots.acquire();
+        const write = (async () => {
+          try {
+            await blocks.put(cid, data, { signal });
+          } catch (error) {
+            failure ??= { error };
+          } finally {
+            slot.release();
+          }
+        })();
         pending.add(write);
-        const forget = () => pending.delete(write);
-        write.then(forget, forget);
-        await write;
+        write.then(() => pending.delete(write));
         return cid;
       },
     };
@@ -1201,9 +1223,10 @@ export class EmbeddedNode implements ContentStore {
       }
     } finally {
       finished = true;
-      while (pending.size > 0) await Promise.allSettled([...pending]);
+      while (pending.size > 0) await Promise.all([...pending]);
       ended.abort(new Error("Cannot read input: the import has ended"));
     }
+    if (failure !== undefined) throw failure.error;
     if (results.length === 0) throw new InvalidInputError("Cannot add: nothing to add");
     return results;
   }

@@ -17,6 +17,7 @@ import {
   RepoLockedError,
 } from "./errors.ts";
 import { decodeKey, peerIdOf } from "./_identity.ts";
+import { blockKey } from "./_fs_blockstore.ts";
 import { base64pad } from "npm:multiformats@14.0.5/bases/base64";
 import { temporaries } from "../tests/_repo.ts";
 
@@ -624,3 +625,33 @@ testEachStrategy("network operations are not supported by the embedded node", as
     assert.throws(() => node.pubsub.subscribe("t"), NotSupportedError);
   });
 });
+
+testEachStrategy(
+  "a block write that fails fails the add with its error and pins nothing",
+  async () => {
+    await withNode(async (node, repo) => {
+      const chunks = Array.from({ length: 40 }, () => randomBytes(1024));
+      const content = new Uint8Array(40 * 1024);
+      chunks.forEach((chunk, i) => content.set(chunk, i * 1024));
+      // The 31st leaf's shard is taken by a file: its write fails (not a directory).
+      const leaf = CID.createV1(
+        0x55,
+        Digest.create(0x12, createHash("sha256").update(chunks[30]).digest()),
+      );
+      const key = blockKey(leaf);
+      await Deno.mkdir(`${repo}/blocks`, { recursive: true });
+      const shard = `${repo}/blocks/${key.slice(-3, -1)}`;
+      await Deno.remove(shard, { recursive: true }).catch(() => {});
+      await Deno.writeTextFile(shard, "in the way");
+      await assert.rejects(
+        node.add(content, { cidVersion: 1, chunkSize: 1024 }),
+        Deno.errors.NotADirectory,
+      );
+      assert.deepEqual(await node.pin.ls(), []);
+      await Deno.remove(shard);
+      assert.deepEqual(await temporaries(repo), []);
+      const { cid } = await node.add(content, { cidVersion: 1, chunkSize: 1024 });
+      assert.deepEqual(new Uint8Array(await new Response(node.cat(cid)).arrayBuffer()), content);
+    });
+  },
+);
