@@ -9,6 +9,7 @@
 import * as dagPb from "npm:@ipld/dag-pb@4.2.0";
 import { CID } from "npm:multiformats@14.0.5/cid";
 import * as raw from "npm:multiformats@14.0.5/codecs/raw";
+import { parseCid } from "../ipfs/_arguments.ts";
 import { InvalidCidError } from "../ipfs/errors.ts";
 import type { CidLike } from "../ipfs/content_store.ts";
 
@@ -16,28 +17,6 @@ import type { CidLike } from "../ipfs/content_store.ts";
 export const BLOCK = "b:";
 /** The prefix of a file's key. */
 export const OBJECT = "o:";
-
-/**
- * Parses a CID given as a `CID` or a string.
- *
- * @throws {InvalidCidError} Not a CID.
- */
-export function parseCid(input: CidLike, what: string): CID {
-  const cid = CID.asCID(input);
-  if (cid !== null) return cid;
-  if (typeof input === "string") {
-    try {
-      return CID.parse(input);
-    } catch (error) {
-      throw new InvalidCidError(
-        `Cannot ${what}: not a valid CID: received ${JSON.stringify(input)}`,
-        input,
-        { cause: error },
-      );
-    }
-  }
-  throw new InvalidCidError(`Cannot ${what}: expected a CID: received ${typeof input}`, input);
-}
 
 /**
  * A block's key: its CID in version 1 (a CIDv0 and the CIDv1 of the same

@@ -33,11 +33,11 @@ import {
   blockKey,
   cidOfBlockKey,
   objectPath,
-  parseCid,
   pathOfObjectKey,
   sameBytesKeys,
 } from "./_tiered_keys.ts";
 import { concat, copies, range, readUpTo, teeInto } from "./_tiered_stream.ts";
+import { parseCid } from "../ipfs/_arguments.ts";
 
 const MiB = 1024 * 1024;
 /** The default size above which a file is streamed. */

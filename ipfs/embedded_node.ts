@@ -27,6 +27,7 @@ import { lockFile } from "../runtime/_lock_file.ts";
 import { codecNamed, linksOf, missingFrom, walkDag } from "./_codecs.ts";
 import { resolvePath, splitPath } from "./_dag_path.ts";
 import { writeTree } from "./_fs_export.ts";
+import { checkCount, checkFlag, messageOf, parseCid, pathString } from "./_arguments.ts";
 import { scanPath, toEntries } from "./_fs_import.ts";
 import { blockKey, FsBlockstore, ignoreNotFound } from "./_fs_blockstore.ts";
 import { loadIdentity, type PeerIdentity } from "./_identity.ts";
@@ -1356,58 +1357,10 @@ function describeValue(value: unknown): string {
   return value === null ? "null" : typeof value;
 }
 
-/** Parses a CID given as an object or a string. */
-function parseCid(input: CidLike, what: string): CID {
-  const cid = CID.asCID(input);
-  if (cid !== null) return cid;
-  if (typeof input === "string") {
-    try {
-      return CID.parse(input);
-    } catch (error) {
-      throw new InvalidCidError(
-        `Cannot ${what}: not a valid CID: received ${JSON.stringify(input)}`,
-        input,
-        { cause: error },
-      );
-    }
-  }
-  throw new InvalidCidError(`Cannot ${what}: expected a CID: received ${typeof input}`, input);
-}
-
-function checkFlag(value: unknown, fallback: boolean, what: string, name: string): boolean {
-  if (value === undefined) return fallback;
-  if (typeof value !== "boolean") {
-    throw new InvalidInputError(
-      `Cannot ${what}: ${name} must be a boolean: received ${typeof value}`,
-    );
-  }
-  return value;
-}
-
 function checkBlockSize(size: number, what: string): void {
   if (size > MAX_BLOCK_SIZE) {
     throw new RangeError(`Cannot ${what}: size exceeds 1 MiB limit: received ${size}`);
   }
-}
-
-/** A path argument as a string without `/ipfs/` and trailing slashes. */
-function pathString(path: CidLike): string {
-  const cid = CID.asCID(path);
-  if (cid !== null) return cid.toString();
-  return String(path).replace(/^\/ipfs\//, "").replace(/\/+$/, "");
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
-
-function checkCount(value: number, name: string): number {
-  if (!Number.isSafeInteger(value) || value < 0) {
-    throw new InvalidInputError(
-      `Cannot cat: ${name} must be a non-negative integer: received ${String(value)}`,
-    );
-  }
-  return value;
 }
 
 async function concat(

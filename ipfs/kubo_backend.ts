@@ -87,9 +87,10 @@ import type {
   UnixFsType,
   VersionResult,
 } from "./content_store.ts";
-import { InvalidCidError, InvalidInputError, NotFoundError } from "./errors.ts";
+import { InvalidInputError, NotFoundError } from "./errors.ts";
 import { codecNamed } from "./_codecs.ts";
 import { resolvePath, splitPath } from "./_dag_path.ts";
+import { checkCount, checkFlag, messageOf, parseCid, pathString } from "./_arguments.ts";
 import { scanPath, toEntries } from "./_fs_import.ts";
 import { resolveLayout } from "./_importer_options.ts";
 import { byteSource } from "./_input.ts";
@@ -1680,33 +1681,6 @@ function ipfsPath(path: CidLike, what: string): { arg: string; subject: string }
   return { arg: `/ipfs/${[root.toString(), ...segments].join("/")}`, subject: pathString(path) };
 }
 
-/** A path argument as a string without `/ipfs/` and trailing slashes. */
-function pathString(path: CidLike): string {
-  const cid = Cid.asCID(path);
-  if (cid !== null) return cid.toString();
-  return String(path).replace(/^\/ipfs\//, "").replace(/\/+$/, "");
-}
-
-function parseCid(input: CidLike, what: string): CID {
-  const cid = Cid.asCID(input);
-  if (cid !== null) return cid;
-  if (typeof input === "string") {
-    try {
-      return Cid.parse(input);
-    } catch (error) {
-      throw new InvalidCidError(
-        `Cannot ${what}: not a valid CID: received ${JSON.stringify(input)}`,
-        input,
-        { cause: error },
-      );
-    }
-  }
-  throw new InvalidCidError(
-    `Cannot ${what}: expected a CID: received ${input === null ? "null" : typeof input}`,
-    input,
-  );
-}
-
 /** The daemon stored what was sent: the same multihash (versions may differ). */
 function checkSameBlock(stored: CID, expected: CID, what: string): void {
   if (!equalBytes(stored.multihash.bytes, expected.multihash.bytes)) {
@@ -1714,16 +1688,6 @@ function checkSameBlock(stored: CID, expected: CID, what: string): void {
       `Cannot ${what}: the daemon stored ${stored}, expected ${expected} (a hash mismatch)`,
     );
   }
-}
-
-function checkFlag(value: unknown, fallback: boolean, what: string, name: string): boolean {
-  if (value === undefined) return fallback;
-  if (typeof value !== "boolean") {
-    throw new InvalidInputError(
-      `Cannot ${what}: ${name} must be a boolean: received ${typeof value}`,
-    );
-  }
-  return value;
 }
 
 function checkText(value: unknown, what: string, name: string): string | undefined {
@@ -1764,15 +1728,6 @@ function checkPeerId(peerId: unknown, what: string): void {
       }`,
     );
   }
-}
-
-function checkCount(value: number, name: string): number {
-  if (!Number.isSafeInteger(value) || value < 0) {
-    throw new InvalidInputError(
-      `Cannot cat: ${name} must be a non-negative integer: received ${String(value)}`,
-    );
-  }
-  return value;
 }
 
 function checkRetry(value: unknown): RetrySettings | false {
@@ -1884,8 +1839,4 @@ function malformed(command: string, value: unknown): Error {
 
 function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && a.every((byte, i) => byte === b[i]);
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

@@ -1,0 +1,76 @@
+/**
+ * Checks of the arguments both backends take, with the same typed errors and
+ * messages on either.
+ *
+ * @module
+ */
+
+import { CID } from "npm:multiformats@14.0.5/cid";
+import type { CidLike } from "./content_store.ts";
+import { InvalidCidError, InvalidInputError } from "./errors.ts";
+
+/**
+ * Parses a CID given as an object or a string.
+ *
+ * @throws {InvalidCidError} Not a CID, or a string that does not parse.
+ */
+export function parseCid(input: CidLike, what: string): CID {
+  const cid = CID.asCID(input);
+  if (cid !== null) return cid;
+  if (typeof input === "string") {
+    try {
+      return CID.parse(input);
+    } catch (error) {
+      throw new InvalidCidError(
+        `Cannot ${what}: not a valid CID: received ${JSON.stringify(input)}`,
+        input,
+        { cause: error },
+      );
+    }
+  }
+  throw new InvalidCidError(
+    `Cannot ${what}: expected a CID: received ${input === null ? "null" : typeof input}`,
+    input,
+  );
+}
+
+/** A path argument as a string without `/ipfs/` and trailing slashes. */
+export function pathString(path: CidLike): string {
+  const cid = CID.asCID(path);
+  if (cid !== null) return cid.toString();
+  return String(path).replace(/^\/ipfs\//, "").replace(/\/+$/, "");
+}
+
+/**
+ * A boolean option, `fallback` when left out.
+ *
+ * @throws {InvalidInputError} Given, but not a boolean.
+ */
+export function checkFlag(value: unknown, fallback: boolean, what: string, name: string): boolean {
+  if (value === undefined) return fallback;
+  if (typeof value !== "boolean") {
+    throw new InvalidInputError(
+      `Cannot ${what}: ${name} must be a boolean: received ${typeof value}`,
+    );
+  }
+  return value;
+}
+
+/**
+ * A `cat` offset or length.
+ *
+ * @throws {InvalidInputError} Not a non-negative safe integer.
+ */
+export function checkCount(value: number, name: string): number {
+  if (!Number.isSafeInteger(value) || value < 0) {
+    throw new InvalidInputError(
+      `Cannot cat: ${name} must be a non-negative integer: received ${String(value)}`,
+    );
+  }
+  return value;
+}
+
+/** An error's message, or the thrown value as text. */
+export function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
