@@ -4,6 +4,7 @@
  * @module
  */
 
+import { MinHeap } from "./_min_heap.ts";
 import type { Clock, ClockTimer } from "./clock.ts";
 import { pendingMacrotaskYields } from "./_scheduler.ts";
 
@@ -49,7 +50,8 @@ interface VirtualTimer {
  */
 export class VirtualClock implements Clock {
   #now: number;
-  #heap: VirtualTimer[] = [];
+  // Cancelled timers (no callback) are dropped lazily.
+  #heap = new MinHeap<VirtualTimer>(before, (timer) => timer.callback !== undefined);
   #live = 0;
   #seq = 0;
   #threshold: number | undefined;
@@ -103,7 +105,7 @@ export class VirtualClock implements Clock {
    */
   setTimer(deadline: number, callback: () => void): ClockTimer {
     const timer: VirtualTimer = { deadline, seq: this.#seq++, callback };
-    this.#push(timer);
+    this.#heap.push(timer);
     this.#live++;
     // Arming a timer is activity: restart the idle countdown (or fire a due timer soon).
     if (this.#pumpKind === "timeout") this.#disarm();
@@ -119,7 +121,7 @@ export class VirtualClock implements Clock {
           this.#arm();
         }
         // Cancelled timers leave the heap lazily; drop them when they dominate it.
-        if (this.#heap.length > 64 && this.#heap.length > 4 * this.#live) this.#compact();
+        if (this.#heap.size > 64 && this.#heap.size > 4 * this.#live) this.#heap.compact();
       },
     };
   }
@@ -145,7 +147,7 @@ export class VirtualClock implements Clock {
    * @returns `true` if a timer fired.
    */
   jumpToNextTimer(): boolean {
-    const next = this.#peek();
+    const next = this.#heap.peek();
     if (next === undefined) return false;
     if (next.deadline > this.#now) this.#now = next.deadline;
     this.#fireUntil(this.#now);
@@ -154,11 +156,11 @@ export class VirtualClock implements Clock {
 
   #fireUntil(limit: number): void {
     for (
-      let next = this.#peek();
+      let next = this.#heap.peek();
       next !== undefined && next.deadline <= limit;
-      next = this.#peek()
+      next = this.#heap.peek()
     ) {
-      this.#pop();
+      this.#heap.pop();
       const callback = next.callback!;
       next.callback = undefined;
       this.#live--;
@@ -171,7 +173,7 @@ export class VirtualClock implements Clock {
   /** Arms the pump that fires due timers and, with autojump, jumps when idle. */
   #arm(): void {
     if (this.#pump !== undefined || this.#live === 0) return;
-    const next = this.#peek();
+    const next = this.#heap.peek();
     const due = next !== undefined && next.deadline <= this.#now;
     if (due || this.#threshold === 0) {
       this.#pumpKind = "immediate";
@@ -192,7 +194,7 @@ export class VirtualClock implements Clock {
 
   #onPump(): void {
     this.#pump = undefined;
-    const next = this.#peek();
+    const next = this.#heap.peek();
     if (next === undefined) return;
     if (next.deadline <= this.#now) {
       this.#fireUntil(this.#now);
@@ -200,49 +202,6 @@ export class VirtualClock implements Clock {
       this.jumpToNextTimer();
     }
     this.#arm();
-  }
-
-  // A binary min-heap on (deadline, seq); cancelled timers are dropped lazily.
-  #compact(): void {
-    // A sorted array is a valid heap.
-    this.#heap = this.#heap.filter((timer) => timer.callback !== undefined)
-      .sort((a, b) => (before(a, b) ? -1 : 1));
-  }
-
-  #peek(): VirtualTimer | undefined {
-    const heap = this.#heap;
-    while (heap.length > 0 && heap[0].callback === undefined) this.#pop();
-    return heap[0];
-  }
-
-  #push(timer: VirtualTimer): void {
-    const heap = this.#heap;
-    heap.push(timer);
-    let i = heap.length - 1;
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      if (!before(heap[i], heap[parent])) break;
-      [heap[i], heap[parent]] = [heap[parent], heap[i]];
-      i = parent;
-    }
-  }
-
-  #pop(): void {
-    const heap = this.#heap;
-    const last = heap.pop()!;
-    if (heap.length === 0) return;
-    heap[0] = last;
-    let i = 0;
-    for (;;) {
-      const left = 2 * i + 1;
-      const right = left + 1;
-      let least = i;
-      if (left < heap.length && before(heap[left], heap[least])) least = left;
-      if (right < heap.length && before(heap[right], heap[least])) least = right;
-      if (least === i) return;
-      [heap[i], heap[least]] = [heap[least], heap[i]];
-      i = least;
-    }
   }
 }
 

@@ -56,6 +56,7 @@
  * @module
  */
 
+import { MinHeap } from "../runtime/_min_heap.ts";
 import { CancelScope, currentRuntime, park, type Waiter } from "../runtime/cancel_scope.ts";
 import { type Clock, realClock } from "../runtime/clock.ts";
 import { Event } from "../runtime/event.ts";
@@ -426,7 +427,12 @@ export class WriteAheadLog implements AsyncDisposable {
   /** Ready operations per type, FIFO; entries leave lazily. */
   readonly #ready = new Map<string, Deque>();
   /** Scheduled retries, earliest first. */
-  readonly #retries = new RetryHeap();
+  /** Scheduled retries; an item whose entry moved on is stale and skipped. */
+  readonly #retries = new MinHeap<RetryItem>(
+    before,
+    (item) => item.entry.state === "retrying" && item.entry.nextRetryAt === item.at,
+  );
+  #retrySeq = 0;
   /** Retrying operations that found the backend unreachable. */
   readonly #awaitingBackend = new Set<Entry>();
   #changed: Event | undefined;
@@ -1337,7 +1343,7 @@ export class WriteAheadLog implements AsyncDisposable {
     ) {
       this.#enqueue(entry);
     } else if (entry.state === "retrying") {
-      this.#retries.push(entry.nextRetryAt!, entry);
+      this.#retries.push({ at: entry.nextRetryAt!, seq: this.#retrySeq++, entry });
     }
   }
 
@@ -1905,53 +1911,6 @@ interface RetryItem {
   at: number;
   seq: number;
   entry: Entry;
-}
-
-/** A min-heap of scheduled retries; stale items (the entry moved on) are skipped by the reader. */
-class RetryHeap {
-  #heap: RetryItem[] = [];
-  #seq = 0;
-
-  push(at: number, entry: Entry): void {
-    const heap = this.#heap;
-    heap.push({ at, seq: this.#seq++, entry });
-    let i = heap.length - 1;
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      if (!before(heap[i], heap[parent])) break;
-      [heap[i], heap[parent]] = [heap[parent], heap[i]];
-      i = parent;
-    }
-  }
-
-  /** The earliest live item (stale ones are dropped on the way). */
-  peek(): RetryItem | undefined {
-    const heap = this.#heap;
-    while (heap.length > 0) {
-      const top = heap[0];
-      if (top.entry.state === "retrying" && top.entry.nextRetryAt === top.at) return top;
-      this.pop();
-    }
-    return undefined;
-  }
-
-  pop(): void {
-    const heap = this.#heap;
-    const last = heap.pop()!;
-    if (heap.length === 0) return;
-    heap[0] = last;
-    let i = 0;
-    for (;;) {
-      const left = 2 * i + 1;
-      const right = left + 1;
-      let least = i;
-      if (left < heap.length && before(heap[left], heap[least])) least = left;
-      if (right < heap.length && before(heap[right], heap[least])) least = right;
-      if (least === i) return;
-      [heap[i], heap[least]] = [heap[least], heap[i]];
-      i = least;
-    }
-  }
 }
 
 function before(a: RetryItem, b: RetryItem): boolean {
