@@ -200,9 +200,10 @@ testEachStrategy("Kubo errors: retries never outlast the deadline", async () => 
     const start = performance.now();
     const error = await backend.id({ timeoutMs: 300 }).catch((error) => error);
     const elapsed = performance.now() - start;
-    // The daemon's last failure, not a bare timeout, and by the deadline.
+    // The daemon's last failure, not a bare timeout, and by the deadline (300 ms; the bound
+    // leaves room for a loaded machine, while retrying on would take 1,000 x 50 ms).
     assert.ok(error instanceof KuboRpcError && error.status === 503, String(error));
-    assert.ok(elapsed < 400, `gave up after ${elapsed.toFixed(0)} ms`);
+    assert.ok(elapsed < 1000, `gave up after ${elapsed.toFixed(0)} ms`);
     assert.ok(calls.get("id")! >= 2);
   }, { attempts: 1000, baseDelayMs: 50, maxDelayMs: 50 });
 });

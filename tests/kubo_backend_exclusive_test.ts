@@ -1,6 +1,7 @@
 /**
  * The Kubo backend's tests that would disturb other tests sharing the
- * daemon (CI runs test files in parallel against one daemon):
+ * daemon, or that hold a wall-clock bound. `deno task test` runs this file
+ * alone, after the parallel pass of every other file against one daemon:
  * - garbage collection removes every unpinned block, also those another
  *   test just added with `pin: false` and is about to read back;
  * - a 100 MiB add cancelled half way, and inputs failing half way through an
@@ -8,7 +9,9 @@
  *   add request is aborted (the connection is closed promptly; the daemon's
  *   add never ends), so every later `block rm` or `repo gc` on it waits
  *   forever, and every add queued behind them too. Kubo releases the lock
- *   with the request.
+ *   with the request;
+ * - a 100 MiB cat cancelled half way (the shared daemon, read only): held to
+ *   50 ms, which the parallel pass's load alone can exceed.
  *
  * Needs a Kubo-compatible daemon at `IPFS_KIT_KUBO_API` (see
  * `tests/_services.ts`); skipped without one, a failure under
@@ -77,6 +80,35 @@ testEachStrategy(
     }),
   { ignore },
 );
+
+// Not exclusive (it pins nothing and collects nothing), but held to a 50 ms bound: it runs in
+// the serial pass with this file, on the shared daemon.
+testEachStrategy("Kubo backend: a 100 MiB cat cancelled half way stops at once", async () => {
+  await using backend = await KuboBackend.connect({ api: kubo.url, timeoutMs: 120_000 });
+  const { cid } = await backend.add(generated(100 * MIB), { pin: false });
+  for (const how of ["signal", "cancel"] as const) {
+    const controller = new AbortController();
+    const reader = backend.cat(cid, { signal: controller.signal }).getReader();
+    let read = 0;
+    while (read < 50 * MIB) {
+      const { value, done } = await reader.read();
+      assert.ok(!done);
+      read += value.length;
+    }
+    const start = performance.now();
+    if (how === "signal") {
+      const reason = new Error("enough");
+      controller.abort(reason);
+      await assert.rejects(reader.read(), (error) => error === reason);
+    } else {
+      await reader.cancel();
+      assert.deepEqual(await reader.read(), { done: true, value: undefined });
+    }
+    const elapsed = performance.now() - start;
+    assert.ok(elapsed < 50, `${how}: stopped after ${elapsed.toFixed(1)} ms`);
+    reader.releaseLock();
+  }
+}, { ignore });
 
 testEachStrategy(
   "Kubo backend: an input failing half way fails the add with its own error, pinning nothing",
