@@ -125,9 +125,11 @@ export interface EmbeddedNodeOptions extends SignalOptions {
  * over a repository on disk.
  *
  * The repository holds `blocks/` (one file per block, Kubo's flatfs
- * layout), `pins/` (one file per pin), `keys/self.json` (the Ed25519
- * identity, in the shape of Kubo's `Identity` config), `tmp/` and a lock
- * file: a second `open` of the same repository fails with
+ * layout, each written to a temporary file in its shard and renamed into
+ * place), `pins/` (one file per pin), `keys/self.json` (the Ed25519
+ * identity, in the shape of Kubo's `Identity` config), `tmp/` (for the pin
+ * and key files, emptied on open) and a lock file: a second `open` of the
+ * same repository fails with
  * {@linkcode RepoLockedError} until the first node is closed.
  *
  * The node is offline: a block that is not in the repository is reported
