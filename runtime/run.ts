@@ -9,7 +9,7 @@ import { type Clock, realClock } from "./clock.ts";
 import { CancelScope, internals } from "./cancel_scope.ts";
 import type { RuntimeHooks, RuntimeStats } from "./instrumentation.ts";
 import { Runtime } from "./_runtime.ts";
-import { currentRuntime } from "./cancel_scope.ts";
+import { currentRuntime, currentScope } from "./cancel_scope.ts";
 import { strategies, type StrategyFactory, type StrategyName } from "./strategy.ts";
 
 /** Options for {@linkcode run}. */
@@ -28,7 +28,9 @@ export interface RunOptions {
  * Runs `main` under a fresh runtime with the chosen strategy and clock, and
  * returns its result. Everything `main` spawns, sleeps on or times out uses
  * them. Code outside any `run()` still works, on the eager strategy and the
- * real clock.
+ * real clock. A `run()` called inside a cancel scope (within another run,
+ * say) keeps its own strategy and clock but is cancelled with that scope:
+ * it then rejects with the scope's cancellation, which the scope catches.
  *
  * @param main The program.
  * @param options Strategy, clock, hooks, signal.
@@ -49,11 +51,19 @@ export async function run<T>(main: () => T | Promise<T>, options: RunOptions = {
   const factory = resolveStrategy(options.strategy ?? "eager");
   const runtime = new Runtime(factory, options.clock ?? realClock, options.hooks);
   const root = internals.root(runtime);
-  const scope = new CancelScope(
-    options.signal ? { signal: options.signal, name: "main" } : { name: "main" },
-  );
+  // Called inside a cancel scope (another run's, or one made outside any run): `main` is
+  // cancelled with it, as the code around the call would be. A root is never cancelled.
+  const caller = currentScope();
+  const outer = internals.parent(caller) === undefined ? undefined : caller;
+  const signals = [options.signal, outer?.signal].filter((signal) => signal !== undefined);
+  const signal = signals.length < 2 ? signals[0] : AbortSignal.any(signals);
+  const scope = new CancelScope(signal ? { signal, name: "main" } : { name: "main" });
   const result = await internals.runIn(root, () => scope.run(() => main()));
-  if (scope.cancelledCaught) throw options.signal!.reason;
+  if (scope.cancelledCaught) {
+    if (options.signal?.aborted) throw options.signal.reason;
+    // The caller's scope was cancelled: its own cancellation, which it catches.
+    throw internals.error(outer!);
+  }
   return result as T;
 }
 

@@ -327,3 +327,61 @@ testEachStrategy(
     assert.deepEqual(reported, [broken, broken, broken]);
   },
 );
+
+testEachStrategy(
+  "a nested run is cancelled with the scope that called it",
+  async ({ strategy }) => {
+    const other = strategy === "eager" ? "fair" : "eager";
+    let innerCancelled = false;
+    const scope = new CancelScope();
+    await taskGroup(async (tg) => {
+      tg.spawn(() =>
+        scope.run(() =>
+          run(async () => {
+            try {
+              await sleep(2_000); // not cancelled: the run ends after 2 s and the test fails
+            } catch (error) {
+              innerCancelled = error instanceof CancelledError;
+              throw error;
+            }
+          }, { strategy: other })
+        )
+      );
+      await sleep(5);
+      scope.cancel();
+    });
+    assert.equal(innerCancelled, true);
+    assert.equal(scope.cancelledCaught, true, "the caller's scope caught its own cancellation");
+
+    // A deadline around the call reaches in too, and one already passed stops it at once.
+    const started = performance.now();
+    assert.equal(
+      await moveOnAfter(10, () => run(() => sleep(2_000), { strategy: other })),
+      undefined,
+    );
+    assert.ok(performance.now() - started < 1_000, "the deadline did not reach the nested run");
+    const late = new CancelScope();
+    late.cancel();
+    let ran = false;
+    await late.run(() =>
+      run(async () => {
+        await checkpoint();
+        ran = true;
+      }, { strategy: other })
+    );
+    assert.equal(ran, false);
+    assert.equal(late.cancelledCaught, true);
+  },
+);
+
+testEachStrategy(
+  "a nested run's own signal still rejects with its reason",
+  async ({ strategy }) => {
+    const controller = new AbortController();
+    const reason = new Error("inner signal");
+    const inner = run(() => sleepForever(), { strategy, signal: controller.signal });
+    await sleep(1);
+    controller.abort(reason);
+    await assert.rejects(inner, (error) => error === reason);
+  },
+);
