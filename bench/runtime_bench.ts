@@ -1,6 +1,8 @@
 /**
  * The runtime against the systems it competes with: Effection, Effect,
- * plain promises, a naive `AbortController` group and Web streams.
+ * plain promises, a naive `AbortController` group and Web streams; and, in
+ * `channel`, against `bare-async-iterator`, the floor for that shape of code
+ * (a ring buffer by hand, with no cancellation and no checks).
  *
  * ```sh
  * deno bench --allow-all bench/runtime_bench.ts
@@ -432,6 +434,61 @@ Deno.bench({
       sum += value;
       received++;
     }
+    expectMessages();
+  },
+});
+
+// The floor for this shape of code: a bounded ring buffer by hand, a producer that awaits once per
+// send (as `await send.send(i)` does) and a consumer that reads with `for await`, with nothing
+// else: no cancellation, no checks, no strategy. What any promise-based channel costs at least.
+Deno.bench({
+  name: "bare-async-iterator",
+  group: "channel",
+  n: 40,
+  warmup: 15,
+  async fn() {
+    const ring = new Array<number>(SLOTS);
+    let head = 0;
+    let size = 0;
+    let closed = false;
+    let wakeConsumer: (() => void) | undefined;
+    let wakeProducer: (() => void) | undefined;
+    const resolved = Promise.resolve();
+    const wake = (waker: (() => void) | undefined) => waker?.();
+    const producer = (async () => {
+      for (let i = 0; i < MESSAGES; i++) {
+        while (size === SLOTS) await new Promise<void>((resolve) => (wakeProducer = resolve));
+        ring[(head + size++) % SLOTS] = i;
+        const consumer = wakeConsumer;
+        wakeConsumer = undefined;
+        wake(consumer);
+        await resolved;
+      }
+      closed = true;
+      wake(wakeConsumer);
+    })();
+    const messages: AsyncIterable<number> = {
+      [Symbol.asyncIterator]: () => ({
+        next(): Promise<IteratorResult<number, undefined>> {
+          if (size > 0) {
+            const value = ring[head];
+            head = (head + 1) % SLOTS;
+            size--;
+            const waiting = wakeProducer;
+            wakeProducer = undefined;
+            wake(waiting);
+            return Promise.resolve({ done: false, value });
+          }
+          if (closed) return Promise.resolve({ done: true, value: undefined });
+          return new Promise<void>((resolve) => (wakeConsumer = resolve)).then(() => this.next());
+        },
+      }),
+    };
+    for await (const value of messages) {
+      sum += value;
+      received++;
+    }
+    await producer;
     expectMessages();
   },
 });
