@@ -199,15 +199,6 @@ export async function readFull(file: Deno.FsFile, buffer: Uint8Array): Promise<n
   return at;
 }
 
-/**
- * Makes the entries of directory `path` durable: fsync of the directory
- * itself, as a rename or a create needs on Linux.
- */
-export async function syncDirectory(path: string): Promise<void> {
-  using dir = await Deno.open(path, { read: true });
-  await dir.sync();
-}
-
 /** Removes `path`; returns false when it did not exist. */
 export async function removeIfPresent(path: string): Promise<boolean> {
   try {

@@ -27,10 +27,10 @@ import {
   removeIfPresent,
   sameDigest,
   sha256,
-  syncDirectory,
   tempName,
   writeAll,
 } from "./_disk_format.ts";
+import { syncPath } from "../ipfs/_sync.ts";
 import { createIndex, type DiskCachePolicy, type DiskIndex } from "./_disk_index.ts";
 
 export type { DiskCachePolicy } from "./_disk_index.ts";
@@ -1037,13 +1037,13 @@ export class DiskCache implements AsyncDisposable {
       } catch (error) {
         if (!(error instanceof Deno.errors.NotFound)) throw error;
         // The first entry of its shard: create the shard directory, durably.
-        if (await makeDirectory(shard)) await syncDirectory(`${this.#root}/entries`);
+        if (await makeDirectory(shard)) await syncPath(`${this.#root}/entries`);
         await Deno.rename(temp, this.#path(name));
       }
       this.#index.set(name, size);
       this.#changes++;
       this.#writes++;
-      await syncDirectory(shard);
+      await syncPath(shard);
     }
     await this.#removeEvicted();
   }
@@ -1136,7 +1136,7 @@ export class DiskCache implements AsyncDisposable {
       await removeIfPresent(temp).catch(() => {});
       throw error;
     }
-    await syncDirectory(this.#root);
+    await syncPath(this.#root);
     this.#changes -= changes;
   }
 
@@ -1232,7 +1232,7 @@ async function prepareDirectories(root: string): Promise<void> {
   for (const dir of ["entries", "tmp"]) {
     created = await makeDirectory(`${root}/${dir}`) || created;
   }
-  if (created) await syncDirectory(root);
+  if (created) await syncPath(root);
   // Leftovers of writes a crash (or a failed removal) interrupted.
   for await (const entry of Deno.readDir(`${root}/tmp`)) {
     checkpointIfCancelled();

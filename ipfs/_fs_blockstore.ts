@@ -30,6 +30,7 @@ import { base32upper } from "npm:multiformats@14.0.5/bases/base32";
 import type { CID } from "npm:multiformats@14.0.5/cid";
 import { identity } from "npm:multiformats@14.0.5/hashes/identity";
 import { NotFoundError } from "./errors.ts";
+import { syncPath } from "./_sync.ts";
 
 /** How many directories {@linkcode FsBlockstore.flush} syncs at once. */
 const FLUSH_CONCURRENCY = 32;
@@ -273,7 +274,7 @@ export class FsBlockstore {
       // Shielded: a flush is short and bounded, and a cancelled operation's
       // renames must still become durable or stay marked dirty.
       await new CancelScope({ shield: true, name: "blockstore flush" }).run(() =>
-        mapConcurrent(dirs, syncDir, { concurrency: FLUSH_CONCURRENCY })
+        mapConcurrent(dirs, syncPath, { concurrency: FLUSH_CONCURRENCY })
       );
     } catch (error) {
       for (const dir of dirs) this.#dirty.add(dir);
@@ -300,15 +301,6 @@ export class FsBlockstore {
 
   #checkOpen(what: string): void {
     if (this.#closed) throw new ClosedResourceError(`Cannot ${what}: the node is closed`);
-  }
-}
-
-async function syncDir(dir: string): Promise<void> {
-  const handle = await Deno.open(dir, { read: true });
-  try {
-    await handle.sync();
-  } finally {
-    handle.close();
   }
 }
 

@@ -20,6 +20,7 @@ import { base64pad } from "npm:multiformats@14.0.5/bases/base64";
 import { identity } from "npm:multiformats@14.0.5/hashes/identity";
 import { sha256 } from "npm:multiformats@14.0.5/hashes/sha2";
 import { InvalidInputError } from "./errors.ts";
+import { syncPath } from "./_sync.ts";
 
 /** libp2p's `KeyType.Ed25519`. */
 const ED25519 = 1;
@@ -181,13 +182,4 @@ async function parseIdentity(text: string, file: string): Promise<PeerIdentity> 
   const id = await peerIdOf(publicKey);
   if (stored.PeerID !== id) fail(`PeerID ${String(stored.PeerID)} does not match the key (${id})`);
   return { id, publicKey, privateKey: privateKey! };
-}
-
-async function syncPath(path: string): Promise<void> {
-  const handle = await Deno.open(path, { read: true });
-  try {
-    await handle.sync();
-  } finally {
-    handle.close();
-  }
 }

@@ -11,6 +11,7 @@
  */
 
 import { CID } from "npm:multiformats@14.0.5/cid";
+import { syncPath } from "./_sync.ts";
 
 /** A stored pin's type. */
 export type StoredPinType = "recursive" | "direct";
@@ -121,13 +122,4 @@ function parse(text: string, key: CID): StoredPin {
     }
   }
   return { cid, type };
-}
-
-async function syncPath(path: string): Promise<void> {
-  const handle = await Deno.open(path, { read: true });
-  try {
-    await handle.sync();
-  } finally {
-    handle.close();
-  }
 }
