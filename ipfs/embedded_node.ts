@@ -11,12 +11,10 @@
 
 import { exporter } from "npm:ipfs-unixfs-exporter@16.2.2";
 import { type ImportCandidate, importer, type ImportResult } from "npm:ipfs-unixfs-importer@17.1.1";
-import * as dagPb from "npm:@ipld/dag-pb@4.2.0";
 import { base64pad } from "npm:multiformats@14.0.5/bases/base64";
 import { CID } from "npm:multiformats@14.0.5/cid";
 import * as raw from "npm:multiformats@14.0.5/codecs/raw";
 import * as Digest from "npm:multiformats@14.0.5/hashes/digest";
-import { sha256 } from "npm:multiformats@14.0.5/hashes/sha2";
 import { CancelScope } from "../runtime/cancel_scope.ts";
 import { checkpoint, checkpointIfCancelled, currentTime } from "../runtime/checkpoint.ts";
 import { ClosedResourceError } from "../runtime/errors.ts";
@@ -24,7 +22,14 @@ import type { Permit } from "../runtime/permit.ts";
 import { Semaphore } from "../runtime/semaphore.ts";
 import { withSignal } from "../runtime/timeouts.ts";
 import { lockFile } from "../runtime/_lock_file.ts";
-import { codecNamed, linksOf, missingFrom, walkDag } from "./_codecs.ts";
+import {
+  blockToPut,
+  dagNodeToPut,
+  linksOf,
+  MAX_BLOCK_BYTES,
+  missingFrom,
+  walkDag,
+} from "./_codecs.ts";
 import { resolvePath, splitPath } from "./_dag_path.ts";
 import { writeTree } from "./_fs_export.ts";
 import { checkCount, checkFlag, messageOf, parseCid, pathString } from "./_arguments.ts";
@@ -89,8 +94,8 @@ import {
   RepoLockedError,
 } from "./errors.ts";
 
-/** The largest block `block.put` accepts, as Kubo (without `--allow-big-block`). */
-export const MAX_BLOCK_SIZE = 1_048_576;
+/** The largest block `block.put` accepts, 1 MiB, as Kubo (without `--allow-big-block`). */
+export const MAX_BLOCK_SIZE: number = MAX_BLOCK_BYTES;
 
 const REPO_FORMAT = { kind: "ipfs-kit-embedded-repo", version: 1 };
 
@@ -723,26 +728,7 @@ export class EmbeddedNode implements ContentStore {
 
   async #blockPut(bytes: Uint8Array, options: BlockPutOptions = {}): Promise<CID> {
     return await this.#run("put block", "shared", undefined, options.signal, async (signal) => {
-      if (!(bytes instanceof Uint8Array)) {
-        throw new InvalidInputError(
-          `Cannot put block: bytes must be a Uint8Array: received ${typeof bytes}`,
-        );
-      }
-      checkBlockSize(bytes.length, "put block");
-      const codec = codecNamed(options.codec ?? "raw", "put block", "codec");
-      const version = options.cidVersion ?? 1;
-      if (version !== 0 && version !== 1) {
-        throw new InvalidInputError(
-          `Cannot put block: cidVersion must be 0 or 1: received ${String(version)}`,
-        );
-      }
-      if (version === 0 && codec.code !== dagPb.code) {
-        throw new InvalidInputError(
-          `Cannot put block: CIDv0 needs codec dag-pb: received ${codec.name}`,
-        );
-      }
-      const pin = checkFlag(options.pin, false, "put block", "pin");
-      const cid = CID.create(version, codec.code, await sha256.digest(bytes));
+      const { cid, pin } = await blockToPut(bytes, options, "put block");
       await this.#blocks.put(cid, bytes, { signal });
       await this.#blocks.flush();
       if (pin) await this.#pins.set(cid, "direct");
@@ -954,36 +940,7 @@ export class EmbeddedNode implements ContentStore {
   async #dagPut(value: unknown, options: DagPutOptions = {}): Promise<CID> {
     return await this.#run("put dag node", "shared", undefined, options.signal, async (signal) => {
       const what = "put dag node";
-      const codec = codecNamed(options.storeCodec ?? "dag-cbor", what, "storeCodec");
-      const pin = checkFlag(options.pin, false, what, "pin");
-      let node = value;
-      if (options.inputCodec !== undefined) {
-        const input = codecNamed(options.inputCodec, what, "inputCodec");
-        if (!(value instanceof Uint8Array)) {
-          throw new InvalidInputError(
-            `Cannot ${what}: with inputCodec the value must be a Uint8Array: received ${typeof value}`,
-          );
-        }
-        try {
-          node = input.decode(value);
-        } catch (error) {
-          throw new InvalidInputError(
-            `Cannot ${what}: the value does not decode as ${input.name}: ${messageOf(error)}`,
-            { cause: error },
-          );
-        }
-      }
-      let bytes: Uint8Array;
-      try {
-        bytes = codec.encode(node);
-      } catch (error) {
-        throw new InvalidInputError(
-          `Cannot ${what}: the value cannot be encoded as ${codec.name}: ${messageOf(error)}`,
-          { cause: error },
-        );
-      }
-      checkBlockSize(bytes.length, what);
-      const cid = CID.createV1(codec.code, await sha256.digest(bytes));
+      const { cid, bytes, pin } = await dagNodeToPut(value, options, what);
       if (pin) {
         // Every link must be present before the pin is written (and the block stored).
         const seen = new Set<string>([blockKey(cid)]);
@@ -1357,12 +1314,6 @@ async function* toCandidates(
 
 function describeValue(value: unknown): string {
   return value === null ? "null" : typeof value;
-}
-
-function checkBlockSize(size: number, what: string): void {
-  if (size > MAX_BLOCK_SIZE) {
-    throw new RangeError(`Cannot ${what}: size exceeds 1 MiB limit: received ${size}`);
-  }
 }
 
 async function concat(

@@ -31,7 +31,6 @@
 import { base64url } from "npm:multiformats@14.0.5/bases/base64";
 import { CID as Cid } from "npm:multiformats@14.0.5/cid";
 import * as raw from "npm:multiformats@14.0.5/codecs/raw";
-import { sha256 } from "npm:multiformats@14.0.5/hashes/sha2";
 import { checkpointIfCancelled, currentTime } from "../runtime/checkpoint.ts";
 import { ClosedResourceError } from "../runtime/errors.ts";
 import { withSignal } from "../runtime/timeouts.ts";
@@ -88,7 +87,7 @@ import type {
   VersionResult,
 } from "./content_store.ts";
 import { InvalidInputError, NotFoundError } from "./errors.ts";
-import { codecNamed } from "./_codecs.ts";
+import { blockToPut, dagNodeToPut, MAX_BLOCK_BYTES } from "./_codecs.ts";
 import { resolvePath, splitPath } from "./_dag_path.ts";
 import { checkCount, checkFlag, messageOf, parseCid, pathString } from "./_arguments.ts";
 import { scanPath, toEntries } from "./_fs_import.ts";
@@ -117,8 +116,8 @@ import { parseKuboApiAddress, readKuboApiFile } from "./kubo_address.ts";
 
 export { KuboRpcError, UnreachableError } from "./_kubo_errors.ts";
 
-/** Kubo's largest block without `--allow-big-block`; larger ones cannot be exchanged. */
-export const KUBO_MAX_BLOCK_SIZE = 1_048_576;
+/** Kubo's largest block without `--allow-big-block`, 1 MiB; larger ones cannot be exchanged. */
+export const KUBO_MAX_BLOCK_SIZE: number = MAX_BLOCK_BYTES;
 
 const HEALTH_TIMEOUT_MS = 5_000;
 const HEALTH_BLOCK = new TextEncoder().encode("ipfs-kit health check\n");
@@ -919,28 +918,7 @@ export class KuboBackend implements ContentStore {
     options: BlockPutOptions & KuboCallOptions = {},
   ): Promise<CID> {
     const what = "put block";
-    if (!(bytes instanceof Uint8Array)) {
-      throw new InvalidInputError(
-        `Cannot ${what}: bytes must be a Uint8Array: received ${typeof bytes}`,
-      );
-    }
-    if (bytes.length > KUBO_MAX_BLOCK_SIZE) {
-      throw new RangeError(`Cannot ${what}: size exceeds 1 MiB limit: received ${bytes.length}`);
-    }
-    const codec = codecNamed(options.codec ?? "raw", what, "codec");
-    const version = options.cidVersion ?? 1;
-    if (version !== 0 && version !== 1) {
-      throw new InvalidInputError(
-        `Cannot ${what}: cidVersion must be 0 or 1: received ${String(version)}`,
-      );
-    }
-    if (version === 0 && codec.name !== "dag-pb") {
-      throw new InvalidInputError(
-        `Cannot ${what}: CIDv0 needs codec dag-pb: received ${codec.name}`,
-      );
-    }
-    const pin = checkFlag(options.pin, false, what, "pin");
-    const expected = Cid.create(version, codec.code, await sha256.digest(bytes));
+    const { cid: expected, codec, pin } = await blockToPut(bytes, options, what);
     return await this.#call(
       { what, command: "block/put", subject: expected.toString() },
       options,
@@ -1097,38 +1075,7 @@ export class KuboBackend implements ContentStore {
 
   async #dagPut(value: unknown, options: DagPutOptions & KuboCallOptions = {}): Promise<CID> {
     const what = "put dag node";
-    const codec = codecNamed(options.storeCodec ?? "dag-cbor", what, "storeCodec");
-    const pin = checkFlag(options.pin, false, what, "pin");
-    let node = value;
-    if (options.inputCodec !== undefined) {
-      const input = codecNamed(options.inputCodec, what, "inputCodec");
-      if (!(value instanceof Uint8Array)) {
-        throw new InvalidInputError(
-          `Cannot ${what}: with inputCodec the value must be a Uint8Array: received ${typeof value}`,
-        );
-      }
-      try {
-        node = input.decode(value);
-      } catch (error) {
-        throw new InvalidInputError(
-          `Cannot ${what}: the value does not decode as ${input.name}: ${messageOf(error)}`,
-          { cause: error },
-        );
-      }
-    }
-    let bytes: Uint8Array;
-    try {
-      bytes = codec.encode(node);
-    } catch (error) {
-      throw new InvalidInputError(
-        `Cannot ${what}: the value cannot be encoded as ${codec.name}: ${messageOf(error)}`,
-        { cause: error },
-      );
-    }
-    if (bytes.length > KUBO_MAX_BLOCK_SIZE) {
-      throw new RangeError(`Cannot ${what}: size exceeds 1 MiB limit: received ${bytes.length}`);
-    }
-    const expected = Cid.createV1(codec.code, await sha256.digest(bytes));
+    const { cid: expected, bytes, codec, pin } = await dagNodeToPut(value, options, what);
     return await this.#call(
       { what, command: "dag/put", subject: expected.toString() },
       options,
