@@ -30,7 +30,7 @@ import {
   tempName,
   writeAll,
 } from "./_disk_format.ts";
-import { syncPath } from "../ipfs/_sync.ts";
+import { syncPath } from "../ipfs/_fs.ts";
 import { createIndex, type DiskCachePolicy, type DiskIndex } from "./_disk_index.ts";
 
 export type { DiskCachePolicy } from "./_disk_index.ts";

@@ -30,7 +30,7 @@ import { base32upper } from "npm:multiformats@14.0.5/bases/base32";
 import type { CID } from "npm:multiformats@14.0.5/cid";
 import { identity } from "npm:multiformats@14.0.5/hashes/identity";
 import { NotFoundError } from "./errors.ts";
-import { syncPath } from "./_sync.ts";
+import { exists, syncPath } from "./_fs.ts";
 
 /** How many directories {@linkcode FsBlockstore.flush} syncs at once. */
 const FLUSH_CONCURRENCY = 32;
@@ -301,16 +301,6 @@ export class FsBlockstore {
 
   #checkOpen(what: string): void {
     if (this.#closed) throw new ClosedResourceError(`Cannot ${what}: the node is closed`);
-  }
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
   }
 }
 

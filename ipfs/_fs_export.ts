@@ -18,17 +18,7 @@ import type { GetResult } from "./content_store.ts";
 import { InvalidInputError } from "./errors.ts";
 import { type GetBlock, openFile, readRange } from "./_unixfs_reader.ts";
 import { directoryEntries, inspect } from "./_unixfs_node.ts";
-
-/** Whether a file system path exists (without following a final symlink). */
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
-  }
-}
+import { exists } from "./_fs.ts";
 
 /**
  * Writes the tree at `cid` to `target`.
@@ -41,19 +31,48 @@ export async function writeTree(
   target: string,
   signal: AbortSignal,
 ): Promise<GetResult> {
+  const prepared = await prepareTarget(target);
+  const result: GetResult = { cid, files: 0, directories: 0, bytes: 0 };
+  try {
+    await write(get, cid, prepared.tmp, result, signal, cid.toString());
+    checkpointIfCancelled();
+    await finishTarget(prepared);
+  } catch (error) {
+    await discardTarget(prepared);
+    throw error;
+  }
+  return result;
+}
+
+/** Where a `get` writes: the target and the temporary name beside it. */
+export interface PreparedTarget {
+  /** The target as given, for messages. */
+  target: string;
+  /** The target, without trailing slashes. */
+  path: string;
+  /** The temporary name the tree is written to. */
+  tmp: string;
+}
+
+/**
+ * Checks a `get` target: a new name in an existing directory.
+ *
+ * @throws {InvalidInputError} The target exists, or its directory does not.
+ */
+export async function prepareTarget(target: unknown): Promise<PreparedTarget> {
   if (typeof target !== "string" || target === "") {
     throw new InvalidInputError(
       `Cannot get: target must be a non-empty path: received ${typeof target}`,
     );
   }
-  const trimmed = target.length > 1 ? target.replace(/\/+$/, "") : target;
-  const slash = trimmed.lastIndexOf("/");
-  const parent = slash === -1 ? "." : slash === 0 ? "/" : trimmed.slice(0, slash);
-  const base = trimmed.slice(slash + 1);
+  const path = target.length > 1 ? target.replace(/\/+$/, "") : target;
+  const slash = path.lastIndexOf("/");
+  const parent = slash === -1 ? "." : slash === 0 ? "/" : path.slice(0, slash);
+  const base = path.slice(slash + 1);
   if (base === "" || base === "." || base === "..") {
     throw new InvalidInputError(`Cannot get: target must name a new file: received ${target}`);
   }
-  if (await exists(trimmed)) {
+  if (await exists(path)) {
     throw new InvalidInputError(`Cannot get: target already exists: ${target}`);
   }
   try {
@@ -63,20 +82,24 @@ export async function writeTree(
       cause: error,
     });
   }
-  const tmp = `${parent}/.${base}.ipfs-kit-get-${crypto.randomUUID()}`;
-  const result: GetResult = { cid, files: 0, directories: 0, bytes: 0 };
-  try {
-    await write(get, cid, tmp, result, signal, cid.toString());
-    checkpointIfCancelled();
-    if (await exists(trimmed)) {
-      throw new InvalidInputError(`Cannot get: target already exists: ${target}`);
-    }
-    await Deno.rename(tmp, trimmed);
-  } catch (error) {
-    await Deno.remove(tmp, { recursive: true }).catch(() => {});
-    throw error;
+  return { target, path, tmp: `${parent}/.${base}.ipfs-kit-get-${crypto.randomUUID()}` };
+}
+
+/**
+ * Moves a complete tree from its temporary name to the target.
+ *
+ * @throws {InvalidInputError} Something appeared at the target meanwhile.
+ */
+export async function finishTarget(prepared: PreparedTarget): Promise<void> {
+  if (await exists(prepared.path)) {
+    throw new InvalidInputError(`Cannot get: target already exists: ${prepared.target}`);
   }
-  return result;
+  await Deno.rename(prepared.tmp, prepared.path);
+}
+
+/** Removes a partial tree; never throws. */
+export async function discardTarget(prepared: PreparedTarget): Promise<void> {
+  await Deno.remove(prepared.tmp, { recursive: true }).catch(() => {});
 }
 
 async function write(

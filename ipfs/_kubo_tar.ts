@@ -6,7 +6,7 @@
  * The daemon names the archive's root after the path asked for (the CID, or
  * the last name of the path); the root becomes the target. The tree is
  * written under a temporary name beside the target and renamed into place
- * when complete (see {@linkcode prepareTarget}); on failure it is removed.
+ * when complete (`prepareTarget` in `_fs_export.ts`); on failure it is removed.
  *
  * What is checked, since the archive comes from the network:
  * - every header's checksum; the end-of-archive marker must be there (a
@@ -33,73 +33,6 @@ import { checkName } from "./_fs_export.ts";
 
 const BLOCK = 512;
 const decoder = new TextDecoder();
-
-/** Where a `get` writes: the target and the temporary name beside it. */
-export interface PreparedTarget {
-  /** The target, without trailing slashes. */
-  path: string;
-  /** The temporary name the tree is written to. */
-  tmp: string;
-}
-
-/** Whether a path exists (without following a final symbolic link). */
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
-  }
-}
-
-/**
- * Checks a `get` target: a new name in an existing directory.
- *
- * @throws {InvalidInputError} The target exists, or its directory does not.
- */
-export async function prepareTarget(target: unknown): Promise<PreparedTarget> {
-  if (typeof target !== "string" || target === "") {
-    throw new InvalidInputError(
-      `Cannot get: target must be a non-empty path: received ${typeof target}`,
-    );
-  }
-  const path = target.length > 1 ? target.replace(/\/+$/, "") : target;
-  const slash = path.lastIndexOf("/");
-  const parent = slash === -1 ? "." : slash === 0 ? "/" : path.slice(0, slash);
-  const base = path.slice(slash + 1);
-  if (base === "" || base === "." || base === "..") {
-    throw new InvalidInputError(`Cannot get: target must name a new file: received ${target}`);
-  }
-  if (await exists(path)) {
-    throw new InvalidInputError(`Cannot get: target already exists: ${target}`);
-  }
-  try {
-    if (!(await Deno.stat(parent)).isDirectory) throw new Deno.errors.NotADirectory(parent);
-  } catch (error) {
-    throw new InvalidInputError(`Cannot get: the target's directory does not exist: ${parent}`, {
-      cause: error,
-    });
-  }
-  return { path, tmp: `${parent}/.${base}.ipfs-kit-get-${crypto.randomUUID()}` };
-}
-
-/**
- * Moves a complete tree from its temporary name to the target.
- *
- * @throws {InvalidInputError} Something appeared at the target meanwhile.
- */
-export async function finishTarget(prepared: PreparedTarget): Promise<void> {
-  if (await exists(prepared.path)) {
-    throw new InvalidInputError(`Cannot get: target already exists: ${prepared.path}`);
-  }
-  await Deno.rename(prepared.tmp, prepared.path);
-}
-
-/** Removes a partial tree; never throws. */
-export async function discardTarget(prepared: PreparedTarget): Promise<void> {
-  await Deno.remove(prepared.tmp, { recursive: true }).catch(() => {});
-}
 
 /** Reads exact byte counts from a stream of chunks. */
 class ByteReader {

@@ -2,13 +2,8 @@ import assert from "node:assert/strict";
 import { CID } from "npm:multiformats@14.0.5/cid";
 import { testEachStrategy } from "../runtime/testing.ts";
 import { InvalidInputError } from "./errors.ts";
-import {
-  discardTarget,
-  emptyResult,
-  extractTar,
-  finishTarget,
-  prepareTarget,
-} from "./_kubo_tar.ts";
+import { emptyResult, extractTar } from "./_kubo_tar.ts";
+import { discardTarget, finishTarget, prepareTarget } from "./_fs_export.ts";
 
 const CID_ = CID.parse("QmWDXi25hJeptk1YZvm6fsBfUKBM3v4axPJbnijrsFUT3T");
 const encoder = new TextEncoder();

@@ -105,13 +105,8 @@ import {
 } from "./_kubo_call.ts";
 import { createKuboRpc, type KuboRpc } from "./_kubo_client.ts";
 import { toTypedError } from "./_kubo_errors.ts";
-import {
-  discardTarget,
-  emptyResult,
-  extractTar,
-  finishTarget,
-  prepareTarget,
-} from "./_kubo_tar.ts";
+import { emptyResult, extractTar } from "./_kubo_tar.ts";
+import { discardTarget, finishTarget, prepareTarget } from "./_fs_export.ts";
 import { parseKuboApiAddress, readKuboApiFile } from "./kubo_address.ts";
 
 export { KuboRpcError, UnreachableError } from "./_kubo_errors.ts";
