@@ -12,6 +12,7 @@
 import { exporter } from "npm:ipfs-unixfs-exporter@16.2.2";
 import { type ImportCandidate, importer, type ImportResult } from "npm:ipfs-unixfs-importer@17.1.1";
 import { base64pad } from "npm:multiformats@14.0.5/bases/base64";
+import { equals } from "npm:multiformats@14.0.5/bytes";
 import { CID } from "npm:multiformats@14.0.5/cid";
 import * as raw from "npm:multiformats@14.0.5/codecs/raw";
 import * as Digest from "npm:multiformats@14.0.5/hashes/digest";
@@ -625,7 +626,7 @@ export class EmbeddedNode implements ContentStore {
             file.close();
           }
           const back = await Deno.readFile(probe);
-          if (back.length !== bytes.length || back.some((byte, i) => byte !== bytes[i])) {
+          if (!equals(back, bytes)) {
             return result("a file written to the repository read back different");
           }
         } finally {

@@ -29,6 +29,7 @@
  */
 
 import { base64url } from "npm:multiformats@14.0.5/bases/base64";
+import { equals } from "npm:multiformats@14.0.5/bytes";
 import { CID as Cid } from "npm:multiformats@14.0.5/cid";
 import * as raw from "npm:multiformats@14.0.5/codecs/raw";
 import { checkpointIfCancelled, currentTime } from "../runtime/checkpoint.ts";
@@ -775,7 +776,7 @@ export class KuboBackend implements ContentStore {
               ...timeout(left),
             });
             const back = await this.#rpc.client.block.get(cid, { signal, ...timeout(left) });
-            if (!equalBytes(back, HEALTH_BLOCK)) {
+            if (!equals(back, HEALTH_BLOCK)) {
               throw new Error("a block written to the daemon read back different");
             }
           },
@@ -1625,7 +1626,7 @@ function ipfsPath(path: CidLike, what: string): { arg: string; subject: string }
 
 /** The daemon stored what was sent: the same multihash (versions may differ). */
 function checkSameBlock(stored: CID, expected: CID, what: string): void {
-  if (!equalBytes(stored.multihash.bytes, expected.multihash.bytes)) {
+  if (!equals(stored.multihash.bytes, expected.multihash.bytes)) {
     throw new Error(
       `Cannot ${what}: the daemon stored ${stored}, expected ${expected} (a hash mismatch)`,
     );
@@ -1777,8 +1778,4 @@ function malformed(command: string, value: unknown): Error {
       JSON.stringify(value)?.slice(0, 200)
     }`,
   );
-}
-
-function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((byte, i) => byte === b[i]);
 }
