@@ -15,6 +15,7 @@ import {
   WriteAheadLog,
 } from "./operation_log.ts";
 import type { SyncPolicy } from "./segment_log.ts";
+import { mountTmpfs, unmount } from "../tests/_tmpfs.ts";
 
 const POLICIES: SyncPolicy[] = ["always", "group", "none"];
 const SOME_CID = "bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy";
@@ -397,24 +398,6 @@ testEachStrategy("checkpoints and submits interleave without losing a submit", a
     assert.equal(wal.recovery.incompleteCheckpoints, 0);
   });
 });
-
-/** Mounts a 1 MiB tmpfs on `dir`; false where the machine does not allow it. */
-async function mountTmpfs(dir: string): Promise<boolean> {
-  try {
-    const { success } = await new Deno.Command("mount", {
-      args: ["-t", "tmpfs", "-o", "size=1m", "tmpfs", dir],
-      stdout: "null",
-      stderr: "null",
-    }).output();
-    return success;
-  } catch {
-    return false;
-  }
-}
-
-async function unmount(dir: string): Promise<void> {
-  await new Deno.Command("umount", { args: [dir], stdout: "null", stderr: "null" }).output();
-}
 
 testEachStrategy(
   "a real full disk (1 MiB tmpfs): submit fails clearly, nothing acknowledged is lost",

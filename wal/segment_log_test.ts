@@ -11,6 +11,7 @@ import {
   WalLockedError,
 } from "./errors.ts";
 import { type LogRecord, SegmentLog, type SyncPolicy } from "./segment_log.ts";
+import { mountTmpfs, unmount } from "../tests/_tmpfs.ts";
 
 const POLICIES: SyncPolicy[] = ["always", "group", "none"];
 
@@ -391,24 +392,6 @@ testEachStrategy("an injected full disk fails the group only; the log goes on", 
     assert.deepEqual((await readAll(log)).map((r) => idOf(r.payload)), [1, 3]);
   });
 });
-
-/** Mounts a 1 MiB tmpfs on `dir`; false where the machine does not allow it. */
-async function mountTmpfs(dir: string): Promise<boolean> {
-  try {
-    const { success } = await new Deno.Command("mount", {
-      args: ["-t", "tmpfs", "-o", "size=1m", "tmpfs", dir],
-      stdout: "null",
-      stderr: "null",
-    }).output();
-    return success;
-  } catch {
-    return false;
-  }
-}
-
-async function unmount(dir: string): Promise<void> {
-  await new Deno.Command("umount", { args: [dir], stdout: "null", stderr: "null" }).output();
-}
 
 testEachStrategy(
   "a real full disk (1 MiB tmpfs): clear error, nothing acknowledged lost",

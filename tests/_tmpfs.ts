@@ -1,0 +1,24 @@
+/**
+ * Test helper: a real, tiny file system to fill up.
+ *
+ * @module
+ */
+
+/** Mounts a 1 MiB tmpfs on `dir`; false where the machine does not allow it. */
+export async function mountTmpfs(dir: string): Promise<boolean> {
+  try {
+    const { success } = await new Deno.Command("mount", {
+      args: ["-t", "tmpfs", "-o", "size=1m", "tmpfs", dir],
+      stdout: "null",
+      stderr: "null",
+    }).output();
+    return success;
+  } catch {
+    return false;
+  }
+}
+
+/** Unmounts what {@linkcode mountTmpfs} mounted. */
+export async function unmount(dir: string): Promise<void> {
+  await new Deno.Command("umount", { args: [dir], stdout: "null", stderr: "null" }).output();
+}
