@@ -31,17 +31,34 @@ export async function writeTree(
   target: string,
   signal: AbortSignal,
 ): Promise<GetResult> {
+  return await writeToTarget(target, async (tmp) => {
+    const result: GetResult = { cid, files: 0, directories: 0, bytes: 0 };
+    await write(get, cid, tmp, result, signal, cid.toString());
+    return result;
+  });
+}
+
+/**
+ * Checks `target` ({@linkcode prepareTarget}), has `fill` write the tree to
+ * the temporary name beside it, then renames it into place; on any failure
+ * (cancellation included) the temporary tree is removed.
+ *
+ * @throws {InvalidInputError} `target` is not a new name in an existing directory.
+ */
+export async function writeToTarget<T>(
+  target: unknown,
+  fill: (tmp: string) => Promise<T>,
+): Promise<T> {
   const prepared = await prepareTarget(target);
-  const result: GetResult = { cid, files: 0, directories: 0, bytes: 0 };
   try {
-    await write(get, cid, prepared.tmp, result, signal, cid.toString());
+    const result = await fill(prepared.tmp);
     checkpointIfCancelled();
     await finishTarget(prepared);
+    return result;
   } catch (error) {
     await discardTarget(prepared);
     throw error;
   }
-  return result;
 }
 
 /** Where a `get` writes: the target and the temporary name beside it. */

@@ -107,7 +107,7 @@ import {
 import { createKuboRpc, type KuboRpc } from "./_kubo_client.ts";
 import { toTypedError } from "./_kubo_errors.ts";
 import { emptyResult, extractTar } from "./_kubo_tar.ts";
-import { discardTarget, finishTarget, prepareTarget } from "./_fs_export.ts";
+import { writeToTarget } from "./_fs_export.ts";
 import { parseKuboApiAddress, readKuboApiFile } from "./kubo_address.ts";
 
 export { KuboRpcError, UnreachableError } from "./_kubo_errors.ts";
@@ -603,23 +603,17 @@ export class KuboBackend implements ContentStore {
       { what: "get", command: "get", subject },
       options,
       async (signal, left) => {
-        const prepared = await prepareTarget(target);
-        const stat = await this.#rpc.client.files.stat(arg, { signal, ...timeout(left) });
-        const result = emptyResult(stat.cid);
-        try {
+        return await writeToTarget(target, async (tmp) => {
+          const stat = await this.#rpc.client.files.stat(arg, { signal, ...timeout(left) });
+          const result = emptyResult(stat.cid);
           await extractTar(
             this.#rpc.client.get(arg, { signal, ...timeout(left) }),
-            prepared.tmp,
+            tmp,
             result,
             checkpointIfCancelled,
           );
-          checkpointIfCancelled();
-          await finishTarget(prepared);
-        } catch (error) {
-          await discardTarget(prepared);
-          throw error;
-        }
-        return result;
+          return result;
+        });
       },
     );
   }
