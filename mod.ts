@@ -12,9 +12,23 @@
  *
  * @example
  * ```ts
- * import { run, taskGroup, sleep } from "@ipfs-kit/kit";
+ * import assert from "node:assert/strict";
+ * import { run, sleep, taskGroup } from "@ipfs-kit/kit";
  *
- * await run(() => taskGroup((tg) => tg.spawn(() => sleep(1))));
+ * const done: number[] = [];
+ * await run(() =>
+ *   taskGroup((tg) => {
+ *     tg.spawn(async () => {
+ *       await sleep(20);
+ *       done.push(2);
+ *     });
+ *     tg.spawn(async () => {
+ *       await sleep(1);
+ *       done.push(1);
+ *     });
+ *   })
+ * );
+ * assert.deepEqual(done.toSorted(), [1, 2]); // both children joined
  * ```
  *
  * @module

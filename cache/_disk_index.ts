@@ -11,10 +11,11 @@ import { ArcCache } from "./arc_cache.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { DiskCachePolicy } from "@ipfs-kit/kit/cache";
  *
  * const policy: DiskCachePolicy = "lru";
- * console.assert(policy === "lru");
+ * assert.equal(policy, "lru");
  * ```
  */
 export type DiskCachePolicy = "arc" | "lru";

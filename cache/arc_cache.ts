@@ -20,10 +20,11 @@ import { withSignal } from "../runtime/timeouts.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { DisposeReason } from "@ipfs-kit/kit/cache";
  *
  * const reason: DisposeReason = "evict";
- * console.assert(reason === "evict");
+ * assert.equal(reason, "evict");
  * ```
  */
 export type DisposeReason = "evict" | "set" | "delete" | "clear";
@@ -33,6 +34,7 @@ export type DisposeReason = "evict" | "set" | "delete" | "clear";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ArcCache, type ArcCacheOptions } from "@ipfs-kit/kit/cache";
  *
  * const options: ArcCacheOptions<string, Uint8Array> = {
@@ -41,7 +43,7 @@ export type DisposeReason = "evict" | "set" | "delete" | "clear";
  *   sizeCalculation: (block) => block.byteLength,
  * };
  * const cache = new ArcCache(options);
- * console.assert(cache.max === 1_000);
+ * assert.equal(cache.max, 1_000);
  * ```
  */
 export interface ArcCacheOptions<K, V> {
@@ -79,12 +81,13 @@ export interface ArcCacheOptions<K, V> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ArcCache, type ArcSetOptions } from "@ipfs-kit/kit/cache";
  *
  * const cache = new ArcCache<string, string>({ max: 10, maxSize: 100 });
  * const options: ArcSetOptions = { size: 5 };
  * cache.set("a", "hello", options);
- * console.assert(cache.calculatedSize === 5);
+ * assert.equal(cache.calculatedSize, 5);
  * ```
  */
 export interface ArcSetOptions {
@@ -97,11 +100,12 @@ export interface ArcSetOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ArcCache, type ArcFetchOptions } from "@ipfs-kit/kit/cache";
  *
  * const cache = new ArcCache<string, number>({ max: 10 });
  * const options: ArcFetchOptions = { signal: AbortSignal.timeout(1_000) };
- * console.assert(await cache.fetch("a", () => 1, options) === 1);
+ * assert(await cache.fetch("a", () => 1, options) === 1);
  * ```
  */
 export interface ArcFetchOptions {
@@ -117,12 +121,13 @@ export interface ArcFetchOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { ArcLoaderOptions } from "@ipfs-kit/kit/cache";
  *
  * async function load(url: string, { signal }: ArcLoaderOptions): Promise<string> {
  *   return await (await fetch(url, { signal })).text();
  * }
- * console.assert(typeof load === "function");
+ * assert.equal(typeof load, "function");
  * ```
  */
 export interface ArcLoaderOptions {
@@ -135,10 +140,11 @@ export interface ArcLoaderOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { ArcLoader } from "@ipfs-kit/kit/cache";
  *
  * const loader: ArcLoader<string, number> = (key) => key.length;
- * console.assert(loader("abc", { signal: new AbortController().signal }) === 3);
+ * assert.equal(loader("abc", { signal: new AbortController().signal }), 3);
  * ```
  */
 export type ArcLoader<K, V> = (key: K, options: ArcLoaderOptions) => V | Promise<V>;
@@ -153,6 +159,7 @@ export type ArcLoader<K, V> = (key: K, options: ArcLoaderOptions) => V | Promise
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ArcCache } from "@ipfs-kit/kit/cache";
  *
  * const cache = new ArcCache<string, number>({ max: 2 });
@@ -160,7 +167,7 @@ export type ArcLoader<K, V> = (key: K, options: ArcLoaderOptions) => V | Promise
  * cache.get("a");
  * cache.get("b");
  * const stats = cache.statistics();
- * console.assert(stats.hitsT1 === 1 && stats.missesCold === 1 && stats.t2 === 1);
+ * assert(stats.hitsT1 === 1 && stats.missesCold === 1 && stats.t2 === 1);
  * ```
  */
 export interface ArcStatistics {
@@ -251,17 +258,19 @@ const INITIAL_SLOTS = 64;
  *
  * @example Basic use
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ArcCache } from "@ipfs-kit/kit/cache";
  *
  * const cache = new ArcCache<string, string>({ max: 2 });
  * cache.set("a", "A").set("b", "B");
  * cache.get("a"); // "a" is now frequent (T2)
  * cache.set("c", "C"); // evicts "b", the least recent entry of T1
- * console.assert(cache.has("a") && !cache.has("b") && cache.has("c"));
+ * assert(cache.has("a") && !cache.has("b") && cache.has("c"));
  * ```
  *
  * @example A byte budget and an eviction hook
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ArcCache } from "@ipfs-kit/kit/cache";
  *
  * const evicted: string[] = [];
@@ -273,18 +282,19 @@ const INITIAL_SLOTS = 64;
  * });
  * cache.set("a", new Uint8Array(600));
  * cache.set("b", new Uint8Array(600));
- * console.assert(cache.calculatedSize === 600 && evicted[0] === "a:evict");
+ * assert(cache.calculatedSize === 600 && evicted[0] === "a:evict");
  * ```
  *
  * @example Single-flight loading
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ArcCache } from "@ipfs-kit/kit/cache";
  *
  * const cache = new ArcCache<string, string>({ max: 100 });
  * let loads = 0;
  * const load = async (key: string) => (loads++, key.toUpperCase());
  * const [a, b] = await Promise.all([cache.fetch("x", load), cache.fetch("x", load)]);
- * console.assert(a === "X" && b === "X" && loads === 1);
+ * assert(a === "X" && b === "X" && loads === 1);
  * ```
  */
 export class ArcCache<K extends NonNullable<unknown>, V extends NonNullable<unknown>>

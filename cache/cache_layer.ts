@@ -24,6 +24,7 @@ import type { TieredCache } from "./tiered_cache.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { CachedStore, TieredCache } from "@ipfs-kit/kit/cache";
  * import { EmbeddedNode } from "@ipfs-kit/kit/ipfs";
  *
@@ -31,7 +32,7 @@ import type { TieredCache } from "./tiered_cache.ts";
  * const cache = await TieredCache.open(node, { prefetch: false });
  * await using store = new CachedStore(node, cache);
  * const { cid } = await store.add("cached");
- * console.assert(await new Response(store.cat(cid)).text() === "cached");
+ * assert.equal(await new Response(store.cat(cid)).text(), "cached");
  * ```
  */
 export class CachedStore extends ForwardingStore {

@@ -51,10 +51,11 @@ const SHARD = /^[0-9a-f]{2}$/;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { DiskCacheOptions } from "@ipfs-kit/kit/cache";
  *
  * const options: DiskCacheOptions = { maxBytes: 1 << 30, policy: "arc" };
- * console.assert(options.maxBytes === 1073741824);
+ * assert.equal(options.maxBytes, 1073741824);
  * ```
  */
 export interface DiskCacheOptions {
@@ -87,10 +88,11 @@ export interface DiskCacheOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { DiskCacheOperationOptions } from "@ipfs-kit/kit/cache";
  *
  * const options: DiskCacheOperationOptions = { signal: AbortSignal.timeout(1_000) };
- * console.assert(options.signal !== undefined);
+ * assert.notEqual(options.signal, undefined);
  * ```
  */
 export interface DiskCacheOperationOptions {
@@ -106,6 +108,7 @@ export interface DiskCacheOperationOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { DiskCache } from "@ipfs-kit/kit/cache";
  *
  * const dir = await Deno.makeTempDir();
@@ -113,7 +116,7 @@ export interface DiskCacheOperationOptions {
  *   await using cache = await DiskCache.open(dir, { maxBytes: 1 << 20 });
  *   await cache.get("missing");
  *   const stats = cache.statistics();
- *   console.assert(stats.misses === 1 && stats.entries === 0);
+ *   assert(stats.misses === 1 && stats.entries === 0);
  * }
  * await Deno.remove(dir, { recursive: true });
  * ```
@@ -149,10 +152,11 @@ export interface DiskCacheStatistics {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { CorruptEntryError } from "@ipfs-kit/kit/cache";
  *
  * const error = new CorruptEntryError("Cannot read disk cache entry: checksum mismatch");
- * console.assert(error.name === "CorruptEntryError");
+ * assert.equal(error.name, "CorruptEntryError");
  * ```
  */
 export class CorruptEntryError extends Error {
@@ -219,6 +223,7 @@ interface OpenStream {
  *
  * @example Read-through use
  * ```ts
+ * import assert from "node:assert/strict";
  * import { DiskCache } from "@ipfs-kit/kit/cache";
  *
  * const dir = await Deno.makeTempDir();
@@ -230,13 +235,14 @@ interface OpenStream {
  *     block = new TextEncoder().encode("hello"); // fetched from the network
  *     await cache.set(key, block);
  *   }
- *   console.assert((await cache.get(key))?.length === 5);
+ *   assert((await cache.get(key))?.length === 5);
  * }
  * await Deno.remove(dir, { recursive: true });
  * ```
  *
  * @example Streams for large entries
  * ```ts
+ * import assert from "node:assert/strict";
  * import { DiskCache } from "@ipfs-kit/kit/cache";
  *
  * const dir = await Deno.makeTempDir();
@@ -246,7 +252,7 @@ interface OpenStream {
  *   const stream = await cache.getStream("big");
  *   let length = 0;
  *   for await (const chunk of stream!) length += chunk.length;
- *   console.assert(length === 7);
+ *   assert.equal(length, 7);
  * }
  * await Deno.remove(dir, { recursive: true });
  * ```
@@ -306,10 +312,12 @@ export class DiskCache implements AsyncDisposable {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { DiskCache } from "@ipfs-kit/kit/cache";
    *
    * const dir = await Deno.makeTempDir();
    * const cache = await DiskCache.open(dir, { maxBytes: 1 << 20 });
+   * await assert.rejects(DiskCache.open(dir, { maxBytes: 1 << 20 })); // one opener at a time
    * await cache.close();
    * await Deno.remove(dir, { recursive: true });
    * ```
@@ -383,13 +391,14 @@ export class DiskCache implements AsyncDisposable {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { DiskCache } from "@ipfs-kit/kit/cache";
    *
    * const dir = await Deno.makeTempDir();
    * {
    *   await using cache = await DiskCache.open(dir, { maxBytes: 1 << 20 });
    *   await cache.set("k", new Uint8Array([1, 2, 3]));
-   *   console.assert((await cache.get("k"))?.[2] === 3);
+   *   assert((await cache.get("k"))?.[2] === 3);
    * }
    * await Deno.remove(dir, { recursive: true });
    * ```
@@ -415,6 +424,7 @@ export class DiskCache implements AsyncDisposable {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { DiskCache } from "@ipfs-kit/kit/cache";
    *
    * const dir = await Deno.makeTempDir();
@@ -423,7 +433,7 @@ export class DiskCache implements AsyncDisposable {
    *   await cache.set("k", new Uint8Array(1000));
    *   const stream = await cache.getStream("k");
    *   const bytes = new Uint8Array(await new Response(stream).arrayBuffer());
-   *   console.assert(bytes.length === 1000);
+   *   assert.equal(bytes.length, 1000);
    * }
    * await Deno.remove(dir, { recursive: true });
    * ```
@@ -461,13 +471,14 @@ export class DiskCache implements AsyncDisposable {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { DiskCache } from "@ipfs-kit/kit/cache";
    *
    * const dir = await Deno.makeTempDir();
    * {
    *   await using cache = await DiskCache.open(dir, { maxBytes: 1024 });
-   *   console.assert(await cache.set("small", new Uint8Array(100)));
-   *   console.assert(!await cache.set("too-big", new Uint8Array(2048)));
+   *   assert(await cache.set("small", new Uint8Array(100)));
+   *   assert(!await cache.set("too-big", new Uint8Array(2048)));
    * }
    * await Deno.remove(dir, { recursive: true });
    * ```
@@ -504,13 +515,14 @@ export class DiskCache implements AsyncDisposable {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { DiskCache } from "@ipfs-kit/kit/cache";
    *
    * const dir = await Deno.makeTempDir();
    * {
    *   await using cache = await DiskCache.open(dir, { maxBytes: 1 << 20 });
    *   await cache.set("k", new Uint8Array(1));
-   *   console.assert(cache.has("k") && !cache.has("other"));
+   *   assert(cache.has("k") && !cache.has("other"));
    * }
    * await Deno.remove(dir, { recursive: true });
    * ```
@@ -530,13 +542,14 @@ export class DiskCache implements AsyncDisposable {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { DiskCache } from "@ipfs-kit/kit/cache";
    *
    * const dir = await Deno.makeTempDir();
    * {
    *   await using cache = await DiskCache.open(dir, { maxBytes: 1 << 20 });
    *   await cache.set("k", new Uint8Array(1));
-   *   console.assert(await cache.delete("k") && !cache.has("k"));
+   *   assert(await cache.delete("k") && !cache.has("k"));
    * }
    * await Deno.remove(dir, { recursive: true });
    * ```
@@ -558,6 +571,7 @@ export class DiskCache implements AsyncDisposable {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { DiskCache } from "@ipfs-kit/kit/cache";
    *
    * const dir = await Deno.makeTempDir();
@@ -565,7 +579,7 @@ export class DiskCache implements AsyncDisposable {
    *   await using cache = await DiskCache.open(dir, { maxBytes: 1 << 20 });
    *   await cache.set("a", new Uint8Array(1));
    *   await cache.clear();
-   *   console.assert(cache.size === 0);
+   *   assert.equal(cache.size, 0);
    * }
    * await Deno.remove(dir, { recursive: true });
    * ```
@@ -590,6 +604,7 @@ export class DiskCache implements AsyncDisposable {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { DiskCache } from "@ipfs-kit/kit/cache";
    *
    * const dir = await Deno.makeTempDir();
@@ -597,6 +612,10 @@ export class DiskCache implements AsyncDisposable {
    *   await using cache = await DiskCache.open(dir, { maxBytes: 1 << 20 });
    *   await cache.set("a", new Uint8Array(1));
    *   await cache.flush();
+   * }
+   * {
+   *   await using reopened = await DiskCache.open(dir, { maxBytes: 1 << 20 });
+   *   assert.equal((await reopened.get("a"))?.length, 1);
    * }
    * await Deno.remove(dir, { recursive: true });
    * ```
@@ -615,6 +634,7 @@ export class DiskCache implements AsyncDisposable {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { DiskCache } from "@ipfs-kit/kit/cache";
    *
    * const dir = await Deno.makeTempDir();
@@ -623,7 +643,7 @@ export class DiskCache implements AsyncDisposable {
    *   await cache.set("a", new Uint8Array(10));
    *   await cache.get("a");
    *   const { hits, entries, writes } = cache.statistics();
-   *   console.assert(hits === 1 && entries === 1 && writes === 1);
+   *   assert(hits === 1 && entries === 1 && writes === 1);
    * }
    * await Deno.remove(dir, { recursive: true });
    * ```
@@ -653,12 +673,13 @@ export class DiskCache implements AsyncDisposable {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { DiskCache } from "@ipfs-kit/kit/cache";
    *
    * const dir = await Deno.makeTempDir();
    * const cache = await DiskCache.open(dir, { maxBytes: 1 << 20 });
    * await cache.close();
-   * console.assert(cache.closed);
+   * assert(cache.closed);
    * await Deno.remove(dir, { recursive: true });
    * ```
    */

@@ -16,11 +16,12 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ArcCache } from "@ipfs-kit/kit/cache";
  *
  * const cache = new ArcCache<string, Uint8Array>({ max: 1_000 });
  * cache.set("a", new Uint8Array(3));
- * console.assert(cache.get("a")?.length === 3);
+ * assert(cache.get("a")?.length === 3);
  * ```
  *
  * @module

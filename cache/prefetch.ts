@@ -25,6 +25,7 @@ export type { NodeKind } from "./_prefetch_model.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { PrefetchTarget } from "@ipfs-kit/kit/cache";
  *
  * const cache = new Map<string, Uint8Array>();
@@ -36,7 +37,7 @@ export type { NodeKind } from "./_prefetch_model.ts";
  *     return bytes.length;
  *   },
  * };
- * console.assert(await target.load("abc", { signal: new AbortController().signal }) === 3);
+ * assert.equal(await target.load("abc", { signal: new AbortController().signal }), 3);
  * ```
  */
 export interface PrefetchTarget {
@@ -57,10 +58,11 @@ export interface PrefetchTarget {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { PrefetcherOptions } from "@ipfs-kit/kit/cache";
  *
  * const options: PrefetcherOptions = { concurrency: 2, chunks: 8, throttleBelow: 0.2 };
- * console.assert(options.concurrency === 2);
+ * assert.equal(options.concurrency, 2);
  * ```
  */
 export interface PrefetcherOptions {
@@ -116,11 +118,12 @@ export interface PrefetcherOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Prefetcher } from "@ipfs-kit/kit/cache";
  *
  * const prefetcher = new Prefetcher({ has: () => false, load: () => Promise.resolve(0) });
  * const stats = prefetcher.statistics();
- * console.assert(stats.issued === 0 && stats.accuracy === 0 && !stats.throttled);
+ * assert(stats.issued === 0 && stats.accuracy === 0 && !stats.throttled);
  * await prefetcher.close();
  * ```
  */
@@ -223,6 +226,7 @@ interface Outstanding {
  *
  * @example Learn a sequence, then prefetch it
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Prefetcher } from "@ipfs-kit/kit/cache";
  *
  * const cache = new Map<string, string>();
@@ -235,9 +239,9 @@ interface Outstanding {
  * });
  * for (const key of ["a", "b", "c", "a"]) prefetcher.record(key); // "a" predicts "b"
  * await prefetcher.idle();
- * console.assert(cache.has("b"));
+ * assert(cache.has("b"));
  * prefetcher.record("b");
- * console.assert(prefetcher.statistics().used === 1);
+ * assert.equal(prefetcher.statistics().used, 1);
  * await prefetcher.close();
  * ```
  */
@@ -379,12 +383,13 @@ export class Prefetcher implements AsyncDisposable {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Prefetcher } from "@ipfs-kit/kit/cache";
    *
    * const prefetcher = new Prefetcher({ has: () => true, load: () => Promise.resolve(0) });
    * prefetcher.record("a");
    * prefetcher.record("b");
-   * console.assert(prefetcher.statistics().learnedKeys === 1);
+   * assert.equal(prefetcher.statistics().learnedKeys, 1);
    * await prefetcher.close();
    * ```
    */
@@ -428,11 +433,12 @@ export class Prefetcher implements AsyncDisposable {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Prefetcher } from "@ipfs-kit/kit/cache";
    *
    * const prefetcher = new Prefetcher({ has: () => true, load: () => Promise.resolve(0) });
    * prefetcher.observeLinks("root", ["c0", "c1"], "file");
-   * console.assert(prefetcher.knowsLinks("root") && !prefetcher.knowsLinks("c0"));
+   * assert(prefetcher.knowsLinks("root") && !prefetcher.knowsLinks("c0"));
    * await prefetcher.close();
    * ```
    */
@@ -451,6 +457,7 @@ export class Prefetcher implements AsyncDisposable {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Prefetcher } from "@ipfs-kit/kit/cache";
    *
    * const loaded: string[] = [];
@@ -461,7 +468,7 @@ export class Prefetcher implements AsyncDisposable {
    * prefetcher.observeLinks("file", ["c0", "c1", "c2", "c3"], "file");
    * prefetcher.record("c1"); // predicts c2 and c3
    * await prefetcher.idle();
-   * console.assert(loaded.sort().join() === "c2,c3");
+   * assert.equal(loaded.sort().join(), "c2,c3");
    * await prefetcher.close();
    * ```
    */
@@ -478,6 +485,7 @@ export class Prefetcher implements AsyncDisposable {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Prefetcher } from "@ipfs-kit/kit/cache";
    *
    * const cache = new Set<string>();
@@ -489,7 +497,7 @@ export class Prefetcher implements AsyncDisposable {
    * prefetcher.record("c0");
    * await prefetcher.idle();
    * prefetcher.evicted("c1");
-   * console.assert(prefetcher.statistics().wastedBytes === 10);
+   * assert.equal(prefetcher.statistics().wastedBytes, 10);
    * await prefetcher.close();
    * ```
    */
@@ -513,11 +521,12 @@ export class Prefetcher implements AsyncDisposable {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Prefetcher } from "@ipfs-kit/kit/cache";
    *
    * const prefetcher = new Prefetcher({ has: () => false, load: () => Promise.resolve(1) });
    * await prefetcher.idle();
-   * console.assert(prefetcher.statistics().inFlight === 0);
+   * assert.equal(prefetcher.statistics().inFlight, 0);
    * await prefetcher.close();
    * ```
    */
@@ -535,10 +544,11 @@ export class Prefetcher implements AsyncDisposable {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Prefetcher } from "@ipfs-kit/kit/cache";
    *
    * await using prefetcher = new Prefetcher({ has: () => true, load: () => Promise.resolve(0) });
-   * console.assert(prefetcher.statistics().concurrency === 4);
+   * assert.equal(prefetcher.statistics().concurrency, 4);
    * ```
    */
   statistics(): PrefetchStatistics {
@@ -581,11 +591,12 @@ export class Prefetcher implements AsyncDisposable {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Prefetcher } from "@ipfs-kit/kit/cache";
    *
    * const prefetcher = new Prefetcher({ has: () => false, load: () => Promise.resolve(1) });
    * await prefetcher.close();
-   * console.assert(prefetcher.closed);
+   * assert(prefetcher.closed);
    * ```
    */
   close(): Promise<void> {

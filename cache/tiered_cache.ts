@@ -54,6 +54,7 @@ const LARGE_KEYS = 4_096;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { TieredCacheOptions } from "@ipfs-kit/kit/cache";
  *
  * const options: TieredCacheOptions = {
@@ -62,7 +63,7 @@ const LARGE_KEYS = 4_096;
  *   streamThreshold: 4 * 1024 * 1024,
  *   prefetch: { concurrency: 8 },
  * };
- * console.assert(options.streamThreshold === 4194304);
+ * assert.equal(options.streamThreshold, 4194304);
  * ```
  */
 export interface TieredCacheOptions {
@@ -102,10 +103,11 @@ export interface TieredCacheOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { MemoryTierStatistics } from "@ipfs-kit/kit/cache";
  *
  * const tier: Pick<MemoryTierStatistics, "hits" | "misses"> = { hits: 3, misses: 1 };
- * console.assert(tier.hits / (tier.hits + tier.misses) === 0.75);
+ * assert.equal(tier.hits / (tier.hits + tier.misses), 0.75);
  * ```
  */
 export interface MemoryTierStatistics {
@@ -131,10 +133,11 @@ export interface MemoryTierStatistics {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { DiskTierStatistics } from "@ipfs-kit/kit/cache";
  *
  * const tier: Pick<DiskTierStatistics, "hits" | "corrupt"> = { hits: 10, corrupt: 0 };
- * console.assert(tier.corrupt === 0);
+ * assert.equal(tier.corrupt, 0);
  * ```
  */
 export interface DiskTierStatistics {
@@ -164,10 +167,11 @@ export interface DiskTierStatistics {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { BackendStatistics } from "@ipfs-kit/kit/cache";
  *
  * const backend: BackendStatistics = { reads: 1, bytesRead: 5, writes: 0, bytesWritten: 0 };
- * console.assert(backend.reads === 1);
+ * assert.equal(backend.reads, 1);
  * ```
  */
 export interface BackendStatistics {
@@ -191,6 +195,7 @@ export interface BackendStatistics {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { TieredCache } from "@ipfs-kit/kit/cache";
  * import { EmbeddedNode } from "@ipfs-kit/kit/ipfs";
  *
@@ -200,8 +205,8 @@ export interface BackendStatistics {
  * await cache.getBlock(cid);
  * await cache.getBlock(cid);
  * const stats = cache.statistics();
- * console.assert(stats.reads === 2 && stats.fromBackend === 1 && stats.fromMemory === 1);
- * console.assert(stats.hitRatio === 0.5);
+ * assert(stats.reads === 2 && stats.fromBackend === 1 && stats.fromMemory === 1);
+ * assert.equal(stats.hitRatio, 0.5);
  * ```
  */
 export interface TieredCacheStatistics {
@@ -306,6 +311,7 @@ interface OpenStream {
  *
  * @example Read-through, with a disk tier
  * ```ts
+ * import assert from "node:assert/strict";
  * import { TieredCache } from "@ipfs-kit/kit/cache";
  * import { EmbeddedNode } from "@ipfs-kit/kit/ipfs";
  *
@@ -314,23 +320,24 @@ interface OpenStream {
  * await using cache = await TieredCache.open(node, {
  *   disk: { directory: await Deno.makeTempDir(), maxBytes: 64 * 1024 * 1024 },
  * });
- * console.assert(await new Response(cache.cat(cid)).text() === "hello world\n"); // backend
- * console.assert(await new Response(cache.cat(cid)).text() === "hello world\n"); // memory
+ * assert.equal(await new Response(cache.cat(cid)).text(), "hello world\n"); // backend
+ * assert.equal(await new Response(cache.cat(cid)).text(), "hello world\n"); // memory
  * const { fromBackend, fromMemory, disk } = cache.statistics();
- * console.assert(fromBackend === 1 && fromMemory === 1 && disk?.entries === 1);
+ * assert(fromBackend === 1 && fromMemory === 1 && disk?.entries === 1);
  * ```
  *
  * @example Write-through
  * ```ts
+ * import assert from "node:assert/strict";
  * import { TieredCache } from "@ipfs-kit/kit/cache";
  * import { EmbeddedNode } from "@ipfs-kit/kit/ipfs";
  *
  * await using node = await EmbeddedNode.open({ repo: await Deno.makeTempDir() });
  * await using cache = await TieredCache.open(node);
  * const cid = await cache.putBlock(new TextEncoder().encode("block"));
- * console.assert(cache.tierOf(cid, { block: true }) === "memory");
- * console.assert((await cache.getBlock(cid)).length === 5);
- * console.assert(cache.statistics().backend.reads === 0);
+ * assert.equal(cache.tierOf(cid, { block: true }), "memory");
+ * assert.equal((await cache.getBlock(cid)).length, 5);
+ * assert.equal(cache.statistics().backend.reads, 0);
  * ```
  */
 export class TieredCache implements AsyncDisposable {
@@ -408,12 +415,13 @@ export class TieredCache implements AsyncDisposable {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { TieredCache } from "@ipfs-kit/kit/cache";
    * import { EmbeddedNode } from "@ipfs-kit/kit/ipfs";
    *
    * await using node = await EmbeddedNode.open({ repo: await Deno.makeTempDir() });
    * await using cache = await TieredCache.open(node, { memory: { maxBytes: 1 << 20 } });
-   * console.assert(cache.statistics().memory.maxBytes === 1048576);
+   * assert.equal(cache.statistics().memory.maxBytes, 1048576);
    * ```
    */
   static async open(store: ContentStore, options: TieredCacheOptions = {}): Promise<TieredCache> {
@@ -482,13 +490,14 @@ export class TieredCache implements AsyncDisposable {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { TieredCache } from "@ipfs-kit/kit/cache";
    * import { EmbeddedNode } from "@ipfs-kit/kit/ipfs";
    *
    * await using node = await EmbeddedNode.open({ repo: await Deno.makeTempDir() });
    * await using cache = await TieredCache.open(node);
    * const cid = await node.block.put(new Uint8Array([7]));
-   * console.assert((await cache.getBlock(cid))[0] === 7);
+   * assert.equal((await cache.getBlock(cid))[0], 7);
    * ```
    */
   getBlock(cid: CidLike, options: SignalOptions = {}): Promise<Uint8Array> {
@@ -526,13 +535,14 @@ export class TieredCache implements AsyncDisposable {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { TieredCache } from "@ipfs-kit/kit/cache";
    * import { EmbeddedNode } from "@ipfs-kit/kit/ipfs";
    *
    * await using node = await EmbeddedNode.open({ repo: await Deno.makeTempDir() });
    * await using cache = await TieredCache.open(node);
    * const cid = await cache.putBlock(new Uint8Array([1, 2]));
-   * console.assert(await node.block.has(cid));
+   * assert(await node.block.has(cid));
    * ```
    */
   putBlock(bytes: Uint8Array, options: BlockPutOptions = {}): Promise<CID> {
@@ -561,13 +571,14 @@ export class TieredCache implements AsyncDisposable {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { TieredCache } from "@ipfs-kit/kit/cache";
    * import { EmbeddedNode } from "@ipfs-kit/kit/ipfs";
    *
    * await using node = await EmbeddedNode.open({ repo: await Deno.makeTempDir() });
    * await using cache = await TieredCache.open(node);
    * const { cid } = await cache.add("cached on the way in");
-   * console.assert(cache.tierOf(cid) === "memory");
+   * assert.equal(cache.tierOf(cid), "memory");
    * ```
    */
   add(input: AddInput, options: AddOptions = {}): Promise<AddResult> {
@@ -637,6 +648,7 @@ export class TieredCache implements AsyncDisposable {
    *
    * @example A range
    * ```ts
+   * import assert from "node:assert/strict";
    * import { TieredCache } from "@ipfs-kit/kit/cache";
    * import { EmbeddedNode } from "@ipfs-kit/kit/ipfs";
    *
@@ -644,7 +656,7 @@ export class TieredCache implements AsyncDisposable {
    * await using cache = await TieredCache.open(node);
    * const { cid } = await node.add("0123456789");
    * const text = await new Response(cache.cat(cid, { offset: 2, length: 3 })).text();
-   * console.assert(text === "234");
+   * assert.equal(text, "234");
    * ```
    */
   cat(path: CidLike, options: CatOptions = {}): ReadableStream<Uint8Array> {
@@ -746,13 +758,14 @@ export class TieredCache implements AsyncDisposable {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { TieredCache } from "@ipfs-kit/kit/cache";
    * import { EmbeddedNode } from "@ipfs-kit/kit/ipfs";
    *
    * await using node = await EmbeddedNode.open({ repo: await Deno.makeTempDir() });
    * await using cache = await TieredCache.open(node);
    * const { cid } = await node.add("x");
-   * console.assert(cache.tierOf(cid) === undefined);
+   * assert.equal(cache.tierOf(cid), undefined);
    * ```
    */
   tierOf(path: CidLike, options: TierOfOptions = {}): "memory" | "disk" | undefined {
@@ -777,13 +790,14 @@ export class TieredCache implements AsyncDisposable {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { TieredCache } from "@ipfs-kit/kit/cache";
    * import { EmbeddedNode } from "@ipfs-kit/kit/ipfs";
    *
    * await using node = await EmbeddedNode.open({ repo: await Deno.makeTempDir() });
    * await using cache = await TieredCache.open(node);
    * const { cid } = await cache.add("soon gone");
-   * console.assert(await cache.evict(cid) && cache.tierOf(cid) === undefined);
+   * assert(await cache.evict(cid) && cache.tierOf(cid) === undefined);
    * ```
    */
   evict(path: CidLike, options: SignalOptions = {}): Promise<boolean> {
@@ -808,13 +822,14 @@ export class TieredCache implements AsyncDisposable {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { TieredCache } from "@ipfs-kit/kit/cache";
    * import { EmbeddedNode } from "@ipfs-kit/kit/ipfs";
    *
    * await using node = await EmbeddedNode.open({ repo: await Deno.makeTempDir() });
    * await using cache = await TieredCache.open(node);
    * const stats = cache.statistics();
-   * console.assert(stats.reads === 0 && stats.disk === undefined && stats.prefetch !== undefined);
+   * assert(stats.reads === 0 && stats.disk === undefined && stats.prefetch !== undefined);
    * ```
    */
   statistics(): TieredCacheStatistics {
@@ -871,13 +886,14 @@ export class TieredCache implements AsyncDisposable {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { TieredCache } from "@ipfs-kit/kit/cache";
    * import { EmbeddedNode } from "@ipfs-kit/kit/ipfs";
    *
    * await using node = await EmbeddedNode.open({ repo: await Deno.makeTempDir() });
    * const cache = await TieredCache.open(node);
    * await cache.close();
-   * console.assert(cache.closed && !node.closed);
+   * assert(cache.closed && !node.closed);
    * ```
    */
   close(): Promise<void> {

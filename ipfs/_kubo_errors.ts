@@ -28,6 +28,7 @@ import {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { KuboBackend, UnreachableError } from "@ipfs-kit/kit/ipfs";
  *
  * const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -37,7 +38,7 @@ import {
  * try {
  *   await kubo.version({ timeoutMs: 2000 });
  * } catch (error) {
- *   console.assert(error instanceof UnreachableError);
+ *   assert(error instanceof UnreachableError);
  * }
  * ```
  */
@@ -66,10 +67,11 @@ export class UnreachableError extends Error {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { KuboRpcError } from "@ipfs-kit/kit/ipfs";
  *
  * const error = new KuboRpcError("Cannot publish name: no key named x", "name/publish", 500);
- * console.assert(error.status === 500 && error.command === "name/publish");
+ * assert(error.status === 500 && error.command === "name/publish");
  * ```
  */
 export class KuboRpcError extends Error {

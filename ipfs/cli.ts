@@ -53,7 +53,9 @@ const encoder = new TextEncoder();
  * ```ts ignore
  * import { main } from "@ipfs-kit/kit/cli";
  *
- * Deno.exit(await main(["--repo", await Deno.makeTempDir(), "id"]));
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(await main(["--repo", await Deno.makeTempDir(), "version"]), 0);
  * ```
  */
 export async function main(args: readonly string[]): Promise<number> {

@@ -148,17 +148,19 @@ export interface EmbeddedNodeOptions extends SignalOptions {
  *
  * @example Add and read back
  * ```ts
+ * import assert from "node:assert/strict";
  * import { EmbeddedNode } from "@ipfs-kit/kit/ipfs";
  *
  * await using node = await EmbeddedNode.open({ repo: await Deno.makeTempDir() });
  * const { cid } = await node.add("hello world\n");
- * console.assert(cid.toString() === "QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o");
+ * assert.equal(cid.toString(), "QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o");
  * const text = await new Response(node.cat(cid)).text();
- * console.assert(text === "hello world\n");
+ * assert.equal(text, "hello world\n");
  * ```
  *
  * @example A directory, CIDv1
  * ```ts
+ * import assert from "node:assert/strict";
  * import { EmbeddedNode } from "@ipfs-kit/kit/ipfs";
  *
  * await using node = await EmbeddedNode.open({ repo: await Deno.makeTempDir() });
@@ -167,24 +169,25 @@ export interface EmbeddedNodeOptions extends SignalOptions {
  *   { path: "site/img" },
  * ], { cidVersion: 1 });
  * const root = entries.at(-1)!;
- * console.assert(root.path === "site");
+ * assert.equal(root.path, "site");
  * const html = await new Response(node.cat(`${root.cid}/index.html`)).text();
- * console.assert(html === "<h1>hi</h1>");
+ * assert.equal(html, "<h1>hi</h1>");
  * const names = (await node.ls(root.cid)).map((entry) => entry.name);
- * console.assert(names.join() === "img,index.html");
+ * assert.equal(names.join(), "img,index.html");
  * ```
  *
  * @example Pins and garbage collection
  * ```ts
+ * import assert from "node:assert/strict";
  * import { EmbeddedNode } from "@ipfs-kit/kit/ipfs";
  *
  * await using node = await EmbeddedNode.open({ repo: await Deno.makeTempDir() });
  * const kept = await node.add("kept");
  * const dropped = await node.add("dropped", { pin: false });
  * const removed = await node.repo.gc();
- * console.assert(removed.length === 1);
- * console.assert(await node.block.has(kept.cid));
- * console.assert(!(await node.block.has(dropped.cid)));
+ * assert.equal(removed.length, 1);
+ * assert(await node.block.has(kept.cid));
+ * assert(!(await node.block.has(dropped.cid)));
  * ```
  */
 export class EmbeddedNode implements ContentStore {
@@ -320,11 +323,12 @@ export class EmbeddedNode implements ContentStore {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { EmbeddedNode } from "@ipfs-kit/kit/ipfs";
    *
    * await using node = await EmbeddedNode.open({ repo: await Deno.makeTempDir() });
    * const { cid, size } = await node.add(new Uint8Array(1000), { cidVersion: 1 });
-   * console.assert(cid.version === 1 && size === 1000);
+   * assert(cid.version === 1 && size === 1000);
    * ```
    */
   add(input: AddInput, options: AddOptions = {}): Promise<AddResult> {
@@ -356,13 +360,14 @@ export class EmbeddedNode implements ContentStore {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { EmbeddedNode } from "@ipfs-kit/kit/ipfs";
    *
    * await using node = await EmbeddedNode.open({ repo: await Deno.makeTempDir() });
    * const results = await node.addAll([{ path: "a.txt", content: "a" }], {
    *   wrapWithDirectory: true,
    * });
-   * console.assert(results.map((r) => r.path).join() === "a.txt,");
+   * assert(results.map((r) => r.path).join() === "a.txt,");
    * ```
    */
   addAll(
@@ -397,6 +402,7 @@ export class EmbeddedNode implements ContentStore {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { EmbeddedNode } from "@ipfs-kit/kit/ipfs";
    *
    * const dir = await Deno.makeTempDir();
@@ -404,7 +410,7 @@ export class EmbeddedNode implements ContentStore {
    * await Deno.writeTextFile(`${dir}/site/index.html`, "<h1>hi</h1>");
    * await using node = await EmbeddedNode.open({ repo: await Deno.makeTempDir() });
    * const results = await node.addPath(`${dir}/site`, { cidVersion: 1 });
-   * console.assert(results.map((r) => r.path).join() === "site/index.html,site");
+   * assert(results.map((r) => r.path).join() === "site/index.html,site");
    * ```
    */
   addPath(path: string, options: AddPathOptions = {}): Promise<AddAllResult[]> {
@@ -437,14 +443,15 @@ export class EmbeddedNode implements ContentStore {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { EmbeddedNode } from "@ipfs-kit/kit/ipfs";
    *
    * await using node = await EmbeddedNode.open({ repo: await Deno.makeTempDir() });
    * const [, dir] = await node.addAll([{ path: "d/a.txt", content: "a" }]);
    * const out = `${await Deno.makeTempDir()}/d`;
    * const result = await node.get(dir.cid, out);
-   * console.assert(result.files === 1 && result.directories === 1);
-   * console.assert(await Deno.readTextFile(`${out}/a.txt`) === "a");
+   * assert(result.files === 1 && result.directories === 1);
+   * assert.equal(await Deno.readTextFile(`${out}/a.txt`), "a");
    * ```
    */
   get(path: CidLike, target: string, options: GetOptions = {}): Promise<GetResult> {
@@ -466,12 +473,13 @@ export class EmbeddedNode implements ContentStore {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { EmbeddedNode } from "@ipfs-kit/kit/ipfs";
    *
    * await using node = await EmbeddedNode.open({ repo: await Deno.makeTempDir() });
    * const results = await node.addAll([{ path: "d/a.txt", content: "abc" }, { path: "d/e" }]);
    * const entries = await node.ls(results.at(-1)!.cid);
-   * console.assert(entries.map((e) => `${e.name}:${e.type}:${e.size}`).join() ===
+   * assert(entries.map((e) => `${e.name}:${e.type}:${e.size}`).join() ===
    *   "a.txt:file:3,e:directory:0");
    * ```
    */
@@ -510,12 +518,13 @@ export class EmbeddedNode implements ContentStore {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { EmbeddedNode } from "@ipfs-kit/kit/ipfs";
    *
    * await using node = await EmbeddedNode.open({ repo: await Deno.makeTempDir() });
    * const { cid } = await node.add("hello world\n");
    * const stat = await node.stat(cid);
-   * console.assert(stat.type === "file" && stat.size === 12 && stat.cumulativeSize === 20);
+   * assert(stat.type === "file" && stat.size === 12 && stat.cumulativeSize === 20);
    * ```
    */
   stat(path: CidLike, options: StatOptions = {}): Promise<StatResult> {
@@ -542,11 +551,12 @@ export class EmbeddedNode implements ContentStore {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { EmbeddedNode } from "@ipfs-kit/kit/ipfs";
    *
    * await using node = await EmbeddedNode.open({ repo: await Deno.makeTempDir() });
    * const { id } = await node.id();
-   * console.assert(id.startsWith("12D3KooW"));
+   * assert(id.startsWith("12D3KooW"));
    * ```
    */
   id(options: SignalOptions = {}): Promise<IdResult> {
@@ -569,10 +579,11 @@ export class EmbeddedNode implements ContentStore {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { EmbeddedNode } from "@ipfs-kit/kit/ipfs";
    *
    * await using node = await EmbeddedNode.open({ repo: await Deno.makeTempDir() });
-   * console.assert((await node.version()).backend === "embedded");
+   * assert.equal((await node.version()).backend, "embedded");
    * ```
    */
   version(options: SignalOptions = {}): Promise<VersionResult> {
@@ -597,10 +608,11 @@ export class EmbeddedNode implements ContentStore {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { EmbeddedNode } from "@ipfs-kit/kit/ipfs";
    *
    * await using node = await EmbeddedNode.open({ repo: await Deno.makeTempDir() });
-   * console.assert((await node.health()).ok);
+   * assert((await node.health()).ok);
    * ```
    */
   health(options: SignalOptions = {}): Promise<HealthResult> {
@@ -655,12 +667,13 @@ export class EmbeddedNode implements ContentStore {
    *
    * @example Read a range
    * ```ts
+   * import assert from "node:assert/strict";
    * import { EmbeddedNode } from "@ipfs-kit/kit/ipfs";
    *
    * await using node = await EmbeddedNode.open({ repo: await Deno.makeTempDir() });
    * const { cid } = await node.add("0123456789");
    * const text = await new Response(node.cat(cid, { offset: 2, length: 3 })).text();
-   * console.assert(text === "234");
+   * assert.equal(text, "234");
    * ```
    */
   cat(path: CidLike, options: CatOptions = {}): ReadableStream<Uint8Array> {

@@ -15,13 +15,14 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { EmbeddedNode, NotFoundError } from "@ipfs-kit/kit/ipfs";
  *
  * await using node = await EmbeddedNode.open({ repo: await Deno.makeTempDir() });
  * try {
  *   await node.block.get("bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku");
  * } catch (error) {
- *   console.assert(error instanceof NotFoundError);
+ *   assert(error instanceof NotFoundError);
  * }
  * ```
  */
@@ -47,13 +48,14 @@ export class NotFoundError extends Error {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { EmbeddedNode, InvalidCidError } from "@ipfs-kit/kit/ipfs";
  *
  * await using node = await EmbeddedNode.open({ repo: await Deno.makeTempDir() });
  * try {
  *   await node.block.has("not-a-cid");
  * } catch (error) {
- *   console.assert(error instanceof InvalidCidError);
+ *   assert(error instanceof InvalidCidError);
  * }
  * ```
  */
@@ -81,13 +83,14 @@ export class InvalidCidError extends TypeError {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { EmbeddedNode, InvalidInputError } from "@ipfs-kit/kit/ipfs";
  *
  * await using node = await EmbeddedNode.open({ repo: await Deno.makeTempDir() });
  * try {
  *   await node.add("x", { chunkSize: 0 });
  * } catch (error) {
- *   console.assert(error instanceof InvalidInputError);
+ *   assert(error instanceof InvalidInputError);
  * }
  * ```
  */
@@ -110,6 +113,7 @@ export class InvalidInputError extends TypeError {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { EmbeddedNode, PinnedError } from "@ipfs-kit/kit/ipfs";
  *
  * await using node = await EmbeddedNode.open({ repo: await Deno.makeTempDir() });
@@ -117,7 +121,7 @@ export class InvalidInputError extends TypeError {
  * try {
  *   await node.block.rm(cid);
  * } catch (error) {
- *   console.assert(error instanceof PinnedError);
+ *   assert(error instanceof PinnedError);
  * }
  * ```
  */
@@ -143,6 +147,7 @@ export class PinnedError extends Error {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { EmbeddedNode, RepoLockedError } from "@ipfs-kit/kit/ipfs";
  *
  * const repo = await Deno.makeTempDir();
@@ -150,7 +155,7 @@ export class PinnedError extends Error {
  * try {
  *   await EmbeddedNode.open({ repo });
  * } catch (error) {
- *   console.assert(error instanceof RepoLockedError);
+ *   assert(error instanceof RepoLockedError);
  * }
  * ```
  */
@@ -178,13 +183,14 @@ export class RepoLockedError extends Error {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { EmbeddedNode, NotSupportedError } from "@ipfs-kit/kit/ipfs";
  *
  * await using node = await EmbeddedNode.open({ repo: await Deno.makeTempDir() });
  * try {
  *   await node.swarm.peers();
  * } catch (error) {
- *   console.assert(error instanceof NotSupportedError);
+ *   assert(error instanceof NotSupportedError);
  * }
  * ```
  */

@@ -43,6 +43,7 @@ import type {
  *
  * @example A layer that counts reads
  * ```ts
+ * import assert from "node:assert/strict";
  * import { type CatOptions, type CidLike, ForwardingStore, Kit } from "@ipfs-kit/kit/ipfs";
  *
  * class CountingReads extends ForwardingStore {
@@ -60,7 +61,7 @@ import type {
  * });
  * const { cid } = await kit.add("counted");
  * await new Response(kit.cat(cid)).text();
- * console.assert(counter?.reads === 1);
+ * assert(counter?.reads === 1);
  * ```
  */
 export class ForwardingStore implements ContentStore {

@@ -13,12 +13,13 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Kit } from "@ipfs-kit/kit/ipfs";
  *
  * await using kit = await Kit.open({ repo: await Deno.makeTempDir() });
  * const { cid } = await kit.add("hello world\n");
- * console.assert(cid.toString() === "QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o");
- * console.assert(await new Response(kit.cat(cid)).text() === "hello world\n");
+ * assert.equal(cid.toString(), "QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o");
+ * assert.equal(await new Response(kit.cat(cid)).text(), "hello world\n");
  * ```
  *
  * @module
@@ -88,22 +89,24 @@ export type KitBackend = "embedded" | "kubo";
  *
  * @example The embedded node in a repository of your choice
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Kit } from "@ipfs-kit/kit/ipfs";
  *
  * await using kit = await Kit.open({ repo: await Deno.makeTempDir() });
- * console.assert(kit.backend === "embedded");
+ * assert.equal(kit.backend, "embedded");
  * const [file, dir] = await kit.addAll([{ path: "docs/a.txt", content: "a" }]);
- * console.assert(file.path === "docs/a.txt" && dir.path === "docs");
+ * assert(file.path === "docs/a.txt" && dir.path === "docs");
  * const names = (await kit.ls(dir.cid)).map((entry) => entry.name);
- * console.assert(names.join() === "a.txt");
+ * assert.equal(names.join(), "a.txt");
  * ```
  *
  * @example A Kubo daemon
  * ```ts ignore
+ * import assert from "node:assert/strict";
  * import { Kit } from "@ipfs-kit/kit/ipfs";
  *
  * await using kit = await Kit.open({ api: "http://127.0.0.1:5001" });
- * console.assert(kit.backend === "kubo");
+ * assert.equal(kit.backend, "kubo");
  * ```
  */
 export class Kit extends ForwardingStore {
@@ -140,9 +143,10 @@ export class Kit extends ForwardingStore {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Kit } from "@ipfs-kit/kit/ipfs";
    *
-   * console.assert(Kit.defaultRepo().length > 0);
+   * assert(Kit.defaultRepo().length > 0);
    * ```
    */
   static defaultRepo(): string {
@@ -161,11 +165,12 @@ export class Kit extends ForwardingStore {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Kit } from "@ipfs-kit/kit/ipfs";
    *
    * const repo = await Deno.makeTempDir();
    * await using kit = await Kit.open({ repo, sync: false });
-   * console.assert(kit.location === repo);
+   * assert.equal(kit.location, repo);
    * ```
    */
   static open(options: KitOptions = {}): Promise<Kit> {

@@ -35,12 +35,13 @@ const API_PATH = "/api/v0";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseKuboApiAddress } from "@ipfs-kit/kit/ipfs";
  *
- * console.assert(
+ * assert(
  *   parseKuboApiAddress("/ip4/127.0.0.1/tcp/5001").href === "http://127.0.0.1:5001/api/v0",
  * );
- * console.assert(
+ * assert(
  *   parseKuboApiAddress("http://localhost:5001").href === "http://localhost:5001/api/v0",
  * );
  * ```
@@ -183,12 +184,13 @@ export interface ReadKuboApiFileOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { readKuboApiFile } from "@ipfs-kit/kit/ipfs";
  *
  * const repo = await Deno.makeTempDir();
  * await Deno.writeTextFile(`${repo}/api`, "/ip4/127.0.0.1/tcp/5001\n");
  * const url = await readKuboApiFile({ ipfsPath: repo });
- * console.assert(url.href === "http://127.0.0.1:5001/api/v0");
+ * assert.equal(url.href, "http://127.0.0.1:5001/api/v0");
  * ```
  */
 export async function readKuboApiFile(options: ReadKuboApiFileOptions = {}): Promise<URL> {

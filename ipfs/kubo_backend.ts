@@ -265,17 +265,19 @@ export interface KuboRoutingApi extends RoutingApi {
  *
  * @example Add and read back
  * ```ts ignore
+ * import assert from "node:assert/strict";
  * import { KuboBackend } from "@ipfs-kit/kit/ipfs";
  *
  * await using kubo = await KuboBackend.connect({ api: "/ip4/127.0.0.1/tcp/5001" });
  * const { cid } = await kubo.add("hello world\n", { timeoutMs: 10_000 });
- * console.assert(cid.toString() === "QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o");
+ * assert.equal(cid.toString(), "QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o");
  * const text = await new Response(kubo.cat(cid, { timeoutMs: 10_000 })).text();
- * console.assert(text === "hello world\n");
+ * assert.equal(text, "hello world\n");
  * ```
  *
  * @example Typed errors, a timeout per call
  * ```ts ignore
+ * import assert from "node:assert/strict";
  * import { KuboBackend, NotFoundError } from "@ipfs-kit/kit/ipfs";
  * import { TimeoutError } from "@ipfs-kit/kit/runtime";
  *
@@ -283,7 +285,7 @@ export interface KuboRoutingApi extends RoutingApi {
  * try {
  *   await kubo.stat("QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o/nope", { timeoutMs: 5_000 });
  * } catch (error) {
- *   console.assert(error instanceof NotFoundError || error instanceof TimeoutError);
+ *   assert(error instanceof NotFoundError || error instanceof TimeoutError);
  * }
  * ```
  */
@@ -377,10 +379,11 @@ export class KuboBackend implements ContentStore {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { KuboBackend } from "@ipfs-kit/kit/ipfs";
    *
    * await using kubo = await KuboBackend.connect({ api: "/dns4/localhost/tcp/5001/http" });
-   * console.assert(kubo.url.href === "http://localhost:5001/api/v0");
+   * assert.equal(kubo.url.href, "http://localhost:5001/api/v0");
    * ```
    */
   static async connect(options: KuboBackendOptions = {}): Promise<KuboBackend> {

@@ -25,14 +25,15 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { EmbeddedNode } from "@ipfs-kit/kit/ipfs";
  *
  * await using node = await EmbeddedNode.open({ repo: await Deno.makeTempDir() });
  * const { cid } = await node.add("hello world\n", { cidVersion: 1 });
- * console.assert(
+ * assert(
  *   cid.toString() === "bafkreifjjcie6lypi6ny7amxnfftagclbuxndqonfipmb64f2km2devei4",
  * );
- * console.assert(await new Response(node.cat(cid)).text() === "hello world\n");
+ * assert.equal(await new Response(node.cat(cid)).text(), "hello world\n");
  * ```
  *
  * @module

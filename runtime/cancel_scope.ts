@@ -59,6 +59,7 @@ export interface CancelScopeOptions {
  *
  * @example Cancel a scope from inside
  * ```ts
+ * import assert from "node:assert/strict";
  * import { CancelScope, sleepForever } from "@ipfs-kit/kit/runtime";
  *
  * const scope = new CancelScope();
@@ -66,7 +67,7 @@ export interface CancelScopeOptions {
  *   scope.cancel("done waiting");
  *   await sleepForever();
  * });
- * console.assert(scope.cancelledCaught);
+ * assert(scope.cancelledCaught);
  * ```
  */
 export class CancelScope {
@@ -112,10 +113,11 @@ export class CancelScope {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { CancelScope } from "@ipfs-kit/kit/runtime";
    *
    * const scope = new CancelScope();
-   * await scope.run(() => console.assert(CancelScope.current() === scope));
+   * await scope.run(() => assert(CancelScope.current() === scope));
    * ```
    */
   static current(): CancelScope {

@@ -51,6 +51,7 @@ interface LimiterEntry extends QueueNode {
  *
  * @example At most two jobs at a time
  * ```ts
+ * import assert from "node:assert/strict";
  * import { CapacityLimiter, sleep, taskGroup } from "@ipfs-kit/kit/runtime";
  *
  * const limiter = new CapacityLimiter(2);
@@ -66,7 +67,7 @@ interface LimiterEntry extends QueueNode {
  *     });
  *   }
  * });
- * console.assert(peak === 2 && limiter.borrowedTokens === 0);
+ * assert(peak === 2 && limiter.borrowedTokens === 0);
  * ```
  */
 export class CapacityLimiter {
@@ -116,14 +117,15 @@ export class CapacityLimiter {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { CapacityLimiter } from "@ipfs-kit/kit/runtime";
    *
    * const limiter = new CapacityLimiter(1);
    * {
    *   using _token = await limiter.acquire();
-   *   console.assert(limiter.availableTokens === 0);
+   *   assert.equal(limiter.availableTokens, 0);
    * }
-   * console.assert(limiter.availableTokens === 1);
+   * assert.equal(limiter.availableTokens, 1);
    * ```
    */
   acquire(): Promise<Permit> {
@@ -138,11 +140,12 @@ export class CapacityLimiter {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { CapacityLimiter } from "@ipfs-kit/kit/runtime";
    *
    * const limiter = new CapacityLimiter(1);
    * using _token = limiter.acquireNowait();
-   * console.assert(limiter.borrowedTokens === 1);
+   * assert.equal(limiter.borrowedTokens, 1);
    * ```
    */
   acquireNowait(): Permit {
@@ -161,12 +164,13 @@ export class CapacityLimiter {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { CapacityLimiter } from "@ipfs-kit/kit/runtime";
    *
    * const limiter = new CapacityLimiter(4);
    * const job = { id: 1 };
    * await limiter.acquireOnBehalfOf(job);
-   * console.assert(limiter.statistics().borrowers.includes(job));
+   * assert(limiter.statistics().borrowers.includes(job));
    * limiter.releaseOnBehalfOf(job);
    * ```
    */
@@ -189,12 +193,13 @@ export class CapacityLimiter {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { CapacityLimiter } from "@ipfs-kit/kit/runtime";
    *
    * const limiter = new CapacityLimiter(1);
    * const job = {};
    * using _token = limiter.acquireOnBehalfOfNowait(job);
-   * console.assert(limiter.statistics().borrowers[0] === job);
+   * assert.equal(limiter.statistics().borrowers[0], job);
    * ```
    */
   acquireOnBehalfOfNowait(borrower: object): Permit {
@@ -211,13 +216,14 @@ export class CapacityLimiter {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { CapacityLimiter } from "@ipfs-kit/kit/runtime";
    *
    * const limiter = new CapacityLimiter(1);
    * const job = {};
    * limiter.acquireOnBehalfOfNowait(job);
    * limiter.releaseOnBehalfOf(job);
-   * console.assert(limiter.borrowedTokens === 0);
+   * assert.equal(limiter.borrowedTokens, 0);
    * ```
    */
   releaseOnBehalfOf(borrower: object): void {
@@ -235,10 +241,11 @@ export class CapacityLimiter {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { CapacityLimiter } from "@ipfs-kit/kit/runtime";
    *
    * const stats = new CapacityLimiter(3).statistics();
-   * console.assert(stats.totalTokens === 3 && stats.borrowers.length === 0);
+   * assert(stats.totalTokens === 3 && stats.borrowers.length === 0);
    * ```
    */
   statistics(): CapacityLimiterStatistics {

@@ -32,6 +32,7 @@ import type { TaskGroup } from "./task_group.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { createMemoryChannel, toReadableStream } from "@ipfs-kit/kit/runtime";
  *
  * const [send, receive] = createMemoryChannel<string>(2);
@@ -39,7 +40,7 @@ import type { TaskGroup } from "./task_group.ts";
  * send.sendNowait("b");
  * send.close();
  * const text = await Array.fromAsync(toReadableStream(receive));
- * console.assert(text.join("") === "ab");
+ * assert.equal(text.join(""), "ab");
  * ```
  */
 export function toReadableStream<T>(receive: MemoryReceiveChannel<T>): ReadableStream<T> {
@@ -83,11 +84,12 @@ export function toReadableStream<T>(receive: MemoryReceiveChannel<T>): ReadableS
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { createMemoryChannel, toWritableStream } from "@ipfs-kit/kit/runtime";
  *
  * const [send, receive] = createMemoryChannel<number>(Infinity);
  * await ReadableStream.from([1, 2, 3]).pipeTo(toWritableStream(send));
- * console.assert((await Array.fromAsync(receive)).join() === "1,2,3");
+ * assert.equal((await Array.fromAsync(receive)).join(), "1,2,3");
  * receive.close();
  * ```
  */
@@ -133,6 +135,7 @@ export function toWritableStream<T>(send: MemorySendChannel<T>): WritableStream<
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { createMemoryChannel, pumpReadableStream, taskGroup } from "@ipfs-kit/kit/runtime";
  *
  * const [send, receive] = createMemoryChannel<string>(0);
@@ -144,7 +147,7 @@ export function toWritableStream<T>(send: MemorySendChannel<T>): WritableStream<
  *     for await (const chunk of receive) seen.push(chunk);
  *   });
  * });
- * console.assert(seen.join() === "x,y");
+ * assert.equal(seen.join(), "x,y");
  * ```
  */
 export async function pumpReadableStream<T>(
@@ -199,6 +202,7 @@ export async function pumpReadableStream<T>(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { fromReadableStream, taskGroup } from "@ipfs-kit/kit/runtime";
  *
  * let total = 0;
@@ -206,7 +210,7 @@ export async function pumpReadableStream<T>(
  *   using receive = fromReadableStream(tg, ReadableStream.from([1, 2, 3]), 8);
  *   for await (const n of receive) total += n;
  * });
- * console.assert(total === 6);
+ * assert.equal(total, 6);
  * ```
  */
 export function fromReadableStream<T>(

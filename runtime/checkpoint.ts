@@ -15,6 +15,7 @@ import { currentRuntime, currentScope, internals } from "./cancel_scope.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { checkpoint } from "@ipfs-kit/kit/runtime";
  *
  * let sum = 0;
@@ -22,7 +23,7 @@ import { currentRuntime, currentScope, internals } from "./cancel_scope.ts";
  *   sum += i;
  *   if (i % 100 === 0) await checkpoint();
  * }
- * console.assert(sum === 499500);
+ * assert.equal(sum, 499500);
  * ```
  */
 export function checkpoint(): Promise<void> {
@@ -39,9 +40,15 @@ export function checkpoint(): Promise<void> {
  *
  * @example
  * ```ts
- * import { checkpointIfCancelled } from "@ipfs-kit/kit/runtime";
+ * import assert from "node:assert/strict";
+ * import { CancelledError, CancelScope, checkpointIfCancelled } from "@ipfs-kit/kit/runtime";
  *
- * checkpointIfCancelled();
+ * checkpointIfCancelled(); // not cancelled: returns at once
+ * const scope = new CancelScope();
+ * await scope.run(() => {
+ *   scope.cancel();
+ *   assert.throws(() => checkpointIfCancelled(), CancelledError);
+ * });
  * ```
  */
 export function checkpointIfCancelled(): void {
@@ -58,10 +65,11 @@ export function checkpointIfCancelled(): void {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { currentEffectiveDeadline, currentTime, moveOnAfter } from "@ipfs-kit/kit/runtime";
  *
  * await moveOnAfter(1000, () => {
- *   console.assert(currentEffectiveDeadline() <= currentTime() + 1000);
+ *   assert(currentEffectiveDeadline() <= currentTime() + 1000);
  * });
  * ```
  */
@@ -86,10 +94,11 @@ export function currentEffectiveDeadline(): number {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { currentTime } from "@ipfs-kit/kit/runtime";
  *
  * const start = currentTime();
- * console.assert(currentTime() >= start);
+ * assert(currentTime() >= start);
  * ```
  */
 export function currentTime(): number {

@@ -20,13 +20,14 @@ export interface ClockTimer {
  *
  * @example A clock that is ten times slower than real time
  * ```ts
+ * import assert from "node:assert/strict";
  * import { type Clock, realClock } from "@ipfs-kit/kit/runtime";
  *
  * const slow: Clock = {
  *   now: () => realClock.now() / 10,
  *   setTimer: (at, callback) => realClock.setTimer(at * 10, callback),
  * };
- * console.assert(slow.now() >= 0);
+ * assert(slow.now() >= 0);
  * ```
  */
 export interface Clock {
@@ -50,9 +51,15 @@ const MAX_TIMEOUT_MS = 2 ** 31 - 1;
  * ```ts
  * import { RealClock } from "@ipfs-kit/kit/runtime";
  *
+ * import assert from "node:assert/strict";
+ *
  * const clock = new RealClock();
- * const timer = clock.setTimer(clock.now() + 1000, () => {});
+ * let fired = false;
+ * const timer = clock.setTimer(clock.now() + 1000, () => {
+ *   fired = true;
+ * });
  * timer.cancel();
+ * assert.equal(fired, false);
  * ```
  */
 export class RealClock implements Clock {
@@ -107,10 +114,11 @@ export class RealClock implements Clock {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { realClock } from "@ipfs-kit/kit/runtime";
  *
  * const start = realClock.now();
- * console.assert(realClock.now() >= start);
+ * assert(realClock.now() >= start);
  * ```
  */
 export const realClock: RealClock = new RealClock();

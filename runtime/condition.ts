@@ -41,6 +41,7 @@ export interface ConditionStatistics {
  *
  * @example A queue a consumer waits on
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Condition, taskGroup } from "@ipfs-kit/kit/runtime";
  *
  * const changed = new Condition();
@@ -58,7 +59,7 @@ export interface ConditionStatistics {
  *     changed.notify();
  *   });
  * });
- * console.assert(got === 7);
+ * assert.equal(got, 7);
  * ```
  */
 export class Condition {
@@ -94,11 +95,12 @@ export class Condition {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Condition } from "@ipfs-kit/kit/runtime";
    *
    * const condition = new Condition();
    * using _permit = await condition.acquire();
-   * console.assert(condition.locked);
+   * assert(condition.locked);
    * ```
    */
   acquire(): Promise<Permit> {
@@ -113,11 +115,12 @@ export class Condition {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Condition } from "@ipfs-kit/kit/runtime";
    *
    * const condition = new Condition();
    * using _permit = condition.acquireNowait();
-   * console.assert(condition.locked);
+   * assert(condition.locked);
    * ```
    */
   acquireNowait(): Permit {
@@ -136,14 +139,17 @@ export class Condition {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Condition, taskGroup } from "@ipfs-kit/kit/runtime";
    *
    * const condition = new Condition();
    * let ready = false;
+   * let woke = 0;
    * await taskGroup((tg) => {
    *   tg.spawn(async () => {
    *     using permit = await condition.acquire();
    *     while (!ready) await condition.wait(permit);
+   *     woke++;
    *   });
    *   tg.spawn(() =>
    *     condition.lock.withLock(() => {
@@ -152,6 +158,7 @@ export class Condition {
    *     })
    *   );
    * });
+   * assert.equal(woke, 1);
    * ```
    */
   async wait(permit: Permit): Promise<void> {
@@ -197,11 +204,14 @@ export class Condition {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Condition } from "@ipfs-kit/kit/runtime";
    *
    * const condition = new Condition();
+   * assert.throws(() => condition.notify()); // the lock must be held
    * using _permit = await condition.acquire();
    * condition.notify(); // nobody waits: nothing happens
+   * assert.equal(condition.statistics().tasksWaiting, 0);
    * ```
    */
   notify(n = 1): void {
@@ -229,9 +239,11 @@ export class Condition {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Condition } from "@ipfs-kit/kit/runtime";
    *
    * const condition = new Condition();
+   * assert.throws(() => condition.notifyAll()); // the lock must be held
    * using _permit = await condition.acquire();
    * condition.notifyAll();
    * ```
@@ -247,10 +259,11 @@ export class Condition {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Condition } from "@ipfs-kit/kit/runtime";
    *
    * const stats = new Condition().statistics();
-   * console.assert(stats.tasksWaiting === 0 && !stats.lockStatistics.locked);
+   * assert(stats.tasksWaiting === 0 && !stats.lockStatistics.locked);
    * ```
    */
   statistics(): ConditionStatistics {

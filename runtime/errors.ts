@@ -13,14 +13,20 @@
  *
  * @example Re-throwing cancellation from a broad catch
  * ```ts
- * import { CancelledError, sleep } from "@ipfs-kit/kit/runtime";
+ * import assert from "node:assert/strict";
+ * import { CancelledError, moveOnAfter, sleep } from "@ipfs-kit/kit/runtime";
  *
- * try {
- *   await sleep(10);
- * } catch (error) {
- *   if (error instanceof CancelledError) throw error;
- *   console.error(error);
- * }
+ * let reached = false;
+ * await moveOnAfter(1, async () => {
+ *   try {
+ *     await sleep(1_000);
+ *   } catch (error) {
+ *     if (error instanceof CancelledError) throw error; // the scope catches it
+ *     console.error(error);
+ *   }
+ *   reached = true;
+ * });
+ * assert.equal(reached, false);
  * ```
  */
 export class CancelledError extends Error {
@@ -43,12 +49,13 @@ export class CancelledError extends Error {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { failAfter, sleepForever, TimeoutError } from "@ipfs-kit/kit/runtime";
  *
  * try {
  *   await failAfter(1, () => sleepForever());
  * } catch (error) {
- *   console.assert(error instanceof TimeoutError);
+ *   assert(error instanceof TimeoutError);
  * }
  * ```
  */
@@ -71,6 +78,7 @@ export class TimeoutError extends Error {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { taskGroup, TaskGroupError } from "@ipfs-kit/kit/runtime";
  *
  * try {
@@ -78,8 +86,8 @@ export class TimeoutError extends Error {
  *     tg.spawn(() => Promise.reject(new RangeError("bad")));
  *   });
  * } catch (error) {
- *   console.assert(error instanceof TaskGroupError);
- *   console.assert((error as TaskGroupError).errors[0] instanceof RangeError);
+ *   assert(error instanceof TaskGroupError);
+ *   assert((error as TaskGroupError).errors[0] instanceof RangeError);
  * }
  * ```
  */
@@ -108,6 +116,7 @@ export class TaskGroupError extends AggregateError {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { createMemoryChannel, EndOfStream } from "@ipfs-kit/kit/runtime";
  *
  * const [send, receive] = createMemoryChannel<number>(1);
@@ -115,7 +124,7 @@ export class TaskGroupError extends AggregateError {
  * try {
  *   await receive.receive();
  * } catch (error) {
- *   console.assert(error instanceof EndOfStream);
+ *   assert(error instanceof EndOfStream);
  * }
  * receive.close();
  * ```
@@ -138,6 +147,7 @@ export class EndOfStream extends Error {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { ClosedResourceError, createMemoryChannel } from "@ipfs-kit/kit/runtime";
  *
  * const [send, receive] = createMemoryChannel<number>(1);
@@ -145,7 +155,7 @@ export class EndOfStream extends Error {
  * try {
  *   await send.send(1);
  * } catch (error) {
- *   console.assert(error instanceof ClosedResourceError);
+ *   assert(error instanceof ClosedResourceError);
  * }
  * receive.close();
  * ```
@@ -168,6 +178,7 @@ export class ClosedResourceError extends Error {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { BrokenResourceError, createMemoryChannel } from "@ipfs-kit/kit/runtime";
  *
  * const [send, receive] = createMemoryChannel<number>(1);
@@ -175,7 +186,7 @@ export class ClosedResourceError extends Error {
  * try {
  *   await send.send(1);
  * } catch (error) {
- *   console.assert(error instanceof BrokenResourceError);
+ *   assert(error instanceof BrokenResourceError);
  * }
  * send.close();
  * ```
@@ -198,13 +209,14 @@ export class BrokenResourceError extends Error {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { createMemoryChannel, WouldBlock } from "@ipfs-kit/kit/runtime";
  *
  * const [send, receive] = createMemoryChannel<number>(0);
  * try {
  *   receive.receiveNowait();
  * } catch (error) {
- *   console.assert(error instanceof WouldBlock);
+ *   assert(error instanceof WouldBlock);
  * }
  * send.close();
  * receive.close();

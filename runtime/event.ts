@@ -28,6 +28,7 @@ interface EventEntry extends QueueNode {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Event, taskGroup } from "@ipfs-kit/kit/runtime";
  *
  * const ready = new Event();
@@ -42,7 +43,7 @@ interface EventEntry extends QueueNode {
  *     ready.set();
  *   });
  * });
- * console.assert(log.join() === "producer,consumer");
+ * assert.equal(log.join(), "producer,consumer");
  * ```
  */
 export class Event {
@@ -59,12 +60,13 @@ export class Event {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Event } from "@ipfs-kit/kit/runtime";
    *
    * const event = new Event();
    * event.set();
    * event.set();
-   * console.assert(event.isSet);
+   * assert(event.isSet);
    * ```
    */
   set(): void {
@@ -82,12 +84,14 @@ export class Event {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Event, moveOnAfter } from "@ipfs-kit/kit/runtime";
    *
    * const event = new Event();
-   * await moveOnAfter(1, () => event.wait()); // gives up after 1 ms
+   * assert.equal(await moveOnAfter(1, () => event.wait()), undefined); // gave up after 1 ms
    * event.set();
    * await event.wait(); // returns at once
+   * assert(event.isSet);
    * ```
    */
   wait(): Promise<void> {
@@ -110,9 +114,10 @@ export class Event {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Event } from "@ipfs-kit/kit/runtime";
    *
-   * console.assert(new Event().statistics().tasksWaiting === 0);
+   * assert.equal(new Event().statistics().tasksWaiting, 0);
    * ```
    */
   statistics(): EventStatistics {

@@ -36,13 +36,14 @@ export interface RuntimeStats {
  *
  * @example Logging cancellations
  * ```ts
+ * import assert from "node:assert/strict";
  * import { moveOnAfter, run, sleepForever } from "@ipfs-kit/kit/runtime";
  *
  * const reasons: unknown[] = [];
  * await run(() => moveOnAfter(1, () => sleepForever()), {
  *   hooks: { onScopeCancel: (reason) => reasons.push(reason) },
  * });
- * console.assert(reasons.length === 1);
+ * assert.equal(reasons.length, 1);
  * ```
  */
 export interface RuntimeHooks {

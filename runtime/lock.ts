@@ -62,6 +62,7 @@ export let lockInternals: LockInternals;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Lock, taskGroup } from "@ipfs-kit/kit/runtime";
  *
  * const lock = new Lock();
@@ -74,7 +75,7 @@ export let lockInternals: LockInternals;
  *     });
  *   }
  * });
- * console.assert(balance === 30);
+ * assert.equal(balance, 30);
  * ```
  */
 export class Lock {
@@ -94,12 +95,13 @@ export class Lock {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Lock } from "@ipfs-kit/kit/runtime";
    *
    * const lock = new Lock();
    * const permit = await lock.acquire();
    * try {
-   *   console.assert(lock.locked);
+   *   assert(lock.locked);
    * } finally {
    *   permit.release();
    * }
@@ -117,6 +119,7 @@ export class Lock {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Lock, WouldBlock } from "@ipfs-kit/kit/runtime";
    *
    * const lock = new Lock();
@@ -124,7 +127,7 @@ export class Lock {
    * try {
    *   lock.acquireNowait();
    * } catch (error) {
-   *   console.assert(error instanceof WouldBlock);
+   *   assert(error instanceof WouldBlock);
    * }
    * ```
    */
@@ -141,11 +144,12 @@ export class Lock {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Lock } from "@ipfs-kit/kit/runtime";
    *
    * const lock = new Lock();
    * const value = await lock.withLock(() => 42);
-   * console.assert(value === 42 && !lock.locked);
+   * assert(value === 42 && !lock.locked);
    * ```
    */
   async withLock<T>(fn: () => T | Promise<T>): Promise<T> {
@@ -160,10 +164,11 @@ export class Lock {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Lock } from "@ipfs-kit/kit/runtime";
    *
    * const lock = new Lock();
-   * console.assert(lock.statistics().tasksWaiting === 0);
+   * assert.equal(lock.statistics().tasksWaiting, 0);
    * ```
    */
   statistics(): LockStatistics {

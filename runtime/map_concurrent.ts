@@ -43,24 +43,26 @@ const DEFAULT_CONCURRENCY = 8;
  *
  * @example Fetch-like work, four at a time
  * ```ts
+ * import assert from "node:assert/strict";
  * import { mapConcurrent, sleep } from "@ipfs-kit/kit/runtime";
  *
  * const lengths = await mapConcurrent(["a", "bb", "ccc"], async (word) => {
  *   await sleep(1);
  *   return word.length;
  * }, { concurrency: 4 });
- * console.assert(lengths.join() === "1,2,3");
+ * assert.equal(lengths.join(), "1,2,3");
  * ```
  *
  * @example The first failure cancels the rest
  * ```ts
+ * import assert from "node:assert/strict";
  * import { mapConcurrent, sleepForever, TaskGroupError } from "@ipfs-kit/kit/runtime";
  *
  * const error = await mapConcurrent([1, 2], async (n) => {
  *   if (n === 2) throw new RangeError("bad item");
  *   await sleepForever(); // cancelled
  * }).catch((e) => e);
- * console.assert(error instanceof TaskGroupError);
+ * assert(error instanceof TaskGroupError);
  * ```
  */
 export function mapConcurrent<T, R>(
@@ -125,6 +127,7 @@ export function mapConcurrent<T, R>(
  *
  * @example Stop after the first two results
  * ```ts
+ * import assert from "node:assert/strict";
  * import { mapConcurrentIter, sleep } from "@ipfs-kit/kit/runtime";
  *
  * const seen: number[] = [];
@@ -135,7 +138,7 @@ export function mapConcurrent<T, R>(
  *   seen.push(n);
  *   if (seen.length === 2) break; // the other two are cancelled
  * }
- * console.assert(seen.join() === "10,20");
+ * assert.equal(seen.join(), "10,20");
  * ```
  */
 export function mapConcurrentIter<T, R>(

@@ -34,12 +34,13 @@ export interface MemoryChannelStatistics {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { createMemoryChannel } from "@ipfs-kit/kit/runtime";
  *
  * const [send, receive] = createMemoryChannel<string>(1);
  * await send.send("hello");
  * send.close();
- * console.assert(await receive.receive() === "hello");
+ * assert.equal(await receive.receive(), "hello");
  * receive.close();
  * ```
  */
@@ -90,6 +91,7 @@ export interface MemorySendChannel<T> extends Disposable {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { createMemoryChannel, taskGroup } from "@ipfs-kit/kit/runtime";
  *
  * const [send, receive] = createMemoryChannel<number>(0);
@@ -104,7 +106,7 @@ export interface MemorySendChannel<T> extends Disposable {
  *     for await (const value of receive) seen.push(value);
  *   });
  * });
- * console.assert(seen.join() === "0,1,2");
+ * assert.equal(seen.join(), "0,1,2");
  * ```
  */
 export interface MemoryReceiveChannel<T> extends Disposable, AsyncIterable<T> {
@@ -168,6 +170,7 @@ export interface MemoryReceiveChannel<T> extends Disposable, AsyncIterable<T> {
  *
  * @example Producer and consumer
  * ```ts
+ * import assert from "node:assert/strict";
  * import { createMemoryChannel, taskGroup } from "@ipfs-kit/kit/runtime";
  *
  * const [send, receive] = createMemoryChannel<number>(16);
@@ -182,7 +185,7 @@ export interface MemoryReceiveChannel<T> extends Disposable, AsyncIterable<T> {
  *     for await (const value of receive) sum += value;
  *   });
  * });
- * console.assert(sum === 5050);
+ * assert.equal(sum, 5050);
  * ```
  */
 export function createMemoryChannel<T>(

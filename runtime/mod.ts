@@ -29,15 +29,20 @@
  *
  * @example
  * ```ts
- * import { moveOnAfter, run, sleep, taskGroup } from "@ipfs-kit/kit/runtime";
+ * import assert from "node:assert/strict";
+ * import { CancelScope, run, sleep, taskGroup } from "@ipfs-kit/kit/runtime";
  *
- * await run(async () => {
- *   await moveOnAfter(50, (scope) =>
+ * const done: string[] = [];
+ * const scope = new CancelScope({ timeout: 50 });
+ * await run(() =>
+ *   scope.run(() =>
  *     taskGroup((tg) => {
- *       tg.spawn(() => sleep(10));
- *       tg.spawn(() => sleep(1_000)); // cancelled at 50 ms with its sibling done
- *     }));
- * }, { strategy: "fair" });
+ *       tg.spawn(() => sleep(10).then(() => done.push("short")));
+ *       tg.spawn(() => sleep(1_000).then(() => done.push("long"))); // cancelled at 50 ms
+ *     })
+ *   ), { strategy: "fair" });
+ * assert.deepEqual(done, ["short"]);
+ * assert(scope.cancelledCaught);
  * ```
  *
  * @module

@@ -23,14 +23,15 @@ import type { Runtime } from "./_runtime.ts";
  *
  * @example Hold a lock for the rest of the block
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Lock } from "@ipfs-kit/kit/runtime";
  *
  * const lock = new Lock();
  * {
  *   using _permit = await lock.acquire();
- *   console.assert(lock.locked);
+ *   assert(lock.locked);
  * }
- * console.assert(!lock.locked);
+ * assert(!lock.locked);
  * ```
  */
 export interface Permit extends Disposable {

@@ -62,11 +62,12 @@ const JITTERS: readonly string[] = ["full", "equal", "none"];
  *
  * @example Without jitter the delays double up to the cap
  * ```ts
+ * import assert from "node:assert/strict";
  * import { backoffDelay } from "@ipfs-kit/kit/runtime";
  *
  * const options = { baseDelayMs: 100, maxDelayMs: 500, jitter: "none" as const };
  * const delays = [1, 2, 3, 4].map((attempt) => backoffDelay(attempt, options));
- * console.assert(delays.join() === "100,200,400,500");
+ * assert.equal(delays.join(), "100,200,400,500");
  * ```
  */
 export function backoffDelay(attempt: number, options: BackoffOptions = {}): number {
@@ -106,17 +107,19 @@ export function backoffDelay(attempt: number, options: BackoffOptions = {}): num
  *
  * @example Retry a flaky call
  * ```ts
+ * import assert from "node:assert/strict";
  * import { retry } from "@ipfs-kit/kit/runtime";
  *
  * const value = await retry((attempt) => {
  *   if (attempt < 3) throw new Error("flaky");
  *   return attempt;
  * }, { baseDelayMs: 1 });
- * console.assert(value === 3);
+ * assert.equal(value, 3);
  * ```
  *
  * @example Give up early on errors that will not go away
  * ```ts
+ * import assert from "node:assert/strict";
  * import { retry } from "@ipfs-kit/kit/runtime";
  *
  * let calls = 0;
@@ -124,7 +127,7 @@ export function backoffDelay(attempt: number, options: BackoffOptions = {}): num
  *   calls++;
  *   throw new TypeError("bad input");
  * }, { isRetriable: (error) => !(error instanceof TypeError) }).catch((e) => e);
- * console.assert(error instanceof TypeError && calls === 1);
+ * assert(error instanceof TypeError && calls === 1);
  * ```
  */
 export function retry<T>(

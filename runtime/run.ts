@@ -38,13 +38,14 @@ export interface RunOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { run, sleep, taskGroup } from "@ipfs-kit/kit/runtime";
  *
  * const answer = await run(async () => {
  *   await taskGroup((tg) => tg.spawn(() => sleep(1)));
  *   return 42;
  * }, { strategy: "fair" });
- * console.assert(answer === 42);
+ * assert.equal(answer, 42);
  * ```
  */
 export async function run<T>(main: () => T | Promise<T>, options: RunOptions = {}): Promise<T> {
@@ -75,13 +76,14 @@ export async function run<T>(main: () => T | Promise<T>, options: RunOptions = {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { run, runtimeStats, taskGroup } from "@ipfs-kit/kit/runtime";
  *
  * const stats = await run(async () => {
  *   await taskGroup((tg) => tg.spawn(() => {}));
  *   return runtimeStats();
  * });
- * console.assert(stats.tasksSpawned === 1 && stats.tasksLive === 0);
+ * assert(stats.tasksSpawned === 1 && stats.tasksLive === 0);
  * ```
  */
 export function runtimeStats(): RuntimeStats {

@@ -48,6 +48,7 @@ interface SemaphoreEntry extends QueueNode {
  *
  * @example At most two downloads at a time
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Semaphore, sleep, taskGroup } from "@ipfs-kit/kit/runtime";
  *
  * const slots = new Semaphore(2);
@@ -63,7 +64,7 @@ interface SemaphoreEntry extends QueueNode {
  *     });
  *   }
  * });
- * console.assert(peak === 2 && slots.value === 2);
+ * assert(peak === 2 && slots.value === 2);
  * ```
  */
 export class Semaphore {
@@ -121,14 +122,15 @@ export class Semaphore {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Semaphore } from "@ipfs-kit/kit/runtime";
    *
    * const semaphore = new Semaphore(1);
    * {
    *   using _permit = await semaphore.acquire();
-   *   console.assert(semaphore.value === 0);
+   *   assert.equal(semaphore.value, 0);
    * }
-   * console.assert(semaphore.value === 1);
+   * assert.equal(semaphore.value, 1);
    * ```
    */
   acquire(): Promise<Permit> {
@@ -156,13 +158,14 @@ export class Semaphore {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Semaphore, WouldBlock } from "@ipfs-kit/kit/runtime";
    *
    * const semaphore = new Semaphore(0);
    * try {
    *   semaphore.acquireNowait();
    * } catch (error) {
-   *   console.assert(error instanceof WouldBlock);
+   *   assert(error instanceof WouldBlock);
    * }
    * ```
    */
@@ -180,6 +183,7 @@ export class Semaphore {
    *
    * @example A producer signals a consumer
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Semaphore, taskGroup } from "@ipfs-kit/kit/runtime";
    *
    * const items = new Semaphore(0, { maxValue: 10 });
@@ -188,7 +192,7 @@ export class Semaphore {
    *   tg.spawn(() => items.acquire());
    *   tg.spawn(() => items.release());
    * });
-   * console.assert(items.value === 0);
+   * assert.equal(items.value, 0);
    * ```
    */
   release(): void {
@@ -202,9 +206,10 @@ export class Semaphore {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { Semaphore } from "@ipfs-kit/kit/runtime";
    *
-   * console.assert(new Semaphore(1).statistics().tasksWaiting === 0);
+   * assert.equal(new Semaphore(1).statistics().tasksWaiting, 0);
    * ```
    */
   statistics(): SemaphoreStatistics {

@@ -16,9 +16,12 @@ import { checkpoint } from "./checkpoint.ts";
  *
  * @example
  * ```ts
- * import { sleep } from "@ipfs-kit/kit/runtime";
+ * import assert from "node:assert/strict";
+ * import { currentTime, sleep } from "@ipfs-kit/kit/runtime";
  *
- * await sleep(1);
+ * const start = currentTime();
+ * await sleep(5);
+ * assert(currentTime() - start >= 5);
  * ```
  */
 export function sleep(ms: number): Promise<void> {
@@ -37,9 +40,12 @@ export function sleep(ms: number): Promise<void> {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { currentTime, sleepUntil } from "@ipfs-kit/kit/runtime";
  *
- * await sleepUntil(currentTime() + 1);
+ * const deadline = currentTime() + 5;
+ * await sleepUntil(deadline);
+ * assert(currentTime() >= deadline);
  * ```
  */
 export function sleepUntil(deadline: number): Promise<void> {
@@ -68,9 +74,20 @@ export function sleepUntil(deadline: number): Promise<void> {
  *
  * @example
  * ```ts
- * import { moveOnAfter, sleepForever } from "@ipfs-kit/kit/runtime";
+ * import assert from "node:assert/strict";
+ * import { CancelledError, CancelScope, sleepForever } from "@ipfs-kit/kit/runtime";
  *
- * await moveOnAfter(1, () => sleepForever());
+ * const scope = new CancelScope({ timeout: 1 });
+ * let error: unknown;
+ * await scope.run(async () => {
+ *   try {
+ *     await sleepForever();
+ *   } catch (cancelled) {
+ *     error = cancelled;
+ *     throw cancelled;
+ *   }
+ * });
+ * assert(error instanceof CancelledError);
  * ```
  */
 export function sleepForever(): Promise<never> {

@@ -13,6 +13,7 @@ import { macrotaskYield, MICROTASK_HOP as RESOLVED } from "./_scheduler.ts";
  *
  * @example A strategy that counts its yields
  * ```ts
+ * import assert from "node:assert/strict";
  * import { run, checkpoint, strategies, type StrategyFactory } from "@ipfs-kit/kit/runtime";
  *
  * let yields = 0;
@@ -25,7 +26,7 @@ import { macrotaskYield, MICROTASK_HOP as RESOLVED } from "./_scheduler.ts";
  *   };
  * };
  * await run(() => checkpoint(), { strategy: counting });
- * console.assert(yields === 1);
+ * assert.equal(yields, 1);
  * ```
  */
 export interface SchedulingStrategy {
@@ -59,9 +60,14 @@ export type StrategyName = "eager" | "fair";
  *
  * @example
  * ```ts
- * import { eagerStrategy, run, checkpoint } from "@ipfs-kit/kit/runtime";
+ * import assert from "node:assert/strict";
+ * import { checkpoint, eagerStrategy, run, runtimeStats } from "@ipfs-kit/kit/runtime";
  *
- * await run(() => checkpoint(), { strategy: eagerStrategy });
+ * const name = await run(async () => {
+ *   await checkpoint();
+ *   return runtimeStats().strategy;
+ * }, { strategy: eagerStrategy });
+ * assert.equal(name, "eager");
  * ```
  */
 export function eagerStrategy(_context: StrategyContext): SchedulingStrategy {
@@ -95,9 +101,15 @@ export interface FairStrategyOptions {
  *
  * @example A 5 ms slice
  * ```ts
- * import { checkpoint, makeFairStrategy, run } from "@ipfs-kit/kit/runtime";
+ * import assert from "node:assert/strict";
+ * import { checkpoint, makeFairStrategy, run, runtimeStats } from "@ipfs-kit/kit/runtime";
  *
- * await run(() => checkpoint(), { strategy: makeFairStrategy({ sliceMs: 5 }) });
+ * const name = await run(async () => {
+ *   await checkpoint();
+ *   return runtimeStats().strategy;
+ * }, { strategy: makeFairStrategy({ sliceMs: 5 }) });
+ * assert.equal(name, "fair");
+ * assert.throws(() => makeFairStrategy({ sliceMs: -1 }), RangeError);
  * ```
  */
 export function makeFairStrategy(options: FairStrategyOptions = {}): StrategyFactory {
@@ -139,9 +151,14 @@ export function makeFairStrategy(options: FairStrategyOptions = {}): StrategyFac
  *
  * @example
  * ```ts
- * import { fairStrategy, run, checkpoint } from "@ipfs-kit/kit/runtime";
+ * import assert from "node:assert/strict";
+ * import { checkpoint, fairStrategy, run, runtimeStats } from "@ipfs-kit/kit/runtime";
  *
- * await run(() => checkpoint(), { strategy: fairStrategy });
+ * const name = await run(async () => {
+ *   await checkpoint();
+ *   return runtimeStats().strategy;
+ * }, { strategy: fairStrategy });
+ * assert.equal(name, "fair");
  * ```
  */
 export const fairStrategy: StrategyFactory = makeFairStrategy();
@@ -151,9 +168,10 @@ export const fairStrategy: StrategyFactory = makeFairStrategy();
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { strategies } from "@ipfs-kit/kit/runtime";
  *
- * console.assert(Object.keys(strategies).includes("fair"));
+ * assert(Object.keys(strategies).includes("fair"));
  * ```
  */
 export const strategies: Readonly<Record<StrategyName, StrategyFactory>> = Object.freeze({

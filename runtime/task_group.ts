@@ -23,13 +23,14 @@ export interface TaskOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { type TaskStatus, taskGroup } from "@ipfs-kit/kit/runtime";
  *
  * async function listen(status: TaskStatus<number>): Promise<void> {
  *   status.started(8080);
  * }
  * await taskGroup(async (tg) => {
- *   console.assert(await tg.start(listen) === 8080);
+ *   assert.equal(await tg.start(listen), 8080);
  * });
  * ```
  */
@@ -55,23 +56,30 @@ export interface TaskStatus<T> {
  *
  * @example Callback form
  * ```ts
+ * import assert from "node:assert/strict";
  * import { sleep, taskGroup } from "@ipfs-kit/kit/runtime";
  *
  * const done: number[] = [];
  * await taskGroup((tg) => {
  *   for (const ms of [3, 1, 2]) tg.spawn(async () => { await sleep(ms); done.push(ms); });
  * });
- * console.assert(done.length === 3);
+ * assert.equal(done.length, 3);
  * ```
  *
  * @example `await using` form
  * ```ts
+ * import assert from "node:assert/strict";
  * import { sleep, TaskGroup } from "@ipfs-kit/kit/runtime";
  *
+ * let done = false;
  * {
  *   await using tg = new TaskGroup();
- *   tg.spawn(() => sleep(1));
+ *   tg.spawn(async () => {
+ *     await sleep(1);
+ *     done = true;
+ *   });
  * } // joined here
+ * assert(done);
  * ```
  */
 export class TaskGroup implements AsyncDisposable {
@@ -331,13 +339,14 @@ export class TaskGroup implements AsyncDisposable {
  *
  * @example Fan out, fail fast
  * ```ts
+ * import assert from "node:assert/strict";
  * import { sleepForever, taskGroup, TaskGroupError } from "@ipfs-kit/kit/runtime";
  *
  * const error = await taskGroup((tg) => {
  *   tg.spawn(() => sleepForever()); // cancelled when its sibling fails
  *   tg.spawn(() => { throw new Error("boom"); });
  * }).catch((e) => e);
- * console.assert(error instanceof TaskGroupError);
+ * assert(error instanceof TaskGroupError);
  * ```
  */
 export function taskGroup<T>(body: (tg: TaskGroup) => T | Promise<T>): Promise<T | undefined> {

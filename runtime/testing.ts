@@ -41,11 +41,12 @@ export interface StrategyTestOptions extends Omit<Deno.TestDefinition, "name" | 
  *
  * @example
  * ```ts ignore
- * import { testEachStrategy, sleep } from "@ipfs-kit/kit/runtime";
+ * import assert from "node:assert/strict";
+ * import { sleep, testEachStrategy } from "@ipfs-kit/kit/runtime";
  *
  * testEachStrategy("sleeps for an hour instantly", async ({ clock }) => {
  *   await sleep(3_600_000);
- *   if (clock!.now() !== 3_600_000) throw new Error("clock did not move");
+ *   assert.equal(clock!.now(), 3_600_000);
  * }, { virtualClock: 0 });
  * ```
  */

@@ -20,10 +20,11 @@ import { TimeoutError } from "./errors.ts";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { moveOnAfter, sleepForever } from "@ipfs-kit/kit/runtime";
  *
  * const result = await moveOnAfter(1, () => sleepForever());
- * console.assert(result === undefined);
+ * assert.equal(result, undefined);
  * ```
  */
 export function moveOnAfter<T>(
@@ -42,9 +43,11 @@ export function moveOnAfter<T>(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { currentTime, moveOnAt, sleepForever } from "@ipfs-kit/kit/runtime";
  *
- * await moveOnAt(currentTime() + 1, () => sleepForever());
+ * assert.equal(await moveOnAt(currentTime() + 1, () => sleepForever()), undefined);
+ * assert.equal(await moveOnAt(currentTime() + 1_000, () => "fast"), "fast");
  * ```
  */
 export function moveOnAt<T>(
@@ -64,10 +67,11 @@ export function moveOnAt<T>(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { failAfter } from "@ipfs-kit/kit/runtime";
  *
  * const value = await failAfter(1000, () => 42);
- * console.assert(value === 42);
+ * assert.equal(value, 42);
  * ```
  */
 export function failAfter<T>(ms: number, fn: (scope: CancelScope) => T | Promise<T>): Promise<T> {
@@ -83,9 +87,11 @@ export function failAfter<T>(ms: number, fn: (scope: CancelScope) => T | Promise
  *
  * @example
  * ```ts
- * import { currentTime, failAt } from "@ipfs-kit/kit/runtime";
+ * import assert from "node:assert/strict";
+ * import { currentTime, failAt, sleepForever, TimeoutError } from "@ipfs-kit/kit/runtime";
  *
- * await failAt(currentTime() + 1000, () => "fast enough");
+ * assert.equal(await failAt(currentTime() + 1000, () => "fast enough"), "fast enough");
+ * await assert.rejects(failAt(currentTime() + 1, () => sleepForever()), TimeoutError);
  * ```
  */
 export function failAt<T>(
@@ -120,12 +126,13 @@ async function failWithin<T>(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { sleepForever, withSignal } from "@ipfs-kit/kit/runtime";
  *
  * const controller = new AbortController();
  * const pending = withSignal(controller.signal, () => sleepForever());
  * controller.abort();
- * await pending.catch((error) => console.assert(error.name === "AbortError"));
+ * await pending.catch((error) => assert(error.name === "AbortError"));
  * ```
  */
 export async function withSignal<T>(

@@ -39,13 +39,14 @@ interface VirtualTimer {
  *
  * @example Ten virtual minutes in no real time
  * ```ts
+ * import assert from "node:assert/strict";
  * import { run, sleep, VirtualClock } from "@ipfs-kit/kit/runtime";
  *
  * const clock = new VirtualClock({ autojumpThreshold: 0 });
  * await run(async () => {
  *   await sleep(10 * 60_000);
  * }, { clock });
- * console.assert(clock.now() === 10 * 60_000);
+ * assert.equal(clock.now(), 10 * 60_000);
  * ```
  */
 export class VirtualClock implements Clock {

@@ -70,6 +70,7 @@ export interface WorkerRunOptions {
  *
  * @example Hash in a worker
  * ```ts
+ * import assert from "node:assert/strict";
  * import { WorkerPool } from "@ipfs-kit/kit/runtime";
  *
  * await using pool = new WorkerPool({ maxWorkers: 2 });
@@ -78,11 +79,12 @@ export interface WorkerRunOptions {
  *   for (let i = 0; i < n; i++) total = (total + i * i) % 1_000_003;
  *   return total;
  * }, [100_000]);
- * console.assert(typeof sum === "number");
+ * assert.equal(typeof sum, "number");
  * ```
  *
  * @example Share a limiter, give up after a deadline
  * ```ts
+ * import assert from "node:assert/strict";
  * import { CapacityLimiter, moveOnAfter, WorkerPool } from "@ipfs-kit/kit/runtime";
  *
  * const limiter = new CapacityLimiter(1);
@@ -91,7 +93,7 @@ export interface WorkerRunOptions {
  *   pool.run(() => {
  *     for (;;); // the worker is terminated at the deadline
  *   }, []));
- * console.assert(result === undefined);
+ * assert.equal(result, undefined);
  * ```
  */
 export class WorkerPool implements AsyncDisposable {
@@ -170,6 +172,7 @@ export class WorkerPool implements AsyncDisposable {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { WorkerPool } from "@ipfs-kit/kit/runtime";
    *
    * await using pool = new WorkerPool();
@@ -177,7 +180,7 @@ export class WorkerPool implements AsyncDisposable {
    * const sum = await pool.run((data: Uint8Array) => data.reduce((a, b) => a + b, 0), [bytes], {
    *   transfer: [bytes.buffer],
    * });
-   * console.assert(sum === 6 && bytes.byteLength === 0); // moved, not copied
+   * assert(sum === 6 && bytes.byteLength === 0); // moved, not copied
    * ```
    */
   run<A extends unknown[], R>(
@@ -218,15 +221,20 @@ export class WorkerPool implements AsyncDisposable {
    * @returns What the function returned (awaited in the worker), structured-cloned.
    *
    * @example
-   * ```ts ignore
+   * ```ts
+   * import assert from "node:assert/strict";
    * import { WorkerPool } from "@ipfs-kit/kit/runtime";
    *
+   * // Usually a file beside the caller: new URL("./hash.ts", import.meta.url).
+   * const module = "export const sha256 = async (bytes) => " +
+   *   "new Uint8Array(await crypto.subtle.digest('SHA-256', bytes));";
    * await using pool = new WorkerPool();
    * const digest = await pool.runModule<Uint8Array>(
-   *   new URL("./hash.ts", import.meta.url),
+   *   new URL(`data:text/javascript,${encodeURIComponent(module)}`),
    *   "sha256",
    *   [new Uint8Array(1024)],
    * );
+   * assert.equal(digest.length, 32);
    * ```
    */
   runModule<R = unknown>(
@@ -269,12 +277,13 @@ export class WorkerPool implements AsyncDisposable {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { WorkerPool } from "@ipfs-kit/kit/runtime";
    *
    * const pool = new WorkerPool();
    * await pool.run(() => 1, []);
    * await pool.close();
-   * console.assert(pool.workerCount === 0);
+   * assert.equal(pool.workerCount, 0);
    * ```
    */
   close(): Promise<void> {
@@ -381,10 +390,11 @@ export class WorkerPool implements AsyncDisposable {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { defaultWorkerPool, runInWorker } from "@ipfs-kit/kit/runtime";
  *
  * const n = await runInWorker((a: number, b: number) => a * b, [6, 7]);
- * console.assert(n === 42);
+ * assert.equal(n, 42);
  * await defaultWorkerPool().close(); // or let its idle workers time out
  * ```
  */
@@ -408,9 +418,10 @@ let sharedPool: WorkerPool | undefined;
  *
  * @example Close it when done, as tests must
  * ```ts
+ * import assert from "node:assert/strict";
  * import { defaultWorkerPool, runInWorker } from "@ipfs-kit/kit/runtime";
  *
- * await runInWorker(() => "done", []);
+ * assert.equal(await runInWorker(() => "done", []), "done");
  * await defaultWorkerPool().close();
  * ```
  */

@@ -12,6 +12,7 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { SegmentLog, WalError } from "@ipfs-kit/kit/wal";
  *
  * const dir = await Deno.makeTempDir();
@@ -20,7 +21,7 @@
  * try {
  *   await log.append(1, new Uint8Array(1));
  * } catch (error) {
- *   console.assert(error instanceof WalError);
+ *   assert(error instanceof WalError);
  * }
  * await Deno.remove(dir, { recursive: true });
  * ```
@@ -44,13 +45,14 @@ export class WalError extends Error {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { SegmentLog, WalClosedError } from "@ipfs-kit/kit/wal";
  *
  * const dir = await Deno.makeTempDir();
  * const log = await SegmentLog.open(dir);
  * await log.close();
  * await log.append(1, new Uint8Array(1))
- *   .catch((error) => console.assert(error instanceof WalClosedError));
+ *   .catch((error) => assert(error instanceof WalClosedError));
  * await Deno.remove(dir, { recursive: true });
  * ```
  */
@@ -76,12 +78,13 @@ export class WalClosedError extends WalError {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { WalFailedError } from "@ipfs-kit/kit/wal";
  *
  * const error = new WalFailedError("Cannot append record: log failed", {
  *   cause: new Error("EIO"),
  * });
- * console.assert(error.cause instanceof Error);
+ * assert(error.cause instanceof Error);
  * ```
  */
 export class WalFailedError extends WalError {
@@ -105,10 +108,11 @@ export class WalFailedError extends WalError {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { WalDiskFullError, WalError } from "@ipfs-kit/kit/wal";
  *
  * const error = new WalDiskFullError("Cannot append record: disk is full");
- * console.assert(error instanceof WalError);
+ * assert(error instanceof WalError);
  * ```
  */
 export class WalDiskFullError extends WalError {
@@ -130,10 +134,11 @@ export class WalDiskFullError extends WalError {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { WalCorruptionError } from "@ipfs-kit/kit/wal";
  *
  * const error = new WalCorruptionError("Cannot replay log: checksum mismatch");
- * console.assert(error.name === "WalCorruptionError");
+ * assert.equal(error.name, "WalCorruptionError");
  * ```
  */
 export class WalCorruptionError extends WalError {
@@ -155,11 +160,12 @@ export class WalCorruptionError extends WalError {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { SegmentLog, WalLockedError } from "@ipfs-kit/kit/wal";
  *
  * const dir = await Deno.makeTempDir();
  * const log = await SegmentLog.open(dir);
- * await SegmentLog.open(dir).catch((error) => console.assert(error instanceof WalLockedError));
+ * await SegmentLog.open(dir).catch((error) => assert(error instanceof WalLockedError));
  * await log.close();
  * await Deno.remove(dir, { recursive: true });
  * ```
@@ -182,12 +188,13 @@ export class WalLockedError extends WalError {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { OperationNotFoundError, WriteAheadLog } from "@ipfs-kit/kit/wal";
  *
  * const dir = await Deno.makeTempDir();
  * await using wal = await WriteAheadLog.open(dir);
  * await wal.wait("01J0000000000000000000000")
- *   .catch((error) => console.assert(error instanceof OperationNotFoundError));
+ *   .catch((error) => assert(error instanceof OperationNotFoundError));
  * await wal.close();
  * await Deno.remove(dir, { recursive: true });
  * ```
@@ -215,10 +222,11 @@ export class OperationNotFoundError extends WalError {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { OperationStateError } from "@ipfs-kit/kit/wal";
  *
  * const error = new OperationStateError("Cannot retry operation: it is completed: 01J...", "01J...", "completed");
- * console.assert(error.state === "completed");
+ * assert.equal(error.state, "completed");
  * ```
  */
 export class OperationStateError extends WalError {

@@ -64,6 +64,7 @@
  *
  * @example Serve a log on loopback
  * ```ts
+ * import assert from "node:assert/strict";
  * import { serveWal, WriteAheadLog } from "@ipfs-kit/kit/wal";
  *
  * const dir = await Deno.makeTempDir();
@@ -76,7 +77,7 @@
  *     body: JSON.stringify({ type: "pin", params: { cid: "bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy" } }),
  *   });
  *   const operation = await response.json();
- *   console.assert(response.status === 201 && operation.state === "pending");
+ *   assert(response.status === 201 && operation.state === "pending");
  * }
  * await wal.close();
  * await Deno.remove(dir, { recursive: true });
@@ -294,6 +295,7 @@ type Route =
  *
  * @example Mount it in a server of your own
  * ```ts
+ * import assert from "node:assert/strict";
  * import { createWalHandler, WriteAheadLog } from "@ipfs-kit/kit/wal";
  *
  * const dir = await Deno.makeTempDir();
@@ -304,7 +306,7 @@ type Route =
  *     ? handler(request, info)
  *     : new Response("home"));
  * const health = await (await fetch(`http://127.0.0.1:${server.addr.port}/wal/health`)).json();
- * console.assert(health.status === "ok");
+ * assert.equal(health.status, "ok");
  * await handler.close();
  * await server.shutdown();
  * await wal.close();
@@ -346,6 +348,7 @@ export function createWalHandler(wal: WriteAheadLog, options: WalHandlerOptions 
  *
  * @example With a token
  * ```ts
+ * import assert from "node:assert/strict";
  * import { serveWal, WriteAheadLog } from "@ipfs-kit/kit/wal";
  *
  * const dir = await Deno.makeTempDir();
@@ -356,7 +359,7 @@ export function createWalHandler(wal: WriteAheadLog, options: WalHandlerOptions 
  *   const denied = await fetch(`${server.url}/stats`);
  *   await denied.body?.cancel();
  *   const stats = await fetch(`${server.url}/stats`, { headers: { authorization: `Bearer ${token}` } });
- *   console.assert(denied.status === 401 && (await stats.json()).queue.pending === 0);
+ *   assert(denied.status === 401 && (await stats.json()).queue.pending === 0);
  * }
  * await wal.close();
  * await Deno.remove(dir, { recursive: true });

@@ -12,13 +12,14 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { SegmentLog } from "@ipfs-kit/kit/wal";
  *
  * const dir = await Deno.makeTempDir();
  * {
  *   await using log = await SegmentLog.open(dir, { syncPolicy: "group" });
  *   const { lsn } = await log.append(1, new TextEncoder().encode("pin bafy..."));
- *   console.assert(lsn === 1);
+ *   assert.equal(lsn, 1);
  * }
  * await Deno.remove(dir, { recursive: true });
  * ```

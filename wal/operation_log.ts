@@ -41,6 +41,7 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { EmbeddedNode } from "@ipfs-kit/kit/ipfs";
  * import { WriteAheadLog } from "@ipfs-kit/kit/wal";
  *
@@ -50,7 +51,7 @@
  * const op = await wal.submit("add", { content: new TextEncoder().encode("hello\n") });
  * await wal.process({ store: node, untilIdle: true });
  * const done = await wal.wait(op.id);
- * console.assert(done.state === "completed");
+ * assert.equal(done.state, "completed");
  * ```
  *
  * @module
@@ -393,6 +394,7 @@ interface Change {
  *
  * @example Submit, list, cancel
  * ```ts
+ * import assert from "node:assert/strict";
  * import { WriteAheadLog } from "@ipfs-kit/kit/wal";
  *
  * const dir = await Deno.makeTempDir();
@@ -402,11 +404,11 @@ interface Change {
  *   const b = await wal.submit("my-type", { anything: ["json", 1, true] });
  *   await wal.cancel(b.id);
  *   const { operations } = await wal.list({ state: "pending" });
- *   console.assert(operations.length === 1 && operations[0].id === a.id);
+ *   assert(operations.length === 1 && operations[0].id === a.id);
  * }
  * // Reopened: the operations are still there, with their bytes.
  * await using wal = await WriteAheadLog.open(dir);
- * console.assert(wal.size === 2);
+ * assert.equal(wal.size, 2);
  * await wal.close();
  * await Deno.remove(dir, { recursive: true });
  * ```
@@ -505,11 +507,12 @@ export class WriteAheadLog implements AsyncDisposable {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { WriteAheadLog } from "@ipfs-kit/kit/wal";
    *
    * const dir = await Deno.makeTempDir();
    * const wal = await WriteAheadLog.open(dir, { syncPolicy: "group", retainCount: 100 });
-   * console.assert(wal.recovery.operations === 0);
+   * assert.equal(wal.recovery.operations, 0);
    * await wal.close();
    * await Deno.remove(dir, { recursive: true });
    * ```
@@ -588,12 +591,13 @@ export class WriteAheadLog implements AsyncDisposable {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { WriteAheadLog } from "@ipfs-kit/kit/wal";
    *
    * const dir = await Deno.makeTempDir();
    * await using wal = await WriteAheadLog.open(dir);
    * await wal.submit("pin", { cid: "bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy" });
-   * console.assert(wal.counts().pending === 1 && wal.counts().completed === 0);
+   * assert(wal.counts().pending === 1 && wal.counts().completed === 0);
    * await wal.close();
    * await Deno.remove(dir, { recursive: true });
    * ```
@@ -622,6 +626,7 @@ export class WriteAheadLog implements AsyncDisposable {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { WriteAheadLog } from "@ipfs-kit/kit/wal";
    *
    * const dir = await Deno.makeTempDir();
@@ -629,7 +634,7 @@ export class WriteAheadLog implements AsyncDisposable {
    * const op = await wal.submit("add", { content: "hello", cidVersion: 1 }, {
    *   signal: AbortSignal.timeout(10_000),
    * });
-   * console.assert(op.state === "pending" && op.params.content === "hello");
+   * assert(op.state === "pending" && op.params.content === "hello");
    * await wal.close();
    * await Deno.remove(dir, { recursive: true });
    * ```
@@ -723,6 +728,7 @@ export class WriteAheadLog implements AsyncDisposable {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { type OperationChange, WriteAheadLog } from "@ipfs-kit/kit/wal";
    *
    * const dir = await Deno.makeTempDir();
@@ -732,9 +738,9 @@ export class WriteAheadLog implements AsyncDisposable {
    * const { id } = await wal.submit("custom", {});
    * await wal.cancel(id);
    * unsubscribe();
-   * console.assert(changes.map((c) => c.kind).join() === "submitted,updated");
-   * console.assert(changes[1].operation.state === "cancelled");
-   * console.assert(changes[1].previousState === "pending");
+   * assert(changes.map((c) => c.kind).join() === "submitted,updated");
+   * assert.equal(changes[1].operation.state, "cancelled");
+   * assert.equal(changes[1].previousState, "pending");
    * await wal.close();
    * await Deno.remove(dir, { recursive: true });
    * ```
@@ -772,13 +778,14 @@ export class WriteAheadLog implements AsyncDisposable {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { WriteAheadLog } from "@ipfs-kit/kit/wal";
    *
    * const dir = await Deno.makeTempDir();
    * await using wal = await WriteAheadLog.open(dir);
    * const { id } = await wal.submit("unpin", { cid: "bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy" });
-   * console.assert(wal.get(id)?.type === "unpin");
-   * console.assert(wal.get("nope") === undefined);
+   * assert(wal.get(id)?.type === "unpin");
+   * assert.equal(wal.get("nope"), undefined);
    * await wal.close();
    * await Deno.remove(dir, { recursive: true });
    * ```
@@ -801,6 +808,7 @@ export class WriteAheadLog implements AsyncDisposable {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { WriteAheadLog } from "@ipfs-kit/kit/wal";
    *
    * const dir = await Deno.makeTempDir();
@@ -808,7 +816,7 @@ export class WriteAheadLog implements AsyncDisposable {
    * const { id } = await wal.submit("custom", {});
    * await wal.cancel(id);
    * const op = await wal.wait(id, { signal: AbortSignal.timeout(10_000) });
-   * console.assert(op.state === "cancelled");
+   * assert.equal(op.state, "cancelled");
    * await wal.close();
    * await Deno.remove(dir, { recursive: true });
    * ```
@@ -837,6 +845,7 @@ export class WriteAheadLog implements AsyncDisposable {
    *
    * @example Walk every page
    * ```ts
+   * import assert from "node:assert/strict";
    * import { type Operation, WriteAheadLog } from "@ipfs-kit/kit/wal";
    *
    * const dir = await Deno.makeTempDir();
@@ -849,7 +858,7 @@ export class WriteAheadLog implements AsyncDisposable {
    *   all.push(...page.operations);
    *   after = page.next;
    * } while (after !== undefined);
-   * console.assert(all.length === 25);
+   * assert.equal(all.length, 25);
    * await wal.close();
    * await Deno.remove(dir, { recursive: true });
    * ```
@@ -917,12 +926,13 @@ export class WriteAheadLog implements AsyncDisposable {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { WriteAheadLog } from "@ipfs-kit/kit/wal";
    *
    * const dir = await Deno.makeTempDir();
    * await using wal = await WriteAheadLog.open(dir);
    * const { id } = await wal.submit("pin", { cid: "bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy" });
-   * console.assert((await wal.cancel(id)).state === "cancelled");
+   * assert.equal((await wal.cancel(id)).state, "cancelled");
    * await wal.close();
    * await Deno.remove(dir, { recursive: true });
    * ```
@@ -968,6 +978,7 @@ export class WriteAheadLog implements AsyncDisposable {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { WriteAheadLog } from "@ipfs-kit/kit/wal";
    *
    * const dir = await Deno.makeTempDir();
@@ -975,7 +986,7 @@ export class WriteAheadLog implements AsyncDisposable {
    * const { id } = await wal.submit("custom", {});
    * await wal.cancel(id);
    * const op = await wal.retry(id);
-   * console.assert(op.state === "pending" && op.attempts === 0);
+   * assert(op.state === "pending" && op.attempts === 0);
    * await wal.close();
    * await Deno.remove(dir, { recursive: true });
    * ```
@@ -1024,6 +1035,7 @@ export class WriteAheadLog implements AsyncDisposable {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { EmbeddedNode } from "@ipfs-kit/kit/ipfs";
    * import { WriteAheadLog } from "@ipfs-kit/kit/wal";
    *
@@ -1032,7 +1044,7 @@ export class WriteAheadLog implements AsyncDisposable {
    * await using wal = await WriteAheadLog.open(`${dir}/wal`);
    * const { id } = await wal.submit("blockPut", { bytes: new Uint8Array([1]) });
    * await wal.process({ store: node, concurrency: 4, untilIdle: true });
-   * console.assert(wal.get(id)?.state === "completed");
+   * assert(wal.get(id)?.state === "completed");
    * ```
    */
   process(options: ProcessOptions): Promise<void> {
@@ -1052,6 +1064,7 @@ export class WriteAheadLog implements AsyncDisposable {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { WriteAheadLog } from "@ipfs-kit/kit/wal";
    *
    * const dir = await Deno.makeTempDir();
@@ -1061,7 +1074,7 @@ export class WriteAheadLog implements AsyncDisposable {
    *   await wal.cancel(id);
    * }
    * const result = await wal.checkpoint();
-   * console.assert(result.dropped === 100 && result.segmentsRemoved > 0);
+   * assert(result.dropped === 100 && result.segmentsRemoved > 0);
    * await wal.close();
    * await Deno.remove(dir, { recursive: true });
    * ```
@@ -1086,12 +1099,13 @@ export class WriteAheadLog implements AsyncDisposable {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { WriteAheadLog } from "@ipfs-kit/kit/wal";
    *
    * const dir = await Deno.makeTempDir();
    * const wal = await WriteAheadLog.open(dir);
    * await wal.close();
-   * console.assert(wal.closed);
+   * assert(wal.closed);
    * await Deno.remove(dir, { recursive: true });
    * ```
    */

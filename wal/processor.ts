@@ -22,6 +22,7 @@
  *
  * @example Custom handlers
  * ```ts
+ * import assert from "node:assert/strict";
  * import { EmbeddedNode } from "@ipfs-kit/kit/ipfs";
  * import { type HandlerContext, WriteAheadLog } from "@ipfs-kit/kit/wal";
  *
@@ -39,7 +40,7 @@
  *   },
  *   untilIdle: true,
  * });
- * console.assert(wal.get(id)?.state === "completed");
+ * assert(wal.get(id)?.state === "completed");
  * ```
  *
  * @module
@@ -133,17 +134,18 @@ export interface HealthMonitorOptions {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { HealthMonitor } from "@ipfs-kit/kit/wal";
  *
  * let up = false;
  * const monitor = new HealthMonitor({ probe: () => up, offlineAfter: 2 });
  * await monitor.check();
- * console.assert(monitor.state === "degraded");
+ * assert.equal(monitor.state, "degraded");
  * await monitor.check();
- * console.assert(monitor.state === "offline");
+ * assert.equal(monitor.state, "offline");
  * up = true;
  * await monitor.check();
- * console.assert(monitor.state === "online");
+ * assert.equal(monitor.state, "online");
  * ```
  */
 export class HealthMonitor {
@@ -330,6 +332,7 @@ const MAX_STREAK = 20;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { EmbeddedNode } from "@ipfs-kit/kit/ipfs";
  * import { taskGroup } from "@ipfs-kit/kit/runtime";
  * import { OperationProcessor, WriteAheadLog } from "@ipfs-kit/kit/wal";
@@ -342,7 +345,7 @@ const MAX_STREAK = 20;
  *   tg.spawn(() => processor.run());
  *   const { id } = await wal.submit("add", { content: "hi" });
  *   const op = await wal.wait(id);
- *   console.assert(op.state === "completed" && processor.health === "online");
+ *   assert(op.state === "completed" && processor.health === "online");
  *   tg.cancelScope.cancel(); // stops the processor
  * });
  * ```
@@ -688,9 +691,10 @@ export class OperationProcessor {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { builtinHandlers } from "@ipfs-kit/kit/wal";
  *
- * console.assert(Object.keys(builtinHandlers).join() === "add,pin,unpin,blockPut,dagPut");
+ * assert.equal(Object.keys(builtinHandlers).join(), "add,pin,unpin,blockPut,dagPut");
  * ```
  */
 export const builtinHandlers: {
@@ -793,10 +797,11 @@ const UNAVAILABLE_CODES: ReadonlySet<string> = new Set([
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { isUnavailableError } from "@ipfs-kit/kit/wal";
  *
- * console.assert(isUnavailableError(new Deno.errors.ConnectionRefused("refused")));
- * console.assert(!isUnavailableError(new TypeError("bad input")));
+ * assert(isUnavailableError(new Deno.errors.ConnectionRefused("refused")));
+ * assert(!isUnavailableError(new TypeError("bad input")));
  * ```
  */
 export function isUnavailableError(error: unknown): boolean {
@@ -828,10 +833,11 @@ const PERMANENT_NAMES: ReadonlySet<string> = new Set(["PinnedError", "NotSupport
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { isRetriableError } from "@ipfs-kit/kit/wal";
  *
- * console.assert(isRetriableError(new Error("flaky")));
- * console.assert(!isRetriableError(new RangeError("block too big")));
+ * assert(isRetriableError(new Error("flaky")));
+ * assert(!isRetriableError(new RangeError("block too big")));
  * ```
  */
 export function isRetriableError(error: unknown): boolean {

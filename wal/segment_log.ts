@@ -93,6 +93,7 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { SegmentLog } from "@ipfs-kit/kit/wal";
  *
  * const dir = await Deno.makeTempDir();
@@ -100,12 +101,12 @@
  *   await using log = await SegmentLog.open(dir, { syncPolicy: "group" });
  *   const payload = new TextEncoder().encode("hello");
  *   const { lsn } = await log.append(1, payload);
- *   console.assert(lsn === 1);
+ *   assert.equal(lsn, 1);
  * }
  * {
  *   await using log = await SegmentLog.open(dir);
  *   for await (const record of log.replay()) {
- *     console.assert(new TextDecoder().decode(record.payload) === "hello");
+ *     assert.equal(new TextDecoder().decode(record.payload), "hello");
  *   }
  * }
  * await Deno.remove(dir, { recursive: true });
@@ -365,6 +366,7 @@ interface Recovered {
  *
  * @example Concurrent appends share one fdatasync
  * ```ts
+ * import assert from "node:assert/strict";
  * import { SegmentLog } from "@ipfs-kit/kit/wal";
  *
  * const dir = await Deno.makeTempDir();
@@ -372,8 +374,8 @@ interface Recovered {
  * const results = await Promise.all(
  *   Array.from({ length: 100 }, (_, i) => log.append(1, new Uint8Array([i]))),
  * );
- * console.assert(results.at(-1)!.lsn === 100);
- * console.assert(log.stats.syncs < 100);
+ * assert.equal(results.at(-1)!.lsn, 100);
+ * assert(log.stats.syncs < 100);
  * await log.close();
  * await Deno.remove(dir, { recursive: true });
  * ```
@@ -434,11 +436,12 @@ export class SegmentLog implements AsyncDisposable {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { SegmentLog } from "@ipfs-kit/kit/wal";
    *
    * const dir = await Deno.makeTempDir();
    * const log = await SegmentLog.open(dir, { syncPolicy: "always", segmentSize: 1 << 20 });
-   * console.assert(log.nextLsn === 1);
+   * assert.equal(log.nextLsn, 1);
    * await log.close();
    * await Deno.remove(dir, { recursive: true });
    * ```
@@ -527,6 +530,7 @@ export class SegmentLog implements AsyncDisposable {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { SegmentLog } from "@ipfs-kit/kit/wal";
    *
    * const dir = await Deno.makeTempDir();
@@ -534,7 +538,7 @@ export class SegmentLog implements AsyncDisposable {
    * const { lsn } = await log.append(7, new Uint8Array([1, 2, 3]), {
    *   signal: AbortSignal.timeout(10_000),
    * });
-   * console.assert(lsn === 1);
+   * assert.equal(lsn, 1);
    * await log.close();
    * await Deno.remove(dir, { recursive: true });
    * ```
@@ -927,6 +931,7 @@ export class SegmentLog implements AsyncDisposable {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { SegmentLog } from "@ipfs-kit/kit/wal";
    *
    * const dir = await Deno.makeTempDir();
@@ -934,7 +939,7 @@ export class SegmentLog implements AsyncDisposable {
    * for (let i = 0; i < 3; i++) await log.append(1, new Uint8Array([i]));
    * const lsns: number[] = [];
    * for await (const record of log.replay({ fromLsn: 2 })) lsns.push(record.lsn);
-   * console.assert(lsns.join() === "2,3");
+   * assert.equal(lsns.join(), "2,3");
    * await log.close();
    * await Deno.remove(dir, { recursive: true });
    * ```
@@ -1002,13 +1007,14 @@ export class SegmentLog implements AsyncDisposable {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { SegmentLog } from "@ipfs-kit/kit/wal";
    *
    * const dir = await Deno.makeTempDir();
    * await using log = await SegmentLog.open(dir, { segmentSize: 4096 });
    * for (let i = 0; i < 100; i++) await log.append(1, new Uint8Array(100));
    * await log.compact(90);
-   * console.assert(log.firstLsn <= 90 && log.segmentCount < 4);
+   * assert(log.firstLsn <= 90 && log.segmentCount < 4);
    * await log.close();
    * await Deno.remove(dir, { recursive: true });
    * ```
@@ -1067,12 +1073,14 @@ export class SegmentLog implements AsyncDisposable {
    *
    * @example
    * ```ts
+   * import assert from "node:assert/strict";
    * import { SegmentLog } from "@ipfs-kit/kit/wal";
    *
    * const dir = await Deno.makeTempDir();
    * const log = await SegmentLog.open(dir, { syncPolicy: "none" });
    * await log.append(1, new Uint8Array(8));
    * await log.close(); // durable now
+   * await assert.rejects(log.append(1, new Uint8Array(8))); // closed
    * await Deno.remove(dir, { recursive: true });
    * ```
    */

@@ -7,14 +7,15 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { WriteAheadLog } from "@ipfs-kit/kit/wal";
  *
  * const dir = await Deno.makeTempDir();
  * await using wal = await WriteAheadLog.open(dir);
  * await wal.submit("pin", { cid: "bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy" });
  * const metrics = wal.telemetry.snapshot();
- * console.assert(metrics.queue.pending === 1);
- * console.assert(wal.telemetry.toPrometheus().includes('ipfs_kit_wal_operations{state="pending"} 1'));
+ * assert.equal(metrics.queue.pending, 1);
+ * assert(wal.telemetry.toPrometheus().includes('ipfs_kit_wal_operations{state="pending"} 1'));
  * await wal.close();
  * await Deno.remove(dir, { recursive: true });
  * ```
@@ -106,12 +107,13 @@ export interface HistogramSnapshot {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { Histogram } from "@ipfs-kit/kit/wal";
  *
  * const histogram = new Histogram([0.01, 0.1, 1]);
  * for (const seconds of [0.005, 0.05, 0.5, 5]) histogram.observe(seconds);
  * const { buckets, count } = histogram.snapshot();
- * console.assert(buckets.map((b) => b.count).join() === "1,2,3,4" && count === 4);
+ * assert(buckets.map((b) => b.count).join() === "1,2,3,4" && count === 4);
  * ```
  */
 export class Histogram {
@@ -319,6 +321,7 @@ const PREFIX = "ipfs_kit_wal_";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { WalTelemetry } from "@ipfs-kit/kit/wal";
  *
  * const telemetry = new WalTelemetry(() => ({
@@ -327,8 +330,8 @@ const PREFIX = "ipfs_kit_wal_";
  *   health: undefined,
  * }));
  * telemetry.record("add", "submitted");
- * console.assert(telemetry.snapshot().operations.add.submitted === 1);
- * console.assert(telemetry.toPrometheus().includes('ipfs_kit_wal_operations_submitted_total{type="add"} 1'));
+ * assert.equal(telemetry.snapshot().operations.add.submitted, 1);
+ * assert(telemetry.toPrometheus().includes('ipfs_kit_wal_operations_submitted_total{type="add"} 1'));
  * ```
  */
 export class WalTelemetry {

@@ -116,6 +116,7 @@ export type WalEvent =
  *
  * @example An event source of your own
  * ```ts
+ * import assert from "node:assert/strict";
  * import type { WalEvent, WalEventSource } from "@ipfs-kit/kit/wal";
  *
  * class Broadcaster implements WalEventSource {
@@ -132,7 +133,7 @@ export type WalEvent =
  * let seen = 0;
  * using _ = source.watch(() => seen++);
  * source.emit({ kind: "health", state: "online", previous: undefined });
- * console.assert(seen === 1);
+ * assert.equal(seen, 1);
  * ```
  */
 export interface WalEventSource {
@@ -373,9 +374,10 @@ interface Subscribable {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { walEventSource, WriteAheadLog } from "@ipfs-kit/kit/wal";
  *
- * console.assert(walEventSource({}) === undefined);
+ * assert.equal(walEventSource({}), undefined);
  * const dir = await Deno.makeTempDir();
  * await using wal = await WriteAheadLog.open(dir);
  * const states: string[] = [];
@@ -386,7 +388,7 @@ interface Subscribable {
  *   const { id } = await wal.submit("custom", {});
  *   await wal.cancel(id);
  * }
- * console.assert(states.join() === "pending,cancelled");
+ * assert.equal(states.join(), "pending,cancelled");
  * await wal.close();
  * await Deno.remove(dir, { recursive: true });
  * ```
