@@ -38,3 +38,4 @@ export * from "./runtime/mod.ts";
 export * from "./cache/mod.ts";
 export * from "./ipfs/mod.ts";
 export * from "./wal/mod.ts";
+export * from "./kit/mod.ts";

@@ -24,7 +24,7 @@
  * @module
  */
 
-import { Kit } from "../ipfs/kit.ts";
+import { Kit } from "../kit/kit.ts";
 
 const MIB = 1024 * 1024;
 const CHUNK = 262_144;

@@ -9,7 +9,7 @@
 import * as dagPb from "npm:@ipld/dag-pb@4.2.0";
 import { CID } from "npm:multiformats@14.0.5/cid";
 import * as raw from "npm:multiformats@14.0.5/codecs/raw";
-import { parseCid } from "../ipfs/_arguments.ts";
+import { parseCid } from "../ipfs/parse_cid.ts";
 import { InvalidCidError } from "../ipfs/errors.ts";
 import type { CidLike } from "../ipfs/content_store.ts";
 

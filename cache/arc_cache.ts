@@ -6,7 +6,8 @@
  * @module
  */
 
-import { CancelScope, park, type Waiter } from "../runtime/cancel_scope.ts";
+import { CancelScope } from "../runtime/cancel_scope.ts";
+import { park, type Waiter } from "../runtime/park.ts";
 import { checkpointIfCancelled } from "../runtime/checkpoint.ts";
 import { withSignal } from "../runtime/timeouts.ts";
 

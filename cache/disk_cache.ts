@@ -12,7 +12,7 @@ import { CancelScope } from "../runtime/cancel_scope.ts";
 import { checkpoint, checkpointIfCancelled } from "../runtime/checkpoint.ts";
 import { ClosedResourceError } from "../runtime/errors.ts";
 import { Lock } from "../runtime/lock.ts";
-import { lockFile } from "../runtime/_lock_file.ts";
+import { lockFile } from "../runtime/lock_file.ts";
 import { withSignal } from "../runtime/timeouts.ts";
 import {
   BufferedWriter,
@@ -30,7 +30,7 @@ import {
   tempName,
   writeAll,
 } from "./_disk_format.ts";
-import { syncPath } from "../ipfs/_fs.ts";
+import { syncPath } from "../runtime/sync_path.ts";
 import { createIndex, type DiskCachePolicy, type DiskIndex } from "./_disk_index.ts";
 
 export type { DiskCachePolicy } from "./_disk_index.ts";

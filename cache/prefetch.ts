@@ -5,7 +5,8 @@
  * @module
  */
 
-import { CancelScope, isCancellationError } from "../runtime/cancel_scope.ts";
+import { CancelScope } from "../runtime/cancel_scope.ts";
+import { isCancellationError } from "../runtime/errors.ts";
 import { CapacityLimiter } from "../runtime/capacity_limiter.ts";
 import { ClosedResourceError, WouldBlock } from "../runtime/errors.ts";
 import { Event } from "../runtime/event.ts";

@@ -8,7 +8,8 @@
 
 import * as dagPb from "npm:@ipld/dag-pb@4.2.0";
 import { UnixFS } from "npm:ipfs-unixfs@13.1.1";
-import { CancelScope, isCancellationError } from "../runtime/cancel_scope.ts";
+import { CancelScope } from "../runtime/cancel_scope.ts";
+import { isCancellationError } from "../runtime/errors.ts";
 import { checkpoint } from "../runtime/checkpoint.ts";
 import { ClosedResourceError } from "../runtime/errors.ts";
 import { withSignal } from "../runtime/timeouts.ts";
@@ -37,7 +38,7 @@ import {
   sameBytesKeys,
 } from "./_tiered_keys.ts";
 import { concat, copies, range, readUpTo, teeInto } from "./_tiered_stream.ts";
-import { parseCid } from "../ipfs/_arguments.ts";
+import { parseCid } from "../ipfs/parse_cid.ts";
 
 const MiB = 1024 * 1024;
 /** The default size above which a file is streamed. */

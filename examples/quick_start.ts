@@ -10,7 +10,7 @@
  * @module
  */
 
-import { Kit } from "../ipfs/kit.ts";
+import { Kit } from "../kit/kit.ts";
 
 const temp = Deno.args.includes("--temp");
 const unknown = Deno.args.filter((arg) => arg !== "--temp");

@@ -7,32 +7,7 @@
 
 import { CID } from "npm:multiformats@14.0.5/cid";
 import type { CidLike } from "./content_store.ts";
-import { InvalidCidError, InvalidInputError } from "./errors.ts";
-
-/**
- * Parses a CID given as an object or a string.
- *
- * @throws {InvalidCidError} Not a CID, or a string that does not parse.
- */
-export function parseCid(input: CidLike, what: string): CID {
-  const cid = CID.asCID(input);
-  if (cid !== null) return cid;
-  if (typeof input === "string") {
-    try {
-      return CID.parse(input);
-    } catch (error) {
-      throw new InvalidCidError(
-        `Cannot ${what}: not a valid CID: received ${JSON.stringify(input)}`,
-        input,
-        { cause: error },
-      );
-    }
-  }
-  throw new InvalidCidError(
-    `Cannot ${what}: expected a CID: received ${input === null ? "null" : typeof input}`,
-    input,
-  );
-}
+import { InvalidInputError } from "./errors.ts";
 
 /** A path argument as a string without `/ipfs/` and trailing slashes. */
 export function pathString(path: CidLike): string {

@@ -1,18 +1,8 @@
 /**
- * Small file-system helpers shared by the embedded node's stores, `get`
- * and the disk cache.
+ * Small file-system helpers of the embedded node's stores and `get`.
  *
  * @module
  */
-
-/**
- * Flushes a file or a directory to disk (`fsync`): for a directory, the
- * entries created, renamed or removed in it.
- */
-export async function syncPath(path: string): Promise<void> {
-  using handle = await Deno.open(path, { read: true });
-  await handle.sync();
-}
 
 /** Whether a path exists (without following a final symbolic link). */
 export async function exists(path: string): Promise<boolean> {

@@ -30,7 +30,8 @@ import { base32upper } from "npm:multiformats@14.0.5/bases/base32";
 import type { CID } from "npm:multiformats@14.0.5/cid";
 import { identity } from "npm:multiformats@14.0.5/hashes/identity";
 import { NotFoundError } from "./errors.ts";
-import { exists, syncPath } from "./_fs.ts";
+import { exists } from "./_fs.ts";
+import { syncPath } from "../runtime/sync_path.ts";
 
 /** How many directories {@linkcode FsBlockstore.flush} syncs at once. */
 const FLUSH_CONCURRENCY = 32;

@@ -20,7 +20,7 @@ import { base64pad } from "npm:multiformats@14.0.5/bases/base64";
 import { identity } from "npm:multiformats@14.0.5/hashes/identity";
 import { sha256 } from "npm:multiformats@14.0.5/hashes/sha2";
 import { InvalidInputError } from "./errors.ts";
-import { syncPath } from "./_fs.ts";
+import { syncPath } from "../runtime/sync_path.ts";
 
 /** libp2p's `KeyType.Ed25519`. */
 const ED25519 = 1;

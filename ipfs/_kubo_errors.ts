@@ -11,7 +11,7 @@
  * @module
  */
 
-import { isCancellationError } from "../runtime/cancel_scope.ts";
+import { isCancellationError } from "../runtime/errors.ts";
 import { CancelledError, TimeoutError } from "../runtime/errors.ts";
 import {
   InvalidCidError,

@@ -11,7 +11,7 @@
  */
 
 import { CID } from "npm:multiformats@14.0.5/cid";
-import { syncPath } from "./_fs.ts";
+import { syncPath } from "../runtime/sync_path.ts";
 
 /** A stored pin's type. */
 export type StoredPinType = "recursive" | "direct";

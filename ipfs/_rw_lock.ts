@@ -14,7 +14,7 @@
  * @module
  */
 
-import { park, type Waiter } from "../runtime/cancel_scope.ts";
+import { park, type Waiter } from "../runtime/park.ts";
 import { checkpoint } from "../runtime/checkpoint.ts";
 import type { Permit } from "../runtime/permit.ts";
 

@@ -22,7 +22,7 @@ import { ClosedResourceError } from "../runtime/errors.ts";
 import type { Permit } from "../runtime/permit.ts";
 import { Semaphore } from "../runtime/semaphore.ts";
 import { withSignal } from "../runtime/timeouts.ts";
-import { lockFile } from "../runtime/_lock_file.ts";
+import { lockFile } from "../runtime/lock_file.ts";
 import {
   blockToPut,
   dagNodeToPut,
@@ -33,7 +33,8 @@ import {
 } from "./_codecs.ts";
 import { resolvePath, splitPath } from "./_dag_path.ts";
 import { writeTree } from "./_fs_export.ts";
-import { checkCount, checkFlag, messageOf, parseCid, pathString } from "./_arguments.ts";
+import { checkCount, checkFlag, messageOf, pathString } from "./_arguments.ts";
+import { parseCid } from "./parse_cid.ts";
 import { scanPath, toEntries } from "./_fs_import.ts";
 import { blockKey, FsBlockstore, ignoreNotFound } from "./_fs_blockstore.ts";
 import { loadIdentity, type PeerIdentity } from "./_identity.ts";

@@ -44,7 +44,12 @@ import type {
  * @example A layer that counts reads
  * ```ts
  * import assert from "node:assert/strict";
- * import { type CatOptions, type CidLike, ForwardingStore, Kit } from "@ipfs-kit/kit/ipfs";
+ * import {
+ *   type CatOptions,
+ *   type CidLike,
+ *   EmbeddedNode,
+ *   ForwardingStore,
+ * } from "@ipfs-kit/kit/ipfs";
  *
  * class CountingReads extends ForwardingStore {
  *   reads = 0;
@@ -54,14 +59,11 @@ import type {
  *   }
  * }
  *
- * let counter: CountingReads | undefined;
- * await using kit = await Kit.open({
- *   repo: await Deno.makeTempDir(),
- *   layers: [(below) => (counter = new CountingReads(below))],
- * });
- * const { cid } = await kit.add("counted");
- * await new Response(kit.cat(cid)).text();
- * assert(counter?.reads === 1);
+ * // A Kit takes it as a layer: Kit.open({ layers: [(below) => new CountingReads(below)] }).
+ * await using store = new CountingReads(await EmbeddedNode.open({ repo: await Deno.makeTempDir() }));
+ * const { cid } = await store.add("counted");
+ * await new Response(store.cat(cid)).text();
+ * assert.equal(store.reads, 1);
  * ```
  */
 export class ForwardingStore implements ContentStore {

@@ -90,7 +90,8 @@ import type {
 import { InvalidInputError, NotFoundError } from "./errors.ts";
 import { blockToPut, dagNodeToPut, MAX_BLOCK_BYTES } from "./_codecs.ts";
 import { resolvePath, splitPath } from "./_dag_path.ts";
-import { checkCount, checkFlag, messageOf, parseCid, pathString } from "./_arguments.ts";
+import { checkCount, checkFlag, messageOf, pathString } from "./_arguments.ts";
+import { parseCid } from "./parse_cid.ts";
 import { scanPath, toEntries } from "./_fs_import.ts";
 import { resolveLayout } from "./_importer_options.ts";
 import { byteSource } from "./_input.ts";

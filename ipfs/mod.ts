@@ -41,8 +41,8 @@
 
 export * from "./content_store.ts";
 export * from "./errors.ts";
+export { parseCid } from "./parse_cid.ts";
 export { EmbeddedNode, type EmbeddedNodeOptions, MAX_BLOCK_SIZE } from "./embedded_node.ts";
 export * from "./kubo_backend.ts";
 export * from "./kubo_address.ts";
-export { Kit, type KitBackend, type KitLayer, type KitOptions } from "./kit.ts";
 export { ForwardingStore } from "./forwarding_store.ts";

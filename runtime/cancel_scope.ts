@@ -7,7 +7,7 @@
 
 import { AsyncLocalStorage } from "node:async_hooks";
 import type { ClockTimer } from "./clock.ts";
-import { CancelledError } from "./errors.ts";
+import { CancelledError, isCancellationError } from "./errors.ts";
 import { defaultRuntime, type Runtime } from "./_runtime.ts";
 
 const IDLE = 0;
@@ -82,7 +82,7 @@ export class CancelScope {
   #cancelledCaught = false;
   #reason: unknown;
   #children: Set<CancelScope> | undefined;
-  #waiters: Set<Waiter<unknown>> | undefined;
+  #waiters: Set<CancellableWaiter> | undefined;
   #timer: ClockTimer | undefined;
   #controller: AbortController | undefined;
   #external: AbortSignal | undefined;
@@ -365,6 +365,11 @@ export class DeadlineExceeded extends Error {
   }
 }
 
+/** What a scope holds of a blocked task: a way to cancel it (see `park.ts`). */
+export interface CancellableWaiter {
+  cancel(error: CancelledError): void;
+}
+
 interface Internals {
   root(runtime: Runtime): CancelScope;
   enter(scope: CancelScope, parent: CancelScope): void;
@@ -375,8 +380,8 @@ interface Internals {
   runtime(scope: CancelScope): Runtime;
   error(scope: CancelScope): CancelledError;
   runIn<R>(scope: CancelScope, fn: () => R): R;
-  addWaiter(scope: CancelScope, waiter: Waiter<unknown>): void;
-  removeWaiter(scope: CancelScope, waiter: Waiter<unknown>): void;
+  addWaiter(scope: CancelScope, waiter: CancellableWaiter): void;
+  removeWaiter(scope: CancelScope, waiter: CancellableWaiter): void;
   active(scope: CancelScope): boolean;
   parent(scope: CancelScope): CancelScope | undefined;
 }
@@ -396,99 +401,6 @@ export function currentScope(): CancelScope {
 /** The runtime of the running code. */
 export function currentRuntime(): Runtime {
   return internals.runtime(currentScope());
-}
-
-/**
- * A blocked task: the promise settles when something wakes it, or rejects
- * with {@linkcode CancelledError} when its scope is cancelled first. Whatever
- * settles it first wins; the loser is ignored, so a cancelled waiter never
- * consumes a wake-up and a woken one never loses what it was given.
- */
-export class Waiter<T> {
-  readonly promise: Promise<T>;
-  #resolve!: (value: T) => void;
-  #reject!: (error: unknown) => void;
-  #scope: CancelScope;
-  #onCancel: (() => void) | undefined;
-  #settled = false;
-
-  constructor(scope: CancelScope, onCancel?: () => void) {
-    this.promise = new Promise<T>((resolve, reject) => {
-      this.#resolve = resolve;
-      this.#reject = reject;
-    });
-    this.#scope = scope;
-    this.#onCancel = onCancel;
-    internals.addWaiter(scope, this as Waiter<unknown>);
-  }
-
-  /** Whether it was woken, failed or cancelled already. */
-  get settled(): boolean {
-    return this.#settled;
-  }
-
-  /** Sets what runs if the waiter is cancelled (dequeue it, disarm a timer). */
-  set onCancel(fn: (() => void) | undefined) {
-    this.#onCancel = fn;
-  }
-
-  /** Wakes the task with `value`. Returns false if it was already settled. */
-  wake(value: T): boolean {
-    if (this.#settled) return false;
-    this.#settled = true;
-    internals.removeWaiter(this.#scope, this as Waiter<unknown>);
-    this.#resolve(value);
-    return true;
-  }
-
-  /** Wakes the task with an error. Returns false if it was already settled. */
-  fail(error: unknown): boolean {
-    if (this.#settled) return false;
-    this.#settled = true;
-    internals.removeWaiter(this.#scope, this as Waiter<unknown>);
-    this.#reject(error);
-    return true;
-  }
-
-  /** Called by the scope on cancellation. */
-  cancel(error: CancelledError): void {
-    if (this.#settled) return;
-    this.#settled = true;
-    internals.removeWaiter(this.#scope, this as Waiter<unknown>);
-    try {
-      this.#onCancel?.();
-    } catch (cleanupError) {
-      // A failing cleanup must not stop the delivery to the other waiters.
-      reportError(cleanupError);
-    }
-    this.#reject(error);
-  }
-}
-
-/**
- * Whether `error` is what cancellation throws: a {@linkcode CancelledError}, an
- * `AbortError` from a Web API or library whose signal a cancellation aborted, or
- * the `SuppressedError` of an `await using` block where both the body and the
- * disposer (a task group's join) were cancelled.
- */
-export function isCancellationError(error: unknown): boolean {
-  if (error instanceof CancelledError) return true;
-  if (error instanceof SuppressedError) {
-    return isCancellationError(error.error) && isCancellationError(error.suppressed);
-  }
-  return error instanceof Error && error.name === "AbortError";
-}
-
-/**
- * Blocks the current task. Throws {@linkcode CancelledError} at once when its
- * scope is already cancelled (a blocking call is a checkpoint).
- */
-export function park<T>(onCancel?: () => void): Waiter<T> {
-  const scope = currentScope();
-  const runtime = internals.runtime(scope);
-  runtime.checkpoints++;
-  if (scope.cancelled) throw internals.error(scope);
-  return new Waiter<T>(scope, onCancel);
 }
 
 function checkTime(what: string, value: number, allowInfinity: boolean): number {

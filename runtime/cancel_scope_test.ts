@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { CancelScope, DeadlineExceeded, park } from "./cancel_scope.ts";
+import { CancelScope, DeadlineExceeded } from "./cancel_scope.ts";
+import { park } from "./park.ts";
 import { checkpoint, currentEffectiveDeadline, currentTime } from "./checkpoint.ts";
 import { CancelledError } from "./errors.ts";
 import { sleep, sleepForever } from "./sleep.ts";

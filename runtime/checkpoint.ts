@@ -4,6 +4,7 @@
  * @module
  */
 
+import type { Clock } from "./clock.ts";
 import { currentRuntime, currentScope, internals } from "./cancel_scope.ts";
 
 /**
@@ -103,4 +104,28 @@ export function currentEffectiveDeadline(): number {
  */
 export function currentTime(): number {
   return currentRuntime().clock.now();
+}
+
+/**
+ * The clock of the current run: the real clock, or the {@linkcode VirtualClock}
+ * given to `run()`. Code that sets its own timers (a batching writer, a retry
+ * schedule) takes them from here, so that it follows virtual time in tests.
+ *
+ * @returns The clock.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { currentClock, run, sleep, VirtualClock } from "@ipfs-kit/kit/runtime";
+ *
+ * const clock = new VirtualClock({ autojumpThreshold: 0 });
+ * await run(async () => {
+ *   assert.equal(currentClock(), clock);
+ *   await sleep(60_000); // instant: the clock jumps
+ *   assert.equal(currentClock().now(), 60_000);
+ * }, { clock });
+ * ```
+ */
+export function currentClock(): Clock {
+  return currentRuntime().clock;
 }

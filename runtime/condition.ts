@@ -4,7 +4,8 @@
  * @module
  */
 
-import { CancelScope, park } from "./cancel_scope.ts";
+import { CancelScope } from "./cancel_scope.ts";
+import { park } from "./park.ts";
 import { Lock, type LockEntry, lockInternals, type LockStatistics } from "./lock.ts";
 import { type BasePermit, type Permit, type QueueNode, unlink, WaitQueue } from "./permit.ts";
 

@@ -243,3 +243,32 @@ function describe(value: unknown): string {
     return String(value);
   }
 }
+
+/**
+ * Whether `error` is what cancellation throws: a {@linkcode CancelledError}, an
+ * `AbortError` from a Web API or library whose signal a cancellation aborted, or
+ * the `SuppressedError` of an `await using` block where both the body and the
+ * disposer (a task group's join) were cancelled.
+ *
+ * Use it in a broad `catch` that must let cancellation through.
+ *
+ * @param error What was caught.
+ * @returns Whether it is a cancellation.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { CancelledError, isCancellationError } from "@ipfs-kit/kit/runtime";
+ *
+ * assert(isCancellationError(new CancelledError()));
+ * assert(isCancellationError(new DOMException("stopped", "AbortError")));
+ * assert(!isCancellationError(new Error("disk full")));
+ * ```
+ */
+export function isCancellationError(error: unknown): boolean {
+  if (error instanceof CancelledError) return true;
+  if (error instanceof SuppressedError) {
+    return isCancellationError(error.error) && isCancellationError(error.suppressed);
+  }
+  return error instanceof Error && error.name === "AbortError";
+}

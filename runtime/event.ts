@@ -4,7 +4,7 @@
  * @module
  */
 
-import { park, type Waiter } from "./cancel_scope.ts";
+import { park, type Waiter } from "./park.ts";
 import { checkpoint } from "./checkpoint.ts";
 import { type QueueNode, unlink, WaitQueue } from "./permit.ts";
 

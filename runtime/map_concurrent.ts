@@ -6,7 +6,7 @@
  * @module
  */
 
-import { park, type Waiter } from "./cancel_scope.ts";
+import { park, type Waiter } from "./park.ts";
 import { checkpointIfCancelled } from "./checkpoint.ts";
 import { TaskGroup, taskGroup } from "./task_group.ts";
 import { withSignal } from "./timeouts.ts";

@@ -6,9 +6,10 @@
  * @module
  */
 
-import { currentScope, internals, park, type Waiter } from "./cancel_scope.ts";
+import { currentScope, internals } from "./cancel_scope.ts";
+import { park, type Waiter } from "./park.ts";
 import { BrokenResourceError, ClosedResourceError, EndOfStream, WouldBlock } from "./errors.ts";
-import { MICROTASK_HOP } from "./_scheduler.ts";
+import { MICROTASK_HOP } from "./macrotask.ts";
 
 /** The state of a channel, from {@linkcode MemorySendChannel.statistics}. */
 export interface MemoryChannelStatistics {

@@ -4,7 +4,8 @@
  * @module
  */
 
-import { currentRuntime, park } from "./cancel_scope.ts";
+import { currentRuntime } from "./cancel_scope.ts";
+import { park } from "./park.ts";
 import { checkpoint } from "./checkpoint.ts";
 
 /**

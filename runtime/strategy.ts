@@ -5,7 +5,7 @@
  * @module
  */
 
-import { macrotaskYield, MICROTASK_HOP as RESOLVED } from "./_scheduler.ts";
+import { macrotaskYield, MICROTASK_HOP as RESOLVED } from "./macrotask.ts";
 
 /**
  * How tasks take turns. A strategy is created per {@linkcode run} by a

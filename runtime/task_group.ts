@@ -5,7 +5,8 @@
  * @module
  */
 
-import { CancelScope, currentScope, internals, isCancellationError } from "./cancel_scope.ts";
+import { CancelScope, currentScope, internals } from "./cancel_scope.ts";
+import { isCancellationError } from "./errors.ts";
 import { CancelledError, TaskGroupError } from "./errors.ts";
 import type { Runtime } from "./_runtime.ts";
 

@@ -4,9 +4,9 @@
  * @module
  */
 
-import { MinHeap } from "./_min_heap.ts";
+import { MinHeap } from "./min_heap.ts";
 import type { Clock, ClockTimer } from "./clock.ts";
-import { pendingMacrotaskYields } from "./_scheduler.ts";
+import { pendingMacrotaskYields } from "./macrotask.ts";
 
 /** Options for {@linkcode VirtualClock}. */
 export interface VirtualClockOptions {

@@ -7,7 +7,7 @@
  */
 
 import type { CapacityLimiter } from "./capacity_limiter.ts";
-import { park, type Waiter } from "./cancel_scope.ts";
+import { park, type Waiter } from "./park.ts";
 import { type ClockTimer, realClock } from "./clock.ts";
 import { checkpointIfCancelled } from "./checkpoint.ts";
 import { ClosedResourceError } from "./errors.ts";

@@ -2,7 +2,8 @@
 // API: the ready queue, the state machine of a running operation, the
 // checkpoint trigger. Private to the WAL.
 
-import type { CancelScope, Waiter } from "../runtime/cancel_scope.ts";
+import type { CancelScope } from "../runtime/cancel_scope.ts";
+import type { Waiter } from "../runtime/park.ts";
 import type { Event } from "../runtime/event.ts";
 import type { OperationState } from "./operation_log.ts";
 import type { HealthState } from "./processor.ts";

@@ -3,7 +3,8 @@
 // writes them, and the tickers of periodic topics. Private to the WAL; the
 // protocol is documented in ws_feed.ts.
 
-import { CancelScope, isCancellationError } from "../runtime/cancel_scope.ts";
+import { CancelScope } from "../runtime/cancel_scope.ts";
+import { isCancellationError } from "../runtime/errors.ts";
 import { WouldBlock } from "../runtime/errors.ts";
 import { Event } from "../runtime/event.ts";
 import {

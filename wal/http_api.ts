@@ -86,7 +86,8 @@
  * @module
  */
 
-import { CancelScope, isCancellationError } from "../runtime/cancel_scope.ts";
+import { CancelScope } from "../runtime/cancel_scope.ts";
+import { isCancellationError } from "../runtime/errors.ts";
 import { TaskGroup } from "../runtime/task_group.ts";
 import type { WriteAheadLog } from "./operation_log.ts";
 import type { OperationState } from "./operation_log.ts";

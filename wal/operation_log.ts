@@ -57,8 +57,10 @@
  * @module
  */
 
-import { MinHeap } from "../runtime/_min_heap.ts";
-import { CancelScope, currentRuntime, park, type Waiter } from "../runtime/cancel_scope.ts";
+import { MinHeap } from "../runtime/min_heap.ts";
+import { CancelScope } from "../runtime/cancel_scope.ts";
+import { currentClock } from "../runtime/checkpoint.ts";
+import { park, type Waiter } from "../runtime/park.ts";
 import { type Clock, realClock } from "../runtime/clock.ts";
 import { Event } from "../runtime/event.ts";
 import { withSignal } from "../runtime/timeouts.ts";
@@ -467,8 +469,7 @@ export class WriteAheadLog implements AsyncDisposable {
     this.#table = replayed.table;
     this.#ids = replayed.ids;
     this.#recovery = { log: log.recovery, ...replayed.report };
-    const runtime = currentRuntime();
-    this.#clock = runtime.clock;
+    this.#clock = currentClock();
     this.#clockBase = this.#clock.now();
     this.#wallBase = Date.now();
     this.#counts = Object.fromEntries(OPERATION_STATES.map((s) => [s, 0])) as Record<

@@ -115,12 +115,13 @@
  * @module
  */
 
-import { CancelScope, currentRuntime, park, type Waiter } from "../runtime/cancel_scope.ts";
-import { checkpointIfCancelled } from "../runtime/checkpoint.ts";
+import { CancelScope } from "../runtime/cancel_scope.ts";
+import { park, type Waiter } from "../runtime/park.ts";
+import { checkpointIfCancelled, currentClock } from "../runtime/checkpoint.ts";
 import { CancelledError } from "../runtime/errors.ts";
 import { withSignal } from "../runtime/timeouts.ts";
-import { lockFile } from "../runtime/_lock_file.ts";
-import { macrotaskYield } from "../runtime/_scheduler.ts";
+import { lockFile } from "../runtime/lock_file.ts";
+import { macrotaskYield } from "../runtime/macrotask.ts";
 import { faults } from "./_faults.ts";
 import { segmentLogAccess } from "./_internals.ts";
 import {
@@ -653,7 +654,7 @@ export class SegmentLog implements AsyncDisposable {
   /** Waits up to `maxGroupDelayMs` for more records, shielded: others depend on this leader. */
   async #gather(): Promise<void> {
     if (this.#queuedBytes >= this.#config.maxGroupBytes || this.#closing) return;
-    const clock = currentRuntime().clock;
+    const clock = currentClock();
     const deadline = clock.now() + this.#config.maxGroupDelayMs;
     await new CancelScope({ shield: true }).run(async () => {
       const waiter = park<void>();

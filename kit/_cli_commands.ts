@@ -9,7 +9,7 @@
  * @module
  */
 
-import type { AddAllResult, AddPathOptions, PinType } from "./content_store.ts";
+import type { AddAllResult, AddPathOptions, PinType } from "../ipfs/content_store.ts";
 import type { Kit } from "./kit.ts";
 import type { CommandSpec, OptionSpec, OptionValues } from "./_cli_args.ts";
 import { UsageError } from "./_cli_args.ts";

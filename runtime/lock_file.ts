@@ -1,6 +1,10 @@
-// Copyright 2026 the ipfs-kit authors. MIT license.
-// An exclusive advisory lock on a file, shared by the WAL, the disk cache and
-// the embedded node's repository.
+/**
+ * An exclusive advisory lock on a file: what keeps a second process (or a
+ * second handle in this one) off a WAL directory, a disk cache or the embedded
+ * node's repository.
+ *
+ * @module
+ */
 
 import { sleep } from "./sleep.ts";
 
@@ -21,8 +25,23 @@ export const LOCK_WAIT_MS = 250;
  * Opens `path` (created if missing) and takes an exclusive lock on it,
  * retrying with doubling pauses for up to {@linkcode LOCK_WAIT_MS}.
  *
+ * @param path The lock file.
  * @returns The open, locked file, or `undefined` when it stays locked. Closing
  * the file releases the lock.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { lockFile } from "@ipfs-kit/kit/runtime/lowlevel";
+ *
+ * const dir = await Deno.makeTempDir();
+ * const held = await lockFile(`${dir}/LOCK`);
+ * assert(held !== undefined);
+ * assert.equal(await lockFile(`${dir}/LOCK`), undefined); // after LOCK_WAIT_MS
+ * held.close();
+ * (await lockFile(`${dir}/LOCK`))?.close(); // free again
+ * await Deno.remove(dir, { recursive: true });
+ * ```
  */
 export async function lockFile(path: string): Promise<Deno.FsFile | undefined> {
   const file = await Deno.open(path, { read: true, write: true, create: true });

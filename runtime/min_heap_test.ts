@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { MinHeap } from "./_min_heap.ts";
+import { MinHeap } from "./min_heap.ts";
 
 interface Item {
   at: number;

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { LOCK_WAIT_MS, lockFile } from "./_lock_file.ts";
+import { LOCK_WAIT_MS, lockFile } from "./lock_file.ts";
 import { sleep } from "./sleep.ts";
 import { taskGroup } from "./task_group.ts";
 import { testEachStrategy } from "./testing.ts";

@@ -6,13 +6,32 @@
  * @module
  */
 
-/** A binary min-heap ordered by `before`, skipping items `isLive` rejects. */
+/**
+ * A binary min-heap ordered by `before`, skipping items `isLive` rejects.
+ *
+ * @example Timers by deadline, cancelled ones dropped lazily
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { MinHeap } from "@ipfs-kit/kit/runtime/lowlevel";
+ *
+ * type Timer = { at: number; live: boolean };
+ * const heap = new MinHeap<Timer>((a, b) => a.at < b.at, (t) => t.live);
+ * const late = { at: 20, live: true };
+ * const early = { at: 10, live: true };
+ * heap.push(late);
+ * heap.push(early);
+ * early.live = false; // cancelled
+ * assert.equal(heap.peek(), late);
+ * ```
+ */
 export class MinHeap<T> {
   #items: T[] = [];
   readonly #before: (a: T, b: T) => boolean;
   readonly #isLive: (item: T) => boolean;
 
   /**
+   * Creates an empty heap.
+   *
    * @param before Whether `a` comes out before `b`; a strict order (break ties, e.g. by a sequence number).
    * @param isLive Whether an item still counts. Default: every item does.
    */

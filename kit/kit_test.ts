@@ -1,10 +1,11 @@
 import assert from "node:assert/strict";
 import { testEachStrategy } from "../runtime/testing.ts";
 import { probeKubo, requireService } from "../tests/_services.ts";
-import type { BlockApi, CatOptions, CidLike, ContentStore } from "./content_store.ts";
-import { EmbeddedNode } from "./embedded_node.ts";
-import { InvalidInputError, RepoLockedError } from "./errors.ts";
-import { ForwardingStore, Kit } from "./kit.ts";
+import type { BlockApi, CatOptions, CidLike, ContentStore } from "../ipfs/content_store.ts";
+import { EmbeddedNode } from "../ipfs/embedded_node.ts";
+import { InvalidInputError, RepoLockedError } from "../ipfs/errors.ts";
+import { ForwardingStore } from "../ipfs/forwarding_store.ts";
+import { Kit } from "./kit.ts";
 import { type DataDirContext, defaultRepoPath } from "./_data_dir.ts";
 
 const kubo = await requireService("kubo", probeKubo);

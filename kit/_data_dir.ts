@@ -5,7 +5,7 @@
  * @module
  */
 
-import { InvalidInputError } from "./errors.ts";
+import { InvalidInputError } from "../ipfs/errors.ts";
 
 /** The folder's name inside the per-user data folder. */
 export const APP_NAME = "ipfs-kit";

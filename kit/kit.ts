@@ -14,7 +14,7 @@
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { Kit } from "@ipfs-kit/kit/ipfs";
+ * import { Kit } from "@ipfs-kit/kit/kit";
  *
  * await using kit = await Kit.open({ repo: await Deno.makeTempDir() });
  * const { cid } = await kit.add("hello world\n");
@@ -26,13 +26,13 @@
  */
 
 import { withSignal } from "../runtime/timeouts.ts";
-import type { ContentStore, SignalOptions } from "./content_store.ts";
-import { ForwardingStore } from "./forwarding_store.ts";
+import type { ContentStore, SignalOptions } from "../ipfs/content_store.ts";
+import { ForwardingStore } from "../ipfs/forwarding_store.ts";
 import { TieredCache, type TieredCacheOptions } from "../cache/tiered_cache.ts";
 import { CachedStore } from "../cache/cache_layer.ts";
-import { EmbeddedNode } from "./embedded_node.ts";
-import { InvalidInputError } from "./errors.ts";
-import type { KuboBackendOptions } from "./kubo_backend.ts";
+import { EmbeddedNode } from "../ipfs/embedded_node.ts";
+import { InvalidInputError } from "../ipfs/errors.ts";
+import type { KuboBackendOptions } from "../ipfs/kubo_backend.ts";
 import { defaultRepoPath } from "./_data_dir.ts";
 
 /**
@@ -76,8 +76,6 @@ export interface KitOptions extends SignalOptions {
   layers?: readonly KitLayer[];
 }
 
-export { ForwardingStore };
-
 /** Which backend a kit runs on. */
 export type KitBackend = "embedded" | "kubo";
 
@@ -90,7 +88,7 @@ export type KitBackend = "embedded" | "kubo";
  * @example The embedded node in a repository of your choice
  * ```ts
  * import assert from "node:assert/strict";
- * import { Kit } from "@ipfs-kit/kit/ipfs";
+ * import { Kit } from "@ipfs-kit/kit/kit";
  *
  * await using kit = await Kit.open({ repo: await Deno.makeTempDir() });
  * assert.equal(kit.backend, "embedded");
@@ -103,7 +101,7 @@ export type KitBackend = "embedded" | "kubo";
  * @example A Kubo daemon
  * ```ts ignore
  * import assert from "node:assert/strict";
- * import { Kit } from "@ipfs-kit/kit/ipfs";
+ * import { Kit } from "@ipfs-kit/kit/kit";
  *
  * await using kit = await Kit.open({ api: "http://127.0.0.1:5001" });
  * assert.equal(kit.backend, "kubo");
@@ -144,7 +142,7 @@ export class Kit extends ForwardingStore {
    * @example
    * ```ts
    * import assert from "node:assert/strict";
-   * import { Kit } from "@ipfs-kit/kit/ipfs";
+   * import { Kit } from "@ipfs-kit/kit/kit";
    *
    * assert(Kit.defaultRepo().length > 0);
    * ```
@@ -166,7 +164,7 @@ export class Kit extends ForwardingStore {
    * @example
    * ```ts
    * import assert from "node:assert/strict";
-   * import { Kit } from "@ipfs-kit/kit/ipfs";
+   * import { Kit } from "@ipfs-kit/kit/kit";
    *
    * const repo = await Deno.makeTempDir();
    * await using kit = await Kit.open({ repo, sync: false });
@@ -280,7 +278,7 @@ async function connectKubo(
   api: string | URL | true,
   options: Omit<KuboBackendOptions, "api">,
 ) {
-  const { KuboBackend } = await import("./kubo_backend.ts");
+  const { KuboBackend } = await import("../ipfs/kubo_backend.ts");
   if (api === true) return await KuboBackend.connect({ ...options });
   if (typeof api === "string" && !/^[a-z][a-z0-9+.-]*:\/\//i.test(api) && !MULTIADDR.test(api)) {
     const info = await Deno.stat(api).catch(() => undefined);

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { CID } from "npm:multiformats@14.0.5/cid";
 import { probeKubo, requireService } from "../tests/_services.ts";
-import { EmbeddedNode } from "./embedded_node.ts";
+import { EmbeddedNode } from "../ipfs/embedded_node.ts";
 import { parseCommandLine, UsageError } from "./_cli_args.ts";
 import { COMMANDS, GLOBAL_OPTIONS } from "./_cli_commands.ts";
 import { formatBytes, ProgressBar } from "./_progress.ts";
@@ -41,7 +41,7 @@ interface RunOptions {
   cwd?: string;
 }
 
-/** Runs `deno run <permissions> ipfs/cli.ts ...args`. */
+/** Runs `deno run <permissions> kit/cli.ts ...args`. */
 function kit(args: string[], options: RunOptions = {}): Promise<Run> {
   return runDeno(["run", ...KIT_PERMISSIONS, CLI, ...args], options);
 }
@@ -441,7 +441,7 @@ Deno.test("cli: deno.json's kit task runs the CLI from the caller's folder", asy
   const config = JSON.parse(await Deno.readTextFile(`${ROOT}/deno.json`));
   assert.equal(
     config.tasks?.kit,
-    `deno run ${KIT_PERMISSIONS.join(" ")} ipfs/cli.ts`,
+    `deno run ${KIT_PERMISSIONS.join(" ")} kit/cli.ts`,
     "deno.json needs the kit task with the permissions these tests use",
   );
   await withTemp(async (dir) => {

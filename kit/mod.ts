@@ -1,0 +1,24 @@
+/**
+ * The composition layer: what stacks the floors below into one node.
+ *
+ * - {@linkcode Kit}: the facade. {@linkcode Kit.open} gives one
+ *   `ContentStore` over the embedded node (the default, in a per-user
+ *   repository, no set-up) or a Kubo daemon (`api`), with the tiered cache
+ *   of `@ipfs-kit/kit/cache` and any layers of your own stacked over it.
+ * - The `kit` command line is `@ipfs-kit/kit/cli` (`deno task kit`).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { Kit } from "@ipfs-kit/kit/kit";
+ *
+ * await using kit = await Kit.open({ repo: await Deno.makeTempDir() });
+ * const { cid } = await kit.add("hello world\n");
+ * assert.equal(cid.toString(), "QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o");
+ * assert.equal(await new Response(kit.cat(cid)).text(), "hello world\n");
+ * ```
+ *
+ * @module
+ */
+
+export { Kit, type KitBackend, type KitLayer, type KitOptions } from "./kit.ts";
