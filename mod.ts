@@ -1,41 +1,46 @@
 /**
- * ipfs-kit: a Deno-native, structured-concurrency toolkit for IPFS.
+ * ipfs-kit: IPFS for Deno on one small structured-concurrency runtime.
  *
- * This entry point re-exports every module:
- * - `runtime`: task groups, cancel scopes, channels, clocks and scheduling
- *   strategies (`@ipfs-kit/kit/runtime`).
- * - `cache`: an exact ARC memory cache (`@ipfs-kit/kit/cache`).
- * - `ipfs`: the content store interface and the embedded node, whose CIDs
- *   equal Kubo's (`@ipfs-kit/kit/ipfs`).
- * - `wal`: the durable segment log under the write-ahead log
- *   (`@ipfs-kit/kit/wal`).
+ * This entry re-exports every module. Which symbol for which job:
+ *
+ * | job | start with | entry |
+ * | --- | --- | --- |
+ * | add, read, pin and list content, with zero set-up | {@linkcode Kit} (`Kit.open()`) | `@ipfs-kit/kit/kit` |
+ * | the command line | `deno task kit --help` | `@ipfs-kit/kit/cli` |
+ * | one backend directly: the embedded node, a Kubo daemon | {@linkcode EmbeddedNode}, {@linkcode KuboBackend} | `@ipfs-kit/kit/ipfs` |
+ * | code against any backend, or write a layer | {@linkcode ContentStore}, {@linkcode ForwardingStore} | `@ipfs-kit/kit/ipfs` |
+ * | cache content in memory and on disk | {@linkcode TieredCache}, {@linkcode ArcCache}, {@linkcode DiskCache} | `@ipfs-kit/kit/cache` |
+ * | never lose an IPFS operation across crashes | {@linkcode WriteAheadLog}, {@linkcode SegmentLog} | `@ipfs-kit/kit/wal` |
+ * | serve the WAL over HTTP and WebSocket | {@linkcode serveWal} | `@ipfs-kit/kit/wal` |
+ * | run tasks that are always joined and cancelled together | {@linkcode taskGroup}, {@linkcode CancelScope} | `@ipfs-kit/kit/runtime` |
+ * | timeouts and deadlines | {@linkcode moveOnAfter}, {@linkcode failAfter}, {@linkcode withSignal} | `@ipfs-kit/kit/runtime` |
+ * | channels, locks, semaphores, events | {@linkcode createMemoryChannel}, {@linkcode Lock}, {@linkcode Semaphore}, {@linkcode Event} | `@ipfs-kit/kit/runtime` |
+ * | retries, worker threads, bounded parallel maps | {@linkcode retry}, {@linkcode WorkerPool}, {@linkcode mapConcurrent} | `@ipfs-kit/kit/runtime` |
+ * | pick a scheduling strategy or a virtual clock | {@linkcode run}, {@linkcode VirtualClock} | `@ipfs-kit/kit/runtime` |
+ * | test under every strategy | `testEachStrategy` | `@ipfs-kit/kit/runtime/testing` |
+ * | build a blocking primitive of your own | `park`, `Waiter` | `@ipfs-kit/kit/runtime/lowlevel` |
+ *
+ * Every async API takes an `AbortSignal` or runs in the enclosing cancel
+ * scope, and leaks no task, timer or resource. The floors and the one-way
+ * rule between them are in `ARCHITECTURE.md`.
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { run, sleep, taskGroup } from "@ipfs-kit/kit";
+ * import { Kit, moveOnAfter } from "@ipfs-kit/kit";
  *
- * const done: number[] = [];
- * await run(() =>
- *   taskGroup((tg) => {
- *     tg.spawn(async () => {
- *       await sleep(20);
- *       done.push(2);
- *     });
- *     tg.spawn(async () => {
- *       await sleep(1);
- *       done.push(1);
- *     });
- *   })
- * );
- * assert.deepEqual(done.toSorted(), [1, 2]); // both children joined
+ * await using kit = await Kit.open({ repo: await Deno.makeTempDir() });
+ * const { cid } = await kit.add("hello world\n");
+ * assert.equal(cid.toString(), "QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o");
+ * const text = await moveOnAfter(5_000, () => new Response(kit.cat(cid)).text());
+ * assert.equal(text, "hello world\n");
  * ```
  *
  * @module
  */
 
-export * from "./runtime/mod.ts";
-export * from "./cache/mod.ts";
-export * from "./ipfs/mod.ts";
-export * from "./wal/mod.ts";
 export * from "./kit/mod.ts";
+export * from "./ipfs/mod.ts";
+export * from "./cache/mod.ts";
+export * from "./wal/mod.ts";
+export * from "./runtime/mod.ts";

@@ -5,7 +5,7 @@
  */
 
 import { CID } from "npm:multiformats@14.0.5/cid";
-import type { CidLike } from "./content_store.ts";
+import type { CID as CidType, CidLike } from "./content_store.ts";
 import { InvalidCidError } from "./errors.ts";
 
 /**
@@ -28,7 +28,7 @@ import { InvalidCidError } from "./errors.ts";
  * assert.throws(() => parseCid("x", "pin"), /^InvalidCidError: Cannot pin: not a valid CID/);
  * ```
  */
-export function parseCid(input: CidLike, what = "parse CID"): CID {
+export function parseCid(input: CidLike, what = "parse CID"): CidType {
   const cid = CID.asCID(input);
   if (cid !== null) return cid;
   if (typeof input === "string") {

@@ -114,6 +114,7 @@ export class Kit extends ForwardingStore {
   #location: string;
   #closed = false;
 
+  /** @ignore */
   private constructor(
     top: ContentStore,
     parts: {

@@ -352,7 +352,27 @@ export class CancelScope {
   }
 }
 
-/** The reason a scope records when its deadline passes. */
+/**
+ * The reason a scope records when its deadline passes: the `cause` of the
+ * {@linkcode CancelledError} its code sees.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { CancelScope, DeadlineExceeded, sleepForever } from "@ipfs-kit/kit/runtime";
+ *
+ * let cause: unknown;
+ * await new CancelScope({ timeout: 1 }).run(async () => {
+ *   try {
+ *     await sleepForever();
+ *   } catch (error) {
+ *     cause = (error as Error).cause;
+ *     throw error;
+ *   }
+ * });
+ * assert(cause instanceof DeadlineExceeded);
+ * ```
+ */
 export class DeadlineExceeded extends Error {
   /**
    * Creates the reason.

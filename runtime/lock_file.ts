@@ -18,6 +18,19 @@ import { sleep } from "./sleep.ts";
  * stays held for the child's fork-to-exec window, a few milliseconds at most
  * even on a loaded machine. Retrying across that window is what keeps a
  * close-then-reopen in one process from failing at random.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { LOCK_WAIT_MS, lockFile } from "@ipfs-kit/kit/runtime/lowlevel";
+ *
+ * const dir = await Deno.makeTempDir();
+ * using held = (await lockFile(`${dir}/LOCK`))!;
+ * const start = performance.now();
+ * assert.equal(await lockFile(`${dir}/LOCK`), undefined);
+ * assert(performance.now() - start >= LOCK_WAIT_MS - 1); // it kept trying
+ * await Deno.remove(dir, { recursive: true });
+ * ```
  */
 export const LOCK_WAIT_MS = 250;
 

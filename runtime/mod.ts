@@ -70,4 +70,3 @@ export * from "./map_concurrent.ts";
 export * from "./worker_pool.ts";
 export * from "./memory_channel.ts";
 export * from "./channel_streams.ts";
-export * from "./testing.ts";

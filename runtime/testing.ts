@@ -1,6 +1,19 @@
 /**
- * Test helpers: run a test under every scheduling strategy, the analogue of
- * pytest-anyio's backend parametrisation.
+ * Test helpers (`@ipfs-kit/kit/runtime/testing`): run a test under every
+ * scheduling strategy, the analogue of pytest-anyio's backend
+ * parametrisation, so code that depends on one strategy's order is caught.
+ *
+ * @example
+ * ```ts ignore
+ * import assert from "node:assert/strict";
+ * import { sleep } from "@ipfs-kit/kit/runtime";
+ * import { testEachStrategy } from "@ipfs-kit/kit/runtime/testing";
+ *
+ * testEachStrategy("an hour passes at once on the virtual clock", async ({ clock }) => {
+ *   await sleep(3_600_000);
+ *   assert.equal(clock!.now(), 3_600_000);
+ * }, { virtualClock: 0 });
+ * ```
  *
  * @module
  */
@@ -42,7 +55,8 @@ export interface StrategyTestOptions extends Omit<Deno.TestDefinition, "name" | 
  * @example
  * ```ts ignore
  * import assert from "node:assert/strict";
- * import { sleep, testEachStrategy } from "@ipfs-kit/kit/runtime";
+ * import { sleep } from "@ipfs-kit/kit/runtime";
+ * import { testEachStrategy } from "@ipfs-kit/kit/runtime/testing";
  *
  * testEachStrategy("sleeps for an hour instantly", async ({ clock }) => {
  *   await sleep(3_600_000);

@@ -56,7 +56,8 @@ export function importsOf(file: string, text: string): ImportEdge[] {
   for (const match of code.matchAll(IMPORT_PATTERN)) {
     const specifier = match[1] ?? match[2];
     if (!specifier.startsWith(".")) continue;
-    const line = code.slice(0, match.index).split("\n").length;
+    const start = match.index + match[0].search(/import|export/);
+    const line = code.slice(0, start).split("\n").length;
     edges.push({ specifier, target: normalize(`${dirname(file)}/${specifier}`), line });
   }
   return edges;
