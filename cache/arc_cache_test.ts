@@ -1,12 +1,6 @@
 import assert from "node:assert/strict";
-import {
-  CancelledError,
-  currentTime,
-  moveOnAfter,
-  sleep,
-  taskGroup,
-  testEachStrategy,
-} from "../runtime/mod.ts";
+import { CancelledError, currentTime, moveOnAfter, sleep, taskGroup } from "../runtime/mod.ts";
+import { testEachStrategy } from "../runtime/testing.ts";
 import { ArcCache, type ArcStatistics, type DisposeReason } from "./arc_cache.ts";
 import { mulberry32 } from "./_workloads.ts";
 

@@ -4,7 +4,8 @@
 // test skips where it is absent, unless IPFS_KIT_REQUIRE_SERVICES=1.
 
 import assert from "node:assert/strict";
-import { checkpoint, testEachStrategy } from "../runtime/mod.ts";
+import { checkpoint } from "../runtime/mod.ts";
+import { testEachStrategy } from "../runtime/testing.ts";
 import { ArcCache } from "./arc_cache.ts";
 import { lruHits, readTrace, type Trace } from "./_workloads.ts";
 

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { createHash } from "node:crypto";
-import { CancelScope, ClosedResourceError, taskGroup, testEachStrategy } from "../runtime/mod.ts";
+import { CancelScope, ClosedResourceError, taskGroup } from "../runtime/mod.ts";
+import { testEachStrategy } from "../runtime/testing.ts";
 import { CorruptEntryError, DiskCache, type DiskCacheOptions } from "./disk_cache.ts";
 import { mulberry32 } from "./_workloads.ts";
 

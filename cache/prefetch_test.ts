@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import * as dagPb from "npm:@ipld/dag-pb@4.2.0";
 import { CID } from "npm:multiformats@14.0.5/cid";
-import { currentTime, Event, sleep, testEachStrategy, withSignal } from "../runtime/mod.ts";
+import { currentTime, Event, sleep, withSignal } from "../runtime/mod.ts";
+import { testEachStrategy } from "../runtime/testing.ts";
 import type { CatOptions, CidLike, ContentStore, SignalOptions } from "../ipfs/content_store.ts";
 import { EmbeddedNode } from "../ipfs/embedded_node.ts";
 import { Prefetcher, type PrefetcherOptions } from "./prefetch.ts";

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { createHash } from "node:crypto";
-import { CancelScope, ClosedResourceError, testEachStrategy } from "../runtime/mod.ts";
+import { CancelScope, ClosedResourceError } from "../runtime/mod.ts";
+import { testEachStrategy } from "../runtime/testing.ts";
 import { EmbeddedNode } from "../ipfs/embedded_node.ts";
 import { InvalidCidError, InvalidInputError, NotFoundError } from "../ipfs/errors.ts";
 import { CorruptEntryError } from "./disk_cache.ts";
