@@ -621,3 +621,59 @@ Deno.bench({
     expectTotal(total);
   },
 });
+
+// ---------------------------------------------------------------------------
+// checkpoint: CHECKPOINTS checkpoints in one task under the eager strategy,
+// outside any deadline and inside a scope with an armed (far) deadline. The
+// eager strategy looks at the deadlines every EAGER_DEADLINE_CHECK_EVERY hops,
+// reading the clock only when one is armed: the difference of the two entries
+// is what a real-clock deadline's punctuality costs a busy loop.
+
+const CHECKPOINTS = 100_000;
+
+async function checkpointLoop(): Promise<void> {
+  let hops = 0;
+  for (let i = 0; i < CHECKPOINTS; i++) {
+    await checkpoint();
+    hops++;
+  }
+  if (hops !== CHECKPOINTS) throw new Error(`Benchmark skipped checkpoints: ${hops}`);
+}
+
+Deno.bench({
+  name: "eager, no deadline armed",
+  group: "checkpoint",
+  baseline: true,
+  n: 50,
+  warmup: 10,
+  async fn() {
+    await run(checkpointLoop, { strategy: "eager" });
+  },
+});
+
+Deno.bench({
+  name: "eager, a deadline armed",
+  group: "checkpoint",
+  n: 50,
+  warmup: 10,
+  async fn() {
+    const scope = new CancelScope({ timeout: 3_600_000 });
+    await run(() => scope.run(checkpointLoop), { strategy: "eager" });
+    if (scope.cancelCalled) throw new Error("Benchmark hit its deadline");
+  },
+});
+
+Deno.bench({
+  name: "bare await loop",
+  group: "checkpoint",
+  n: 50,
+  warmup: 10,
+  async fn() {
+    let hops = 0;
+    for (let i = 0; i < CHECKPOINTS; i++) {
+      await RESOLVED;
+      hops++;
+    }
+    if (hops !== CHECKPOINTS) throw new Error(`Benchmark skipped awaits: ${hops}`);
+  },
+});

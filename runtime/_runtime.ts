@@ -2,9 +2,25 @@
 
 import { type Clock, realClock } from "./clock.ts";
 import type { RuntimeHooks, RuntimeStats } from "./instrumentation.ts";
+import { MinHeap } from "./min_heap.ts";
 import { eagerStrategy, type SchedulingStrategy, type StrategyFactory } from "./strategy.ts";
 
 const SAMPLE_EVERY = 64;
+
+/** An armed deadline: `fire` is cleared once it fired or was disarmed. */
+export interface DeadlineEntry {
+  readonly deadline: number;
+  readonly seq: number;
+  fire: (() => void) | undefined;
+}
+
+function earlier(a: DeadlineEntry, b: DeadlineEntry): boolean {
+  return a.deadline < b.deadline || (a.deadline === b.deadline && a.seq < b.seq);
+}
+
+function armed(entry: DeadlineEntry): boolean {
+  return entry.fire !== undefined;
+}
 
 export class Runtime {
   readonly strategy: SchedulingStrategy;
@@ -17,11 +33,57 @@ export class Runtime {
   delaySamples = 0;
   delayTotalMs = 0;
   delayMaxMs = 0;
+  /**
+   * Every armed deadline of the run's scopes, earliest first. A scope's clock
+   * timer cancels it when the event loop gets to timers; a strategy that runs
+   * tasks on microtask hops also calls {@linkcode Runtime.fireDueDeadlines}
+   * every so many hops, so a deadline interrupts a loop that never lets timers
+   * run.
+   */
+  #deadlines = new MinHeap<DeadlineEntry>(earlier, armed);
+  #deadlineSeq = 0;
+  #armedDeadlines = 0;
 
   constructor(factory: StrategyFactory, clock: Clock, hooks?: RuntimeHooks) {
     this.clock = clock;
     this.hooks = hooks;
-    this.strategy = factory({ recordDelay: (ms) => this.recordDelay(ms) });
+    this.strategy = factory({
+      recordDelay: (ms) => this.recordDelay(ms),
+      fireDueDeadlines: () => this.fireDueDeadlines(),
+    });
+  }
+
+  /** Registers a deadline; `fire` runs at most once, unless disarmed first. */
+  armDeadline(deadline: number, fire: () => void): DeadlineEntry {
+    const entry: DeadlineEntry = { deadline, seq: this.#deadlineSeq++, fire };
+    this.#deadlines.push(entry);
+    this.#armedDeadlines++;
+    // Disarmed entries stay until they reach the top: drop them when they pile up.
+    if (this.#deadlines.size > 64 && this.#deadlines.size > 4 * this.#armedDeadlines) {
+      this.#deadlines.compact();
+    }
+    return entry;
+  }
+
+  /** Disarms a deadline (it fired by its timer, or the scope exited or moved it). */
+  disarmDeadline(entry: DeadlineEntry): void {
+    if (entry.fire === undefined) return;
+    entry.fire = undefined;
+    this.#armedDeadlines--;
+  }
+
+  /** Fires every deadline the clock has reached, earliest first. */
+  fireDueDeadlines(): void {
+    let next = this.#deadlines.peek();
+    if (next === undefined) return;
+    const now = this.clock.now();
+    while (next !== undefined && next.deadline <= now) {
+      const fire = next.fire!;
+      this.disarmDeadline(next);
+      this.#deadlines.pop();
+      fire();
+      next = this.#deadlines.peek();
+    }
   }
 
   recordDelay(ms: number): void {

@@ -8,7 +8,7 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import type { ClockTimer } from "./clock.ts";
 import { CancelledError, isCancellationError } from "./errors.ts";
-import { defaultRuntime, type Runtime } from "./_runtime.ts";
+import { type DeadlineEntry, defaultRuntime, type Runtime } from "./_runtime.ts";
 
 const IDLE = 0;
 const ACTIVE = 1;
@@ -55,6 +55,11 @@ export interface CancelScopeOptions {
  * wake at once. The scope's {@linkcode CancelScope.signal} aborts too, so
  * `fetch` and every Web API given it stop as well.
  *
+ * A scope absorbs only its own cancellation (Trio's rule): when a scope
+ * outside it, up to a shield, is cancelled too, the cancellation goes on out
+ * to the outermost cancelled scope, and no code between the two runs. Of two
+ * nested deadlines that pass together, the outer one wins.
+ *
  * A scope is entered once, with {@linkcode CancelScope.run}.
  *
  * @example Cancel a scope from inside
@@ -84,6 +89,7 @@ export class CancelScope {
   #children: Set<CancelScope> | undefined;
   #waiters: Set<CancellableWaiter> | undefined;
   #timer: ClockTimer | undefined;
+  #deadlineEntry: DeadlineEntry | undefined;
   #controller: AbortController | undefined;
   #external: AbortSignal | undefined;
   #onExternalAbort: (() => void) | undefined;
@@ -211,8 +217,7 @@ export class CancelScope {
     this.#cancelCalled = true;
     this.#reason = reason;
     cancelEpoch++;
-    this.#timer?.cancel();
-    this.#timer = undefined;
+    this.#disarmDeadline();
     // Before entry the scope has no runtime yet: `#enter` counts it.
     if (this.#state !== IDLE) this.#runtime.scopeCancelled(reason);
     if (this.#state === ACTIVE) this.#deliver(new CancelledError(reason));
@@ -244,9 +249,32 @@ export class CancelScope {
    * Whether `error` is this scope's own cancellation, which it swallows on exit:
    * a `CancelledError`, or an `AbortError` from a Web API or library whose signal
    * (this scope's or a nested scope's) the cancellation aborted.
+   *
+   * Trio's rule: a scope absorbs only its own cancellation. When a scope outside
+   * it (up to a shield) is cancelled too, the cancellation goes on out to the
+   * outermost cancelled scope, and no code between the two runs.
    */
   #catches(error: unknown): boolean {
-    return this.#cancelCalled && isCancellationError(error);
+    return this.#cancelCalled && isCancellationError(error) && !this.#outerCancelled();
+  }
+
+  /**
+   * Whether a scope outside this one, up to a shield, is cancelled. An outer
+   * deadline the clock has reached counts even when its timer has not run yet
+   * (equal nested deadlines: the outer wins), and is fired now.
+   */
+  #outerCancelled(): boolean {
+    if (this.#shield) return false;
+    const now = this.#runtime.clock.now();
+    for (let scope = this.#parent; scope !== undefined; scope = scope.#parent) {
+      if (scope.#cancelCalled) return true;
+      if (scope.#deadline <= now && scope.#state === ACTIVE) {
+        scope.cancel(new DeadlineExceeded(scope.#deadline));
+        return true;
+      }
+      if (scope.#shield) return false;
+    }
+    return false;
   }
 
   #enter(parent: CancelScope): void {
@@ -277,8 +305,7 @@ export class CancelScope {
   #exit(): void {
     this.#state = EXITED;
     this.#parent!.#children!.delete(this);
-    this.#timer?.cancel();
-    this.#timer = undefined;
+    this.#disarmDeadline();
     if (this.#onExternalAbort !== undefined) {
       this.#external!.removeEventListener("abort", this.#onExternalAbort);
       this.#onExternalAbort = undefined;
@@ -286,18 +313,25 @@ export class CancelScope {
   }
 
   #armDeadline(): void {
-    this.#timer?.cancel();
-    this.#timer = undefined;
+    this.#disarmDeadline();
     if (this.#cancelCalled || this.#deadline === Infinity) return;
     if (this.#deadline <= this.#runtime.clock.now()) {
       this.cancel(new DeadlineExceeded(this.#deadline));
       return;
     }
     const deadline = this.#deadline;
-    this.#timer = this.#runtime.clock.setTimer(deadline, () => {
-      this.#timer = undefined;
-      this.cancel(new DeadlineExceeded(deadline));
-    });
+    const fire = () => this.cancel(new DeadlineExceeded(deadline));
+    this.#deadlineEntry = this.#runtime.armDeadline(deadline, fire);
+    this.#timer = this.#runtime.clock.setTimer(deadline, fire);
+  }
+
+  #disarmDeadline(): void {
+    if (this.#deadlineEntry !== undefined) {
+      this.#runtime.disarmDeadline(this.#deadlineEntry);
+      this.#deadlineEntry = undefined;
+    }
+    this.#timer?.cancel();
+    this.#timer = undefined;
   }
 
   /** Wakes every waiter in this scope and, up to shields, in the scopes inside it. */

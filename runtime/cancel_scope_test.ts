@@ -6,6 +6,7 @@ import { CancelledError } from "./errors.ts";
 import { sleep, sleepForever } from "./sleep.ts";
 import { taskGroup } from "./task_group.ts";
 import { testEachStrategy } from "./testing.ts";
+import { failAfter, moveOnAfter } from "./timeouts.ts";
 
 /** The rejection of `promise`, or a failure if it fulfils. */
 async function rejection(promise: Promise<unknown>): Promise<unknown> {
@@ -234,26 +235,110 @@ testEachStrategy("outer cancellation passes through an uncancelled inner scope",
 });
 
 testEachStrategy(
-  "when both are cancelled the inner catches, then the outer's next checkpoint throws",
+  "when both are cancelled the outer catches: no code between the two scopes runs (Trio's rule)",
   async () => {
     const outer = new CancelScope();
     const inner = new CancelScope();
+    let ranBetween = false;
+    await outer.run(async () => {
+      outer.cancel();
+      await inner.run(async () => {
+        inner.cancel();
+        await sleepForever();
+      });
+      ranBetween = true;
+    });
+    assert.equal(ranBetween, false);
+    assert.equal(inner.cancelledCaught, false);
+    assert.equal(outer.cancelledCaught, true);
+  },
+);
+
+testEachStrategy(
+  "the outer catches whichever of the two was cancelled first",
+  async () => {
+    for (const order of [["inner", "outer"], ["outer", "inner"]]) {
+      const scopes = { outer: new CancelScope(), inner: new CancelScope() };
+      const steps: string[] = [];
+      await scopes.outer.run(async () => {
+        await scopes.inner.run(async () => {
+          for (const name of order) scopes[name as "inner" | "outer"].cancel();
+          await checkpoint();
+        });
+        steps.push("between");
+      });
+      assert.deepEqual(steps, [], `cancelled ${order.join(", then ")}`);
+      assert.equal(scopes.inner.cancelledCaught, false);
+      assert.equal(scopes.outer.cancelledCaught, true);
+    }
+  },
+);
+
+testEachStrategy(
+  "a shielded inner scope catches its own cancellation while the outer is cancelled too",
+  async () => {
+    const outer = new CancelScope();
+    const inner = new CancelScope({ shield: true });
     const steps: string[] = [];
     await outer.run(async () => {
+      outer.cancel();
       await inner.run(async () => {
-        outer.cancel();
         inner.cancel();
         await checkpoint();
       });
-      steps.push("inner exited");
+      steps.push("between"); // runs: the shield kept the outer cancellation out
       await checkpoint();
       steps.push("not reached");
     });
-    assert.deepEqual(steps, ["inner exited"]);
+    assert.deepEqual(steps, ["between"]);
     assert.equal(inner.cancelledCaught, true);
     assert.equal(outer.cancelledCaught, true);
   },
 );
+
+for (const virtualClock of [undefined, 0]) {
+  const clock = virtualClock === undefined ? "real clock" : "virtual clock";
+  testEachStrategy(
+    `moveOnAfter around failAfter with equal times: the outer wins, no TimeoutError (${clock})`,
+    async () => {
+      const result = await moveOnAfter(10, () => failAfter(10, () => sleepForever()));
+      assert.equal(result, undefined);
+    },
+    { virtualClock },
+  );
+
+  testEachStrategy(
+    `equal nested deadlines: the outer scope catches, the inner does not (${clock})`,
+    async () => {
+      const outer = new CancelScope({ timeout: 10 });
+      const inner = new CancelScope({ timeout: 10 });
+      let ranBetween = false;
+      await outer.run(async () => {
+        await inner.run(() => sleepForever());
+        ranBetween = true;
+      });
+      assert.equal(ranBetween, false);
+      assert.equal(outer.cancelledCaught, true);
+      assert.equal(inner.cancelledCaught, false);
+    },
+    { virtualClock },
+  );
+
+  testEachStrategy(
+    `an inner deadline earlier than the outer one is the inner's to catch (${clock})`,
+    async () => {
+      const steps: string[] = [];
+      const result = await moveOnAfter(1_000, async () => {
+        await moveOnAfter(5, () => sleepForever());
+        steps.push("inner timed out");
+        return "outer finished";
+      });
+      assert.equal(result, "outer finished");
+      assert.deepEqual(steps, ["inner timed out"]);
+    },
+    { virtualClock },
+  );
+}
 
 testEachStrategy(
   "an outer scope's cancellation wakes waiters blocked in nested scopes",

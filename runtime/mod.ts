@@ -21,8 +21,47 @@
  * tasks, not per task or per checkpoint. Explicit passing would save those
  * nanoseconds but would make every async function in the kit and in user
  * code take a scope argument, and any function that forgot it would silently
- * escape cancellation. Implicit context gives Trio's semantics: any code,
- * however deep, is cancelled by the scopes around it.
+ * escape cancellation. Implicit context gives Trio's semantics: code at any
+ * depth of calls sees the scopes around it, at its checkpoints.
+ *
+ * ## What a checkpoint is
+ * Cancellation is delivered only at a checkpoint, as in Trio. A checkpoint is
+ * a call into the runtime that can block or yield: {@linkcode checkpoint},
+ * {@linkcode sleep}, acquiring a {@linkcode Lock} or {@linkcode Semaphore},
+ * waiting on an {@linkcode Event}, sending or receiving on a channel, joining a
+ * task group, and every kit API that takes a signal (they all run inside the
+ * caller's scope). At a checkpoint in a cancelled scope the task throws
+ * {@linkcode CancelledError}; a task blocked in one wakes at once.
+ *
+ * An `await` of a promise the runtime did not make is not a checkpoint: a
+ * bare `setTimeout` promise, a `fetch` given no signal, a third-party call
+ * that ignores cancellation. Until it settles, the scope around it can do
+ * nothing. Two fixes: hand the scope's {@linkcode CancelScope.signal} (or
+ * `tg.signal`) to anything that takes an `AbortSignal`, or wrap the call in
+ * {@linkcode withSignal}, which runs it in a scope that follows the signal.
+ * A loop that never awaits anything is not interrupted either: put a
+ * `checkpoint()` in it. Under the eager strategy (the default) a loop of
+ * checkpoints still lets no timer or I/O run; its deadlines fire all the same,
+ * as the strategy looks at them every few dozen hops.
+ *
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { CancelScope } from "@ipfs-kit/kit/runtime";
+ *
+ * // Not a checkpoint: this promise ignores the scope and runs for 50 ms.
+ * const slow = (ms: number, signal?: AbortSignal) =>
+ *   new Promise<void>((resolve, reject) => {
+ *     const id = setTimeout(resolve, ms);
+ *     signal?.addEventListener("abort", () => {
+ *       clearTimeout(id);
+ *       reject(signal.reason);
+ *     }, { once: true });
+ *   });
+ * const scope = new CancelScope({ timeout: 5 });
+ * const start = performance.now();
+ * await scope.run((s) => slow(50, s.signal)); // the fix: pass the scope's signal
+ * assert(scope.cancelledCaught && performance.now() - start < 50);
+ * ```
  *
  * Code outside any {@linkcode run} runs in a default root scope on the eager
  * strategy and the real clock, so the kit's APIs work without a `run()`.

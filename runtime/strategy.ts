@@ -38,10 +38,17 @@ export interface SchedulingStrategy {
   schedule(start: () => void): void;
 }
 
-/** What a strategy may report to the runtime's instrumentation. */
+/** What a strategy gets from the run it schedules for. */
 export interface StrategyContext {
   /** Records how long a task waited to run once it was ready, in milliseconds. */
   recordDelay(ms: number): void;
+  /**
+   * Cancels every scope whose deadline the run's clock has reached. Deadlines
+   * fire by clock timers, which run only when the event loop gets to timers:
+   * a strategy that keeps tasks on microtask hops calls this every so many
+   * hops, so that a deadline still interrupts a loop that only checkpoints.
+   */
+  fireDueDeadlines(): void;
 }
 
 /** Creates a strategy for one {@linkcode run}. */
@@ -51,11 +58,15 @@ export type StrategyFactory = (context: StrategyContext) => SchedulingStrategy;
 export type StrategyName = "eager" | "fair";
 
 /**
- * The eager strategy: every checkpoint is one microtask hop and tasks start on
- * the next microtask. Highest throughput; a task that loops on checkpoints
- * starves timers and I/O until it blocks for real.
+ * The eager strategy, the default: every checkpoint is one microtask hop and
+ * tasks start on the next microtask. Highest throughput. A task that loops on
+ * checkpoints starves timers and I/O until it blocks for real, with one
+ * exception: every {@linkcode EAGER_DEADLINE_CHECK_EVERY} hops it looks at the
+ * clock and fires the deadlines that have passed, so `moveOnAfter` and
+ * `failAfter` interrupt such a loop on time (within a few hops of the
+ * deadline). Use the fair strategy when other timers and I/O must not wait.
  *
- * @param _context Unused: the eager strategy never waits for a macrotask.
+ * @param context The run's context: the deadlines to fire.
  * @returns The strategy.
  *
  * @example
@@ -70,13 +81,48 @@ export type StrategyName = "eager" | "fair";
  * assert.equal(name, "eager");
  * ```
  */
-export function eagerStrategy(_context: StrategyContext): SchedulingStrategy {
+export function eagerStrategy(context: StrategyContext): SchedulingStrategy {
+  let hops = 0;
   return {
     name: "eager",
-    yield: () => RESOLVED,
-    schedule: queueMicrotask,
+    yield: () => {
+      if (++hops >= EAGER_DEADLINE_CHECK_EVERY) {
+        hops = 0;
+        context.fireDueDeadlines();
+      }
+      return RESOLVED;
+    },
+    schedule: (start) => {
+      if (++hops >= EAGER_DEADLINE_CHECK_EVERY) {
+        hops = 0;
+        context.fireDueDeadlines();
+      }
+      queueMicrotask(start);
+    },
   };
 }
+
+/**
+ * How many checkpoints and task starts the eager strategy lets pass between
+ * two looks at the deadlines (a clock read when any deadline is armed).
+ * Measured in `bench/runtime_bench.ts`, group `checkpoint`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { checkpoint, EAGER_DEADLINE_CHECK_EVERY, moveOnAfter } from "@ipfs-kit/kit/runtime";
+ *
+ * let hops = 0;
+ * await moveOnAfter(5, async () => {
+ *   for (;;) {
+ *     await checkpoint(); // never lets a timer run under the eager strategy
+ *     hops++;
+ *   }
+ * });
+ * assert(hops >= EAGER_DEADLINE_CHECK_EVERY); // interrupted all the same
+ * ```
+ */
+export const EAGER_DEADLINE_CHECK_EVERY = 64;
 
 /** Options for {@linkcode fairStrategy}. */
 export interface FairStrategyOptions {
@@ -133,6 +179,7 @@ export function makeFairStrategy(options: FairStrategyOptions = {}): StrategyFac
     const due = (): boolean => {
       if (++hops < checkEvery) return false;
       hops = 0;
+      context.fireDueDeadlines();
       return performance.now() - sliceStart >= sliceMs;
     };
     return {

@@ -12,6 +12,7 @@ import {
 } from "./strategy.ts";
 import { taskGroup } from "./task_group.ts";
 import { testEachStrategy } from "./testing.ts";
+import { moveOnAfter } from "./timeouts.ts";
 
 const LOOP_MS = 50;
 const LOOPERS = 4;
@@ -68,6 +69,39 @@ testEachStrategy(
     assert.ok(runtimeStats().delaySamples > 0, "the macrotask yields were measured");
   },
   { strategies: ["fair"] },
+);
+
+testEachStrategy(
+  "a real-clock deadline interrupts a loop that only calls checkpoint() within 5 ms",
+  async ({ strategy }) => {
+    // As in the fair timer test above, the OS may preempt this process for a whole time
+    // slice right at the deadline: up to three attempts. Without the deadline check the
+    // eager strategy runs the loop to its 2 s safety limit every time.
+    const lateness: string[] = [];
+    for (let attempt = 0; attempt < 3; attempt++) {
+      let hops = 0;
+      const start = performance.now();
+      const limit = start + 2_000;
+      const result = await moveOnAfter(20, async () => {
+        while (performance.now() < limit) {
+          await checkpoint();
+          hops++;
+        }
+        return "ran to the limit";
+      });
+      const lateMs = performance.now() - start - 20;
+      assert.equal(result, undefined, `${strategy}: the deadline never interrupted the loop`);
+      assert.ok(hops > 0);
+      lateness.push(lateMs.toFixed(2));
+      if (lateMs <= 5) break;
+    }
+    assert.ok(
+      Number(lateness.at(-1)) <= 5,
+      `${strategy}: the deadline fired more than 5 ms late in every attempt: ${
+        lateness.join(", ")
+      } ms`,
+    );
+  },
 );
 
 testEachStrategy(
@@ -147,7 +181,7 @@ Deno.test("the built-in strategies are frozen and named", () => {
   assert.equal(strategies.eager, eagerStrategy);
   assert.equal(strategies.fair, fairStrategy);
   assert.ok(Object.isFrozen(strategies));
-  const context = { recordDelay: () => {} };
+  const context = { recordDelay: () => {}, fireDueDeadlines: () => {} };
   assert.equal(eagerStrategy(context).name, "eager");
   assert.equal(fairStrategy(context).name, "fair");
 });

@@ -186,8 +186,9 @@ export class TaskGroup implements AsyncDisposable {
     options?: TaskOptions,
   ): Promise<T> {
     if (this.#closed) return Promise.reject(new Error("Cannot start task: task group is closed"));
+    // From a cancelled caller the child still starts, and is cancelled at its
+    // first checkpoint (as in Trio; AnyIO issue 685).
     const caller = currentScope();
-    if (caller.cancelled) return Promise.reject(internals.error(caller));
     const taskScope = new CancelScope({ name: options?.name });
     internals.enter(taskScope, caller);
     const ready = Promise.withResolvers<T>();
@@ -229,7 +230,12 @@ export class TaskGroup implements AsyncDisposable {
       }
       Promise.resolve(result).then(() => finish(), (error) => finish(error, true));
     });
-    return ready.promise;
+    // Returning is a checkpoint, as Trio's: a caller cancelled meanwhile sees its
+    // cancellation even when the child started (it runs on in the group).
+    return ready.promise.then((value) => {
+      if (caller.cancelled) throw internals.error(caller);
+      return value;
+    });
   }
 
   #childDone(_: unknown): void {

@@ -243,20 +243,45 @@ testEachStrategy(
 );
 
 testEachStrategy(
-  "start() in a cancelled scope rejects at once without running the child",
+  "start() from a cancelled caller starts the child, which is cancelled at its first checkpoint",
   async () => {
-    let ran = false;
+    const events: string[] = [];
     const scope = new CancelScope();
     await taskGroup(async (tg) => {
       await scope.run(async () => {
         scope.cancel();
-        await tg.start((status) => {
-          ran = true;
+        await tg.start(async (status) => {
+          events.push("child ran");
+          await checkpoint();
+          events.push("not reached");
           status.started();
         });
+        events.push("not reached either");
       });
     });
-    assert.equal(ran, false);
+    assert.deepEqual(events, ["child ran"]);
+    assert.equal(scope.cancelledCaught, true);
+  },
+);
+
+testEachStrategy(
+  "start() from a cancelled caller: a child that signals readiness first joins the group, " +
+    "and the caller still sees its cancellation",
+  async () => {
+    const events: string[] = [];
+    const scope = new CancelScope();
+    await taskGroup(async (tg) => {
+      await scope.run(async () => {
+        scope.cancel();
+        await tg.start(async (status) => {
+          status.started();
+          await checkpoint(); // in the group now: not cancelled
+          events.push("child went on");
+        });
+        events.push("not reached");
+      });
+    });
+    assert.deepEqual(events, ["child went on"]);
     assert.equal(scope.cancelledCaught, true);
   },
 );
