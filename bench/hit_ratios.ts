@@ -2,8 +2,7 @@
  * Hit ratios of the ARC memory cache against LRU (lru-cache 11), printed as
  * Markdown tables for `bench/README.md`:
  *
- * 1. the OLTP trace of the ARC paper (`../shared/traces/OLTP.lis.gz`, where
- *    present) beside the paper's Table IV;
+ * 1. the OLTP trace of the ARC paper (`tests/testdata/OLTP.lis.gz`) beside the paper's Table IV;
  * 2. a Zipf workload (100,000 keys, exponent 0.99, a cache of 10,000
  *    entries) polluted by periodic scans of keys never seen again.
  *
@@ -45,15 +44,8 @@ const lru = (max: number): Cache => new LRUCache<number, true>({ max });
 const pct = (x: number): string => x.toFixed(2);
 
 async function oltp(): Promise<void> {
-  const url = new URL("../../shared/traces/OLTP.lis.gz", import.meta.url);
-  let pages: Int32Array;
-  try {
-    pages = (await readTrace(url)).pages;
-  } catch (error) {
-    if (!(error instanceof Deno.errors.NotFound)) throw error;
-    console.log(`OLTP trace not found at ${url.pathname}: skipped.\n`);
-    return;
-  }
+  const url = new URL("../tests/testdata/OLTP.lis.gz", import.meta.url);
+  const { pages } = await readTrace(url);
   const paper: Record<number, [string, string]> = {
     1_000: ["32.83", "38.93"],
     2_000: ["42.47", "46.08"],

@@ -1,7 +1,6 @@
 // ARC conformance on the OLTP trace of Megiddo and Modha, "ARC: A Self-Tuning,
-// Low Overhead Replacement Cache", FAST 2003 (Table IV). The trace lives in
-// `../shared/traces` beside the project on developer machines and in CI; the
-// test skips where it is absent, unless IPFS_KIT_REQUIRE_SERVICES=1.
+// Low Overhead Replacement Cache", FAST 2003 (Table IV). The trace is test data
+// in the repository (tests/testdata/OLTP.lis.gz, with its source).
 
 import assert from "node:assert/strict";
 import { checkpoint } from "../runtime/mod.ts";
@@ -9,8 +8,7 @@ import { testEachStrategy } from "../runtime/testing.ts";
 import { ArcCache } from "./arc_cache.ts";
 import { lruHits, readTrace, type Trace } from "./_workloads.ts";
 
-const TRACES = new URL("../../shared/traces/", import.meta.url);
-const OLTP = new URL("OLTP.lis.gz", TRACES);
+const OLTP = new URL("../tests/testdata/OLTP.lis.gz", import.meta.url);
 
 /** Table IV of the paper: cache size in pages, LRU % (to two places), ARC %. */
 const PAPER: ReadonlyArray<readonly [size: number, lru: string, arc: number]> = [
@@ -20,38 +18,18 @@ const PAPER: ReadonlyArray<readonly [size: number, lru: string, arc: number]> = 
   [15_000, "64.63", 65.40],
 ];
 
-function present(): boolean {
-  try {
-    return Deno.statSync(OLTP).isFile;
-  } catch {
-    return false;
-  }
-}
-
-const available = present();
-const required = Deno.env.get("IPFS_KIT_REQUIRE_SERVICES") === "1";
-
 let loading: Promise<Trace> | undefined;
 /** The trace, read once per test process. */
 function trace(): Promise<Trace> {
   return loading ??= readTrace(OLTP);
 }
 
-if (!available && required) {
-  testEachStrategy("OLTP trace is present", () => {
-    throw new Error(
-      `Cannot run ARC conformance: OLTP trace not found: expected ${OLTP.pathname} ` +
-        "(IPFS_KIT_REQUIRE_SERVICES=1)",
-    );
-  });
-} else {
-  const ignore = !available;
-
+{
   testEachStrategy("OLTP trace parses to the README's counts", async () => {
     const { pages, requests } = await trace();
     assert.equal(requests, 914_145);
     assert.equal(new Set(pages).size, 186_880);
-  }, { ignore });
+  });
 
   for (const [size, lruPercent, arcPercent] of PAPER) {
     testEachStrategy(
@@ -75,7 +53,6 @@ if (!available && required) {
         assert.ok(stats.t1 + stats.b1 <= size && stats.b1 + stats.b2 <= size);
         assert.ok(stats.p >= 0 && stats.p <= size);
       },
-      { ignore },
     );
 
     testEachStrategy(`LRU on OLTP at ${size} pages equals the paper (${lruPercent}%)`, async () => {
@@ -83,7 +60,7 @@ if (!available && required) {
       await checkpoint();
       const percent = (100 * lruHits(pages, size)) / pages.length;
       assert.equal(percent.toFixed(2), lruPercent);
-    }, { ignore });
+    });
   }
 
   testEachStrategy("ARC through fetch on OLTP at 1000 pages matches get/set", async () => {
@@ -104,5 +81,5 @@ if (!available && required) {
       [a.hits, a.t1, a.t2, a.b1, a.b2, a.p, a.misses],
     );
     assert.deepEqual([...fetched.keys()], [...direct.keys()]);
-  }, { ignore });
+  });
 }
