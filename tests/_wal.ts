@@ -14,6 +14,9 @@ import { withTempDir } from "./_files.ts";
 /** No store: for processors whose handlers do not use one. */
 export const NO_STORE = {} as OperationStore;
 
+/** A well-formed operation id that no log holds. */
+export const UNKNOWN_ID = "01ARZ3NDEKTSV4RRFFQ69G5FAV";
+
 /**
  * Runs `fn` with a new temporary directory for a log; afterwards clears the
  * faults the test injected (`faults.beforeWrite`, `faults.beforeSync`) and
