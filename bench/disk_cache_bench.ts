@@ -22,8 +22,9 @@
 
 import { createIndex, type DiskCachePolicy } from "../cache/_disk_index.ts";
 import { DiskCache } from "../cache/disk_cache.ts";
-import { mulberry32, zipf } from "../cache/_workloads.ts";
+import { mulberry32, pollutedZipf, zipf } from "../tests/_workloads.ts";
 import { taskGroup } from "../runtime/task_group.ts";
+import { tempDirRemovedAtExit } from "../tests/_files.ts";
 
 const KiB = 1024;
 /** Header bytes of an entry besides the key. */
@@ -43,12 +44,6 @@ function trace(): string[] {
 
 const requests = trace();
 const value = new Uint8Array(VALUE_SIZE).fill(7);
-const directories: string[] = [];
-
-/** Removes the benchmark's directories at exit. */
-globalThis.addEventListener("unload", () => {
-  for (const dir of directories) Deno.removeSync(dir, { recursive: true });
-});
 
 interface Store {
   get(key: string): Promise<Uint8Array | undefined>;
@@ -56,16 +51,14 @@ interface Store {
 }
 
 async function cacheStore(policy: DiskCachePolicy): Promise<Store> {
-  const dir = await Deno.makeTempDir({ prefix: `disk-bench-${policy}-` });
-  directories.push(dir);
+  const dir = await tempDirRemovedAtExit();
   // 1,000 entries of 4 KiB with their headers (keys of up to 8 bytes).
   const maxBytes = 1_000 * (VALUE_SIZE + HEADER + 8);
   return await DiskCache.open(dir, { maxBytes, maxEntries: 1_000, policy });
 }
 
 async function plainFiles(): Promise<Store> {
-  const dir = await Deno.makeTempDir({ prefix: "disk-bench-plain-" });
-  directories.push(dir);
+  const dir = await tempDirRemovedAtExit();
   return {
     async get(key) {
       try {
@@ -128,34 +121,6 @@ function blockSizes(keys: number, seed: number, scale = 1): Int32Array {
     sizes[i] = Math.max(1, Math.round(size / scale));
   }
   return sizes;
-}
-
-/**
- * Zipf requests over `keys` keys; after every `every` of them, a scan of
- * `scan` keys never requested again (full-size blocks). `counted` marks the
- * Zipf requests.
- */
-function workload(
-  keys: number,
-  total: number,
-  every: number,
-  scan: number,
-): { requests: Int32Array; counted: Uint8Array } {
-  const draw = zipf(keys, 0.99, mulberry32(0xa2c));
-  const requests: number[] = [];
-  const counted: number[] = [];
-  let fresh = keys;
-  for (let i = 1; i <= total; i++) {
-    requests.push(draw());
-    counted.push(1);
-    if (scan > 0 && i % every === 0) {
-      for (let j = 0; j < scan; j++) {
-        requests.push(fresh++);
-        counted.push(0);
-      }
-    }
-  }
-  return { requests: Int32Array.from(requests), counted: Uint8Array.from(counted) };
 }
 
 interface Ratios {
@@ -223,7 +188,7 @@ function policyTable(): void {
   for (const share of [0.01, 0.05, 0.1, 0.25]) {
     const maxBytes = Math.round(unique * share);
     for (const scan of [0, 20_000]) {
-      const { requests, counted } = workload(keys, 1_000_000, 50_000, scan);
+      const { requests, counted } = pollutedZipf(keys, 1_000_000, 50_000, scan);
       const lru = simulate("lru", maxBytes, Number.MAX_SAFE_INTEGER, requests, counted, sizeOf);
       const arcDefault = simulate(
         "arc",
@@ -263,7 +228,7 @@ async function realCacheTable(): Promise<void> {
   const keyBytes = (key: number) => keyOf(key).length;
   const sizeOf = (key: number) => (key < keys ? sizes[key] : 4 * KiB) + HEADER + keyBytes(key);
   const total = 20_000;
-  const { requests, counted } = workload(keys, total, 5_000, 1_000);
+  const { requests, counted } = pollutedZipf(keys, total, 5_000, 1_000);
   console.log(
     `The real cache: Zipf 0.99 over 5,000 entries (sizes of the table above / 64), ${
       total.toLocaleString("en-US")

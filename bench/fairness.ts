@@ -15,6 +15,7 @@
  */
 
 import { checkpoint, run, sleep, type StrategyName, taskGroup } from "../runtime/mod.ts";
+import { quantile } from "../tests/_stats.ts";
 
 /** Options for {@linkcode sleepLateness}. */
 export interface SleepLatenessOptions {
@@ -78,11 +79,6 @@ async function timerLateness(): Promise<number> {
   const start = performance.now();
   await new Promise((resolve) => setTimeout(resolve, 1));
   return performance.now() - start - 1;
-}
-
-/** The value below which `q` of the sorted `values` lie. */
-function quantile(sorted: number[], q: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
 }
 
 if (import.meta.main) {

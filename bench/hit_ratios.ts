@@ -16,7 +16,7 @@
 
 import { LRUCache } from "npm:lru-cache@11.5.3";
 import { ArcCache } from "../cache/arc_cache.ts";
-import { mulberry32, readTrace, zipf } from "../cache/_workloads.ts";
+import { pollutedZipf, readTrace } from "../tests/_workloads.ts";
 
 interface Cache {
   get(key: number): unknown;
@@ -66,34 +66,6 @@ async function oltp(): Promise<void> {
   console.log();
 }
 
-/**
- * Zipf requests with, after every `every` of them, a scan of `scan` keys
- * never requested before or after. `counted` marks the Zipf requests.
- */
-function pollutedZipf(
-  total: number,
-  every: number,
-  scan: number,
-): { requests: Int32Array; counted: Uint8Array } {
-  const keys = 100_000;
-  const random = mulberry32(0xa2c);
-  const draw = zipf(keys, 0.99, random);
-  const requests: number[] = [];
-  const counted: number[] = [];
-  let fresh = keys;
-  for (let i = 1; i <= total; i++) {
-    requests.push(draw());
-    counted.push(1);
-    if (scan > 0 && i % every === 0) {
-      for (let j = 0; j < scan; j++) {
-        requests.push(fresh++);
-        counted.push(0);
-      }
-    }
-  }
-  return { requests: Int32Array.from(requests), counted: Uint8Array.from(counted) };
-}
-
 function zipfScans(): void {
   const capacity = 10_000;
   console.log(
@@ -103,7 +75,7 @@ function zipfScans(): void {
   console.log("| scan length | LRU % all | ARC % all | LRU % Zipf only | ARC % Zipf only |");
   console.log("|---:|---:|---:|---:|---:|");
   for (const scan of [0, 5_000, 10_000, 20_000, 50_000]) {
-    const { requests, counted } = pollutedZipf(1_000_000, 50_000, scan);
+    const { requests, counted } = pollutedZipf(100_000, 1_000_000, 50_000, scan);
     const row = [lru, arc].flatMap((make) => [
       hitRatio(make(capacity), requests),
       hitRatio(make(capacity), requests, counted),

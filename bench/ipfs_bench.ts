@@ -25,6 +25,7 @@
  */
 
 import { Kit } from "../kit/kit.ts";
+import { randomBytes } from "../tests/_bytes.ts";
 
 const MIB = 1024 * 1024;
 const CHUNK = 262_144;
@@ -110,14 +111,6 @@ for (const [label, size] of SIZES) {
 function mark(bytes: Uint8Array, iteration: number): void {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   for (let at = 0; at + 4 <= bytes.length; at += CHUNK) view.setUint32(at, iteration);
-}
-
-function randomBytes(length: number): Uint8Array {
-  const bytes = new Uint8Array(length);
-  for (let at = 0; at < length; at += 65_536) {
-    crypto.getRandomValues(bytes.subarray(at, Math.min(at + 65_536, length)));
-  }
-  return bytes;
 }
 
 interface Daemon {

@@ -28,34 +28,17 @@
 import * as dagPb from "npm:@ipld/dag-pb@4.2.0";
 import type { CID } from "npm:multiformats@14.0.5/cid";
 import { TieredCache } from "../cache/tiered_cache.ts";
-import { mulberry32 } from "../cache/_workloads.ts";
-import type { CatOptions, CidLike, ContentStore, SignalOptions } from "../ipfs/content_store.ts";
+import { mulberry32 } from "../tests/_workloads.ts";
 import { EmbeddedNode } from "../ipfs/embedded_node.ts";
-import { currentTime, run, sleep, VirtualClock, withSignal } from "../runtime/mod.ts";
+import { currentTime, run, sleep, VirtualClock } from "../runtime/mod.ts";
+import { seededBytes } from "../tests/_bytes.ts";
+import { tempDirRemovedAtExit } from "../tests/_files.ts";
+import { slow } from "../tests/_slow_store.ts";
+import { quantile } from "../tests/_stats.ts";
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
 const SIZES = [4 * KiB, 256 * KiB];
-
-const directories: string[] = [];
-
-/** Removes the benchmark's directories at exit. */
-globalThis.addEventListener("unload", () => {
-  for (const dir of directories) Deno.removeSync(dir, { recursive: true });
-});
-
-async function tempDir(prefix: string): Promise<string> {
-  const dir = await Deno.makeTempDir({ prefix });
-  directories.push(dir);
-  return dir;
-}
-
-function bytes(length: number, seed: number): Uint8Array {
-  const random = mulberry32(seed);
-  const out = new Uint8Array(length);
-  for (let i = 0; i < length; i++) out[i] = (random() * 256) | 0;
-  return out;
-}
 
 /** Reads a stream to its end; returns its length. */
 async function drain(stream: ReadableStream<Uint8Array>): Promise<number> {
@@ -75,20 +58,20 @@ interface Fixture {
 }
 
 async function fixture(): Promise<Fixture> {
-  const node = await EmbeddedNode.open({ repo: await tempDir("tiered-bench-repo-"), sync: false });
+  const node = await EmbeddedNode.open({ repo: await tempDirRemovedAtExit(), sync: false });
   const cache = await TieredCache.open(node, {
     memory: { maxBytes: 64 * MiB },
-    disk: { directory: await tempDir("tiered-bench-disk-"), maxBytes: 256 * MiB },
+    disk: { directory: await tempDirRemovedAtExit(), maxBytes: 256 * MiB },
     prefetch: false,
   });
   const diskOnly = await TieredCache.open(node, {
     memory: { maxBytes: KiB },
-    disk: { directory: await tempDir("tiered-bench-disk-only-"), maxBytes: 256 * MiB },
+    disk: { directory: await tempDirRemovedAtExit(), maxBytes: 256 * MiB },
     prefetch: false,
   });
   const files = new Map<number, CID>();
   for (const size of SIZES) {
-    const { cid } = await node.add(bytes(size, size));
+    const { cid } = await node.add(seededBytes(size, size));
     files.set(size, cid);
     await drain(cache.cat(cid));
     await drain(diskOnly.cat(cid));
@@ -142,10 +125,6 @@ if (!Deno.args.includes("--report")) {
 
 // ---------------------------------------------------------------------- report
 
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
-}
-
 const ms = (value: number) => value < 0.1 ? value.toFixed(3) : value.toFixed(2);
 
 async function latencyTable(): Promise<void> {
@@ -173,7 +152,7 @@ async function latencyTable(): Promise<void> {
         if (i >= warmup) times.push(elapsed);
       }
       times.sort((a, b) => a - b);
-      cells.push(`${ms(percentile(times, 50))} / ${ms(percentile(times, 99))}`);
+      cells.push(`${ms(quantile(times, 0.5))} / ${ms(quantile(times, 0.99))}`);
     }
     console.log(`| ${which} | ${cells.join(" | ")} |`);
   }
@@ -189,38 +168,14 @@ async function latencyTable(): Promise<void> {
   await f.node.close();
 }
 
-/** The node behind `latency` ms of the runtime's clock per read. */
-function slow(node: EmbeddedNode, latency: number): ContentStore {
-  const block = {
-    ...node.block,
-    get: async (cid: CidLike, options?: SignalOptions) => {
-      await withSignal(options?.signal, () => sleep(latency));
-      return await node.block.get(cid, options);
-    },
-  };
-  const cat = (path: CidLike, options: CatOptions = {}) =>
-    ReadableStream.from((async function* () {
-      await withSignal(options.signal, () => sleep(latency));
-      yield* node.cat(path, options);
-    })());
-  return new Proxy(node, {
-    get(target, property) {
-      if (property === "block") return block;
-      if (property === "cat") return cat;
-      const value = Reflect.get(target, property, target);
-      return typeof value === "function" ? value.bind(target) : value;
-    },
-  }) as unknown as ContentStore;
-}
-
 async function prefetchTable(): Promise<void> {
   const node = await EmbeddedNode.open({
-    repo: await tempDir("tiered-bench-prefetch-"),
+    repo: await tempDirRemovedAtExit(),
     sync: false,
   });
   const files: CID[][] = [];
   for (let i = 0; i < 8; i++) {
-    const { cid } = await node.add(bytes(128 * KiB, 1000 + i), {
+    const { cid } = await node.add(seededBytes(128 * KiB, 1000 + i), {
       cidVersion: 1,
       chunkSize: 16 * KiB,
     });
@@ -251,7 +206,7 @@ async function prefetchTable(): Promise<void> {
     for (const on of [false, true]) {
       const clock = new VirtualClock({ autojumpThreshold: 3 });
       const row = await run(async () => {
-        await using cache = await TieredCache.open(slow(node, 10), {
+        await using cache = await TieredCache.open(slow(node, 10).store, {
           memory: { maxBytes: 160 * KiB },
           prefetch: on ? {} : false,
         });

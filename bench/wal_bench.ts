@@ -41,6 +41,7 @@
 import { DatabaseSync } from "node:sqlite";
 import { WriteAheadLog } from "../wal/operation_log.ts";
 import { SegmentLog, type SyncPolicy } from "../wal/segment_log.ts";
+import { quantile } from "../tests/_stats.ts";
 
 const SUBMITTERS = 64;
 const PER_SUBMITTER = 16;
@@ -356,10 +357,6 @@ Deno.bench({
 
 // ---- `deno run` report ----------------------------------------------------
 
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))];
-}
-
 /**
  * Runs `work` (which does `count` operations) repeatedly for about `ms` of
  * timed work; `prepare` runs untimed before each call. Returns operations/s.
@@ -470,8 +467,8 @@ async function report(): Promise<void> {
   // Each slice of `always` against the `raw` slice just before it: drift cancels out.
   const paired = median(d1.always.map((rate, i) => rate / d1.raw[i]));
   const pairedLog = median(d1.logAlways.map((rate, i) => rate / d1.raw[i]));
-  const p50 = percentile(latencies, 0.5);
-  const p99 = percentile(latencies, 0.99);
+  const p50 = quantile(latencies, 0.5);
+  const p99 = quantile(latencies, 0.99);
   const ops = (n: number) => `${Math.round(n).toLocaleString("en-US")}/s`;
   const ms = (n: number) => `${n.toFixed(3)} ms`;
   const check = (ok: boolean) => (ok ? "met" : "MISSED");
@@ -496,14 +493,14 @@ async function report(): Promise<void> {
     }), ${latencies.length} samples`,
   );
   console.log(
-    `  log group append latency: p50 ${ms(percentile(logLatencies, 0.5))}, p99 ${
-      ms(percentile(logLatencies, 0.99))
+    `  log group append latency: p50 ${ms(quantile(logLatencies, 0.5))}, p99 ${
+      ms(quantile(logLatencies, 0.99))
     }`,
   );
   console.log(
     `  floor, a bare write of ${FRAME_SIZE * SUBMITTERS} bytes + fdatasync: p50 ${
-      ms(percentile(floor, 0.5))
-    }, p99 ${ms(percentile(floor, 0.99))}`,
+      ms(quantile(floor, 0.5))
+    }, p99 ${ms(quantile(floor, 0.99))}`,
   );
   const totals = groupOps.totals();
   console.log(

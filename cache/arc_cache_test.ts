@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { CancelledError, currentTime, moveOnAfter, sleep, taskGroup } from "../runtime/mod.ts";
 import { testEachStrategy } from "../runtime/testing.ts";
 import { ArcCache, type ArcStatistics, type DisposeReason } from "./arc_cache.ts";
-import { mulberry32 } from "./_workloads.ts";
+import { mulberry32 } from "../tests/_workloads.ts";
 
 /** The paper's pseudo-code, literally, with Maps as LRU lists (first = LRU). */
 class ReferenceArc {

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { checkpoint } from "../runtime/mod.ts";
 import { testEachStrategy } from "../runtime/testing.ts";
 import { ArcCache } from "./arc_cache.ts";
-import { lruHits, readTrace, type Trace } from "./_workloads.ts";
+import { lruHits, readTrace, type Trace } from "../tests/_workloads.ts";
 
 const OLTP = new URL("../tests/testdata/OLTP.lis.gz", import.meta.url);
 

@@ -9,6 +9,7 @@
 // the directory, so each child also opens the cache its predecessor left.
 
 import assert from "node:assert/strict";
+import { equals } from "npm:multiformats@14.0.5/bytes";
 import { testEachStrategy } from "../runtime/testing.ts";
 import { runAndKill } from "../tests/_crash.ts";
 import { DiskCache } from "./disk_cache.ts";
@@ -35,11 +36,9 @@ async function runTrial(
   firstVersion: number,
 ): Promise<TrialOutput> {
   const lines = await runAndKill({
+    script: CHILD,
+    dir,
     args: [
-      `--allow-read=${dir}`,
-      `--allow-write=${dir}`,
-      CHILD,
-      dir,
       strategy,
       String(WRITERS),
       String(firstVersion),
@@ -57,12 +56,6 @@ async function runTrial(
     else assert.fail(`unexpected line from child: ${line}`);
   }
   return output;
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 testEachStrategy(
@@ -118,7 +111,7 @@ testEachStrategy(
           let found: number | undefined;
           for (const [version, size] of versions) {
             if (found !== undefined && version < found) continue;
-            if (size === value.length && sameBytes(value, crashPayload(version, size))) {
+            if (size === value.length && equals(value, crashPayload(version, size))) {
               found = version;
             }
           }

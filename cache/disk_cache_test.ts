@@ -1,84 +1,21 @@
 import assert from "node:assert/strict";
-import { Buffer } from "node:buffer";
 import { createHash } from "node:crypto";
+import { equals } from "npm:multiformats@14.0.5/bytes";
 import { CancelScope, ClosedResourceError, taskGroup } from "../runtime/mod.ts";
 import { testEachStrategy } from "../runtime/testing.ts";
 import { CorruptEntryError, DiskCache, type DiskCacheOptions } from "./disk_cache.ts";
-import { mulberry32 } from "./_workloads.ts";
+import { mulberry32 } from "../tests/_workloads.ts";
+import { chunked, readAll, seededBytes } from "../tests/_bytes.ts";
+import { entryName, entryPath, tempFiles } from "../tests/_disk_cache.ts";
+import { filesUnder, flipBit, withTempDir } from "../tests/_files.ts";
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
 /** Magic 4, version 4, payload length 8, key length 4, reserved 4, SHA-256 32. */
 const HEADER = 56;
 
-/** Deterministic bytes. */
-function bytes(length: number, seed: number): Uint8Array {
-  const random = mulberry32(seed);
-  const out = new Uint8Array(length);
-  for (let i = 0; i < length; i++) out[i] = (random() * 256) | 0;
-  return out;
-}
-
-/** The file name the design gives a key: SHA-256 of its UTF-8 bytes, in hex. */
-function nameOf(key: string): string {
-  return createHash("sha256").update(new TextEncoder().encode(key)).digest("hex");
-}
-
-function entryPath(dir: string, key: string): string {
-  const name = nameOf(key);
-  return `${dir}/entries/${name.slice(0, 2)}/${name}`;
-}
-
-/** Every file under `dir`, as paths relative to it. */
-async function files(dir: string, prefix = ""): Promise<string[]> {
-  const out: string[] = [];
-  for await (const entry of Deno.readDir(`${dir}${prefix}`)) {
-    const path = `${prefix}/${entry.name}`;
-    if (entry.isDirectory) out.push(...await files(dir, path));
-    else out.push(path);
-  }
-  return out.sort();
-}
-
 async function entryFiles(dir: string): Promise<string[]> {
-  return (await files(dir)).filter((path) => path.startsWith("/entries/"));
-}
-
-async function tempFiles(dir: string): Promise<string[]> {
-  return await files(`${dir}/tmp`);
-}
-
-/** A stream of `data` in chunks of `size` bytes. */
-function chunked(data: Uint8Array, size: number): ReadableStream<Uint8Array> {
-  let at = 0;
-  return new ReadableStream<Uint8Array>({
-    pull(controller) {
-      if (at >= data.length) {
-        controller.close();
-        return;
-      }
-      controller.enqueue(data.slice(at, at + size));
-      at += size;
-    },
-  });
-}
-
-function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return Buffer.from(a.buffer, a.byteOffset, a.length).equals(b);
-}
-
-async function readAll(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> {
-  return new Uint8Array(await new Response(stream).arrayBuffer());
-}
-
-/** Runs `fn` with a fresh directory, removed afterwards. */
-async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "disk-cache-test-" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  return (await filesUnder(dir)).filter((path) => path.startsWith("entries/"));
 }
 
 /** Opens a cache in `dir`, runs `fn`, closes it. */
@@ -91,17 +28,10 @@ async function withCache(
   await fn(cache);
 }
 
-/** Flips one bit of the file at `path`, at `offset` (negative: from the end). */
-async function flip(path: string, offset: number): Promise<void> {
-  const data = await Deno.readFile(path);
-  data[offset < 0 ? data.length + offset : offset] ^= 0x10;
-  await Deno.writeFile(path, data);
-}
-
 testEachStrategy("set, get, has, delete and statistics", async () => {
-  await withDir(async (dir) => {
+  await withTempDir(async (dir) => {
     await using cache = await DiskCache.open(dir, { maxBytes: MiB });
-    const value = bytes(1000, 1);
+    const value = seededBytes(1000, 1);
     assert.equal(await cache.get("a"), undefined);
     assert.equal(cache.has("a"), false);
     assert.equal(await cache.set("a", value), true);
@@ -125,20 +55,20 @@ testEachStrategy("set, get, has, delete and statistics", async () => {
     assert.equal(stats.entries, 1);
     assert.equal(stats.bytes, HEADER + 1);
     assert.equal(stats.misses, 2);
-    assert.deepEqual(await entryFiles(dir), [entryPath(dir, "b").slice(dir.length)]);
+    assert.deepEqual(await entryFiles(dir), [entryPath(dir, "b").slice(dir.length + 1)]);
     // Replacing an entry keeps one file, with the new value.
-    await cache.set("b", bytes(10, 2));
-    assert.deepEqual(await cache.get("b"), bytes(10, 2));
+    await cache.set("b", seededBytes(10, 2));
+    assert.deepEqual(await cache.get("b"), seededBytes(10, 2));
     assert.equal(cache.statistics().bytes, HEADER + 1 + 10);
     assert.equal((await entryFiles(dir)).length, 1);
   });
 });
 
 testEachStrategy("entries are self-describing files named by the SHA-256 of the key", async () => {
-  await withDir(async (dir) => {
+  await withTempDir(async (dir) => {
     await using cache = await DiskCache.open(dir, { maxBytes: MiB });
     const key = "bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy";
-    const value = bytes(300, 3);
+    const value = seededBytes(300, 3);
     await cache.set(key, value);
     const file = await Deno.readFile(entryPath(dir, key));
     const view = new DataView(file.buffer);
@@ -155,12 +85,12 @@ testEachStrategy("entries are self-describing files named by the SHA-256 of the 
     assert.deepEqual(file.subarray(HEADER + keyBytes.length), value);
     assert.deepEqual(await tempFiles(dir), []);
     const shards = [...Deno.readDirSync(`${dir}/entries`)].map((entry) => entry.name);
-    assert.deepEqual(shards, [nameOf(key).slice(0, 2)]);
+    assert.deepEqual(shards, [entryName(key).slice(0, 2)]);
   });
 });
 
 testEachStrategy("no key can name a file outside the cache directory", async () => {
-  await withDir(async (sandbox) => {
+  await withTempDir(async (sandbox) => {
     const dir = `${sandbox}/cache`;
     const keys = [
       "../../../../../../tmp/escaped",
@@ -176,23 +106,23 @@ testEachStrategy("no key can name a file outside the cache directory", async () 
     ];
     {
       await using cache = await DiskCache.open(dir, { maxBytes: MiB });
-      for (const [i, key] of keys.entries()) await cache.set(key, bytes(i + 1, i));
+      for (const [i, key] of keys.entries()) await cache.set(key, seededBytes(i + 1, i));
       for (const [i, key] of keys.entries()) {
-        assert.deepEqual(await cache.get(key), bytes(i + 1, i));
+        assert.deepEqual(await cache.get(key), seededBytes(i + 1, i));
       }
       assert.equal(cache.size, keys.length);
     }
     assert.deepEqual([...Deno.readDirSync(sandbox)].map((entry) => entry.name), ["cache"]);
-    const all = await files(dir);
+    const all = await filesUnder(dir);
     for (const path of all) {
-      assert.match(path, /^\/(lock|index|entries\/[0-9a-f]{2}\/[0-9a-f]{64})$/);
+      assert.match(path, /^(lock|index|entries\/[0-9a-f]{2}\/[0-9a-f]{64})$/);
     }
-    assert.equal(all.filter((path) => path.startsWith("/entries/")).length, keys.length);
+    assert.equal(all.filter((path) => path.startsWith("entries/")).length, keys.length);
   });
 });
 
 testEachStrategy("bad keys and values are refused", async () => {
-  await withDir(async (dir) => {
+  await withTempDir(async (dir) => {
     await using cache = await DiskCache.open(dir, { maxBytes: MiB });
     await assert.rejects(cache.get(""), TypeError);
     await assert.rejects(cache.get(42 as unknown as string), TypeError);
@@ -223,8 +153,8 @@ testEachStrategy("bad keys and values are refused", async () => {
 });
 
 testEachStrategy("the index survives a restart", async () => {
-  await withDir(async (dir) => {
-    const values = Array.from({ length: 20 }, (_, i) => bytes(i * 97, i));
+  await withTempDir(async (dir) => {
+    const values = Array.from({ length: 20 }, (_, i) => seededBytes(i * 97, i));
     let before: { entries: number; bytes: number };
     {
       await using cache = await DiskCache.open(dir, { maxBytes: MiB });
@@ -246,7 +176,7 @@ testEachStrategy("the index survives a restart", async () => {
 
 for (const policy of ["arc", "lru"] as const) {
   testEachStrategy(`the ${policy} replacement order survives a restart`, async () => {
-    await withDir(async (dir) => {
+    await withTempDir(async (dir) => {
       // Room for 8 entries of 1 KiB (with their headers), not 9.
       const options: DiskCacheOptions = { maxBytes: 8 * (KiB + HEADER + 8), policy };
       const keys = Array.from({ length: 8 }, (_, i) => `key-${i}`);
@@ -254,13 +184,13 @@ for (const policy of ["arc", "lru"] as const) {
       const kept = ["key-5", "key-1", "key-6", "key-2"];
       {
         await using cache = await DiskCache.open(dir, options);
-        for (const key of keys) await cache.set(key, bytes(KiB, 1));
+        for (const key of keys) await cache.set(key, seededBytes(KiB, 1));
         for (const key of kept) assert.ok(await cache.get(key));
         assert.equal(cache.statistics().evictions, 0);
       }
       await using cache = await DiskCache.open(dir, options);
       assert.equal(cache.size, 8);
-      for (let i = 0; i < 4; i++) await cache.set(`new-${i}`, bytes(KiB, 2));
+      for (let i = 0; i < 4; i++) await cache.set(`new-${i}`, seededBytes(KiB, 2));
       assert.equal(cache.statistics().evictions, 4);
       const survivors = keys.filter((key) => cache.has(key));
       assert.deepEqual(survivors.sort(), [...kept].sort());
@@ -270,12 +200,12 @@ for (const policy of ["arc", "lru"] as const) {
 }
 
 testEachStrategy("a damaged or missing recency snapshot is ignored", async () => {
-  await withDir(async (dir) => {
+  await withTempDir(async (dir) => {
     {
       await using cache = await DiskCache.open(dir, { maxBytes: MiB });
-      for (let i = 0; i < 5; i++) await cache.set(`k${i}`, bytes(100, i));
+      for (let i = 0; i < 5; i++) await cache.set(`k${i}`, seededBytes(100, i));
     }
-    await flip(`${dir}/index`, 20);
+    await flipBit(`${dir}/index`, 20);
     {
       await using cache = await DiskCache.open(dir, { maxBytes: MiB });
       assert.equal(cache.size, 5);
@@ -287,16 +217,16 @@ testEachStrategy("a damaged or missing recency snapshot is ignored", async () =>
     }
     await Deno.remove(`${dir}/index`);
     await using cache = await DiskCache.open(dir, { maxBytes: MiB });
-    for (let i = 0; i < 5; i++) assert.deepEqual(await cache.get(`k${i}`), bytes(100, i));
+    for (let i = 0; i < 5; i++) assert.deepEqual(await cache.get(`k${i}`), seededBytes(100, i));
   });
 });
 
 testEachStrategy("the byte budget holds: evicted entries' files are removed", async () => {
-  await withDir(async (dir) => {
+  await withTempDir(async (dir) => {
     const maxBytes = 10 * KiB;
     await using cache = await DiskCache.open(dir, { maxBytes });
     for (let i = 0; i < 30; i++) {
-      assert.equal(await cache.set(`key-${i}`, bytes(KiB, i)), true);
+      assert.equal(await cache.set(`key-${i}`, seededBytes(KiB, i)), true);
       const stats = cache.statistics();
       assert.ok(stats.bytes <= maxBytes, `${stats.bytes} bytes over the budget`);
     }
@@ -306,17 +236,17 @@ testEachStrategy("the byte budget holds: evicted entries' files are removed", as
     const paths = await entryFiles(dir);
     assert.equal(paths.length, stats.entries);
     let total = 0;
-    for (const path of paths) total += (await Deno.stat(`${dir}${path}`)).size;
+    for (const path of paths) total += (await Deno.stat(`${dir}/${path}`)).size;
     assert.equal(total, stats.bytes);
     // The most recent entries stayed.
-    assert.deepEqual(await cache.get("key-29"), bytes(KiB, 29));
+    assert.deepEqual(await cache.get("key-29"), seededBytes(KiB, 29));
   });
 });
 
 testEachStrategy("maxEntries bounds the entry count", async () => {
-  await withDir(async (dir) => {
+  await withTempDir(async (dir) => {
     await using cache = await DiskCache.open(dir, { maxBytes: MiB, maxEntries: 5 });
-    for (let i = 0; i < 12; i++) await cache.set(`key-${i}`, bytes(10, i));
+    for (let i = 0; i < 12; i++) await cache.set(`key-${i}`, seededBytes(10, i));
     assert.equal(cache.size, 5);
     assert.equal(cache.statistics().evictions, 7);
     assert.equal((await entryFiles(dir)).length, 5);
@@ -324,10 +254,10 @@ testEachStrategy("maxEntries bounds the entry count", async () => {
 });
 
 testEachStrategy("reopening with a smaller budget evicts down to it", async () => {
-  await withDir(async (dir) => {
+  await withTempDir(async (dir) => {
     {
       await using cache = await DiskCache.open(dir, { maxBytes: MiB });
-      for (let i = 0; i < 10; i++) await cache.set(`key-${i}`, bytes(KiB, i));
+      for (let i = 0; i < 10; i++) await cache.set(`key-${i}`, seededBytes(KiB, i));
     }
     await using cache = await DiskCache.open(dir, { maxBytes: 4 * KiB });
     const stats = cache.statistics();
@@ -341,18 +271,18 @@ testEachStrategy("reopening with a smaller budget evicts down to it", async () =
 testEachStrategy(
   "an entry over maxEntrySize is not stored and removes the previous one",
   async () => {
-    await withDir(async (dir) => {
+    await withTempDir(async (dir) => {
       await using cache = await DiskCache.open(dir, { maxBytes: MiB, maxEntrySize: 10 * KiB });
-      await cache.set("k", bytes(100, 1));
-      assert.equal(await cache.set("k", bytes(10 * KiB, 2)), false);
+      await cache.set("k", seededBytes(100, 1));
+      assert.equal(await cache.set("k", seededBytes(10 * KiB, 2)), false);
       assert.equal(cache.has("k"), false);
-      await cache.set("s", bytes(100, 1));
+      await cache.set("s", seededBytes(100, 1));
       let cancelled: unknown;
       let pulls = 0;
       const source = new ReadableStream<Uint8Array>({
         pull(controller) {
           pulls++;
-          controller.enqueue(bytes(KiB, pulls));
+          controller.enqueue(seededBytes(KiB, pulls));
         },
         cancel(reason) {
           cancelled = reason;
@@ -373,11 +303,11 @@ testEachStrategy(
 
 /** Damages a stored entry; the read after must be a corrupt miss that removes it. */
 const damages: Record<string, (path: string, dir: string) => Promise<void>> = {
-  "a flipped payload bit": (path) => flip(path, -1),
-  "a flipped bit in the digest": (path) => flip(path, 30),
-  "a flipped bit in the magic": (path) => flip(path, 1),
-  "a flipped bit in the length": (path) => flip(path, 8),
-  "a flipped bit in the stored key": (path) => flip(path, HEADER),
+  "a flipped payload bit": (path) => flipBit(path, -1),
+  "a flipped bit in the digest": (path) => flipBit(path, 30),
+  "a flipped bit in the magic": (path) => flipBit(path, 1),
+  "a flipped bit in the length": (path) => flipBit(path, 8),
+  "a flipped bit in the stored key": (path) => flipBit(path, HEADER),
   "a truncated file": (path) => Deno.truncate(path, 500),
   "an empty file": (path) => Deno.truncate(path, 0),
   "bytes appended": async (path) => {
@@ -390,12 +320,12 @@ const damages: Record<string, (path: string, dir: string) => Promise<void>> = {
 
 for (const [damage, apply] of Object.entries(damages)) {
   testEachStrategy(`a corrupt entry is a counted miss and is removed: ${damage}`, async () => {
-    await withDir(async (dir) => {
+    await withTempDir(async (dir) => {
       await using cache = await DiskCache.open(dir, { maxBytes: MiB });
-      await cache.set("other", bytes(2000, 9));
+      await cache.set("other", seededBytes(2000, 9));
       for (const size of [2000, 100 * KiB]) {
         const key = `victim-${size}`;
-        await cache.set(key, bytes(size, 1));
+        await cache.set(key, seededBytes(size, 1));
         await apply(entryPath(dir, key), dir);
         const before = cache.statistics();
         assert.equal(await cache.get(key), undefined);
@@ -407,7 +337,7 @@ for (const [damage, apply] of Object.entries(damages)) {
         assert.equal(cache.has(key), false);
         await assert.rejects(Deno.stat(entryPath(dir, key)), Deno.errors.NotFound);
       }
-      assert.deepEqual(await cache.get("other"), bytes(2000, 9));
+      assert.deepEqual(await cache.get("other"), seededBytes(2000, 9));
     });
   });
 }
@@ -415,12 +345,12 @@ for (const [damage, apply] of Object.entries(damages)) {
 testEachStrategy(
   "getStream checks the digest at the end: corrupt entries error and go",
   async () => {
-    await withDir(async (dir) => {
+    await withTempDir(async (dir) => {
       await using cache = await DiskCache.open(dir, { maxBytes: 4 * MiB });
-      const value = bytes(600 * KiB, 4);
+      const value = seededBytes(600 * KiB, 4);
       await cache.set("big", value);
       assert.deepEqual(await readAll((await cache.getStream("big"))!), value);
-      await flip(entryPath(dir, "big"), -1);
+      await flipBit(entryPath(dir, "big"), -1);
       const stream = (await cache.getStream("big"))!;
       let received = 0;
       await assert.rejects(
@@ -438,7 +368,7 @@ testEachStrategy(
       assert.equal(await cache.getStream("big"), undefined);
       // A damaged header is found before any chunk: no stream at all.
       await cache.set("head", value);
-      await flip(entryPath(dir, "head"), 2);
+      await flipBit(entryPath(dir, "head"), 2);
       assert.equal(await cache.getStream("head"), undefined);
       assert.equal(cache.statistics().corrupt, 2);
       assert.deepEqual(await entryFiles(dir), []);
@@ -447,9 +377,9 @@ testEachStrategy(
 );
 
 testEachStrategy("getStream streams, can be cancelled, and follows its signal", async () => {
-  await withDir(async (dir) => {
+  await withTempDir(async (dir) => {
     await using cache = await DiskCache.open(dir, { maxBytes: 4 * MiB });
-    const value = bytes(MiB + 5, 5);
+    const value = seededBytes(MiB + 5, 5);
     await cache.set("big", value);
     const chunks: number[] = [];
     for await (const chunk of (await cache.getStream("big"))!) chunks.push(chunk.length);
@@ -474,10 +404,10 @@ testEachStrategy("getStream streams, can be cancelled, and follows its signal", 
 });
 
 testEachStrategy("a file removed from outside is a plain miss", async () => {
-  await withDir(async (dir) => {
+  await withTempDir(async (dir) => {
     await using cache = await DiskCache.open(dir, { maxBytes: MiB });
-    await cache.set("a", bytes(10, 1));
-    await cache.set("b", bytes(10, 2));
+    await cache.set("a", seededBytes(10, 1));
+    await cache.set("b", seededBytes(10, 2));
     await Deno.remove(entryPath(dir, "a"));
     await Deno.remove(entryPath(dir, "b"));
     assert.equal(await cache.get("a"), undefined);
@@ -491,9 +421,9 @@ testEachStrategy("a file removed from outside is a plain miss", async () => {
 });
 
 testEachStrategy("streamed sets: written as they arrive, any chunking", async () => {
-  await withDir(async (dir) => {
+  await withTempDir(async (dir) => {
     await using cache = await DiskCache.open(dir, { maxBytes: 16 * MiB });
-    const value = bytes(2 * MiB + 3, 6);
+    const value = seededBytes(2 * MiB + 3, 6);
     for (const size of [1, 1000, 64 * KiB, 300 * KiB, 4 * MiB]) {
       const data = size === 1 ? value.subarray(0, 5000) : value;
       assert.equal(await cache.set(`s-${size}`, chunked(data, size)), true);
@@ -507,11 +437,11 @@ testEachStrategy("streamed sets: written as they arrive, any chunking", async ()
     const source = new ReadableStream<Uint8Array>({
       async pull(controller) {
         const temps = await tempFiles(dir);
-        const written = temps.length === 1 ? (await Deno.stat(`${dir}/tmp${temps[0]}`)).size : 0;
+        const written = temps.length === 1 ? (await Deno.stat(`${dir}/tmp/${temps[0]}`)).size : 0;
         maxGap = Math.max(maxGap, pulled - written);
         if (pulled === 8 * MiB) return controller.close();
         pulled += chunk;
-        controller.enqueue(bytes(chunk, pulled));
+        controller.enqueue(seededBytes(chunk, pulled));
       },
     }, { highWaterMark: 0 });
     assert.equal(await cache.set("lazy", source), true);
@@ -523,25 +453,25 @@ testEachStrategy("streamed sets: written as they arrive, any chunking", async ()
 });
 
 testEachStrategy("a source stream that errors fails the set and keeps the old entry", async () => {
-  await withDir(async (dir) => {
+  await withTempDir(async (dir) => {
     await using cache = await DiskCache.open(dir, { maxBytes: MiB });
-    await cache.set("k", bytes(100, 1));
+    await cache.set("k", seededBytes(100, 1));
     let n = 0;
     const failing = new ReadableStream<Uint8Array>({
       pull(controller) {
         if (++n === 3) throw new Error("network down");
-        controller.enqueue(bytes(KiB, n));
+        controller.enqueue(seededBytes(KiB, n));
       },
     });
     await assert.rejects(cache.set("k", failing), { message: "network down" });
-    assert.deepEqual(await cache.get("k"), bytes(100, 1));
+    assert.deepEqual(await cache.get("k"), seededBytes(100, 1));
     assert.deepEqual(await tempFiles(dir), []);
   });
 });
 
 testEachStrategy("concurrent sets of one key leave exactly one intact entry", async () => {
-  await withDir(async (dir) => {
-    const values = Array.from({ length: 12 }, (_, i) => bytes(1000 + i * 20_000, i));
+  await withTempDir(async (dir) => {
+    const values = Array.from({ length: 12 }, (_, i) => seededBytes(1000 + i * 20_000, i));
     {
       await using cache = await DiskCache.open(dir, { maxBytes: 8 * MiB });
       await taskGroup((tg) => {
@@ -569,10 +499,10 @@ testEachStrategy("concurrent sets of one key leave exactly one intact entry", as
 testEachStrategy(
   "reads during writes see the old or the new entry, never a partial one",
   async () => {
-    await withDir(async (dir) => {
+    await withTempDir(async (dir) => {
       await using cache = await DiskCache.open(dir, { maxBytes: 8 * MiB });
-      const a = bytes(300 * KiB, 1);
-      const b = bytes(200 * KiB, 2);
+      const a = seededBytes(300 * KiB, 1);
+      const b = seededBytes(200 * KiB, 2);
       await cache.set("k", a);
       let writing = true;
       let reads = 0;
@@ -593,7 +523,7 @@ testEachStrategy(
               reads++;
               assert.ok(got !== undefined, "the entry vanished during a replacement");
               assert.ok(
-                equalBytes(got, a) || equalBytes(got, b),
+                equals(got, a) || equals(got, b),
                 `a read saw a partial or mixed entry of ${got.length} bytes`,
               );
             }
@@ -610,10 +540,10 @@ testEachStrategy(
 testEachStrategy(
   "concurrent sets, gets and deletes of many keys keep the index and files in step",
   async () => {
-    await withDir(async (dir) => {
+    await withTempDir(async (dir) => {
       const maxBytes = 40 * KiB;
       await using cache = await DiskCache.open(dir, { maxBytes });
-      const valueOf = (key: string) => bytes(KiB + Number(key.slice(1)) * 37, key.length);
+      const valueOf = (key: string) => seededBytes(KiB + Number(key.slice(1)) * 37, key.length);
       const random = mulberry32(7);
       const plan = Array.from(
         { length: 4 },
@@ -639,7 +569,7 @@ testEachStrategy(
       const paths = await entryFiles(dir);
       assert.equal(paths.length, stats.entries);
       let total = 0;
-      for (const path of paths) total += (await Deno.stat(`${dir}${path}`)).size;
+      for (const path of paths) total += (await Deno.stat(`${dir}/${path}`)).size;
       assert.equal(total, stats.bytes);
       assert.deepEqual(await tempFiles(dir), []);
     });
@@ -658,7 +588,7 @@ function stalling(chunks: number, then: () => void): {
     pull(controller) {
       pulls++;
       if (pulls <= chunks) {
-        controller.enqueue(bytes(32 * KiB, pulls));
+        controller.enqueue(seededBytes(32 * KiB, pulls));
         if (pulls === chunks) then();
         return;
       }
@@ -675,9 +605,9 @@ function stalling(chunks: number, then: () => void): {
 testEachStrategy(
   "a cancelled set leaves no temporary file and keeps the previous entry",
   async () => {
-    await withDir(async (dir) => {
+    await withTempDir(async (dir) => {
       await using cache = await DiskCache.open(dir, { maxBytes: 4 * MiB });
-      await cache.set("k", bytes(100, 1));
+      await cache.set("k", seededBytes(100, 1));
 
       // By its signal, while waiting for the source.
       const controller = new AbortController();
@@ -690,7 +620,7 @@ testEachStrategy(
       await assert.rejects(pending, { message: "user gave up" });
       assert.ok(bySignal.cancelled(), "the source was not cancelled");
       assert.deepEqual(await tempFiles(dir), []);
-      assert.deepEqual(await cache.get("k"), bytes(100, 1));
+      assert.deepEqual(await cache.get("k"), seededBytes(100, 1));
 
       // By the enclosing scope, cancelled while the data arrives.
       const scope = new CancelScope();
@@ -699,11 +629,11 @@ testEachStrategy(
       assert.ok(scope.cancelledCaught);
       assert.ok(byScope.cancelled());
       assert.deepEqual(await tempFiles(dir), []);
-      assert.deepEqual(await cache.get("k"), bytes(100, 1));
+      assert.deepEqual(await cache.get("k"), seededBytes(100, 1));
 
       // An aborted signal stops every operation before it starts.
       const aborted = AbortSignal.abort(new Error("already"));
-      await assert.rejects(cache.set("k", bytes(5, 5), { signal: aborted }), {
+      await assert.rejects(cache.set("k", seededBytes(5, 5), { signal: aborted }), {
         message: "already",
       });
       await assert.rejects(cache.get("k", { signal: aborted }), { message: "already" });
@@ -715,7 +645,7 @@ testEachStrategy(
         DiskCache.open(`${dir}/other`, { maxBytes: MiB, signal: aborted }),
         { message: "already" },
       );
-      assert.deepEqual(await cache.get("k"), bytes(100, 1));
+      assert.deepEqual(await cache.get("k"), seededBytes(100, 1));
       assert.deepEqual(await tempFiles(dir), []);
       const stats = cache.statistics();
       assert.equal(stats.writes, 1);
@@ -725,11 +655,11 @@ testEachStrategy(
 );
 
 testEachStrategy("a cancelled scope stops gets and sets between their steps", async () => {
-  await withDir(async (dir) => {
+  await withTempDir(async (dir) => {
     await using cache = await DiskCache.open(dir, { maxBytes: 4 * MiB });
-    await cache.set("k", bytes(KiB, 1));
+    await cache.set("k", seededBytes(KiB, 1));
     // Cancelled before they run: nothing happens.
-    for (const operation of [() => cache.set("k", bytes(KiB, 2)), () => cache.get("k")]) {
+    for (const operation of [() => cache.set("k", seededBytes(KiB, 2)), () => cache.get("k")]) {
       const scope = new CancelScope();
       scope.cancel();
       await scope.run(async () => {
@@ -738,20 +668,20 @@ testEachStrategy("a cancelled scope stops gets and sets between their steps", as
       });
       assert.ok(scope.cancelledCaught);
     }
-    assert.deepEqual(await cache.get("k"), bytes(KiB, 1));
+    assert.deepEqual(await cache.get("k"), seededBytes(KiB, 1));
     assert.equal(cache.statistics().hits, 1);
     assert.deepEqual(await tempFiles(dir), []);
   });
 });
 
 testEachStrategy("leftover temporary files are removed on open", async () => {
-  await withDir(async (dir) => {
+  await withTempDir(async (dir) => {
     {
       await using cache = await DiskCache.open(dir, { maxBytes: MiB });
-      await cache.set("a", bytes(10, 1));
+      await cache.set("a", seededBytes(10, 1));
     }
-    await Deno.writeFile(`${dir}/tmp/0123456789abcdef.tmp`, bytes(5000, 2));
-    await Deno.writeFile(`${dir}/tmp/half-written`, bytes(10, 3));
+    await Deno.writeFile(`${dir}/tmp/0123456789abcdef.tmp`, seededBytes(5000, 2));
+    await Deno.writeFile(`${dir}/tmp/half-written`, seededBytes(10, 3));
     await using cache = await DiskCache.open(dir, { maxBytes: MiB });
     assert.deepEqual(await tempFiles(dir), []);
     assert.equal(cache.size, 1);
@@ -759,7 +689,7 @@ testEachStrategy("leftover temporary files are removed on open", async () => {
 });
 
 testEachStrategy("a directory is open in one DiskCache at a time", async () => {
-  await withDir(async (dir) => {
+  await withTempDir(async (dir) => {
     const first = await DiskCache.open(dir, { maxBytes: MiB });
     await assert.rejects(DiskCache.open(dir, { maxBytes: MiB }), /in use/);
     await first.close();
@@ -769,7 +699,7 @@ testEachStrategy("a directory is open in one DiskCache at a time", async () => {
 });
 
 testEachStrategy("another process cannot open a directory in use", async () => {
-  await withDir(async (dir) => {
+  await withTempDir(async (dir) => {
     const script = `import { DiskCache } from ${
       JSON.stringify(new URL("./disk_cache.ts", import.meta.url).href)
     };\nawait DiskCache.open(${JSON.stringify(dir)}, { maxBytes: 1024 });`;
@@ -792,16 +722,16 @@ testEachStrategy("another process cannot open a directory in use", async () => {
 });
 
 testEachStrategy("close: idempotent, ends open streams, refuses later operations", async () => {
-  await withDir(async (dir) => {
+  await withTempDir(async (dir) => {
     const cache = await DiskCache.open(dir, { maxBytes: 4 * MiB });
-    await cache.set("k", bytes(MiB, 1));
+    await cache.set("k", seededBytes(MiB, 1));
     const reader = (await cache.getStream("k"))!.getReader();
     assert.ok(!(await reader.read()).done);
     await Promise.all([cache.close(), cache.close()]);
     assert.ok(cache.closed);
     await assert.rejects(reader.read(), ClosedResourceError);
     await assert.rejects(cache.get("k"), ClosedResourceError);
-    await assert.rejects(cache.set("k", bytes(1, 1)), ClosedResourceError);
+    await assert.rejects(cache.set("k", seededBytes(1, 1)), ClosedResourceError);
     await assert.rejects(cache.getStream("k"), ClosedResourceError);
     await assert.rejects(cache.delete("k"), ClosedResourceError);
     await assert.rejects(cache.clear(), ClosedResourceError);
@@ -809,14 +739,17 @@ testEachStrategy("close: idempotent, ends open streams, refuses later operations
     assert.equal(cache.statistics().entries, 1);
     await cache.close();
     await using again = await DiskCache.open(dir, { maxBytes: 4 * MiB });
-    assert.deepEqual(await again.get("k"), bytes(MiB, 1));
+    assert.deepEqual(await again.get("k"), seededBytes(MiB, 1));
   });
 });
 
 testEachStrategy("close waits for operations in progress", async () => {
-  await withDir(async (dir) => {
+  await withTempDir(async (dir) => {
     const cache = await DiskCache.open(dir, { maxBytes: 4 * MiB });
-    const writes = Array.from({ length: 8 }, (_, i) => cache.set(`k${i}`, bytes(64 * KiB, i)));
+    const writes = Array.from(
+      { length: 8 },
+      (_, i) => cache.set(`k${i}`, seededBytes(64 * KiB, i)),
+    );
     await cache.close();
     assert.deepEqual(await Promise.all(writes), Array(8).fill(true));
     await using again = await DiskCache.open(dir, { maxBytes: 4 * MiB });
@@ -826,9 +759,9 @@ testEachStrategy("close waits for operations in progress", async () => {
 });
 
 testEachStrategy("clear removes every entry and its file", async () => {
-  await withDir(async (dir) => {
+  await withTempDir(async (dir) => {
     await using cache = await DiskCache.open(dir, { maxBytes: MiB });
-    for (let i = 0; i < 10; i++) await cache.set(`k${i}`, bytes(100, i));
+    for (let i = 0; i < 10; i++) await cache.set(`k${i}`, seededBytes(100, i));
     await cache.clear();
     assert.equal(cache.size, 0);
     assert.equal(cache.statistics().bytes, 0);
@@ -838,17 +771,17 @@ testEachStrategy("clear removes every entry and its file", async () => {
 });
 
 testEachStrategy("ARC keeps frequently used entries through a scan; LRU does not", async () => {
-  await withDir(async (dir) => {
+  await withTempDir(async (dir) => {
     const survivors: Record<string, number> = {};
     for (const policy of ["arc", "lru"] as const) {
       // Room for 10 entries.
       const options = { maxBytes: 10 * (KiB + HEADER + 6), policy };
       await withCache(`${dir}/${policy}`, options, async (cache) => {
         for (let i = 0; i < 5; i++) {
-          await cache.set(`hot-${i}`, bytes(KiB, i));
+          await cache.set(`hot-${i}`, seededBytes(KiB, i));
           await cache.get(`hot-${i}`);
         }
-        for (let i = 0; i < 30; i++) await cache.set(`scan${i}`, bytes(KiB, 100 + i));
+        for (let i = 0; i < 30; i++) await cache.set(`scan${i}`, seededBytes(KiB, 100 + i));
         survivors[policy] = 0;
         for (let i = 0; i < 5; i++) if (await cache.get(`hot-${i}`)) survivors[policy]++;
       });

@@ -1,99 +1,23 @@
 import assert from "node:assert/strict";
 import * as dagPb from "npm:@ipld/dag-pb@4.2.0";
-import { CID } from "npm:multiformats@14.0.5/cid";
-import { currentTime, Event, sleep, withSignal } from "../runtime/mod.ts";
+import type { CID } from "npm:multiformats@14.0.5/cid";
+import { currentTime, Event, sleep } from "../runtime/mod.ts";
 import { testEachStrategy } from "../runtime/testing.ts";
-import type { CatOptions, CidLike, ContentStore, SignalOptions } from "../ipfs/content_store.ts";
-import { EmbeddedNode } from "../ipfs/embedded_node.ts";
+import type { EmbeddedNode } from "../ipfs/embedded_node.ts";
 import { Prefetcher, type PrefetcherOptions } from "./prefetch.ts";
 import { TieredCache } from "./tiered_cache.ts";
-import { mulberry32 } from "./_workloads.ts";
+import { mulberry32 } from "../tests/_workloads.ts";
+import { seededBytes } from "../tests/_bytes.ts";
+import { withNode } from "../tests/_node.ts";
+import { slow } from "../tests/_slow_store.ts";
 
 const KiB = 1024;
-
-function bytes(length: number, seed: number): Uint8Array {
-  const random = mulberry32(seed);
-  const out = new Uint8Array(length);
-  for (let i = 0; i < length; i++) out[i] = (random() * 256) | 0;
-  return out;
-}
-
-/** What the slow store counts. */
-interface SlowStore {
-  store: ContentStore;
-  /** Reads that reached the backend. */
-  calls: number;
-  /** Reads cancelled while waiting. */
-  cancelled: number;
-  /** Blocks whose reads wait for `gate` (CID strings). */
-  held: Set<string>;
-  gate: Event;
-}
-
-/**
- * The embedded node behind `latency` ms of the runtime's clock per read
- * (`block.get` and `cat`), as a remote backend would be. A test-only
- * wrapper: every other call goes to the node as is.
- */
-function slow(node: EmbeddedNode, latency: number): SlowStore {
-  const slowStore: SlowStore = {
-    store: undefined as unknown as ContentStore,
-    calls: 0,
-    cancelled: 0,
-    held: new Set(),
-    gate: new Event(),
-  };
-  const wait = async (cid: CidLike, signal: AbortSignal | undefined) => {
-    slowStore.calls++;
-    try {
-      await withSignal(signal, async () => {
-        if (slowStore.held.has(String(CID.asCID(cid) ?? cid))) await slowStore.gate.wait();
-        await sleep(latency);
-      });
-    } catch (error) {
-      slowStore.cancelled++;
-      throw error;
-    }
-  };
-  const block = {
-    ...node.block,
-    get: async (cid: CidLike, options?: SignalOptions) => {
-      await wait(cid, options?.signal);
-      return await node.block.get(cid, options);
-    },
-  };
-  const cat = (path: CidLike, options: CatOptions = {}) =>
-    ReadableStream.from((async function* () {
-      await wait(path, options.signal);
-      yield* node.cat(path, options);
-    })());
-  slowStore.store = new Proxy(node, {
-    get(target, property) {
-      if (property === "block") return block;
-      if (property === "cat") return cat;
-      const value = Reflect.get(target, property, target);
-      return typeof value === "function" ? value.bind(target) : value;
-    },
-  }) as unknown as ContentStore;
-  return slowStore;
-}
-
-/** Runs `fn` with an embedded node in a fresh repository. */
-async function withNode(fn: (node: EmbeddedNode) => Promise<void>): Promise<void> {
-  const repo = await Deno.makeTempDir({ prefix: "prefetch-repo-" });
-  try {
-    await using node = await EmbeddedNode.open({ repo, sync: false });
-    await fn(node);
-  } finally {
-    await Deno.remove(repo, { recursive: true });
-  }
-}
 
 /** Adds `count` files of 8 chunks of 16 KiB (raw leaves); returns each file's root and leaves. */
 async function addFiles(node: EmbeddedNode, count: number, seed: number): Promise<CID[][]> {
   const files: CID[][] = [];
   for (let i = 0; i < count; i++) {
-    const { cid } = await node.add(bytes(128 * KiB, seed + i), {
+    const { cid } = await node.add(seededBytes(128 * KiB, seed + i), {
       cidVersion: 1,
       chunkSize: 16 * KiB,
     });
@@ -176,7 +100,7 @@ testEachStrategy(
   async () => {
     await withNode(async (node) => {
       const cids: CID[] = [];
-      for (let i = 0; i < 12; i++) cids.push((await node.add(bytes(8 * KiB, 200 + i))).cid);
+      for (let i = 0; i < 12; i++) cids.push((await node.add(seededBytes(8 * KiB, 200 + i))).cid);
       const backend = slow(node, 10);
       const reads = (cache: TieredCache) => {
         const list: Array<() => Promise<unknown>> = [];

@@ -1,32 +1,19 @@
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
-import { createHash } from "node:crypto";
+import { equals } from "npm:multiformats@14.0.5/bytes";
 import { CancelScope, ClosedResourceError } from "../runtime/mod.ts";
 import { testEachStrategy } from "../runtime/testing.ts";
-import { EmbeddedNode } from "../ipfs/embedded_node.ts";
+import type { EmbeddedNode } from "../ipfs/embedded_node.ts";
 import { InvalidCidError, InvalidInputError, NotFoundError } from "../ipfs/errors.ts";
 import { CorruptEntryError } from "./disk_cache.ts";
 import { TieredCache, type TieredCacheOptions } from "./tiered_cache.ts";
-import { mulberry32 } from "./_workloads.ts";
+import { readAll, seededBytes } from "../tests/_bytes.ts";
+import { entryPath, tempFiles } from "../tests/_disk_cache.ts";
+import { flipBit } from "../tests/_files.ts";
+import { withNode } from "../tests/_node.ts";
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
-
-/** Deterministic bytes. */
-function bytes(length: number, seed: number): Uint8Array {
-  const random = mulberry32(seed);
-  const out = new Uint8Array(length);
-  for (let i = 0; i < length; i++) out[i] = (random() * 256) | 0;
-  return out;
-}
-
-function equal(a: Uint8Array, b: Uint8Array): boolean {
-  return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(b);
-}
-
-async function readAll(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> {
-  return new Uint8Array(await new Response(stream).arrayBuffer());
-}
 
 interface Setup {
   node: EmbeddedNode;
@@ -37,12 +24,9 @@ interface Setup {
 }
 
 /** Runs `fn` with an embedded node in a fresh repository and a fresh disk-tier directory. */
-async function withSetup(fn: (setup: Setup) => Promise<void>): Promise<void> {
-  const repo = await Deno.makeTempDir({ prefix: "tiered-repo-" });
-  const diskDir = await Deno.makeTempDir({ prefix: "tiered-disk-" });
-  try {
-    await using node = await EmbeddedNode.open({ repo, sync: false });
-    await fn({
+function withSetup(fn: (setup: Setup) => Promise<void>): Promise<void> {
+  return withNode((node, _repo, diskDir) =>
+    fn({
       node,
       diskDir,
       open: (options = {}) =>
@@ -51,44 +35,22 @@ async function withSetup(fn: (setup: Setup) => Promise<void>): Promise<void> {
           prefetch: false,
           ...options,
         }),
-    });
-  } finally {
-    await Deno.remove(repo, { recursive: true });
-    await Deno.remove(diskDir, { recursive: true });
-  }
-}
-
-/** The path of a disk-tier entry: the SHA-256 of its key, in a shard of its first two digits. */
-function entryPath(diskDir: string, key: string): string {
-  const name = createHash("sha256").update(new TextEncoder().encode(key)).digest("hex");
-  return `${diskDir}/entries/${name.slice(0, 2)}/${name}`;
-}
-
-/** Flips the last byte of a file. */
-async function corrupt(path: string): Promise<void> {
-  const data = await Deno.readFile(path);
-  data[data.length - 1] ^= 0xff;
-  await Deno.writeFile(path, data);
-}
-
-async function tempFiles(diskDir: string): Promise<string[]> {
-  const names: string[] = [];
-  for await (const entry of Deno.readDir(`${diskDir}/tmp`)) names.push(entry.name);
-  return names;
+    })
+  );
 }
 
 testEachStrategy(
   "tiered cache: a memory hit is served without the backend, as a copy",
   async () => {
     await withSetup(async ({ node, open }) => {
-      const data = bytes(10 * KiB, 1);
+      const data = seededBytes(10 * KiB, 1);
       const { cid } = await node.add(data);
-      const block = bytes(100, 2);
+      const block = seededBytes(100, 2);
       const blockCid = await node.block.put(block);
       await using cache = await open();
-      assert.ok(equal(await readAll(cache.cat(cid)), data));
+      assert.ok(equals(await readAll(cache.cat(cid)), data));
       const second = await readAll(cache.cat(cid));
-      assert.ok(equal(second, data));
+      assert.ok(equals(second, data));
       let stats = cache.statistics();
       assert.equal(stats.reads, 2);
       assert.equal(stats.fromBackend, 1);
@@ -99,8 +61,8 @@ testEachStrategy(
       second.fill(0);
       const gotBlock = await cache.getBlock(blockCid);
       gotBlock.fill(0);
-      assert.ok(equal(await readAll(cache.cat(cid)), data));
-      assert.ok(equal(await cache.getBlock(blockCid), block));
+      assert.ok(equals(await readAll(cache.cat(cid)), data));
+      assert.ok(equals(await cache.getBlock(blockCid), block));
       stats = cache.statistics();
       assert.equal(stats.fromMemory, 3);
       assert.equal(stats.backend.reads, 2);
@@ -112,28 +74,28 @@ testEachStrategy(
 
 testEachStrategy("tiered cache: a disk hit is promoted into memory", async () => {
   await withSetup(async ({ node, open }) => {
-    const data = bytes(20 * KiB, 3);
+    const data = seededBytes(20 * KiB, 3);
     const { cid } = await node.add(data, { cidVersion: 1 });
-    const block = bytes(300, 4);
+    const block = seededBytes(300, 4);
     const blockCid = await node.block.put(block);
     {
       await using cache = await open();
-      assert.ok(equal(await readAll(cache.cat(cid)), data));
-      assert.ok(equal(await cache.getBlock(blockCid), block));
+      assert.ok(equals(await readAll(cache.cat(cid)), data));
+      assert.ok(equals(await cache.getBlock(blockCid), block));
     }
     await using cache = await open();
     assert.equal(cache.tierOf(cid), "disk");
     assert.equal(cache.tierOf(blockCid, { block: true }), "disk");
-    assert.ok(equal(await readAll(cache.cat(cid)), data));
-    assert.ok(equal(await cache.getBlock(blockCid), block));
+    assert.ok(equals(await readAll(cache.cat(cid)), data));
+    assert.ok(equals(await cache.getBlock(blockCid), block));
     let stats = cache.statistics();
     assert.equal(stats.fromDisk, 2);
     assert.equal(stats.memory.promotions, 2);
     assert.equal(stats.backend.reads, 0);
     assert.equal(cache.tierOf(cid), "memory");
     assert.equal(cache.tierOf(blockCid, { block: true }), "memory");
-    assert.ok(equal(await readAll(cache.cat(cid)), data));
-    assert.ok(equal(await cache.getBlock(blockCid), block));
+    assert.ok(equals(await readAll(cache.cat(cid)), data));
+    assert.ok(equals(await cache.getBlock(blockCid), block));
     stats = cache.statistics();
     assert.equal(stats.fromMemory, 2);
     assert.equal(stats.hitRatio, 1);
@@ -142,26 +104,28 @@ testEachStrategy("tiered cache: a disk hit is promoted into memory", async () =>
 
 testEachStrategy("tiered cache: a backend miss is written through to both tiers", async () => {
   await withSetup(async ({ node, open }) => {
-    const data = bytes(5 * KiB, 5);
+    const data = seededBytes(5 * KiB, 5);
     const { cid } = await node.add(data);
     {
       await using cache = await open();
       assert.equal(cache.tierOf(cid), undefined);
-      assert.ok(equal(await readAll(cache.cat(cid)), data));
+      assert.ok(equals(await readAll(cache.cat(cid)), data));
       const stats = cache.statistics();
       assert.equal(stats.fromBackend, 1);
       assert.equal(stats.disk?.writes, 1);
       assert.equal(stats.disk?.entries, 1);
       assert.equal(cache.tierOf(cid), "memory");
       // Writes go to the backend, then to the tiers.
-      const put = bytes(700, 6);
+      const put = seededBytes(700, 6);
       const putCid = await cache.putBlock(put);
-      assert.ok(equal(await node.block.get(putCid), put));
+      assert.ok(equals(await node.block.get(putCid), put));
       assert.equal(cache.tierOf(putCid, { block: true }), "memory");
       const added = await cache.add("written through");
-      const streamed = await cache.add(ReadableStream.from([bytes(1000, 7), bytes(24, 8)]));
+      const streamed = await cache.add(
+        ReadableStream.from([seededBytes(1000, 7), seededBytes(24, 8)]),
+      );
       for (const { cid } of [added, streamed]) assert.equal(cache.tierOf(cid), "memory");
-      assert.ok(equal(await cache.getBlock(putCid), put));
+      assert.ok(equals(await cache.getBlock(putCid), put));
       assert.equal(await new Response(cache.cat(added.cid)).text(), "written through");
       assert.equal((await readAll(cache.cat(streamed.cid))).length, 1024);
       assert.equal(cache.statistics().backend.reads, 1);
@@ -176,7 +140,7 @@ testEachStrategy("tiered cache: a backend miss is written through to both tiers"
 testEachStrategy("tiered cache: a large file is streamed, never held in memory", async () => {
   await withSetup(async ({ node, diskDir, open }) => {
     const threshold = 64 * KiB;
-    const data = bytes(MiB + 12_345, 9);
+    const data = seededBytes(MiB + 12_345, 9);
     const { cid } = await node.add(data);
     await using cache = await open({ streamThreshold: threshold });
     const reader = cache.cat(cid).getReader();
@@ -189,7 +153,7 @@ testEachStrategy("tiered cache: a large file is streamed, never held in memory",
       assert.ok(value.length <= 256 * KiB, `a chunk of ${value.length} bytes`);
       parts.push(value);
     }
-    assert.ok(equal(Buffer.concat(parts), data));
+    assert.ok(equals(Buffer.concat(parts), data));
     assert.ok(peak <= threshold, `the memory tier held ${peak} bytes`);
     let stats = cache.statistics();
     assert.equal(stats.memory.entries, 0);
@@ -199,23 +163,23 @@ testEachStrategy("tiered cache: a large file is streamed, never held in memory",
     assert.equal(cache.tierOf(cid), "disk");
     assert.deepEqual(await tempFiles(diskDir), []);
     // Later reads stream from disk, ranges too.
-    assert.ok(equal(await readAll(cache.cat(cid)), data));
+    assert.ok(equals(await readAll(cache.cat(cid)), data));
     const slice = await readAll(cache.cat(cid, { offset: 300_000, length: 400_000 }));
-    assert.ok(equal(slice, data.subarray(300_000, 700_000)));
+    assert.ok(equals(slice, data.subarray(300_000, 700_000)));
     stats = cache.statistics();
     assert.equal(stats.fromDisk, 2);
     assert.equal(stats.streamed, 3);
     assert.equal(stats.memory.entries, 0);
     const backendReads = stats.backend.reads;
     // A range of a large file that is not cached comes from the backend and is not cached.
-    const other = bytes(300 * KiB, 10);
+    const other = seededBytes(300 * KiB, 10);
     const { cid: otherCid } = await node.add(other);
     const range = await readAll(cache.cat(otherCid, { offset: 100, length: 200_000 }));
-    assert.ok(equal(range, other.subarray(100, 200_100)));
+    assert.ok(equals(range, other.subarray(100, 200_100)));
     assert.equal(cache.tierOf(otherCid), undefined);
     assert.equal(cache.statistics().backend.reads, backendReads + 2);
     // A large add is written through to disk only.
-    const added = await cache.add(bytes(200 * KiB, 11));
+    const added = await cache.add(seededBytes(200 * KiB, 11));
     assert.equal(cache.tierOf(added.cid), "disk");
     assert.equal(cache.statistics().memory.entries, 0);
   });
@@ -223,27 +187,27 @@ testEachStrategy("tiered cache: a large file is streamed, never held in memory",
 
 testEachStrategy("tiered cache: a corrupt disk entry falls back to the backend", async () => {
   await withSetup(async ({ node, diskDir, open }) => {
-    const data = bytes(30 * KiB, 12);
+    const data = seededBytes(30 * KiB, 12);
     const { cid } = await node.add(data, { cidVersion: 1 });
-    const block = bytes(2 * KiB, 13);
+    const block = seededBytes(2 * KiB, 13);
     const blockCid = await node.block.put(block);
     {
       await using cache = await open();
       await readAll(cache.cat(cid));
       await cache.getBlock(blockCid);
     }
-    await corrupt(entryPath(diskDir, `o:${cid}`));
-    await corrupt(entryPath(diskDir, `b:${blockCid}`));
+    await flipBit(entryPath(diskDir, `o:${cid}`), -1);
+    await flipBit(entryPath(diskDir, `b:${blockCid}`), -1);
     await using cache = await open();
-    assert.ok(equal(await readAll(cache.cat(cid)), data));
-    assert.ok(equal(await cache.getBlock(blockCid), block));
+    assert.ok(equals(await readAll(cache.cat(cid)), data));
+    assert.ok(equals(await cache.getBlock(blockCid), block));
     const stats = cache.statistics();
     assert.equal(stats.disk?.corrupt, 2);
     assert.equal(stats.fromBackend, 2);
     assert.equal(stats.fromDisk, 0);
     // The backend's bytes replaced the corrupt entries.
     assert.ok(
-      equal(
+      equals(
         await Deno.readFile(entryPath(diskDir, `b:${blockCid}`)).then((file) =>
           file.subarray(file.length - block.length)
         ),
@@ -257,17 +221,17 @@ testEachStrategy(
   "tiered cache: a corrupt large entry errors its stream, then is re-read",
   async () => {
     await withSetup(async ({ node, diskDir, open }) => {
-      const data = bytes(300 * KiB, 14);
+      const data = seededBytes(300 * KiB, 14);
       const { cid } = await node.add(data, { cidVersion: 1 });
       {
         await using cache = await open({ streamThreshold: 64 * KiB });
         await readAll(cache.cat(cid));
       }
-      await corrupt(entryPath(diskDir, `o:${cid}`));
+      await flipBit(entryPath(diskDir, `o:${cid}`), -1);
       await using cache = await open({ streamThreshold: 64 * KiB });
       await assert.rejects(readAll(cache.cat(cid)), CorruptEntryError);
       assert.equal(cache.tierOf(cid), undefined);
-      assert.ok(equal(await readAll(cache.cat(cid)), data));
+      assert.ok(equals(await readAll(cache.cat(cid)), data));
       assert.equal(cache.statistics().disk?.corrupt, 1);
       assert.equal(cache.tierOf(cid), "disk");
     });
@@ -276,7 +240,7 @@ testEachStrategy(
 
 testEachStrategy("tiered cache: cancelling a stream mid-way leaks nothing", async () => {
   await withSetup(async ({ node, diskDir, open }) => {
-    const data = bytes(MiB, 15);
+    const data = seededBytes(MiB, 15);
     const { cid } = await node.add(data);
     await using cache = await open({ streamThreshold: 64 * KiB });
     // Cancelled by the reader.
@@ -304,18 +268,18 @@ testEachStrategy("tiered cache: cancelling a stream mid-way leaks nothing", asyn
     assert.ok(scope.cancelledCaught);
     assert.deepEqual(await tempFiles(diskDir), []);
     // A read to the end still caches the file.
-    assert.ok(equal(await readAll(cache.cat(cid)), data));
+    assert.ok(equals(await readAll(cache.cat(cid)), data));
     assert.equal(cache.tierOf(cid), "disk");
   });
 });
 
 testEachStrategy("tiered cache: concurrent misses share one load", async () => {
   await withSetup(async ({ node, open }) => {
-    const block = bytes(50 * KiB, 16);
+    const block = seededBytes(50 * KiB, 16);
     const cid = await node.block.put(block);
     await using cache = await open();
     const results = await Promise.all(Array.from({ length: 5 }, () => cache.getBlock(cid)));
-    for (const result of results) assert.ok(equal(result, block));
+    for (const result of results) assert.ok(equals(result, block));
     const stats = cache.statistics();
     assert.equal(stats.backend.reads, 1);
     assert.equal(stats.fromBackend, 1);
@@ -380,7 +344,7 @@ testEachStrategy("tiered cache: evict removes a file and its block from both tie
 
 testEachStrategy("tiered cache: close ends open streams and later calls throw", async () => {
   await withSetup(async ({ node, diskDir, open }) => {
-    const data = bytes(MiB, 17);
+    const data = seededBytes(MiB, 17);
     const { cid } = await node.add(data);
     const cache = await open({ streamThreshold: 64 * KiB });
     const reader = cache.cat(cid).getReader();
@@ -403,11 +367,11 @@ testEachStrategy("tiered cache: close ends open streams and later calls throw", 
 
 testEachStrategy("tiered cache: a memory-only cache works without a disk tier", async () => {
   await withSetup(async ({ node, open }) => {
-    const data = bytes(200 * KiB, 18);
+    const data = seededBytes(200 * KiB, 18);
     const { cid } = await node.add(data);
     await using cache = await open({ disk: undefined, streamThreshold: 64 * KiB });
-    assert.ok(equal(await readAll(cache.cat(cid)), data));
-    assert.ok(equal(await readAll(cache.cat(cid)), data));
+    assert.ok(equals(await readAll(cache.cat(cid)), data));
+    assert.ok(equals(await readAll(cache.cat(cid)), data));
     const stats = cache.statistics();
     assert.equal(stats.disk, undefined);
     assert.equal(stats.fromBackend, 2);
@@ -445,6 +409,6 @@ testEachStrategy("tiered cache: an add from a stream is written through", async 
     const bytes = crypto.getRandomValues(new Uint8Array(5000));
     const { cid } = await cache.add(new Blob([bytes]).stream());
     assert.equal(cache.tierOf(cid), "memory");
-    assert.ok(equal(await readAll(cache.cat(cid)), bytes));
+    assert.ok(equals(await readAll(cache.cat(cid)), bytes));
   });
 });

@@ -2,53 +2,37 @@ import assert from "node:assert/strict";
 import { CID } from "npm:multiformats@14.0.5/cid";
 import * as raw from "npm:multiformats@14.0.5/codecs/raw";
 import { identity } from "npm:multiformats@14.0.5/hashes/identity";
-import { sha256 } from "npm:multiformats@14.0.5/hashes/sha2";
 import { ClosedResourceError } from "../runtime/errors.ts";
 import { testEachStrategy } from "../runtime/testing.ts";
 import { FsBlockstore } from "./_fs_blockstore.ts";
 import { NotFoundError } from "./errors.ts";
+import { filesUnder, withTempDir } from "../tests/_files.ts";
+import { sha256Cid } from "../tests/_node.ts";
 
 async function withStore(
   fn: (store: FsBlockstore, dir: string) => Promise<void>,
   sync = true,
 ): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "ipfs-kit-blockstore-" });
-  try {
+  await withTempDir(async (dir) => {
     const store = await FsBlockstore.open({ dir: `${dir}/blocks`, sync });
     try {
       await fn(store, dir);
     } finally {
       store.close();
     }
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-
-async function rawCid(bytes: Uint8Array): Promise<CID> {
-  return CID.createV1(raw.code, await sha256.digest(bytes));
-}
-
-async function files(dir: string): Promise<string[]> {
-  const found: string[] = [];
-  for await (const entry of Deno.readDir(dir)) {
-    if (entry.isDirectory) {
-      for (const name of await files(`${dir}/${entry.name}`)) found.push(`${entry.name}/${name}`);
-    } else found.push(entry.name);
-  }
-  return found.sort();
+  });
 }
 
 testEachStrategy("blocks go to <shard>/<base32 multihash>.data, one file each", async () => {
   await withStore(async (store, dir) => {
     const bytes = new TextEncoder().encode("block");
-    const cid = await rawCid(bytes);
+    const cid = sha256Cid(raw.code, bytes);
     await store.put(cid, bytes);
     await store.flush();
     const key = store.path(cid).split("/").at(-1)!.replace(/\.data$/, "");
     assert.match(key, /^[A-Z2-7]+$/);
     assert.equal(key.startsWith("CIQ"), true, "sha2-256 multihashes start with CIQ in base32");
-    assert.deepEqual(await files(`${dir}/blocks`), [`${key.slice(-3, -1)}/${key}.data`]);
+    assert.deepEqual(await filesUnder(`${dir}/blocks`), [`${key.slice(-3, -1)}/${key}.data`]);
     assert.deepEqual(await store.get(cid), bytes);
     assert.equal(await store.size(cid), bytes.length);
   });
@@ -57,12 +41,12 @@ testEachStrategy("blocks go to <shard>/<base32 multihash>.data, one file each", 
 testEachStrategy("the same multihash under two codecs is one file", async () => {
   await withStore(async (store, dir) => {
     const bytes = new Uint8Array([1, 2, 3]);
-    const asRaw = await rawCid(bytes);
+    const asRaw = sha256Cid(raw.code, bytes);
     const asCbor = CID.createV1(0x71, asRaw.multihash);
     await store.put(asRaw, bytes);
     await store.put(asCbor, bytes);
     assert.equal(store.path(asRaw), store.path(asCbor));
-    assert.equal((await files(`${dir}/blocks`)).length, 1);
+    assert.equal((await filesUnder(`${dir}/blocks`)).length, 1);
     assert.equal(await store.has(asCbor), true);
   }, false);
 });
@@ -70,7 +54,7 @@ testEachStrategy("the same multihash under two codecs is one file", async () => 
 testEachStrategy("a block already stored is not rewritten", async () => {
   await withStore(async (store) => {
     const bytes = new Uint8Array([9, 9, 9]);
-    const cid = await rawCid(bytes);
+    const cid = sha256Cid(raw.code, bytes);
     await store.put(cid, bytes);
     const before = await Deno.stat(store.path(cid));
     await store.put(cid, bytes);
@@ -83,7 +67,7 @@ testEachStrategy(
   "missing blocks: get and size throw NotFoundError, has and delete say no",
   async () => {
     await withStore(async (store) => {
-      const cid = await rawCid(new Uint8Array([7]));
+      const cid = sha256Cid(raw.code, new Uint8Array([7]));
       await assert.rejects(store.get(cid), NotFoundError);
       await assert.rejects(store.size(cid), NotFoundError);
       assert.equal(await store.has(cid), false);
@@ -104,7 +88,7 @@ testEachStrategy("identity CIDs are answered from the CID and never stored", asy
     assert.deepEqual(await store.get(cid), bytes);
     assert.equal(await store.has(cid), true);
     assert.equal(await store.size(cid), bytes.length);
-    assert.deepEqual(await files(`${dir}/blocks`), []);
+    assert.deepEqual(await filesUnder(`${dir}/blocks`), []);
   });
 });
 
@@ -113,7 +97,7 @@ testEachStrategy(
   async () => {
     await withStore(async (store, dir) => {
       const bytes = new TextEncoder().encode("kept");
-      const cid = await rawCid(bytes);
+      const cid = sha256Cid(raw.code, bytes);
       await store.put(cid, bytes);
       const shard = store.path(cid).split("/").at(-2)!;
       // What a process killed between create and rename leaves behind.
@@ -126,7 +110,7 @@ testEachStrategy(
       assert.equal(await store.sweep(), 1);
       await store.flush();
       assert.deepEqual(
-        (await files(`${dir}/blocks`)).sort(),
+        (await filesUnder(`${dir}/blocks`)).sort(),
         [
           store.path(cid).slice(`${dir}/blocks/`.length),
           `${shard}/notes.txt`,
@@ -140,7 +124,7 @@ testEachStrategy(
 testEachStrategy("a put that fails half way leaves no temporary file", async () => {
   await withStore(async (store, dir) => {
     const bytes = new Uint8Array([4, 2]);
-    const cid = await rawCid(bytes);
+    const cid = sha256Cid(raw.code, bytes);
     // Fails once the temporary file exists: the write asks for the bytes to go.
     const failing = bytes.slice();
     const reason = new Error("disk gone");
@@ -151,7 +135,7 @@ testEachStrategy("a put that fails half way leaves no temporary file", async () 
     });
     await assert.rejects(store.put(cid, failing), (error) => error === reason);
     const shard = store.path(cid).split("/").at(-2)!;
-    assert.deepEqual(await files(`${dir}/blocks/${shard}`), []);
+    assert.deepEqual(await filesUnder(`${dir}/blocks/${shard}`), []);
     await store.put(cid, bytes);
     assert.deepEqual(await store.get(cid), bytes);
   });
@@ -162,16 +146,16 @@ testEachStrategy("an aborted signal stops put before it writes", async () => {
     const bytes = new Uint8Array([5]);
     const reason = new Error("stop");
     await assert.rejects(
-      store.put(await rawCid(bytes), bytes, { signal: AbortSignal.abort(reason) }),
+      store.put(sha256Cid(raw.code, bytes), bytes, { signal: AbortSignal.abort(reason) }),
       (error) => error === reason,
     );
-    assert.deepEqual(await files(`${dir}/blocks`), []);
+    assert.deepEqual(await filesUnder(`${dir}/blocks`), []);
   });
 });
 
 testEachStrategy("a closed store throws ClosedResourceError", async () => {
   await withStore(async (store) => {
-    const cid = await rawCid(new Uint8Array([1]));
+    const cid = sha256Cid(raw.code, new Uint8Array([1]));
     store.close();
     await assert.rejects(store.get(cid), ClosedResourceError);
     await assert.rejects(store.put(cid, new Uint8Array([1])), ClosedResourceError);

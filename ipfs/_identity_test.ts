@@ -3,6 +3,7 @@ import { base64pad } from "npm:multiformats@14.0.5/bases/base64";
 import { testEachStrategy } from "../runtime/testing.ts";
 import { decodeKey, encodeKey, loadIdentity, peerIdOf } from "./_identity.ts";
 import { InvalidInputError } from "./errors.ts";
+import { withTempDir } from "../tests/_files.ts";
 
 function hex(text: string): Uint8Array {
   return new Uint8Array(text.match(/../g)!.map((pair) => parseInt(pair, 16)));
@@ -17,15 +18,6 @@ const PRIVATE_KEY = hex(
 const PUBLIC_KEY = hex("080112201ed1e8fae2c4a144b8be8fd4b47bf3d3b34b871c3cacf6010f0e42d474fce27e");
 const PEER_ID = "12D3KooWBtg3aaRMjxwedh83aGiUkwSxDwUZkzuJcfaqUmo7R3pq";
 
-async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "ipfs-kit-identity-" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-
 testEachStrategy("the peer ID of the libp2p test vector", async () => {
   assert.equal(await peerIdOf(PUBLIC_KEY), PEER_ID);
   const key = decodeKey(PRIVATE_KEY);
@@ -37,7 +29,7 @@ testEachStrategy("the peer ID of the libp2p test vector", async () => {
 });
 
 testEachStrategy("an identity is made once and loaded after", async () => {
-  await withDir(async (dir) => {
+  await withTempDir(async (dir) => {
     const made = await loadIdentity(`${dir}/self.json`, dir, true);
     assert.match(made.id, /^12D3KooW/);
     assert.equal(await peerIdOf(made.publicKey), made.id);
@@ -62,7 +54,7 @@ testEachStrategy("an identity is made once and loaded after", async () => {
 });
 
 testEachStrategy("a Kubo-style identity with the spec's key loads", async () => {
-  await withDir(async (dir) => {
+  await withTempDir(async (dir) => {
     const file = `${dir}/self.json`;
     await Deno.writeTextFile(
       file,
@@ -75,7 +67,7 @@ testEachStrategy("a Kubo-style identity with the spec's key loads", async () => 
 });
 
 testEachStrategy("a damaged identity file is refused", async () => {
-  await withDir(async (dir) => {
+  await withTempDir(async (dir) => {
     const file = `${dir}/self.json`;
     const wrongPublic = PRIVATE_KEY.slice();
     wrongPublic[40] ^= 1;

@@ -4,32 +4,9 @@ import { create } from "npm:kubo-rpc-client@7.1.0";
 import { probeKubo, requireService } from "../tests/_services.ts";
 import { testEachStrategy } from "../runtime/testing.ts";
 import { createKuboClient, createKuboRpc, MAX_PIECE, webBody } from "./_kubo_client.ts";
+import { concat, randomBytes, readAll } from "../tests/_bytes.ts";
 
 const kubo = await requireService("kubo", probeKubo);
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
-}
-
-async function collect(source: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
-  const parts: Uint8Array[] = [];
-  for await (const part of source) parts.push(part);
-  return concat(parts);
-}
-
-function randomBytes(length: number): Uint8Array {
-  const bytes = new Uint8Array(length);
-  for (let at = 0; at < length; at += 65_536) {
-    crypto.getRandomValues(bytes.subarray(at, Math.min(at + 65_536, length)));
-  }
-  return bytes;
-}
 
 /** A Node stream in byte mode, as the client's multipart body is: strings, then content. */
 function multipartLike(content: Uint8Array, onRead?: () => void): Readable {
@@ -95,7 +72,7 @@ testEachStrategy("Kubo client: the body adapter passes a stream's error on", asy
       this.destroy(new Error("disk gone"));
     },
   });
-  await assert.rejects(collect(webBody(readable)), /disk gone/);
+  await assert.rejects(readAll(webBody(readable)), /disk gone/);
 });
 
 testEachStrategy("Kubo client: async iterable bodies are passed as views too", async () => {
@@ -154,8 +131,8 @@ testEachStrategy("Kubo client: add uploads under Deno and cat reads it back", as
   const bytes = randomBytes(700_000);
   const { cid, size } = await client.add(bytes, { pin: false, timeout: 30_000 });
   assert.ok(size > bytes.length);
-  assert.deepEqual(await collect(client.cat(cid, { timeout: 30_000 })), bytes);
-  const range = await collect(client.cat(cid, { offset: 262_000, length: 1_000, timeout: 30_000 }));
+  assert.deepEqual(await readAll(client.cat(cid, { timeout: 30_000 })), bytes);
+  const range = await readAll(client.cat(cid, { offset: 262_000, length: 1_000, timeout: 30_000 }));
   assert.deepEqual(range, bytes.subarray(262_000, 263_000));
 }, { ignore: kubo.ignore });
 
@@ -172,7 +149,7 @@ testEachStrategy("Kubo client: block put, dag put and files write upload too", a
   const path = `/ipfs-kit-test-${crypto.randomUUID()}`;
   await client.files.write(path, bytes, { create: true, timeout: 30_000 });
   try {
-    assert.deepEqual(await collect(client.files.read(path, { timeout: 30_000 })), bytes);
+    assert.deepEqual(await readAll(client.files.read(path, { timeout: 30_000 })), bytes);
   } finally {
     await client.files.rm(path, { timeout: 30_000 });
   }

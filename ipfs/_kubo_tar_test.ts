@@ -4,28 +4,12 @@ import { testEachStrategy } from "../runtime/testing.ts";
 import { InvalidInputError } from "./errors.ts";
 import { emptyResult, extractTar } from "./_kubo_tar.ts";
 import { discardTarget, finishTarget, prepareTarget } from "./_fs_export.ts";
+import { chunked, concat, randomBytes } from "../tests/_bytes.ts";
+import { listNames } from "../tests/_files.ts";
 
 const CID_ = CID.parse("QmWDXi25hJeptk1YZvm6fsBfUKBM3v4axPJbnijrsFUT3T");
 const encoder = new TextEncoder();
 const noCheck = () => {};
-
-/** Splits bytes into chunks of awkward sizes, as a network stream would. */
-async function* chunked(bytes: Uint8Array, sizes = [1, 511, 513, 7, 4096, 100_000]) {
-  let at = 0;
-  for (let i = 0; at < bytes.length; i++) {
-    const size = sizes[i % sizes.length];
-    yield bytes.slice(at, at + size);
-    at += size;
-  }
-}
-
-function randomBytes(length: number): Uint8Array {
-  const bytes = new Uint8Array(length);
-  for (let at = 0; at < length; at += 65_536) {
-    crypto.getRandomValues(bytes.subarray(at, Math.min(at + 65_536, length)));
-  }
-  return bytes;
-}
 
 /** Runs GNU tar in `dir` and returns the archive of `names`. */
 async function gnuTar(dir: string, format: string, names: string[]): Promise<Uint8Array> {
@@ -71,15 +55,7 @@ function entry(name: string, content = "", type = "0", linkname = ""): Uint8Arra
 }
 
 function archive(...parts: Uint8Array[][]): Uint8Array {
-  const flat = parts.flat();
-  flat.push(new Uint8Array(1024));
-  const out = new Uint8Array(flat.reduce((sum, part) => sum + part.length, 0));
-  let at = 0;
-  for (const part of flat) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
+  return concat([...parts.flat(), new Uint8Array(1024)]);
 }
 
 /** Extracts `bytes` to a new target in a temporary directory, as `get` does. */
@@ -95,12 +71,6 @@ async function extract(bytes: Uint8Array) {
     return { dir, target: prepared.path, result, error };
   }
   return { dir, target: prepared.path, result, error: undefined };
-}
-
-async function listDir(dir: string): Promise<string[]> {
-  const names: string[] = [];
-  for await (const entry of Deno.readDir(dir)) names.push(entry.name);
-  return names.sort();
 }
 
 for (const format of ["ustar", "pax", "gnu"]) {
@@ -119,7 +89,7 @@ for (const format of ["ustar", "pax", "gnu"]) {
     const { dir, target, result, error } = await extract(bytes);
     try {
       assert.equal(error, undefined);
-      assert.deepEqual(await listDir(target), ["a.txt", "empty", "link", "sub"]);
+      assert.deepEqual(await listNames(target), ["a.txt", "empty", "link", "sub"]);
       assert.equal(await Deno.readTextFile(`${target}/a.txt`), "alpha\n");
       assert.deepEqual(await Deno.readFile(`${target}/sub/big.bin`), big);
       assert.equal((await Deno.readFile(`${target}/sub/empty.bin`)).length, 0);
@@ -131,7 +101,7 @@ for (const format of ["ustar", "pax", "gnu"]) {
       assert.equal(result.files, 5); // a.txt, big.bin, empty.bin, the deep file, the link
       assert.equal(result.directories, 4); // root, sub, sub/<long>, empty
       assert.equal(result.bytes, 6 + big.length + 4);
-      assert.deepEqual(await listDir(dir), ["out"]); // no temporary tree left
+      assert.deepEqual(await listNames(dir), ["out"]); // no temporary tree left
     } finally {
       await Deno.remove(src, { recursive: true });
       await Deno.remove(dir, { recursive: true });
@@ -149,7 +119,7 @@ testEachStrategy("Kubo tar: the first entry is the root, whatever its name", asy
   );
   try {
     assert.equal(error, undefined);
-    assert.deepEqual(await listDir(target), ["a.txt", "x"]);
+    assert.deepEqual(await listNames(target), ["a.txt", "x"]);
     assert.deepEqual([result.files, result.directories], [1, 2]);
   } finally {
     await Deno.remove(dir, { recursive: true });
@@ -246,7 +216,7 @@ for (const [label, bytes, message] of HOSTILE) {
     try {
       assert.ok(error instanceof InvalidInputError, String(error));
       assert.match(error.message, message);
-      assert.deepEqual(await listDir(dir), []); // neither the target nor the temporary tree
+      assert.deepEqual(await listNames(dir), []); // neither the target nor the temporary tree
     } finally {
       await Deno.remove(dir, { recursive: true });
     }

@@ -9,56 +9,15 @@ import assert from "node:assert/strict";
 import { CancelScope } from "../runtime/cancel_scope.ts";
 import { CancelledError } from "../runtime/errors.ts";
 import { testEachStrategy } from "../runtime/testing.ts";
-import { EmbeddedNode, type EmbeddedNodeOptions } from "./embedded_node.ts";
-import { temporaries } from "../tests/_repo.ts";
+import type { EmbeddedNode } from "./embedded_node.ts";
+import { temporaries, withNode } from "../tests/_node.ts";
+import { generated } from "../tests/_bytes.ts";
 
 const MIB = 1_048_576;
 const TOTAL = 100 * MIB;
 const HALF = 50 * MIB;
 /** The issue's bound between the cancel and the rejection. */
 const BOUND_MS = 50;
-
-async function withNode(
-  fn: (node: EmbeddedNode, repo: string) => Promise<void>,
-  options: Omit<EmbeddedNodeOptions, "repo"> = {},
-): Promise<void> {
-  const repo = await Deno.makeTempDir({ prefix: "ipfs-kit-cancel-" });
-  try {
-    await using node = await EmbeddedNode.open({ repo, ...options });
-    await fn(node, repo);
-  } finally {
-    await Deno.remove(repo, { recursive: true });
-  }
-}
-
-/**
- * 100 MiB in 1 MiB chunks, each distinct (a random base with the chunk's
- * index stamped into every 4 KiB), made as they are pulled. `onPull` sees
- * the bytes handed out so far.
- */
-function generated(onPull: (bytes: number) => void): {
-  stream: ReadableStream<Uint8Array>;
-  pulled: () => number;
-} {
-  const base = new Uint8Array(MIB);
-  for (let at = 0; at < MIB; at += 65_536) crypto.getRandomValues(base.subarray(at, at + 65_536));
-  let sent = 0;
-  const stream = new ReadableStream<Uint8Array>({
-    pull(controller) {
-      if (sent >= TOTAL) {
-        controller.close();
-        return;
-      }
-      const chunk = base.slice();
-      const view = new DataView(chunk.buffer);
-      for (let at = 0; at < MIB; at += 4096) view.setUint32(at, sent / MIB);
-      sent += chunk.length;
-      controller.enqueue(chunk);
-      onPull(sent);
-    },
-  }, { highWaterMark: 0 });
-  return { stream, pulled: () => sent };
-}
 
 /** After a cancelled add: no pin, no temporary file, and GC takes every block it wrote. */
 async function assertNothingKept(node: EmbeddedNode, repo: string): Promise<void> {
@@ -76,35 +35,45 @@ testEachStrategy("a 100 MiB add aborted half way stops within 50 ms", async () =
     const controller = new AbortController();
     const reason = new Error("enough");
     let abortedAt = 0;
-    const { stream, pulled } = generated((bytes) => {
-      if (bytes === HALF) {
-        queueMicrotask(() => {
-          abortedAt = performance.now();
-          controller.abort(reason);
-        });
-      }
+    let pulled = 0;
+    const stream = generated(TOTAL, {
+      chunkSize: MIB,
+      onPull: (bytes) => {
+        pulled = bytes;
+        if (bytes === HALF) {
+          queueMicrotask(() => {
+            abortedAt = performance.now();
+            controller.abort(reason);
+          });
+        }
+      },
     });
     await assert.rejects(node.add(stream, { signal: controller.signal }), (e) => e === reason);
     const elapsed = performance.now() - abortedAt;
     assert.ok(abortedAt > 0);
     assert.ok(elapsed < BOUND_MS, `stopped ${elapsed.toFixed(1)} ms after the abort`);
-    const stoppedAt = pulled();
+    const stoppedAt = pulled;
     assert.ok(stoppedAt <= HALF + MIB, `read ${stoppedAt} bytes`);
     await assertNothingKept(node, repo);
-  });
+  }, { sync: true });
 });
 
 testEachStrategy("a 100 MiB add in a cancelled scope stops within 50 ms", async () => {
   await withNode(async (node, repo) => {
     const scope = new CancelScope();
     let cancelledAt = 0;
-    const { stream, pulled } = generated((bytes) => {
-      if (bytes === HALF) {
-        queueMicrotask(() => {
-          cancelledAt = performance.now();
-          scope.cancel("enough");
-        });
-      }
+    let pulled = 0;
+    const stream = generated(TOTAL, {
+      chunkSize: MIB,
+      onPull: (bytes) => {
+        pulled = bytes;
+        if (bytes === HALF) {
+          queueMicrotask(() => {
+            cancelledAt = performance.now();
+            scope.cancel("enough");
+          });
+        }
+      },
     });
     const result = await scope.run(() => node.add(stream));
     const elapsed = performance.now() - cancelledAt;
@@ -112,15 +81,14 @@ testEachStrategy("a 100 MiB add in a cancelled scope stops within 50 ms", async 
     assert.equal(scope.cancelledCaught, true);
     assert.ok(cancelledAt > 0);
     assert.ok(elapsed < BOUND_MS, `stopped ${elapsed.toFixed(1)} ms after the cancel`);
-    assert.ok(pulled() <= HALF + MIB, `read ${pulled()} bytes`);
+    assert.ok(pulled <= HALF + MIB, `read ${pulled} bytes`);
     await assertNothingKept(node, repo);
-  });
+  }, { sync: true });
 });
 
 /** Adds the generated 100 MiB (unpinned, without syncs to keep the setup short). */
 async function addHundredMiB(node: EmbeddedNode) {
-  const { stream } = generated(() => {});
-  return await node.add(stream, { pin: false, cidVersion: 1 });
+  return await node.add(generated(TOTAL, { chunkSize: MIB }), { pin: false, cidVersion: 1 });
 }
 
 testEachStrategy("a 100 MiB cat aborted half way stops within 50 ms", async () => {
@@ -144,7 +112,7 @@ testEachStrategy("a 100 MiB cat aborted half way stops within 50 ms", async () =
     assert.ok(elapsed < BOUND_MS, `stopped ${elapsed.toFixed(1)} ms after the abort`);
     await assert.rejects(reader.read(), (error) => error === reason);
     assert.deepEqual(await node.pin.ls(), []);
-  }, { sync: false });
+  });
 });
 
 testEachStrategy("a 100 MiB cat in a cancelled scope stops within 50 ms", async () => {
@@ -175,5 +143,5 @@ testEachStrategy("a 100 MiB cat in a cancelled scope stops within 50 ms", async 
     assert.ok(read >= HALF && read < TOTAL);
     assert.ok(elapsed < BOUND_MS, `stopped ${elapsed.toFixed(1)} ms after the cancel`);
     assert.deepEqual(await node.pin.ls(), []);
-  }, { sync: false });
+  });
 });

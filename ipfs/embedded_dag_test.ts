@@ -5,33 +5,15 @@
  */
 
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
 import * as dagCbor from "npm:@ipld/dag-cbor@10.0.2";
 import * as dagJson from "npm:@ipld/dag-json@11.0.1";
 import * as dagPb from "npm:@ipld/dag-pb@4.2.0";
-import { CID } from "npm:multiformats@14.0.5/cid";
-import * as Digest from "npm:multiformats@14.0.5/hashes/digest";
 import { testEachStrategy } from "../runtime/testing.ts";
-import { EmbeddedNode, MAX_BLOCK_SIZE } from "./embedded_node.ts";
+import { MAX_BLOCK_SIZE } from "./embedded_node.ts";
 import { InvalidCidError, InvalidInputError, NotFoundError } from "./errors.ts";
+import { sha256Cid, withNode } from "../tests/_node.ts";
 
 const encoder = new TextEncoder();
-
-async function withNode(fn: (node: EmbeddedNode) => Promise<void>): Promise<void> {
-  const repo = await Deno.makeTempDir({ prefix: "ipfs-kit-dag-" });
-  try {
-    await using node = await EmbeddedNode.open({ repo, sync: false });
-    await fn(node);
-  } finally {
-    await Deno.remove(repo, { recursive: true });
-  }
-}
-
-/** A CIDv1 computed independently of the node: node:crypto's sha-256. */
-function sha256Cid(code: number, bytes: Uint8Array): CID {
-  const digest = new Uint8Array(createHash("sha256").update(bytes).digest());
-  return CID.createV1(code, Digest.create(0x12, digest));
-}
 
 testEachStrategy("dag put stores dag-cbor by default, with the CID Kubo gives", async () => {
   await withNode(async (node) => {

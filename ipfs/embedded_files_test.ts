@@ -9,39 +9,13 @@ import { UnixFS } from "npm:ipfs-unixfs@13.1.1";
 import type { CID } from "npm:multiformats@14.0.5/cid";
 import { testEachStrategy } from "../runtime/testing.ts";
 import type { AddAllEntry } from "./content_store.ts";
-import { EmbeddedNode, type EmbeddedNodeOptions } from "./embedded_node.ts";
+import type { EmbeddedNode } from "./embedded_node.ts";
 import { InvalidCidError, InvalidInputError, NotFoundError } from "./errors.ts";
+import { randomBytes } from "../tests/_bytes.ts";
+import { listNames } from "../tests/_files.ts";
+import { withNode } from "../tests/_node.ts";
 
 const encoder = new TextEncoder();
-
-function randomBytes(length: number): Uint8Array {
-  const bytes = new Uint8Array(length);
-  for (let at = 0; at < length; at += 65_536) {
-    crypto.getRandomValues(bytes.subarray(at, Math.min(at + 65_536, length)));
-  }
-  return bytes;
-}
-
-async function withTemp(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "ipfs-kit-files-" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-
-async function withNode(
-  fn: (node: EmbeddedNode, scratch: string) => Promise<void>,
-  options: Omit<EmbeddedNodeOptions, "repo"> = { sync: false },
-): Promise<void> {
-  await withTemp(async (repo) => {
-    await withTemp(async (scratch) => {
-      await using node = await EmbeddedNode.open({ repo, ...options });
-      await fn(node, scratch);
-    });
-  });
-}
 
 /** A tree on disk: path (relative) to content, or `null` for an empty directory. */
 type Tree = Record<string, Uint8Array | null>;
@@ -91,14 +65,8 @@ function asEntries(name: string, tree: Tree): AddAllEntry[] {
   );
 }
 
-async function listNames(dir: string): Promise<string[]> {
-  const names: string[] = [];
-  for await (const entry of Deno.readDir(dir)) names.push(entry.name);
-  return names.sort();
-}
-
 testEachStrategy("addPath gives the CIDs addAll gives for the same tree", async () => {
-  await withNode(async (node, scratch) => {
+  await withNode(async (node, _repo, scratch) => {
     const tree = sampleTree();
     await writeTreeToDisk(`${scratch}/site`, tree);
     for (const cidVersion of [0, 1] as const) {
@@ -116,7 +84,7 @@ testEachStrategy("addPath gives the CIDs addAll gives for the same tree", async 
 });
 
 testEachStrategy("addPath adds a single file under its own name", async () => {
-  await withNode(async (node, scratch) => {
+  await withNode(async (node, _repo, scratch) => {
     await Deno.writeTextFile(`${scratch}/note.txt`, "hello world\n");
     const [file] = await node.addPath(`${scratch}/note.txt`);
     assert.equal(file.path, "note.txt");
@@ -131,7 +99,7 @@ testEachStrategy("addPath adds a single file under its own name", async () => {
 });
 
 testEachStrategy("addPath skips hidden entries unless asked", async () => {
-  await withNode(async (node, scratch) => {
+  await withNode(async (node, _repo, scratch) => {
     await writeTreeToDisk(`${scratch}/d`, {
       "shown.txt": encoder.encode("a"),
       ".hidden.txt": encoder.encode("b"),
@@ -151,7 +119,7 @@ testEachStrategy("addPath skips hidden entries unless asked", async () => {
 });
 
 testEachStrategy("addPath reports progress per file", async () => {
-  await withNode(async (node, scratch) => {
+  await withNode(async (node, _repo, scratch) => {
     await writeTreeToDisk(`${scratch}/d`, {
       "a.bin": new Uint8Array(300_000),
       "b.txt": encoder.encode("xyz"),
@@ -163,7 +131,7 @@ testEachStrategy("addPath reports progress per file", async () => {
 });
 
 testEachStrategy("addPath fails on bad paths with nothing stored", async () => {
-  await withNode(async (node, scratch) => {
+  await withNode(async (node, _repo, scratch) => {
     await writeTreeToDisk(`${scratch}/d`, { "a.txt": encoder.encode("a"), "sub/b.txt": null });
     await assert.rejects(node.addPath(`${scratch}/missing`), (error) => {
       assert.ok(error instanceof NotFoundError);
@@ -197,7 +165,7 @@ testEachStrategy("addPath fails on bad paths with nothing stored", async () => {
 });
 
 testEachStrategy("addPath follows symbolic links when asked, and stops at loops", async () => {
-  await withNode(async (node, scratch) => {
+  await withNode(async (node, _repo, scratch) => {
     await writeTreeToDisk(`${scratch}/target`, { "t.txt": encoder.encode("target") });
     await writeTreeToDisk(`${scratch}/d`, { "a.txt": encoder.encode("a") });
     await Deno.symlink(`${scratch}/target`, `${scratch}/d/linked`);
@@ -215,7 +183,7 @@ testEachStrategy("addPath follows symbolic links when asked, and stops at loops"
 });
 
 testEachStrategy("addPath names entries as given, and adds an empty directory", async () => {
-  await withNode(async (node, scratch) => {
+  await withNode(async (node, _repo, scratch) => {
     await writeTreeToDisk(`${scratch}/real`, { "a.txt": encoder.encode("a") });
     await Deno.symlink(`${scratch}/real`, `${scratch}/alias`);
     const viaLink = await node.addPath(`${scratch}/alias/`);
@@ -235,7 +203,7 @@ testEachStrategy("addPath names entries as given, and adds an empty directory", 
 testEachStrategy(
   "an addPath aborted mid-file stops, pins nothing and closes the file",
   async () => {
-    await withNode(async (node, scratch) => {
+    await withNode(async (node, _repo, scratch) => {
       await writeTreeToDisk(`${scratch}/d`, {
         "a.bin": randomBytes(3_000_000),
         "b.bin": randomBytes(100),
@@ -261,7 +229,7 @@ testEachStrategy(
 );
 
 testEachStrategy("get writes a directory tree back as it was added", async () => {
-  await withNode(async (node, scratch) => {
+  await withNode(async (node, _repo, scratch) => {
     const tree = sampleTree();
     await writeTreeToDisk(`${scratch}/in`, tree);
     for (const cidVersion of [0, 1] as const) {
@@ -281,7 +249,7 @@ testEachStrategy("get writes a directory tree back as it was added", async () =>
 });
 
 testEachStrategy("get writes a single file, and a path below a CID", async () => {
-  await withNode(async (node, scratch) => {
+  await withNode(async (node, _repo, scratch) => {
     const big = randomBytes(700_000);
     const results = await node.addAll([{ path: "d/big.bin", content: big }]);
     const root = results.at(-1)!.cid;
@@ -292,7 +260,7 @@ testEachStrategy("get writes a single file, and a path below a CID", async () =>
 });
 
 testEachStrategy("get refuses an existing target or a missing parent", async () => {
-  await withNode(async (node, scratch) => {
+  await withNode(async (node, _repo, scratch) => {
     const { cid } = await node.add("x");
     await Deno.writeTextFile(`${scratch}/taken`, "mine");
     await assert.rejects(node.get(cid, `${scratch}/taken`), InvalidInputError);
@@ -314,7 +282,7 @@ async function craftDirectory(node: EmbeddedNode, names: string[]): Promise<CID>
 }
 
 testEachStrategy("get rejects names that would escape the target, writing nothing", async () => {
-  await withNode(async (node, scratch) => {
+  await withNode(async (node, _repo, scratch) => {
     for (const bad of ["..", ".", "", "a/b", "../../etc", "x\\y", "nul\0"]) {
       const dir = await craftDirectory(node, ["fine.txt", bad]);
       await assert.rejects(node.get(dir, `${scratch}/out`), (error) => {
@@ -331,7 +299,7 @@ testEachStrategy("get rejects names that would escape the target, writing nothin
 });
 
 testEachStrategy("get fails on a missing block and leaves nothing behind", async () => {
-  await withNode(async (node, scratch) => {
+  await withNode(async (node, _repo, scratch) => {
     const results = await node.addAll([
       { path: "d/a.txt", content: "a" },
       { path: "d/b.bin", content: randomBytes(600_000) },
@@ -349,7 +317,7 @@ testEachStrategy("get fails on a missing block and leaves nothing behind", async
 });
 
 testEachStrategy("an aborted get leaves nothing behind", async () => {
-  await withNode(async (node, scratch) => {
+  await withNode(async (node, _repo, scratch) => {
     const { cid } = await node.add(randomBytes(3_000_000), { pin: false });
     const reason = new Error("stop");
     await assert.rejects(
@@ -437,7 +405,7 @@ testEachStrategy("stat gives type, size, cumulative size and link count", async 
 });
 
 testEachStrategy("a sharded directory lists, stats and writes out in full", async () => {
-  await withNode(async (node, scratch) => {
+  await withNode(async (node, _repo, scratch) => {
     // Enough link bytes (over 256 KiB) that the importer shards the directory:
     // long names, few files. Most share one content (one block: creating
     // files is what costs here).

@@ -7,7 +7,7 @@ import { CancelScope } from "../runtime/cancel_scope.ts";
 import { ClosedResourceError } from "../runtime/errors.ts";
 import { testEachStrategy } from "../runtime/testing.ts";
 import type { AddInput } from "./content_store.ts";
-import { EmbeddedNode, type EmbeddedNodeOptions, MAX_BLOCK_SIZE } from "./embedded_node.ts";
+import { EmbeddedNode, MAX_BLOCK_SIZE } from "./embedded_node.ts";
 import {
   InvalidCidError,
   InvalidInputError,
@@ -19,46 +19,11 @@ import {
 import { decodeKey, peerIdOf } from "./_identity.ts";
 import { blockKey } from "./_fs_blockstore.ts";
 import { base64pad } from "npm:multiformats@14.0.5/bases/base64";
-import { temporaries } from "../tests/_repo.ts";
+import { sha256Cid, temporaries, withNode } from "../tests/_node.ts";
+import { randomBytes, readAll } from "../tests/_bytes.ts";
+import { withTempDir } from "../tests/_files.ts";
 
 const encoder = new TextEncoder();
-
-function randomBytes(length: number): Uint8Array {
-  const bytes = new Uint8Array(length);
-  for (let at = 0; at < length; at += 65_536) {
-    crypto.getRandomValues(bytes.subarray(at, Math.min(at + 65_536, length)));
-  }
-  return bytes;
-}
-
-async function readAll(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> {
-  return new Uint8Array(await new Response(stream).arrayBuffer());
-}
-
-async function withRepo(fn: (repo: string) => Promise<void>): Promise<void> {
-  const repo = await Deno.makeTempDir({ prefix: "ipfs-kit-embedded-" });
-  try {
-    await fn(repo);
-  } finally {
-    await Deno.remove(repo, { recursive: true });
-  }
-}
-
-async function withNode(
-  fn: (node: EmbeddedNode, repo: string) => Promise<void>,
-  options: Omit<EmbeddedNodeOptions, "repo"> = {},
-): Promise<void> {
-  await withRepo(async (repo) => {
-    await using node = await EmbeddedNode.open({ repo, ...options });
-    await fn(node, repo);
-  });
-}
-
-/** A CIDv1 computed independently of the node: node:crypto's sha-256. */
-function sha256Cid(code: number, bytes: Uint8Array): CID {
-  const digest = new Uint8Array(createHash("sha256").update(bytes).digest());
-  return CID.createV1(code, Digest.create(0x12, digest));
-}
 
 // Published Kubo CIDs (`ipfs add`, `ipfs add --cid-version=1`, `ipfs object new unixfs-dir`).
 const KUBO = {
@@ -87,7 +52,7 @@ testEachStrategy("add gives Kubo's published CIDs under both CID versions", asyn
       const [dir] = await node.addAll([{ path: "empty" }], { cidVersion: version });
       assert.deepEqual([dir.path, dir.cid.toString()], ["empty", KUBO.emptyDir[version]]);
     }
-  });
+  }, { sync: true });
 });
 
 testEachStrategy("add accepts every input type and gives one CID for the same bytes", async () => {
@@ -115,7 +80,7 @@ testEachStrategy("add accepts every input type and gives one CID for the same by
     const text = "h\u00e9llo w\u00f6rld \u{1f600}";
     const fromString = await node.add(text);
     assert.equal((await node.add(encoder.encode(text))).cid.toString(), fromString.cid.toString());
-  });
+  }, { sync: true });
 });
 
 testEachStrategy("add and cat round-trip sizes around the chunk boundaries", async () => {
@@ -129,7 +94,7 @@ testEachStrategy("add and cat round-trip sizes around the chunk boundaries", asy
         assert.deepEqual(await readAll(node.cat(cid)), bytes, `${size} bytes, v${cidVersion}`);
       }
     }
-  }, { sync: false });
+  });
 });
 
 testEachStrategy("cat reads byte ranges across chunk boundaries", async () => {
@@ -155,7 +120,7 @@ testEachStrategy("cat reads byte ranges across chunk boundaries", async () => {
       );
       assert.deepEqual(got, expected, `offset ${offset} length ${length}`);
     }
-  }, { sync: false });
+  });
 });
 
 testEachStrategy(
@@ -178,7 +143,7 @@ testEachStrategy(
         assert.equal(error.cid, leaves[2].toString());
         return true;
       });
-    }, { sync: false });
+    });
   },
 );
 
@@ -191,7 +156,7 @@ testEachStrategy("cancelling a cat stream after the first chunk stops the walk",
     assert.equal(value?.length, 262_144);
     await reader.cancel();
     // Nothing reads on in the background: the op sanitizer would fail the test.
-  }, { sync: false });
+  });
 });
 
 testEachStrategy("blocks are stored one file each in Kubo's flatfs layout", async () => {
@@ -202,11 +167,11 @@ testEachStrategy("blocks are stored one file each in Kubo's flatfs layout", asyn
     const file = `${repo}/blocks/X3/CIQFTFEEHEDF6KLBT32BFAGLXEZL4UWFNWM4LFTLMXQBCERZ6CMLX3Y.data`;
     assert.deepEqual(await Deno.readFile(file), await node.block.get(dir.cid));
     assert.deepEqual(await temporaries(repo), []);
-  });
+  }, { sync: true });
 });
 
 testEachStrategy("a repository keeps its blocks and pins across reopening", async () => {
-  await withRepo(async (repo) => {
+  await withTempDir(async (repo) => {
     const bytes = randomBytes(600_000);
     let cid: CID;
     {
@@ -221,7 +186,7 @@ testEachStrategy("a repository keeps its blocks and pins across reopening", asyn
 });
 
 testEachStrategy("a repository opens in one node at a time", async () => {
-  await withRepo(async (repo) => {
+  await withTempDir(async (repo) => {
     const first = await EmbeddedNode.open({ repo });
     await assert.rejects(EmbeddedNode.open({ repo }), (error) => {
       assert.ok(error instanceof RepoLockedError);
@@ -237,7 +202,7 @@ testEachStrategy("a repository opens in one node at a time", async () => {
 });
 
 testEachStrategy("a closed node throws ClosedResourceError", async () => {
-  await withRepo(async (repo) => {
+  await withTempDir(async (repo) => {
     const node = await EmbeddedNode.open({ repo });
     const { cid } = await node.add("x");
     await node.close();
@@ -272,7 +237,7 @@ testEachStrategy("block put, get, has, stat and rm", async () => {
     await assert.rejects(node.block.stat(cid), NotFoundError);
     await assert.rejects(node.block.rm(cid), NotFoundError);
     await node.block.rm(cid, { force: true });
-  });
+  }, { sync: true });
 });
 
 testEachStrategy("block put rejects big blocks and bad options", async () => {
@@ -289,7 +254,7 @@ testEachStrategy("block put rejects big blocks and bad options", async () => {
       node.block.put(new Uint8Array(1), { codec: "git-raw" }),
       InvalidInputError,
     );
-  }, { sync: false });
+  });
 });
 
 testEachStrategy("pins hold roots and the blocks inside them", async () => {
@@ -312,7 +277,7 @@ testEachStrategy("pins hold roots and the blocks inside them", async () => {
     const [file, dir] = await node.addAll([{ path: "d/f", content: "f" }]);
     assert.equal(dir.path, "d");
     await assert.rejects(node.block.rm(file.cid), PinnedError);
-  });
+  }, { sync: true });
 });
 
 testEachStrategy("addAll builds nested directories that cat resolves by path", async () => {
@@ -346,7 +311,7 @@ testEachStrategy("addAll builds nested directories that cat resolves by path", a
       assert.match(error.message, /is a directory, not a file/);
       return true;
     });
-  });
+  }, { sync: true });
 });
 
 testEachStrategy("addAll wraps entries in a directory", async () => {
@@ -363,7 +328,7 @@ testEachStrategy("addAll wraps entries in a directory", async () => {
     assert.equal(await new Response(node.cat(`${root}/b.txt`)).text(), "b");
     const links = dagPb.decode(await node.block.get(root)).Links;
     assert.deepEqual(links.map((link) => link.Name), ["a.txt", "b.txt"]);
-  });
+  }, { sync: true });
 });
 
 testEachStrategy("addAll rejects bad paths", async () => {
@@ -375,7 +340,7 @@ testEachStrategy("addAll rejects bad paths", async () => {
     await assert.rejects(node.addAll([{ content: "x" }]), InvalidInputError);
     // @ts-expect-error: testing a non-iterable
     await assert.rejects(node.addAll(42), InvalidInputError);
-  });
+  }, { sync: true });
 });
 
 testEachStrategy("add reports progress per chunk read", async () => {
@@ -389,7 +354,7 @@ testEachStrategy("add reports progress per chunk read", async () => {
       onProgress: (bytes, path) => perFile.push([bytes, path]),
     });
     assert.deepEqual(perFile, [[3, "d/x"]]);
-  }, { sync: false });
+  });
 });
 
 testEachStrategy("invalid input gives typed errors", async () => {
@@ -413,7 +378,7 @@ testEachStrategy("invalid input gives typed errors", async () => {
     await assert.rejects(readAll(node.cat(KUBO.hello[1])), NotFoundError);
     const cbor = await node.block.put(encoder.encode("{}"), { codec: "dag-cbor" });
     await assert.rejects(readAll(node.cat(cbor)), InvalidInputError);
-  });
+  }, { sync: true });
 });
 
 testEachStrategy("an aborted signal stops add, block calls and cat", async () => {
@@ -431,7 +396,7 @@ testEachStrategy("an aborted signal stops add, block calls and cat", async () =>
       (e) => e === reason,
     );
     assert.equal(await node.block.has(KUBO.hello[0]), false);
-  });
+  }, { sync: true });
 });
 
 testEachStrategy("aborting add interrupts a stalled stream input and cancels it", async () => {
@@ -460,7 +425,7 @@ testEachStrategy("aborting add interrupts a stalled stream input and cancels it"
     assert.notEqual(cancelled, undefined);
     assert.equal(pulls, 4);
     assert.deepEqual(await temporaries(repo), []);
-  });
+  }, { sync: true });
 });
 
 testEachStrategy("cancelling an enclosing scope cancels a pending add", async () => {
@@ -481,7 +446,7 @@ testEachStrategy("cancelling an enclosing scope cancels a pending add", async ()
     assert.equal(result, undefined);
     assert.equal(scope.cancelledCaught, true);
     assert.equal(cancelled, true);
-  });
+  }, { sync: true });
 });
 
 testEachStrategy("aborting a cat mid-stream errors the stream with the reason", async () => {
@@ -493,7 +458,7 @@ testEachStrategy("aborting a cat mid-stream errors the stream with the reason", 
     const reason = new Error("reader gone");
     controller.abort(reason);
     await assert.rejects(reader.read(), (error) => error === reason);
-  }, { sync: false });
+  });
 });
 
 testEachStrategy("a failing input fails add and joins every block write", async () => {
@@ -508,7 +473,7 @@ testEachStrategy("a failing input fails add and joins every block write", async 
     // The node still works.
     const { cid } = await node.add("after");
     assert.equal(await new Response(node.cat(cid)).text(), "after");
-  });
+  }, { sync: true });
 });
 
 testEachStrategy("a stream input is cancelled when add fails before reading it", async () => {
@@ -521,11 +486,11 @@ testEachStrategy("a stream input is cancelled when add fails before reading it",
     });
     await assert.rejects(node.add(input, { chunkSize: -1 }), InvalidInputError);
     assert.equal(cancelled, true);
-  });
+  }, { sync: true });
 });
 
 testEachStrategy("id is a persistent Ed25519 peer identity", async () => {
-  await withRepo(async (repo) => {
+  await withTempDir(async (repo) => {
     let first: Awaited<ReturnType<EmbeddedNode["id"]>>;
     {
       await using node = await EmbeddedNode.open({ repo });
@@ -569,11 +534,11 @@ testEachStrategy("version, repoPath and repo stat", async () => {
     assert.deepEqual(await node.repo.stat(), { numObjects: 2, repoSize: 8, repoPath: repo });
     await node.block.rm(a);
     assert.equal((await node.repo.stat()).numObjects, 1);
-  });
+  }, { sync: true });
 });
 
 testEachStrategy("health checks the repository and never throws for a broken node", async () => {
-  await withRepo(async (repo) => {
+  await withTempDir(async (repo) => {
     const node = await EmbeddedNode.open({ repo });
     const healthy = await node.health();
     assert.equal(healthy.ok, true);
@@ -623,7 +588,7 @@ testEachStrategy("network operations are not supported by the embedded node", as
       });
     }
     assert.throws(() => node.pubsub.subscribe("t"), NotSupportedError);
-  });
+  }, { sync: true });
 });
 
 testEachStrategy(
@@ -652,6 +617,6 @@ testEachStrategy(
       assert.deepEqual(await temporaries(repo), []);
       const { cid } = await node.add(content, { cidVersion: 1, chunkSize: 1024 });
       assert.deepEqual(new Uint8Array(await new Response(node.cat(cid)).arrayBuffer()), content);
-    });
+    }, { sync: true });
   },
 );

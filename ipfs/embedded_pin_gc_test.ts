@@ -13,38 +13,13 @@ import { testEachStrategy } from "../runtime/testing.ts";
 import type { PinEntry } from "./content_store.ts";
 import { blockKey } from "./_fs_blockstore.ts";
 import { BLOCK_WRITE_CONCURRENCY } from "./_importer_options.ts";
-import { temporaries } from "../tests/_repo.ts";
-import { EmbeddedNode, type EmbeddedNodeOptions } from "./embedded_node.ts";
+import { temporaries, withNode } from "../tests/_node.ts";
+import { EmbeddedNode } from "./embedded_node.ts";
 import { InvalidInputError, NotFoundError, PinnedError } from "./errors.ts";
+import { randomBytes } from "../tests/_bytes.ts";
+import { withTempDir } from "../tests/_files.ts";
 
 const encoder = new TextEncoder();
-
-function randomBytes(length: number): Uint8Array {
-  const bytes = new Uint8Array(length);
-  for (let at = 0; at < length; at += 65_536) {
-    crypto.getRandomValues(bytes.subarray(at, Math.min(at + 65_536, length)));
-  }
-  return bytes;
-}
-
-async function withRepo(fn: (repo: string) => Promise<void>): Promise<void> {
-  const repo = await Deno.makeTempDir({ prefix: "ipfs-kit-pins-" });
-  try {
-    await fn(repo);
-  } finally {
-    await Deno.remove(repo, { recursive: true });
-  }
-}
-
-async function withNode(
-  fn: (node: EmbeddedNode, repo: string) => Promise<void>,
-  options: Omit<EmbeddedNodeOptions, "repo"> = { sync: false },
-): Promise<void> {
-  await withRepo(async (repo) => {
-    await using node = await EmbeddedNode.open({ repo, ...options });
-    await fn(node, repo);
-  });
-}
 
 function summary(pins: PinEntry[]): string[] {
   return pins.map((pin) => `${pin.type} ${pin.cid}`).sort();
@@ -127,7 +102,7 @@ testEachStrategy("a recursive pin needs the whole DAG; nothing is pinned otherwi
 });
 
 testEachStrategy("pins of both types survive reopening", async () => {
-  await withRepo(async (repo) => {
+  await withTempDir(async (repo) => {
     let expected: string[];
     {
       await using node = await EmbeddedNode.open({ repo });

@@ -11,6 +11,9 @@ import { EmbeddedNode } from "../ipfs/embedded_node.ts";
 import { parseCommandLine, UsageError } from "./_cli_args.ts";
 import { COMMANDS, GLOBAL_OPTIONS } from "./_cli_commands.ts";
 import { formatBytes, ProgressBar } from "./_progress.ts";
+import { randomBytes } from "../tests/_bytes.ts";
+import { withTempDir } from "../tests/_files.ts";
+import { withNode } from "../tests/_node.ts";
 
 const kubo = await requireService("kubo", probeKubo);
 
@@ -88,23 +91,6 @@ function oneLineError(run: Run, code: number, pattern: RegExp): void {
   assert.doesNotMatch(run.stderr, /\n\s+at /);
 }
 
-function randomBytes(length: number): Uint8Array {
-  const bytes = new Uint8Array(length);
-  for (let at = 0; at < length; at += 65_536) {
-    crypto.getRandomValues(bytes.subarray(at, Math.min(at + 65_536, length)));
-  }
-  return bytes;
-}
-
-async function withTemp(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "ipfs-kit-cli-" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-
 /** The `added <cid> <name>` lines of an add, as [cid, name] pairs. */
 function addedLines(text: string): Array<[string, string]> {
   return text.trimEnd().split("\n").map((line) => {
@@ -116,13 +102,7 @@ function addedLines(text: string): Array<[string, string]> {
 
 /** The CID the embedded node gives the bytes, computed in this process. */
 async function expectedCid(bytes: Uint8Array, cidVersion: 0 | 1 = 0): Promise<string> {
-  const repo = await Deno.makeTempDir({ prefix: "ipfs-kit-cli-expected-" });
-  try {
-    await using node = await EmbeddedNode.open({ repo, sync: false });
-    return (await node.add(bytes, { cidVersion })).cid.toString();
-  } finally {
-    await Deno.remove(repo, { recursive: true });
-  }
+  return await withNode(async (node) => (await node.add(bytes, { cidVersion })).cid.toString());
 }
 
 /** The multihash of a CID string, to compare CIDs across versions and codecs. */
@@ -131,7 +111,7 @@ function multihash(cid: string): string {
 }
 
 Deno.test("cli: add then cat gives back the same bytes", async () => {
-  await withTemp(async (dir) => {
+  await withTempDir(async (dir) => {
     const repo = `${dir}/repo`;
     const bytes = randomBytes(2 * 1024 * 1024 + 12_345);
     await Deno.writeFile(`${dir}/data.bin`, bytes);
@@ -153,7 +133,7 @@ Deno.test("cli: add then cat gives back the same bytes", async () => {
 });
 
 Deno.test("cli: add options: --cid-version 1, --raw-leaves, -Q, --json, standard input", async () => {
-  await withTemp(async (dir) => {
+  await withTempDir(async (dir) => {
     const repo = `${dir}/repo`;
     const bytes = randomBytes(600_000);
     await Deno.writeFile(`${dir}/f.bin`, bytes);
@@ -182,7 +162,7 @@ Deno.test("cli: add options: --cid-version 1, --raw-leaves, -Q, --json, standard
 });
 
 Deno.test("cli: a directory: add (recursive), ls, stat and get", async () => {
-  await withTemp(async (dir) => {
+  await withTempDir(async (dir) => {
     const repo = `${dir}/repo`;
     const tree = `${dir}/site`;
     await Deno.mkdir(`${tree}/img/icons`, { recursive: true });
@@ -247,7 +227,7 @@ Deno.test("cli: a directory: add (recursive), ls, stat and get", async () => {
 });
 
 Deno.test("cli: pin ls, pin rm, pin add and gc", async () => {
-  await withTemp(async (dir) => {
+  await withTempDir(async (dir) => {
     const repo = `${dir}/repo`;
     const kept = randomBytes(300_000);
     const dropped = randomBytes(300_000);
@@ -299,7 +279,7 @@ Deno.test("cli: pin ls, pin rm, pin add and gc", async () => {
 });
 
 Deno.test("cli: errors are one line with exit 1; usage errors exit 2", async () => {
-  await withTemp(async (dir) => {
+  await withTempDir(async (dir) => {
     const repo = `${dir}/repo`;
     oneLineError(await kit(["cat", "not-a-cid"], { repo }), 1, /not a valid CID/);
     oneLineError(await kit(["ls", "QmNope"], { repo }), 1, /CID/);
@@ -352,7 +332,7 @@ Deno.test("cli: --help for the program, a group and every command", async () => 
 });
 
 Deno.test("cli: id, version and repo stat, as text and JSON", async () => {
-  await withTemp(async (dir) => {
+  await withTempDir(async (dir) => {
     const repo = `${dir}/repo`;
     const id = ok(await kit(["id"], { repo })).text;
     const json = JSON.parse(ok(await kit(["id", "--json"], { repo })).text);
@@ -372,7 +352,7 @@ Deno.test("cli: id, version and repo stat, as text and JSON", async () => {
 });
 
 Deno.test("cli: --repo, and the per-user data folder by default", async () => {
-  await withTemp(async (dir) => {
+  await withTempDir(async (dir) => {
     await Deno.writeTextFile(`${dir}/a.txt`, "where does it go?");
     // --repo wins over IPFS_KIT_REPO.
     const [[cid]] = addedLines(
@@ -392,7 +372,7 @@ Deno.test("cli: --repo, and the per-user data folder by default", async () => {
 });
 
 Deno.test("cli: --progress draws a bar on standard error", async () => {
-  await withTemp(async (dir) => {
+  await withTempDir(async (dir) => {
     const repo = `${dir}/repo`;
     await Deno.writeFile(`${dir}/big.bin`, randomBytes(3 * 1024 * 1024));
     const run = ok(await kit(["add", "--progress", `${dir}/big.bin`], { repo }));
@@ -407,7 +387,7 @@ Deno.test("cli: --progress draws a bar on standard error", async () => {
 Deno.test("cli: Ctrl-C (SIGINT) cancels a running add cleanly", {
   ignore: Deno.build.os === "windows",
 }, async () => {
-  await withTemp(async (dir) => {
+  await withTempDir(async (dir) => {
     const repo = `${dir}/repo`;
     const child = new Deno.Command(Deno.execPath(), {
       args: ["run", ...KIT_PERMISSIONS, CLI, "add", "-"],
@@ -444,7 +424,7 @@ Deno.test("cli: deno.json's kit task runs the CLI from the caller's folder", asy
     `deno run ${KIT_PERMISSIONS.join(" ")} kit/cli.ts`,
     "deno.json needs the kit task with the permissions these tests use",
   );
-  await withTemp(async (dir) => {
+  await withTempDir(async (dir) => {
     await Deno.writeTextFile(`${dir}/relative.txt`, "relative to where the task was run");
     const env = { IPFS_KIT_REPO: `${dir}/repo` };
     const run = ok(
@@ -463,7 +443,7 @@ Deno.test("cli: deno.json's kit task runs the CLI from the caller's folder", asy
 });
 
 Deno.test("quick start: deno task start adds, reads back and prints what to try next", async () => {
-  await withTemp(async (dir) => {
+  await withTempDir(async (dir) => {
     const env = { IPFS_KIT_REPO: `${dir}/repo` };
     const run = ok(
       await runDeno(["task", "--config", `${ROOT}/deno.json`, "start"], { env, cwd: dir }),
@@ -490,7 +470,7 @@ Deno.test({
   name: "cli: --api uses the daemon: add, cat, ls, pin ls, errors",
   ignore: kubo.ignore,
   fn: async () => {
-    await withTemp(async (dir) => {
+    await withTempDir(async (dir) => {
       const bytes = randomBytes(1_500_000);
       await Deno.mkdir(`${dir}/d`);
       await Deno.writeFile(`${dir}/d/blob.bin`, bytes);

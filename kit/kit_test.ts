@@ -7,29 +7,10 @@ import { InvalidInputError, RepoLockedError } from "../ipfs/errors.ts";
 import { ForwardingStore } from "../ipfs/forwarding_store.ts";
 import { Kit } from "./kit.ts";
 import { type DataDirContext, defaultRepoPath } from "./_data_dir.ts";
+import { randomBytes, readAll } from "../tests/_bytes.ts";
+import { withTempDir } from "../tests/_files.ts";
 
 const kubo = await requireService("kubo", probeKubo);
-
-function randomBytes(length: number): Uint8Array {
-  const bytes = new Uint8Array(length);
-  for (let at = 0; at < length; at += 65_536) {
-    crypto.getRandomValues(bytes.subarray(at, Math.min(at + 65_536, length)));
-  }
-  return bytes;
-}
-
-async function readAll(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> {
-  return new Uint8Array(await new Response(stream).arrayBuffer());
-}
-
-async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "ipfs-kit-kit-" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
 
 /** Sets environment variables for the duration of `fn`, then restores them. */
 async function withEnv(

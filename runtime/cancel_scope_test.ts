@@ -7,16 +7,7 @@ import { sleep, sleepForever } from "./sleep.ts";
 import { taskGroup } from "./task_group.ts";
 import { testEachStrategy } from "./testing.ts";
 import { failAfter, moveOnAfter } from "./timeouts.ts";
-
-/** The rejection of `promise`, or a failure if it fulfils. */
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new assert.AssertionError({ message: "expected the promise to reject" });
-}
+import { rejection } from "../tests/_async.ts";
 
 /** Waits on `signal` the way older npm clients do: rejects with its own AbortError. */
 function legacyAbortable(signal: AbortSignal): Promise<never> {

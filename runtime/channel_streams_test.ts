@@ -13,15 +13,7 @@ import { sleep } from "./sleep.ts";
 import { taskGroup } from "./task_group.ts";
 import { testEachStrategy } from "./testing.ts";
 import { moveOnAfter } from "./timeouts.ts";
-
-/** Lets other tasks run until `condition` holds. */
-async function until(condition: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 10_000; i++) {
-    if (condition()) return;
-    await checkpoint();
-  }
-  throw new Error(`Gave up waiting for ${what}`);
-}
+import { until } from "../tests/_async.ts";
 
 /** A source that counts how often the stream pulled from it. */
 function countingSource(count: number): { stream: ReadableStream<number>; pulls: () => number } {

@@ -8,11 +8,9 @@ import type { Permit } from "./permit.ts";
 import { sleep } from "./sleep.ts";
 import { taskGroup } from "./task_group.ts";
 import { testEachStrategy } from "./testing.ts";
+import { settle } from "../tests/_async.ts";
 
 const VIRTUAL = { virtualClock: 0 };
-
-/** On a virtual clock with autojump 0: returns once every other task is blocked. */
-const settle = (): Promise<void> => sleep(1);
 
 testEachStrategy("Condition: wait requires the permit that holds the lock", async () => {
   const condition = new Condition();

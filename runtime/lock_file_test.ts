@@ -3,15 +3,7 @@ import { LOCK_WAIT_MS, lockFile } from "./lock_file.ts";
 import { sleep } from "./sleep.ts";
 import { taskGroup } from "./task_group.ts";
 import { testEachStrategy } from "./testing.ts";
-
-async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir();
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
+import { withTempDir } from "../tests/_files.ts";
 
 testEachStrategy("lockFile takes a free lock and excludes a second handle", async () => {
   await withTempDir(async (dir) => {

@@ -18,17 +18,9 @@ import { sleep } from "./sleep.ts";
 import { taskGroup } from "./task_group.ts";
 import { testEachStrategy } from "./testing.ts";
 import { moveOnAfter } from "./timeouts.ts";
+import { until } from "../tests/_async.ts";
 
 const SIZES = [0, 1, 64, Infinity];
-
-/** Lets other tasks run until `condition` holds. */
-async function until(condition: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 10_000; i++) {
-    if (condition()) return;
-    await checkpoint();
-  }
-  throw new Error(`Gave up waiting for ${what}`);
-}
 
 function waitingSend(channel: MemorySendChannel<unknown> | MemoryReceiveChannel<unknown>) {
   return channel.statistics().tasksWaitingSend;

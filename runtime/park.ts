@@ -12,12 +12,7 @@
  * @module
  */
 
-import {
-  type CancellableWaiter,
-  type CancelScope,
-  currentScope,
-  internals,
-} from "./cancel_scope.ts";
+import { type CancelScope, currentScope, internals } from "./cancel_scope.ts";
 import type { CancelledError } from "./errors.ts";
 
 /**

@@ -9,16 +9,7 @@ import { taskGroup } from "./task_group.ts";
 import { testEachStrategy } from "./testing.ts";
 import { moveOnAfter } from "./timeouts.ts";
 import { VirtualClock } from "./virtual_clock.ts";
-
-/** The rejection of `promise`, or a failure if it fulfils. */
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new assert.AssertionError({ message: "expected the promise to reject" });
-}
+import { rejection } from "../tests/_async.ts";
 
 /** Collects what `reportError` reports while `fn` runs. */
 async function captureReportedErrors(fn: () => Promise<void>): Promise<unknown[]> {

@@ -9,11 +9,9 @@ import { sleep } from "./sleep.ts";
 import { taskGroup } from "./task_group.ts";
 import { testEachStrategy } from "./testing.ts";
 import { moveOnAfter } from "./timeouts.ts";
+import { settle } from "../tests/_async.ts";
 
 const VIRTUAL = { virtualClock: 0 };
-
-/** On a virtual clock with autojump 0: returns once every other task is blocked. */
-const settle = (): Promise<void> => sleep(1);
 
 testEachStrategy("Semaphore: constructor bounds", () => {
   assert.equal(new Semaphore(0).value, 0);

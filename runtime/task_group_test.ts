@@ -6,16 +6,7 @@ import { sleep, sleepForever } from "./sleep.ts";
 import { TaskGroup, taskGroup, type TaskStatus } from "./task_group.ts";
 import { testEachStrategy } from "./testing.ts";
 import { failAfter, moveOnAfter } from "./timeouts.ts";
-
-/** The rejection of `promise`, or a failure if it fulfils. */
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new assert.AssertionError({ message: "expected the promise to reject" });
-}
+import { rejection } from "../tests/_async.ts";
 
 /** Asserts `error` is a TaskGroupError holding exactly `expected`, in order. */
 function assertGroupErrors(error: unknown, expected: unknown[]): TaskGroupError {

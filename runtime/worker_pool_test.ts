@@ -7,16 +7,7 @@ import { taskGroup } from "./task_group.ts";
 import { testEachStrategy } from "./testing.ts";
 import { moveOnAfter } from "./timeouts.ts";
 import { defaultWorkerPool, runInWorker, WorkerPool } from "./worker_pool.ts";
-
-/** The rejection of `promise`, or a failure if it fulfils. */
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new assert.AssertionError({ message: "expected the promise to reject" });
-}
+import { eventually, rejection } from "../tests/_async.ts";
 
 /** Spins forever: only terminating the worker stops it. */
 function spin(): never {
@@ -30,15 +21,6 @@ function spin(): never {
 function blockUntil(flag: Int32Array, value: number): number {
   while (Atomics.load(flag, 0) === 0) Atomics.wait(flag, 0, 0, 50);
   return value;
-}
-
-/** Polls `condition` on the real clock, failing after `ms`. */
-async function eventually(condition: () => boolean, ms = 5000): Promise<void> {
-  const start = performance.now();
-  while (!condition()) {
-    if (performance.now() - start > ms) throw new Error(`condition not met within ${ms} ms`);
-    await sleep(5);
-  }
 }
 
 // --- results and arguments -------------------------------------------------------------------
@@ -254,13 +236,13 @@ testEachStrategy("cancelling a queued job leaves the busy worker alone", async (
     tg.spawn(async () => {
       first = await pool.run(blockUntil, [flag, 1]);
     });
-    await eventually(() => pool.workerCount === 1);
+    await eventually(() => pool.workerCount === 1, "one worker");
     const queued = await moveOnAfter(30, () => pool.run(() => 2, []));
     assert.equal(queued, undefined);
     assert.equal(pool.workerCount, 1);
     Atomics.store(flag, 0, 1);
     Atomics.notify(flag, 0);
-    await eventually(() => first !== undefined);
+    await eventually(() => first !== undefined, "the first job's result");
     assert.equal(first, 1);
   });
   assert.equal(pool.workerCount, 1);
@@ -272,7 +254,7 @@ testEachStrategy("a job waiting for a cancelled job's worker gets a replacement"
   const busy = new CancelScope();
   const results = await taskGroup(async (tg) => {
     tg.spawn(() => busy.run(() => pool.run(spin, [])));
-    await eventually(() => pool.workerCount === 1);
+    await eventually(() => pool.workerCount === 1, "one worker");
     const waiting = pool.run((n: number) => n * 3, [5]);
     await sleep(20);
     busy.cancel();
@@ -390,7 +372,7 @@ testEachStrategy("a crashing worker fails its job and is replaced", async () => 
     return "returned";
   };
   assert.equal(await pool.run(late, []), "returned");
-  await eventually(() => pool.workerCount === 0);
+  await eventually(() => pool.workerCount === 0, "no worker");
   assert.equal(await pool.run(() => 5, []), 5);
 });
 
@@ -421,7 +403,7 @@ testEachStrategy("close terminates workers and fails running and waiting jobs", 
   const errors = await taskGroup(async (tg) => {
     const failures: unknown[] = [];
     tg.spawn(async () => failures.push(await rejection(pool.run(spin, []))));
-    await eventually(() => pool.workerCount === 1);
+    await eventually(() => pool.workerCount === 1, "one worker");
     tg.spawn(async () => failures.push(await rejection(pool.run(() => 1, []))));
     await sleep(10);
     await pool.close();
@@ -451,7 +433,7 @@ testEachStrategy("idle workers are terminated after idleTimeoutMs", async () => 
   await using pool = new WorkerPool({ maxWorkers: 2, idleTimeoutMs: 2_000 });
   await Promise.all([pool.run(() => 1, []), pool.run(() => 2, [])]);
   assert.equal(pool.workerCount, 2);
-  await eventually(() => pool.workerCount === 0);
+  await eventually(() => pool.workerCount === 0, "no worker");
   assert.equal(pool.idleCount, 0);
   assert.equal(await pool.run(() => 3, []), 3);
 });

@@ -1,12 +1,17 @@
 // The SIGKILL half of every crash trial: run a child Deno script, kill it at a
-// random moment, and return the whole lines it printed to stdout first.
+// random moment, and return the whole lines it printed to stdout first. The
+// child prints them with `say` of `_crash_child.ts`.
 
 import assert from "node:assert/strict";
 import { sleep } from "../runtime/sleep.ts";
 
 /** How a crash trial's child is run and when it is killed. */
 export interface KillTrialOptions {
-  /** Arguments after `deno run` (permissions, the script, its arguments). */
+  /** The child script. */
+  script: string;
+  /** The directory the child may read and write (nothing else); its first argument. */
+  dir: string;
+  /** The child's further arguments. */
   args: string[];
   /**
    * One trial in five is killed within this many ms of the start, wherever
@@ -24,7 +29,14 @@ export interface KillTrialOptions {
  */
 export async function runAndKill(options: KillTrialOptions): Promise<string[]> {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", ...options.args],
+    args: [
+      "run",
+      `--allow-read=${options.dir}`,
+      `--allow-write=${options.dir}`,
+      options.script,
+      options.dir,
+      ...options.args,
+    ],
     stdin: "null",
     stdout: "piped",
     stderr: "piped",

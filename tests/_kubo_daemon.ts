@@ -1,12 +1,12 @@
 /**
- * Helpers for the Kubo backend's tests: which daemon answers, data made on
- * demand, and a private js-ipfs daemon for tests that would break a shared
- * one.
+ * Test fixtures for the Kubo backend: which daemon answers, what it pins,
+ * and js-ipfs daemons of a test's own.
  *
  * @module
  */
 
 import type { KuboBackend } from "../ipfs/kubo_backend.ts";
+import { eventually } from "./_async.ts";
 
 /** The daemon's agent (`kubo/0.30.0/...`, `js-ipfs/0.18.1`). */
 export async function agentVersion(url: string): Promise<string> {
@@ -18,71 +18,113 @@ export async function agentVersion(url: string): Promise<string> {
   return body.AgentVersion ?? "";
 }
 
-/** Random bytes (crypto.getRandomValues, 64 KiB at a time). */
-export function randomBytes(length: number): Uint8Array<ArrayBuffer> {
-  const bytes = new Uint8Array(length);
-  for (let at = 0; at < length; at += 65_536) {
-    crypto.getRandomValues(bytes.subarray(at, Math.min(at + 65_536, length)));
-  }
-  return bytes;
-}
-
-/**
- * A stream of `total` bytes made as it is read, in 256 KiB chunks that all
- * differ (no two blocks alike): nothing holds the whole content.
- */
-export function generated(total: number, onCancel?: () => void): ReadableStream<Uint8Array> {
-  const pattern = randomBytes(262_144);
-  let sent = 0;
-  return new ReadableStream<Uint8Array>({
-    pull(controller) {
-      if (sent >= total) {
-        controller.close();
-        return;
-      }
-      const chunk = pattern.slice(0, Math.min(pattern.length, total - sent));
-      new DataView(chunk.buffer).setFloat64(0, sent);
-      sent += chunk.length;
-      controller.enqueue(chunk);
-    },
-    cancel() {
-      onCancel?.();
-    },
-  }, { highWaterMark: 0 });
-}
-
 /** The recursively pinned CIDs, sorted. */
 export async function recursivePins(backend: KuboBackend): Promise<string[]> {
   return (await backend.pin.ls({ type: "recursive" })).map((pin) => pin.cid.toString()).sort();
 }
 
+const SCRIPT = new URL("../tools/start_js_ipfs.sh", import.meta.url).pathname;
+
 /**
- * Runs `fn` with the URL of a js-ipfs daemon of its own, started with
- * `tools/start_js_ipfs.sh` in a new state directory and stopped afterwards.
+ * A js-ipfs daemon started with `tools/start_js_ipfs.sh` in a state dir of
+ * its own, for tests that stop, kill or restart it, or would break a shared
+ * one.
  */
-export async function withPrivateJsIpfs<T>(fn: (url: string) => Promise<T>): Promise<T> {
-  const script = new URL("../tools/start_js_ipfs.sh", import.meta.url).pathname;
-  const dir = await Deno.makeTempDir({ prefix: "ipfs-kit-private-js-ipfs-" });
-  const started = await new Deno.Command(script, {
-    env: { IPFS_KIT_JS_IPFS_DIR: dir },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const stop = async () => {
-    await new Deno.Command(script, { args: ["stop", dir], stdout: "null", stderr: "null" })
-      .output();
-    await Deno.remove(dir, { recursive: true }).catch(() => {});
-  };
-  const url = /export IPFS_KIT_KUBO_API=(\S+)/.exec(new TextDecoder().decode(started.stdout))?.[1];
-  if (!started.success || url === undefined) {
-    await stop();
-    throw new Error(
-      `Cannot start a private js-ipfs daemon: ${new TextDecoder().decode(started.stderr)}`,
+export class JsIpfsDaemon {
+  readonly dir: string;
+  /** The API's URL, once launched. */
+  url = "";
+
+  constructor(dir: string) {
+    this.dir = dir;
+  }
+
+  get port(): number {
+    return Number(new URL(this.url).port);
+  }
+
+  /** The pid the script recorded. */
+  async pid(): Promise<number> {
+    return Number((await Deno.readTextFile(`${this.dir}/daemon.pid`)).trim());
+  }
+
+  /** `start` (a new repository) or `restart` (the same one); sets `url`. */
+  async launch(command: "start" | "restart"): Promise<void> {
+    const output = await new Deno.Command(SCRIPT, {
+      args: command === "start" ? [] : ["restart", this.dir],
+      env: { IPFS_KIT_JS_IPFS_DIR: this.dir },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const stdout = new TextDecoder().decode(output.stdout);
+    const url = /export IPFS_KIT_KUBO_API=(\S+)/.exec(stdout)?.[1];
+    if (!output.success || url === undefined) {
+      throw new Error(
+        `Cannot ${command} the js-ipfs daemon: ${new TextDecoder().decode(output.stderr)}`,
+      );
+    }
+    this.url = url;
+  }
+
+  /** Kills the daemon by its pid; returns once it is gone and its port refuses connections. */
+  async kill(signal: "SIGTERM" | "SIGKILL"): Promise<void> {
+    const pid = await this.pid();
+    Deno.kill(pid, signal);
+    const patience = { limitMs: 15_000, stepMs: 50 };
+    await eventually(
+      async () => !(await portOpen(this.port)),
+      "the daemon's port refuses connections",
+      patience,
+    );
+    await eventually(
+      async () => !(await processRuns(pid)),
+      `the daemon (pid ${pid}) exited`,
+      patience,
     );
   }
+
+  /** Stops the daemon and removes its state dir. */
+  async stop(): Promise<void> {
+    await new Deno.Command(SCRIPT, { args: ["stop", this.dir], stdout: "null", stderr: "null" })
+      .output();
+  }
+}
+
+/** Whether a process runs (a zombie does not). */
+async function processRuns(pid: number): Promise<boolean> {
   try {
-    return await fn(url);
+    const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+    return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
+  }
+}
+
+/** Whether something accepts connections on the port. */
+async function portOpen(port: number): Promise<boolean> {
+  try {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    conn.close();
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.ConnectionRefused) return false;
+    throw error;
+  }
+}
+
+/**
+ * Runs `fn` with the URL of a js-ipfs daemon of its own, started in a new
+ * state directory and stopped afterwards.
+ */
+export async function withPrivateJsIpfs<T>(fn: (url: string) => Promise<T>): Promise<T> {
+  const dir = await Deno.makeTempDir({ prefix: "ipfs-kit-private-js-ipfs-" });
+  const daemon = new JsIpfsDaemon(dir);
+  try {
+    await daemon.launch("start");
+    return await fn(daemon.url);
   } finally {
-    await stop();
+    await daemon.stop();
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
 }

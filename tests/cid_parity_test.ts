@@ -9,9 +9,10 @@
 
 import assert from "node:assert/strict";
 import { createKuboClient } from "../ipfs/_kubo_client.ts";
-import { EmbeddedNode } from "../ipfs/embedded_node.ts";
 import type { AddAllEntry, AddOptions } from "../ipfs/content_store.ts";
 import { probeKubo, requireService } from "./_services.ts";
+import { randomBytes, readAll } from "./_bytes.ts";
+import { withNode } from "./_node.ts";
 
 const kubo = await requireService("kubo", probeKubo);
 
@@ -27,34 +28,6 @@ const SIZES: Array<[string, number]> = [
   ["10 MiB", 10 * MIB],
 ];
 const VERSIONS = [0, 1] as const;
-
-function randomBytes(length: number): Uint8Array {
-  const bytes = new Uint8Array(length);
-  for (let at = 0; at < length; at += 65_536) {
-    crypto.getRandomValues(bytes.subarray(at, Math.min(at + 65_536, length)));
-  }
-  return bytes;
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
-}
-
-async function withNode<T>(fn: (node: EmbeddedNode) => Promise<T>): Promise<T> {
-  const repo = await Deno.makeTempDir({ prefix: "ipfs-kit-parity-" });
-  try {
-    await using node = await EmbeddedNode.open({ repo, sync: false });
-    return await fn(node);
-  } finally {
-    await Deno.remove(repo, { recursive: true });
-  }
-}
 
 for (const cidVersion of VERSIONS) {
   for (const [label, size] of SIZES) {
@@ -181,12 +154,7 @@ Deno.test({
     const daemon = await createKuboClient({ url: kubo.url });
     await daemon.add(bytes, { pin: false, timeout: 60_000 });
     const cid = await withNode(async (node) => (await node.add(bytes)).cid);
-    const parts: Uint8Array[] = [];
-    for await (
-      const part of daemon.cat(cid, { offset: 100_000, length: 300_000, timeout: 60_000 })
-    ) {
-      parts.push(part);
-    }
-    assert.deepEqual(concat(parts), bytes.subarray(100_000, 400_000));
+    const range = daemon.cat(cid, { offset: 100_000, length: 300_000, timeout: 60_000 });
+    assert.deepEqual(await readAll(range), bytes.subarray(100_000, 400_000));
   },
 });

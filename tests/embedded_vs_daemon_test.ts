@@ -15,35 +15,23 @@ import { CID } from "npm:multiformats@14.0.5/cid";
 import { testEachStrategy } from "../runtime/testing.ts";
 import { createKuboClient, type KuboRPCClient } from "../ipfs/_kubo_client.ts";
 import { peerIdOf } from "../ipfs/_identity.ts";
-import { EmbeddedNode } from "../ipfs/embedded_node.ts";
+import type { EmbeddedNode } from "../ipfs/embedded_node.ts";
 import type { AddAllEntry, BlockCodec, DagCodec } from "../ipfs/content_store.ts";
 import { probeKubo, requireService } from "./_services.ts";
+import { randomBytes } from "./_bytes.ts";
+import { withNode } from "./_node.ts";
 
 const kubo = await requireService("kubo", probeKubo);
 const TIMEOUT = 60_000;
 const encoder = new TextEncoder();
 
-function randomBytes(length: number): Uint8Array {
-  const bytes = new Uint8Array(length);
-  for (let at = 0; at < length; at += 65_536) {
-    crypto.getRandomValues(bytes.subarray(at, Math.min(at + 65_536, length)));
-  }
-  return bytes;
-}
-
-async function withBoth(
+/** Runs `fn` with an embedded node (see `withNode`), a client of the daemon and a scratch directory. */
+function withBoth(
   fn: (node: EmbeddedNode, daemon: KuboRPCClient, scratch: string) => Promise<void>,
 ): Promise<void> {
-  const repo = await Deno.makeTempDir({ prefix: "ipfs-kit-vs-daemon-" });
-  const scratch = await Deno.makeTempDir({ prefix: "ipfs-kit-vs-daemon-out-" });
-  try {
-    await using node = await EmbeddedNode.open({ repo, sync: false });
-    const daemon = await createKuboClient({ url: kubo.url });
-    await fn(node, daemon, scratch);
-  } finally {
-    await Deno.remove(repo, { recursive: true });
-    await Deno.remove(scratch, { recursive: true });
-  }
+  return withNode(async (node, _repo, scratch) => {
+    await fn(node, await createKuboClient({ url: kubo.url }), scratch);
+  });
 }
 
 function tree(): AddAllEntry[] {

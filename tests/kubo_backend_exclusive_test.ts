@@ -29,13 +29,8 @@ import { TimeoutError } from "../runtime/errors.ts";
 import { InvalidInputError, NotFoundError } from "../ipfs/errors.ts";
 import { KuboBackend } from "../ipfs/kubo_backend.ts";
 import { probeKubo, requireService } from "./_services.ts";
-import {
-  agentVersion,
-  generated,
-  randomBytes,
-  recursivePins,
-  withPrivateJsIpfs,
-} from "./_kubo_daemon.ts";
+import { agentVersion, recursivePins, withPrivateJsIpfs } from "./_kubo_daemon.ts";
+import { generated, randomBytes } from "./_bytes.ts";
 
 const kubo = await requireService("kubo", probeKubo);
 const ignore = kubo.ignore;
@@ -61,7 +56,7 @@ testEachStrategy(
       let cancelled = false;
       const controller = new AbortController();
       const half = Promise.withResolvers<void>();
-      const adding = backend.add(generated(100 * MIB, () => (cancelled = true)), {
+      const adding = backend.add(generated(100 * MIB, { onCancel: () => (cancelled = true) }), {
         signal: controller.signal,
         onProgress: (bytes) => {
           if (bytes >= 50 * MIB) half.resolve();

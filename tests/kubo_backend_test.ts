@@ -28,7 +28,8 @@ import {
 } from "../ipfs/errors.ts";
 import { KuboBackend, type KuboBackendOptions, UnreachableError } from "../ipfs/kubo_backend.ts";
 import { probeKubo, requireService } from "./_services.ts";
-import { agentVersion, generated, randomBytes, recursivePins } from "./_kubo_daemon.ts";
+import { agentVersion, recursivePins } from "./_kubo_daemon.ts";
+import { generated, randomBytes, readAll } from "./_bytes.ts";
 
 const kubo = await requireService("kubo", probeKubo);
 const ignore = kubo.ignore;
@@ -72,10 +73,6 @@ function samePeer(a: string, b: string): boolean {
       : CID.parse(id, id.startsWith("k") ? base36 : undefined).multihash.bytes;
   const [x, y] = [multihash(a), multihash(b)];
   return x.length === y.length && x.every((byte, i) => byte === y[i]);
-}
-
-async function readAll(stream: ReadableStream<Uint8Array>): Promise<Uint8Array<ArrayBuffer>> {
-  return new Uint8Array(await new Response(stream).arrayBuffer());
 }
 
 async function sha256(bytes: Uint8Array<ArrayBuffer>): Promise<string> {

@@ -27,15 +27,12 @@ import { taskGroup } from "../runtime/task_group.ts";
 import { testEachStrategy } from "../runtime/testing.ts";
 import { failAfter } from "../runtime/timeouts.ts";
 import { type Operation, WriteAheadLog } from "../wal/operation_log.ts";
-import {
-  builtinHandlers,
-  type HandlerContext,
-  type HealthState,
-  OperationProcessor,
-} from "../wal/processor.ts";
-import { randomBytes } from "./_kubo_daemon.ts";
+import { type HealthState, OperationProcessor } from "../wal/processor.ts";
+import { randomBytes, readAll } from "./_bytes.ts";
+import { eventually } from "./_async.ts";
+import { JsIpfsDaemon } from "./_kubo_daemon.ts";
+import { countingHandlers } from "./_wal.ts";
 
-const SCRIPT = new URL("../tools/start_js_ipfs.sh", import.meta.url).pathname;
 const JSIPFS = new URL("../tools/js-ipfs/node_modules/.bin/jsipfs", import.meta.url).pathname;
 
 /** Why the test cannot run here, if it cannot. */
@@ -53,107 +50,6 @@ if (missing !== undefined) {
 
 /** How long the outage lasts once the monitor says offline, in ms of real time. */
 const OUTAGE_MS = 2_500;
-
-/** Waits (polling on the runtime clock) until `condition` holds, at most `limitMs`. */
-async function until(
-  condition: () => boolean | Promise<boolean>,
-  what: string,
-  limitMs = 15_000,
-): Promise<void> {
-  const deadline = performance.now() + limitMs;
-  while (!(await condition())) {
-    if (performance.now() > deadline) assert.fail(`timed out after ${limitMs} ms waiting: ${what}`);
-    await sleep(50);
-  }
-}
-
-/** Whether a process runs (a zombie does not). */
-async function processRuns(pid: number): Promise<boolean> {
-  try {
-    const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
-    return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
-  }
-}
-
-/** Whether something accepts connections on the port. */
-async function portOpen(port: number): Promise<boolean> {
-  try {
-    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-    conn.close();
-    return true;
-  } catch (error) {
-    if (error instanceof Deno.errors.ConnectionRefused) return false;
-    throw error;
-  }
-}
-
-/** A js-ipfs daemon started with `tools/start_js_ipfs.sh` in a state dir of its own. */
-class JsIpfsDaemon {
-  readonly dir: string;
-  url = "";
-
-  constructor(dir: string) {
-    this.dir = dir;
-  }
-
-  get port(): number {
-    return Number(new URL(this.url).port);
-  }
-
-  /** The pid the script recorded. */
-  async pid(): Promise<number> {
-    return Number((await Deno.readTextFile(`${this.dir}/daemon.pid`)).trim());
-  }
-
-  /** `start` (a new repository) or `restart` (the same one); sets `url`. */
-  async launch(command: "start" | "restart"): Promise<void> {
-    const output = await new Deno.Command(SCRIPT, {
-      args: command === "start" ? [] : ["restart", this.dir],
-      env: { IPFS_KIT_JS_IPFS_DIR: this.dir },
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const stdout = new TextDecoder().decode(output.stdout);
-    const url = /export IPFS_KIT_KUBO_API=(\S+)/.exec(stdout)?.[1];
-    if (!output.success || url === undefined) {
-      throw new Error(
-        `Cannot ${command} the js-ipfs daemon: ${new TextDecoder().decode(output.stderr)}`,
-      );
-    }
-    this.url = url;
-  }
-
-  /** Kills the daemon by its pid; returns once it is gone and its port refuses connections. */
-  async kill(signal: "SIGTERM" | "SIGKILL"): Promise<void> {
-    const pid = await this.pid();
-    Deno.kill(pid, signal);
-    await until(async () => !(await portOpen(this.port)), "the daemon's port refuses connections");
-    await until(async () => !(await processRuns(pid)), `the daemon (pid ${pid}) exited`);
-  }
-
-  /** Stops the daemon and removes its state dir. */
-  async stop(): Promise<void> {
-    await new Deno.Command(SCRIPT, { args: ["stop", this.dir], stdout: "null", stderr: "null" })
-      .output();
-  }
-}
-
-/** The built-in handlers, counting each operation's calls and successful applications. */
-function countingHandlers(calls: Map<string, number>, applied: Map<string, number>) {
-  const handlers: Record<string, (context: HandlerContext<never>) => Promise<unknown>> = {};
-  for (const [type, handler] of Object.entries(builtinHandlers)) {
-    handlers[type] = async (context) => {
-      calls.set(context.id, (calls.get(context.id) ?? 0) + 1);
-      const result = await (handler as (c: HandlerContext<never>) => Promise<unknown>)(context);
-      applied.set(context.id, (applied.get(context.id) ?? 0) + 1);
-      return result;
-    };
-  }
-  return handlers;
-}
 
 /** The sum of a map's counts. */
 function total(counts: Map<string, number>): number {
@@ -176,11 +72,6 @@ async function finished(wal: WriteAheadLog, id: string, limitMs: number): Promis
   }
 }
 
-/** The bytes of a stream. */
-async function bytesOf(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> {
-  return new Uint8Array(await new Response(stream).arrayBuffer());
-}
-
 testEachStrategy(
   "WAL backend outage: with the daemon stopped, operations wait; when it returns they complete, each exactly once",
   async ({ strategy }) => {
@@ -200,7 +91,7 @@ testEachStrategy(
       const states: HealthState[] = [];
       const processor = new OperationProcessor(wal, {
         store: backend,
-        handlers: countingHandlers(calls, applied),
+        handlers: countingHandlers(applied, calls),
         concurrency: 4,
         // Retries after an unreachable backend are at least 30 s away: only the monitor's
         // resume, when the daemon is back, runs them within the test's time.
@@ -256,9 +147,10 @@ testEachStrategy(
         );
         const during = ids.slice(2);
 
-        await until(
+        await eventually(
           () => processor.health === "offline" && processor.running === 0,
           "the monitor says offline and the attempts made before are over",
+          { limitMs: 15_000, stepMs: 50 },
         );
         const callsWhenOffline = new Map(calls);
         const end = performance.now() + OUTAGE_MS;
@@ -340,9 +232,9 @@ testEachStrategy(
       const read = { timeoutMs: 10_000 };
       for (const [op, content] of [[addSmall, small], [addLarge, large], [addV1, v1]] as const) {
         const cid = (op.result as { cid: string }).cid;
-        assert.deepEqual(await bytesOf(backend.cat(cid, read)), content, `content of ${cid}`);
+        assert.deepEqual(await readAll(backend.cat(cid, read)), content, `content of ${cid}`);
       }
-      assert.deepEqual(await bytesOf(backend.cat(pinCid, read)), toPin, "the content pinned");
+      assert.deepEqual(await readAll(backend.cat(pinCid, read)), toPin, "the content pinned");
       assert.deepEqual(await backend.block.get(blockCid, read), block);
       assert.equal((await backend.block.stat(blockCid, read)).size, block.length);
       const dagNode = (await backend.dag.get(dagCid, read)).value as typeof dagValue;

@@ -44,11 +44,9 @@ async function runTrial(
   firstId: number,
 ): Promise<TrialOutput> {
   const lines = await runAndKill({
+    script: CHILD,
+    dir,
     args: [
-      `--allow-read=${dir}`,
-      `--allow-write=${dir}`,
-      CHILD,
-      dir,
       plan.policy,
       strategy,
       String(plan.writers),

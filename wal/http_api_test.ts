@@ -5,30 +5,10 @@ import { sleep } from "../runtime/sleep.ts";
 import { taskGroup } from "../runtime/task_group.ts";
 import { testEachStrategy } from "../runtime/testing.ts";
 import { createWalHandler, serveWal, type WalServer } from "./http_api.ts";
-import { WriteAheadLog, type WriteAheadLogOptions } from "./operation_log.ts";
-import type { HandlerContext, OperationStore } from "./processor.ts";
+import { processUntilIdle, UNKNOWN_ID, withWal } from "../tests/_wal.ts";
 
-const NO_STORE = {} as OperationStore;
 const TOKEN = "s3cret-token-0123456789";
 const JSON_HEADERS = { "content-type": "application/json" };
-const UNKNOWN_ID = "01ARZ3NDEKTSV4RRFFQ69G5FAV";
-
-async function withWal(
-  fn: (wal: WriteAheadLog) => Promise<void>,
-  options: WriteAheadLogOptions = {},
-): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "wal-http-test-" });
-  try {
-    const wal = await WriteAheadLog.open(dir, { syncPolicy: "none", ...options });
-    try {
-      await fn(wal);
-    } finally {
-      await wal.close();
-    }
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
 
 interface Answer {
   status: number;
@@ -67,20 +47,6 @@ function assertError(answer: Answer, status: number, code: string): void {
   assert.equal(answer.body?.error?.code, code, answer.text);
   assert.equal(typeof answer.body.error.message, "string");
   assert.match(answer.headers.get("content-type") ?? "", /^application\/json/);
-}
-
-/** Runs a processor with one custom handler until nothing of its type is left. */
-function processUntilIdle(
-  wal: WriteAheadLog,
-  handlers: Record<string, (context: HandlerContext) => unknown>,
-): Promise<void> {
-  return wal.process({
-    store: NO_STORE,
-    builtinHandlers: false,
-    health: false,
-    handlers,
-    untilIdle: true,
-  });
 }
 
 /** A raw HTTP/1.1 exchange, for headers `fetch` will not send (Host, Upgrade). */

@@ -57,11 +57,9 @@ async function runTrial(
   firstSeq: number,
 ): Promise<TrialOutput> {
   const lines = await runAndKill({
+    script: CHILD,
+    dir,
     args: [
-      `--allow-read=${dir}`,
-      `--allow-write=${dir}`,
-      CHILD,
-      dir,
       plan.policy,
       strategy,
       String(plan.writers),

@@ -16,30 +16,16 @@ import {
 } from "./operation_log.ts";
 import type { SyncPolicy } from "./segment_log.ts";
 import { mountTmpfs, unmount } from "../tests/_tmpfs.ts";
+import { ioError, withWalDir } from "../tests/_wal.ts";
 
 const POLICIES: SyncPolicy[] = ["always", "group", "none"];
 const SOME_CID = "bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy";
-
-async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "wal-op-test-" });
-  try {
-    await fn(dir);
-  } finally {
-    faults.beforeWrite = undefined;
-    faults.beforeSync = undefined;
-    await Deno.remove(dir, { recursive: true });
-  }
-}
 
 /** Bytes derived from `seed`, `length` long. */
 function bytesFor(seed: number, length: number): Uint8Array {
   const bytes = new Uint8Array(length);
   for (let i = 0; i < length; i++) bytes[i] = (seed * 31 + i * 7) & 0xff;
   return bytes;
-}
-
-function ioError(code: string, message: string): Error {
-  return Object.assign(new Error(message), { code });
 }
 
 /** Every operation, oldest first. */
@@ -56,7 +42,7 @@ testEachStrategy(
   "submitted operations survive reopening with their parameters, under each policy",
   async () => {
     for (const syncPolicy of POLICIES) {
-      await withTempDir(async (dir) => {
+      await withWalDir(async (dir) => {
         const submitted: Operation[] = [];
         {
           await using wal = await WriteAheadLog.open(dir, { syncPolicy, segmentSize: 4096 });
@@ -103,7 +89,7 @@ testEachStrategy(
 testEachStrategy(
   "parameters that cannot be stored are refused before anything is written",
   async () => {
-    await withTempDir(async (dir) => {
+    await withWalDir(async (dir) => {
       await using wal = await WriteAheadLog.open(dir, { maxOperationBytes: 1024 });
       const cyclic: Record<string, unknown> = {};
       cyclic.self = cyclic;
@@ -137,7 +123,7 @@ testEachStrategy(
 );
 
 testEachStrategy("list filters by state and type, pages in both orders", async () => {
-  await withTempDir(async (dir) => {
+  await withWalDir(async (dir) => {
     await using wal = await WriteAheadLog.open(dir);
     const ids: string[] = [];
     for (let i = 0; i < 30; i++) {
@@ -186,7 +172,7 @@ testEachStrategy("list filters by state and type, pages in both orders", async (
 });
 
 testEachStrategy("cancel and retry move operations between states, durably", async () => {
-  await withTempDir(async (dir) => {
+  await withWalDir(async (dir) => {
     let a: string;
     let b: string;
     {
@@ -222,7 +208,7 @@ testEachStrategy("cancel and retry move operations between states, durably", asy
 });
 
 testEachStrategy("retry refuses a completed operation", async () => {
-  await withTempDir(async (dir) => {
+  await withWalDir(async (dir) => {
     const repo = `${dir}/unused`;
     await using wal = await WriteAheadLog.open(`${dir}/wal`);
     const { id } = await wal.submit("noop", {});
@@ -246,7 +232,7 @@ testEachStrategy("retry refuses a completed operation", async () => {
 });
 
 testEachStrategy("wait honours its signal and the log closing", async () => {
-  await withTempDir(async (dir) => {
+  await withWalDir(async (dir) => {
     const wal = await WriteAheadLog.open(dir);
     const { id } = await wal.submit("custom", {});
     const controller = new AbortController();
@@ -263,7 +249,7 @@ testEachStrategy("wait honours its signal and the log closing", async () => {
 
 testEachStrategy("a full disk fails submit clearly and loses nothing acknowledged", async () => {
   for (const syncPolicy of POLICIES) {
-    await withTempDir(async (dir) => {
+    await withWalDir(async (dir) => {
       const acknowledged: Operation[] = [];
       {
         await using wal = await WriteAheadLog.open(dir, { syncPolicy });
@@ -299,7 +285,7 @@ testEachStrategy("a full disk fails submit clearly and loses nothing acknowledge
 testEachStrategy(
   "checkpoints drop expired finished operations and compact the log",
   async ({ clock }) => {
-    await withTempDir(async (dir) => {
+    await withWalDir(async (dir) => {
       let before: Operation[];
       {
         await using wal = await WriteAheadLog.open(dir, {
@@ -343,7 +329,7 @@ testEachStrategy("a checkpoint cut short by a full disk is ignored on replay", a
   // Under "always" every record is a write of its own: let the checkpoint's
   // first records through and fail one in the middle (or all the rest).
   for (const failRest of [false, true]) {
-    await withTempDir(async (dir) => {
+    await withWalDir(async (dir) => {
       let expected: Operation[];
       {
         await using wal = await WriteAheadLog.open(dir, { syncPolicy: "always", retainCount: 0 });
@@ -373,7 +359,7 @@ testEachStrategy("a checkpoint cut short by a full disk is ignored on replay", a
 });
 
 testEachStrategy("checkpoints and submits interleave without losing a submit", async () => {
-  await withTempDir(async (dir) => {
+  await withWalDir(async (dir) => {
     const pending = new Set<string>();
     const cancelled = new Set<string>();
     {
@@ -402,7 +388,7 @@ testEachStrategy("checkpoints and submits interleave without losing a submit", a
 testEachStrategy(
   "a real full disk (1 MiB tmpfs): submit fails clearly, nothing acknowledged is lost",
   async () => {
-    await withTempDir(async (dir) => {
+    await withWalDir(async (dir) => {
       if (!(await mountTmpfs(dir))) {
         console.warn("tmpfs mount not permitted here: the injected full-disk tests cover it");
         return;
@@ -448,7 +434,7 @@ testEachStrategy(
 testEachStrategy(
   "an operation interrupted while processing is pending again after reopening",
   async () => {
-    await withTempDir(async (dir) => {
+    await withWalDir(async (dir) => {
       let id: string;
       {
         const wal = await WriteAheadLog.open(`${dir}/wal`);
@@ -485,7 +471,7 @@ testEachStrategy(
 );
 
 testEachStrategy("options are validated", async () => {
-  await withTempDir(async (dir) => {
+  await withWalDir(async (dir) => {
     await assert.rejects(WriteAheadLog.open(dir, { maxAttempts: 0 }), RangeError);
     await assert.rejects(WriteAheadLog.open(dir, { retainMs: -1 }), RangeError);
     await assert.rejects(WriteAheadLog.open(dir, { maxOperationBytes: 1.5 }), RangeError);
@@ -496,7 +482,7 @@ testEachStrategy("options are validated", async () => {
 });
 
 testEachStrategy("subscribe reports submissions, changes and removals, in order", async () => {
-  await withTempDir(async (dir) => {
+  await withWalDir(async (dir) => {
     await using wal = await WriteAheadLog.open(`${dir}/wal`, { retainCount: 0 });
     const changes: OperationChange[] = [];
     const unsubscribe = wal.subscribe((change) => changes.push(change));
@@ -543,7 +529,7 @@ testEachStrategy("subscribe reports submissions, changes and removals, in order"
 testEachStrategy(
   "subscribers: a signal unsubscribes, a throwing listener is reported",
   async () => {
-    await withTempDir(async (dir) => {
+    await withWalDir(async (dir) => {
       const reported: unknown[] = [];
       const onError = (event: ErrorEvent) => {
         reported.push(event.error);

@@ -16,7 +16,6 @@ import { testEachStrategy } from "../runtime/testing.ts";
 import { WalError } from "./errors.ts";
 import { type Operation, WriteAheadLog } from "./operation_log.ts";
 import {
-  builtinHandlers,
   type HandlerContext,
   HealthMonitor,
   type HealthState,
@@ -25,18 +24,8 @@ import {
   OperationProcessor,
   type OperationStore,
 } from "./processor.ts";
-
-async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "wal-proc-test-" });
-  try {
-    await fn(dir);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
-
-/** No store: for handlers that do not use one. */
-const NO_STORE = {} as OperationStore;
+import { withTempDir } from "../tests/_files.ts";
+import { countingHandlers, NO_STORE } from "../tests/_wal.ts";
 
 /** Waits (on the runtime clock) until `condition` holds. */
 async function until(condition: () => boolean, what: string, stepMs = 10): Promise<void> {
@@ -102,19 +91,6 @@ class SwitchableStore implements OperationStore {
     }
     return fn();
   }
-}
-
-/** The built-in handlers, counting each operation's successful applications. */
-function countingHandlers(applied: Map<string, number>) {
-  const handlers: Record<string, (context: HandlerContext<never>) => Promise<unknown>> = {};
-  for (const [type, handler] of Object.entries(builtinHandlers)) {
-    handlers[type] = async (context) => {
-      const result = await (handler as (c: HandlerContext<never>) => Promise<unknown>)(context);
-      applied.set(context.id, (applied.get(context.id) ?? 0) + 1);
-      return result;
-    };
-  }
-  return handlers;
 }
 
 testEachStrategy("the built-in handlers apply operations to a real embedded node", async () => {

@@ -12,6 +12,7 @@ import {
 } from "./errors.ts";
 import { type LogRecord, SegmentLog, type SyncPolicy } from "./segment_log.ts";
 import { mountTmpfs, unmount } from "../tests/_tmpfs.ts";
+import { ioError, withWalDir } from "../tests/_wal.ts";
 
 const POLICIES: SyncPolicy[] = ["always", "group", "none"];
 
@@ -33,17 +34,6 @@ async function readAll(log: SegmentLog, fromLsn?: number): Promise<LogRecord[]> 
     records.push(record);
   }
   return records;
-}
-
-async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "wal-test-" });
-  try {
-    await fn(dir);
-  } finally {
-    faults.beforeWrite = undefined;
-    faults.beforeSync = undefined;
-    await Deno.remove(dir, { recursive: true });
-  }
 }
 
 async function segmentFiles(dir: string): Promise<string[]> {
@@ -74,15 +64,11 @@ function idsInFrames(data: Uint8Array): number[] {
   return ids;
 }
 
-function ioError(code: string, message: string): Error {
-  return Object.assign(new Error(message), { code });
-}
-
 testEachStrategy(
   "records round-trip across segments and reopening, under each policy",
   async () => {
     for (const syncPolicy of POLICIES) {
-      await withTempDir(async (dir) => {
+      await withWalDir(async (dir) => {
         const written: Uint8Array[] = [];
         {
           await using log = await SegmentLog.open(dir, { syncPolicy, segmentSize: 512 });
@@ -116,7 +102,7 @@ testEachStrategy(
 );
 
 testEachStrategy("LSNs follow the order of the calls under concurrency", async () => {
-  await withTempDir(async (dir) => {
+  await withWalDir(async (dir) => {
     await using log = await SegmentLog.open(dir, { segmentSize: 2048 });
     const results = await Promise.all(
       Array.from({ length: 200 }, (_, i) => log.append(1, payloadFor(i))),
@@ -128,7 +114,7 @@ testEachStrategy("LSNs follow the order of the calls under concurrency", async (
 });
 
 testEachStrategy("group commit: concurrent appends share one fdatasync", async () => {
-  await withTempDir(async (dir) => {
+  await withWalDir(async (dir) => {
     await using log = await SegmentLog.open(dir, { syncPolicy: "group" });
     await Promise.all(Array.from({ length: 64 }, (_, i) => log.append(1, payloadFor(i))));
     const stats = log.stats;
@@ -152,7 +138,7 @@ testEachStrategy("group commit: concurrent appends share one fdatasync", async (
 });
 
 testEachStrategy("always: one write and one fdatasync per append; none: no fdatasync", async () => {
-  await withTempDir(async (dir) => {
+  await withWalDir(async (dir) => {
     {
       await using log = await SegmentLog.open(`${dir}/always`, { syncPolicy: "always" });
       await Promise.all(Array.from({ length: 20 }, (_, i) => log.append(1, payloadFor(i))));
@@ -169,7 +155,7 @@ testEachStrategy("always: one write and one fdatasync per append; none: no fdata
 });
 
 testEachStrategy("a durable append never rides in an unsynced group", async () => {
-  await withTempDir(async (dir) => {
+  await withWalDir(async (dir) => {
     const events: string[] = [];
     faults.beforeWrite = (_path, data) => {
       events.push(`write ${idsInFrames(data).join(",")}`);
@@ -226,7 +212,7 @@ function realPause(): Promise<void> {
 }
 
 testEachStrategy("maxGroupDelayMs gathers records until the delay passes", async ({ clock }) => {
-  await withTempDir(async (dir) => {
+  await withWalDir(async (dir) => {
     {
       await using log = await SegmentLog.open(`${dir}/delay`, { maxGroupDelayMs: 10 });
       const pending = [log.append(1, payloadFor(1))];
@@ -253,7 +239,7 @@ testEachStrategy("maxGroupDelayMs gathers records until the delay passes", async
 }, { virtualClock: 60_000 });
 
 testEachStrategy("maxGroupBytes cuts the delay short", async ({ clock }) => {
-  await withTempDir(async (dir) => {
+  await withWalDir(async (dir) => {
     const frame = payloadFor(1, 20).length + RECORD_OVERHEAD;
     await using log = await SegmentLog.open(dir, {
       maxGroupDelayMs: 1_000,
@@ -269,7 +255,7 @@ testEachStrategy("maxGroupBytes cuts the delay short", async ({ clock }) => {
 }, { virtualClock: 60_000 });
 
 testEachStrategy("a cancelled queued append is dropped; a taken one completes", async () => {
-  await withTempDir(async (dir) => {
+  await withWalDir(async (dir) => {
     await using log = await SegmentLog.open(dir);
     const gates = [Promise.withResolvers<void>(), Promise.withResolvers<void>()];
     const started = [Promise.withResolvers<void>(), Promise.withResolvers<void>()];
@@ -307,7 +293,7 @@ testEachStrategy("a cancelled queued append is dropped; a taken one completes", 
 });
 
 testEachStrategy("an fdatasync error is fatal and never retried", async () => {
-  await withTempDir(async (dir) => {
+  await withWalDir(async (dir) => {
     const log = await SegmentLog.open(dir, { syncPolicy: "group" });
     for (let id = 0; id < 5; id++) await log.append(1, payloadFor(id));
     const injected = ioError("EIO", "Input/output error (os error 5)");
@@ -345,7 +331,7 @@ testEachStrategy("an fdatasync error is fatal and never retried", async () => {
 });
 
 testEachStrategy("an fsync error while rotating is fatal too", async () => {
-  await withTempDir(async (dir) => {
+  await withWalDir(async (dir) => {
     await using log = await SegmentLog.open(dir, { syncPolicy: "group", segmentSize: 256 });
     faults.beforeSync = (path) => {
       if (path.endsWith(".tmp")) throw ioError("EIO", "Input/output error (os error 5)");
@@ -362,7 +348,7 @@ testEachStrategy("an fsync error while rotating is fatal too", async () => {
 });
 
 testEachStrategy("a write error other than a full disk is fatal", async () => {
-  await withTempDir(async (dir) => {
+  await withWalDir(async (dir) => {
     await using log = await SegmentLog.open(dir);
     faults.beforeWrite = () => {
       throw ioError("EIO", "Input/output error (os error 5)");
@@ -374,7 +360,7 @@ testEachStrategy("a write error other than a full disk is fatal", async () => {
 });
 
 testEachStrategy("an injected full disk fails the group only; the log goes on", async () => {
-  await withTempDir(async (dir) => {
+  await withWalDir(async (dir) => {
     await using log = await SegmentLog.open(dir);
     await log.append(1, payloadFor(1));
     let fail = true;
@@ -396,7 +382,7 @@ testEachStrategy("an injected full disk fails the group only; the log goes on", 
 testEachStrategy(
   "a real full disk (1 MiB tmpfs): clear error, nothing acknowledged lost",
   async () => {
-    await withTempDir(async (dir) => {
+    await withWalDir(async (dir) => {
       if (!(await mountTmpfs(dir))) {
         console.warn("tmpfs mount not permitted here: the injected full-disk tests cover it");
         return;
@@ -445,7 +431,7 @@ testEachStrategy(
 testEachStrategy(
   "truncating the last segment at every offset of its last records recovers exactly a prefix",
   async () => {
-    await withTempDir(async (dir) => {
+    await withWalDir(async (dir) => {
       const source = `${dir}/source`;
       const frames: number[] = []; // end offset of each record in the last segment
       const lengths = [0, 1, 13, 40, 7, 22];
@@ -512,7 +498,7 @@ testEachStrategy(
 );
 
 testEachStrategy("flipping any byte of a record is detected", async () => {
-  await withTempDir(async (dir) => {
+  await withWalDir(async (dir) => {
     const source = `${dir}/source`;
     {
       await using log = await SegmentLog.open(source, { syncPolicy: "none" });
@@ -560,7 +546,7 @@ testEachStrategy("flipping any byte of a record is detected", async () => {
 });
 
 testEachStrategy("damage in an earlier segment sets the later segments aside", async () => {
-  await withTempDir(async (dir) => {
+  await withWalDir(async (dir) => {
     {
       await using log = await SegmentLog.open(dir, { segmentSize: 300, syncPolicy: "none" });
       for (let id = 1; id <= 40; id++) await log.append(1, payloadFor(id, 20));
@@ -585,7 +571,7 @@ testEachStrategy("damage in an earlier segment sets the later segments aside", a
 });
 
 testEachStrategy("a record copied from another segment fails its checksum", async () => {
-  await withTempDir(async (dir) => {
+  await withWalDir(async (dir) => {
     {
       await using log = await SegmentLog.open(dir, { segmentSize: 300, syncPolicy: "none" });
       for (let id = 1; id <= 20; id++) await log.append(1, payloadFor(id, 20));
@@ -609,7 +595,7 @@ testEachStrategy("a record copied from another segment fails its checksum", asyn
 testEachStrategy(
   "a truncated header of the last segment falls back to the one before",
   async () => {
-    await withTempDir(async (dir) => {
+    await withWalDir(async (dir) => {
       {
         await using log = await SegmentLog.open(dir, { segmentSize: 300, syncPolicy: "none" });
         for (let id = 1; id <= 20; id++) await log.append(1, payloadFor(id, 20));
@@ -631,7 +617,7 @@ testEachStrategy(
 testEachStrategy(
   "compaction removes whole segments below the LSN, never the active one",
   async () => {
-    await withTempDir(async (dir) => {
+    await withWalDir(async (dir) => {
       {
         await using log = await SegmentLog.open(dir, { segmentSize: 512 });
         for (let id = 1; id <= 100; id++) await log.append(1, payloadFor(id, 40));
@@ -662,7 +648,7 @@ testEachStrategy(
 );
 
 testEachStrategy("a log is locked against a second open", async () => {
-  await withTempDir(async (dir) => {
+  await withWalDir(async (dir) => {
     const log = await SegmentLog.open(dir);
     await assert.rejects(SegmentLog.open(dir), WalLockedError);
     await log.close();
@@ -672,7 +658,7 @@ testEachStrategy("a log is locked against a second open", async () => {
 });
 
 testEachStrategy("close waits for queued appends, then refuses new ones", async () => {
-  await withTempDir(async (dir) => {
+  await withWalDir(async (dir) => {
     const log = await SegmentLog.open(dir, { syncPolicy: "none" });
     const pending = Array.from({ length: 10 }, (_, i) => log.append(1, payloadFor(i)));
     const closing = log.close();
@@ -689,7 +675,7 @@ testEachStrategy("close waits for queued appends, then refuses new ones", async 
 });
 
 testEachStrategy("arguments are validated", async () => {
-  await withTempDir(async (dir) => {
+  await withWalDir(async (dir) => {
     await assert.rejects(
       SegmentLog.open(dir, { syncPolicy: "sometimes" as SyncPolicy }),
       /Cannot open log: syncPolicy must be one of always, group, none: received "sometimes"/,
@@ -719,7 +705,7 @@ testEachStrategy("arguments are validated", async () => {
 });
 
 testEachStrategy("a big record gets a segment of its own", async () => {
-  await withTempDir(async (dir) => {
+  await withWalDir(async (dir) => {
     await using log = await SegmentLog.open(dir, { segmentSize: 256 });
     await log.append(1, payloadFor(1, 10));
     await log.append(1, payloadFor(2, 1000));
@@ -731,7 +717,7 @@ testEachStrategy("a big record gets a segment of its own", async () => {
 });
 
 testEachStrategy("the observer hears of every group and every timed fdatasync", async () => {
-  await withTempDir(async (dir) => {
+  await withWalDir(async (dir) => {
     const groups: Array<[number, number]> = [];
     const syncs: number[] = [];
     let beforeClose = 0;
@@ -766,7 +752,7 @@ testEachStrategy("the observer hears of every group and every timed fdatasync", 
 });
 
 testEachStrategy("an observer that throws is reported, and the log goes on", async () => {
-  await withTempDir(async (dir) => {
+  await withWalDir(async (dir) => {
     const reported: unknown[] = [];
     const onError = (event: ErrorEvent) => {
       reported.push(event.error);
@@ -796,7 +782,7 @@ testEachStrategy("an observer that throws is reported, and the log goes on", asy
 testEachStrategy(
   "the active segment has zeros reserved ahead; recovery after a crash cuts them, not damage",
   async () => {
-    await withTempDir(async (dir) => {
+    await withWalDir(async (dir) => {
       const log = await SegmentLog.open(`${dir}/log`, { syncPolicy: "group" });
       try {
         for (let id = 1; id <= 50; id++) await log.append(1, payloadFor(id, 100));

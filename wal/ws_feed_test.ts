@@ -5,30 +5,10 @@ import { taskGroup } from "../runtime/task_group.ts";
 import { testEachStrategy } from "../runtime/testing.ts";
 import { failAfter } from "../runtime/timeouts.ts";
 import { serveWal, type WalServer } from "./http_api.ts";
-import { WriteAheadLog, type WriteAheadLogOptions } from "./operation_log.ts";
-import type { HandlerContext, OperationStore } from "./processor.ts";
 import type { WalEvent, WalEventSource } from "./ws_feed.ts";
+import { NO_STORE, processUntilIdle, UNKNOWN_ID, withWal } from "../tests/_wal.ts";
 
-const NO_STORE = {} as OperationStore;
 const TOKEN = "feed-token-0123456789abcdef";
-const UNKNOWN_ID = "01ARZ3NDEKTSV4RRFFQ69G5FAV";
-
-async function withWal(
-  fn: (wal: WriteAheadLog) => Promise<void>,
-  options: WriteAheadLogOptions = {},
-): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "wal-feed-test-" });
-  try {
-    const wal = await WriteAheadLog.open(dir, { syncPolicy: "none", ...options });
-    try {
-      await fn(wal);
-    } finally {
-      await wal.close();
-    }
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-}
 
 /** A message as received: see `FeedMessage` in ws_feed.ts for the shapes. */
 // deno-lint-ignore no-explicit-any
@@ -127,19 +107,6 @@ class FeedClient {
 
 function feedUrl(server: WalServer): string {
   return `${server.url.replace(/^http/, "ws")}/feed`;
-}
-
-function processUntilIdle(
-  wal: WriteAheadLog,
-  handlers: Record<string, (context: HandlerContext) => unknown>,
-): Promise<void> {
-  return wal.process({
-    store: NO_STORE,
-    builtinHandlers: false,
-    health: false,
-    handlers,
-    untilIdle: true,
-  });
 }
 
 async function submit(server: WalServer, type: string, params: unknown = {}): Promise<string> {

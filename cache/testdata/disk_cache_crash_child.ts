@@ -11,7 +11,8 @@ import { run } from "../../runtime/run.ts";
 import type { StrategyName } from "../../runtime/strategy.ts";
 import { taskGroup } from "../../runtime/task_group.ts";
 import { DiskCache } from "../disk_cache.ts";
-import { mulberry32 } from "../_workloads.ts";
+import { mulberry32 } from "../../tests/_workloads.ts";
+import { say } from "../../tests/_crash_child.ts";
 
 /** Keys the child writes: `key-0` .. `key-63`. */
 export const KEYS = 64;
@@ -56,8 +57,6 @@ if (import.meta.main) {
   const random = mulberry32(Number(seed));
   let version = Number(firstVersion);
   const busy = new Set<number>();
-  const encoder = new TextEncoder();
-  const say = (line: string) => Deno.stdout.writeSync(encoder.encode(line + "\n"));
   await run(async () => {
     await using cache = await DiskCache.open(dir, { maxBytes: MAX_BYTES });
     say("ready");

@@ -13,12 +13,9 @@ import { taskGroup } from "../../runtime/task_group.ts";
 import type { StrategyName } from "../../runtime/strategy.ts";
 import { SegmentLog, type SyncPolicy } from "../segment_log.ts";
 import { crashPayload, crashType } from "./crash_payload.ts";
+import { say } from "../../tests/_crash_child.ts";
 
 const [dir, policy, strategy, writers, firstId] = Deno.args;
-const encoder = new TextEncoder();
-const say = (line: string) => {
-  Deno.stdout.writeSync(encoder.encode(line + "\n"));
-};
 
 await run(async () => {
   const log = await SegmentLog.open(dir, {

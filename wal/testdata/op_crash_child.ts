@@ -24,12 +24,9 @@ import {
   crashOpResult,
   crashOpType,
 } from "./op_crash_ops.ts";
+import { say } from "../../tests/_crash_child.ts";
 
 const [dir, policy, strategy, writers, firstSeq, count] = Deno.args;
-const encoder = new TextEncoder();
-const say = (line: string) => {
-  Deno.stdout.writeSync(encoder.encode(line + "\n"));
-};
 
 await run(async () => {
   const wal = await WriteAheadLog.open(dir, {

@@ -1,7 +1,7 @@
 /**
  * Workloads for the cache's tests, benchmarks and hit-ratio script: a seeded
- * PRNG, a Zipf sampler, the ARC paper's trace reader and an LRU simulation.
- * Not part of the public API.
+ * PRNG, a Zipf sampler, Zipf requests polluted by scans, the ARC paper's
+ * trace reader and an LRU simulation.
  *
  * @module
  */
@@ -48,6 +48,40 @@ export function zipf(n: number, exponent: number, random: () => number): () => n
     }
     return lo;
   };
+}
+
+/**
+ * Zipf requests (exponent 0.99, a fixed seed) over keys `0 .. keys - 1`;
+ * after every `every` of them, a scan of `scan` keys never requested before
+ * or after (`keys`, `keys + 1`, ...).
+ *
+ * @param keys How many keys the Zipf requests draw from.
+ * @param total How many Zipf requests.
+ * @param every How many Zipf requests come between two scans.
+ * @param scan How many keys a scan requests (0: no scans).
+ * @returns The requests, and `counted`: 1 for a Zipf request, 0 for a scan's.
+ */
+export function pollutedZipf(
+  keys: number,
+  total: number,
+  every: number,
+  scan: number,
+): { requests: Int32Array; counted: Uint8Array } {
+  const draw = zipf(keys, 0.99, mulberry32(0xa2c));
+  const requests: number[] = [];
+  const counted: number[] = [];
+  let fresh = keys;
+  for (let i = 1; i <= total; i++) {
+    requests.push(draw());
+    counted.push(1);
+    if (scan > 0 && i % every === 0) {
+      for (let j = 0; j < scan; j++) {
+        requests.push(fresh++);
+        counted.push(0);
+      }
+    }
+  }
+  return { requests: Int32Array.from(requests), counted: Uint8Array.from(counted) };
 }
 
 /** A trace as its page accesses, and how many requests it had. */
