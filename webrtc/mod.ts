@@ -1,0 +1,86 @@
+/**
+ * Verified content streams over WebRTC data channels, to Deno peers and to
+ * browsers. A peer asks for a CID, a path below it and a byte range; the
+ * sender streams the blocks that range needs, in order, each with its CID,
+ * and the receiver checks every block's hash and every link from the root
+ * before it hands out a byte: it trusts no sender.
+ *
+ * ## Map of the folder
+ * | file | holds |
+ * |---|---|
+ * | `streaming_manager.ts` | {@linkcode StreamingManager}: serves a `ContentStore` to peers; lists, closes one, closes all connections |
+ * | `signaling_server.ts` | {@linkcode createSignalingHandler} (a route to mount) and {@linkcode serveSignaling} (a loopback server): WebSocket signaling, its protocol and its security rules |
+ * | `signaling_client.ts` | {@linkcode connectWebRtc}: the Deno client |
+ * | `connection.ts` | {@linkcode WebRtcConnection}: `open()` a verified stream, `streams()`, `closeStream()`, `stats()` ({@linkcode ConnectionStats}) |
+ * | `browser_receiver.ts` | the receiver for browsers (entry `@ipfs-kit/kit/webrtc/browser`), bundled with `deno bundle --platform browser` |
+ * | `options.ts` | {@linkcode WebRtcOptions}: limits, windows, timeouts, ICE settings |
+ * | `errors.ts` | {@linkcode VerificationError}, {@linkcode WebRtcProtocolError}, {@linkcode WebRtcLimitError}, {@linkcode StreamClosedError}, {@linkcode SignalingError} |
+ * | `_wire.ts`, `_block_assembler.ts` | the data channel protocol (one channel per stream; a request, block headers and bytes, credits, `end`) |
+ * | `_dag_walk.ts` | the walk both ends make over a UnixFS DAG: which block comes next, and its check |
+ * | `_signaling_messages.ts`, `_signaling_session.ts`, `_ws_port.ts`, `_security.ts` | signaling's messages, its session, a bounded WebSocket, access checks |
+ * | `_native.ts`, `_peer.ts`, `_data_channel.ts`, `_notifier.ts` | node-datachannel for tasks: guarded native callbacks, bounded queues, backpressure |
+ * | `_stream_sender.ts`, `_stream_receiver.ts`, `_counters.ts` | one stream's two ends; what a connection counts |
+ *
+ * ## How a stream flows
+ * The receiver opens a data channel per stream and sends its request with a
+ * window (default 4 MiB). The sender walks the DAG (the path's directories
+ * and HAMT shards, then the file's nodes whose bytes meet the range), reads
+ * each block from the store and sends it as a header (its size, its CID)
+ * and messages of at most 64 KiB, waiting while the channel holds more than
+ * `highWaterMark` unsent bytes (`bufferedAmount`, polled every `pollMs`)
+ * and while the receiver's window is used up. The receiver takes messages
+ * only as its reader reads, grants the window back as it takes them, puts
+ * each block together, checks it, and hands out its bytes in the range.
+ * Closing the channel from either end (the reader cancels, or
+ * {@linkcode WebRtcConnection.closeStream}) cancels the sender's reads.
+ *
+ * ## Deno and the native library
+ * Deno peers run on `npm:node-datachannel` (libdatachannel), loaded on
+ * first use: run with `--allow-ffi` (and read, env, sys). A callback that
+ * throws inside a native event would abort the process, so no callback of
+ * the kit throws and no user code runs inside one: native events only
+ * queue, count and wake tasks.
+ *
+ * @example A directory's file, a range of it, over loopback
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { EmbeddedNode } from "@ipfs-kit/kit/ipfs";
+ * import { connectWebRtc, serveSignaling, StreamingManager } from "@ipfs-kit/kit/webrtc";
+ *
+ * await using node = await EmbeddedNode.open({ repo: await Deno.makeTempDir() });
+ * const added = await node.addAll([{ path: "site/index.html", content: "<h1>hello</h1>" }]);
+ * const root = added.at(-1)!.cid;
+ * await using manager = new StreamingManager(node, { bindAddress: "127.0.0.1" });
+ * await using server = serveSignaling(manager);
+ * await using connection = await connectWebRtc(server.url, { bindAddress: "127.0.0.1" });
+ * const stream = connection.open(root, { path: "index.html", offset: 4, length: 5 });
+ * assert.equal(await new Response(stream).text(), "hello");
+ * ```
+ *
+ * @module
+ */
+
+export { WebRtcConnection } from "./connection.ts";
+export type { ConnectionStats, OpenStreamOptions, StreamInfo } from "./connection.ts";
+export { StreamingManager } from "./streaming_manager.ts";
+export type { StreamingManagerOptions } from "./streaming_manager.ts";
+export { createSignalingHandler, serveSignaling } from "./signaling_server.ts";
+export type {
+  ServeSignalingOptions,
+  SignalingHandler,
+  SignalingHandlerOptions,
+  SignalingServer,
+} from "./signaling_server.ts";
+export { connectWebRtc } from "./signaling_client.ts";
+export type { ConnectWebRtcOptions } from "./signaling_client.ts";
+export { resolveWebRtcOptions } from "./options.ts";
+export type { ResolvedWebRtcOptions, WebRtcOptions } from "./options.ts";
+export {
+  SignalingError,
+  StreamClosedError,
+  VerificationError,
+  type VerificationFailure,
+  WebRtcLimitError,
+  WebRtcProtocolError,
+} from "./errors.ts";
+export type { PeerConnectionState } from "./_peer.ts";
