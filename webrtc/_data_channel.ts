@@ -14,15 +14,7 @@ import { checkpointIfCancelled } from "../runtime/checkpoint.ts";
 import { StreamClosedError, WebRtcProtocolError } from "./errors.ts";
 import { guard, type NativeDataChannel } from "./_native.ts";
 import { Notifier } from "./_notifier.ts";
-import { messageBytes } from "./_wire.ts";
-
-/** The least a message counts for in a queue's budget (so tiny messages are bounded too). */
-export const MIN_MESSAGE_COST = 1024;
-
-/** What one message counts for: its bytes, at least {@linkcode MIN_MESSAGE_COST}. */
-export function messageCost(message: string | Uint8Array): number {
-  return Math.max(messageBytes(message), MIN_MESSAGE_COST);
-}
+import { messageCost } from "./_wire.ts";
 
 /** Options for a {@linkcode DataChannelPort}. */
 export interface PortOptions {

@@ -1,26 +1,16 @@
 // The receiving end of one stream, in Deno: a pull-based ReadableStream
-// that, when read, takes the sender's messages off the channel, puts each
-// block together, checks it (its hash, and that it is the block the walk
-// needs next) and only then hands out its bytes. Credit goes back to the
-// sender as messages are taken, so at most one window waits in memory.
+// whose reads take the sender's messages off the channel and verify them
+// (`_verified_reader.ts`) before any byte goes out. Reading is a checkpoint
+// and runs in the reader's cancel scope.
 
 import type { Clock } from "../runtime/clock.ts";
-import { EndOfStream } from "../runtime/errors.ts";
-import { withSignal } from "../runtime/timeouts.ts";
-import { failAfter } from "../runtime/timeouts.ts";
-import { TimeoutError } from "../runtime/errors.ts";
-import { StreamClosedError, VerificationError, WebRtcProtocolError } from "./errors.ts";
+import { EndOfStream, TimeoutError } from "../runtime/errors.ts";
+import { failAfter, withSignal } from "../runtime/timeouts.ts";
+import { StreamClosedError, WebRtcProtocolError } from "./errors.ts";
 import type { Counters } from "./_counters.ts";
-import { type DataChannelPort, messageCost } from "./_data_channel.ts";
-import { BlockAssembler } from "./_block_assembler.ts";
-import { RangeWalk } from "./_dag_walk.ts";
-import {
-  CreditWindow,
-  encodeCredit,
-  encodeRequest,
-  errorFromWire,
-  type StreamRequest,
-} from "./_wire.ts";
+import type { DataChannelPort } from "./_data_channel.ts";
+import { VerifiedReader } from "./_verified_reader.ts";
+import { encodeRequest, type StreamRequest } from "./_wire.ts";
 
 /** What receiving a stream needs. */
 export interface ReceiverContext {
@@ -34,8 +24,8 @@ export interface ReceiverContext {
 
 /**
  * The verified bytes of `request`'s range, read over `port` (a channel this
- * side opened). Reading is a checkpoint; `signal` (and the reader's cancel
- * scope) cancel it, closing the channel, which cancels the sender.
+ * side opened). `signal` (and the reader's cancel scope) cancel a read,
+ * closing the channel, which cancels the sender.
  */
 export function receiveStream(
   port: DataChannelPort,
@@ -43,13 +33,29 @@ export function receiveStream(
   signal: AbortSignal | undefined,
   context: ReceiverContext,
 ): ReadableStream<Uint8Array> {
-  const walk = new RangeWalk(request.cid, request.path, {
-    offset: request.offset,
-    length: request.length,
+  const { counters, clock } = context;
+  const reader = new VerifiedReader(request, {
+    receive: async () => {
+      try {
+        return await port.receive();
+      } catch (error) {
+        if (error instanceof EndOfStream) return null;
+        throw error;
+      }
+    },
+    send: (text) => {
+      if (port.isOpen) port.sendNow(text);
+    },
+    closedEarly: () =>
+      port.failure instanceof WebRtcProtocolError ? port.failure : new StreamClosedError(
+        `Cannot read stream ${port.id}: the sender closed it before its end${
+          port.failure ? ` (${port.failure.message})` : ""
+        }`,
+      ),
+    verified: (bytes) => counters.verified(bytes, clock.now()),
+    refused: () => counters.blocksRefused++,
   });
-  const window = new CreditWindow(request.window);
-  const assembler = new BlockAssembler();
-  const openedAt = context.clock.now();
+  const openedAt = clock.now();
   let started = false;
   let ended = false;
   const end = () => {
@@ -63,89 +69,42 @@ export function receiveStream(
     try {
       await failAfter(context.openTimeoutMs, () => port.waitOpen());
     } catch (error) {
-      if (error instanceof TimeoutError) {
-        throw new StreamClosedError(
-          `Cannot open stream: its data channel did not open within ${context.openTimeoutMs} ms`,
-        );
-      }
-      throw error;
+      if (!(error instanceof TimeoutError)) throw error;
+      throw new StreamClosedError(
+        `Cannot open stream: its data channel did not open within ${context.openTimeoutMs} ms`,
+      );
     }
     port.sendNow(encodeRequest(request));
-    return await walk.start();
-  }
-
-  /** Reads messages until the walk yields bytes or ends; `undefined`: the stream is complete. */
-  async function nextBytes(): Promise<Uint8Array[] | undefined> {
-    for (;;) {
-      let message: string | Uint8Array;
-      try {
-        message = await port.receive();
-      } catch (error) {
-        if (!(error instanceof EndOfStream)) throw error;
-        if (port.failure instanceof WebRtcProtocolError) throw port.failure;
-        throw new StreamClosedError(
-          `Cannot read stream ${port.id}: the sender closed it before its end${
-            port.failure ? ` (${port.failure.message})` : ""
-          }`,
-        );
-      }
-      const grant = window.consumed(messageCost(message));
-      if (grant > 0 && port.isOpen) port.sendNow(encodeCredit(grant));
-      const event = assembler.push(message, walk.next());
-      if (event.kind === "pending") continue;
-      if (event.kind === "end") {
-        if (!walk.done) {
-          throw new WebRtcProtocolError(
-            `Cannot read stream ${port.id}: the sender ended it before block ${walk.next()}`,
-          );
-        }
-        return undefined;
-      }
-      if (event.kind === "error") {
-        throw errorFromWire(event.code, event.message, request.cid.toString());
-      }
-      let out: Uint8Array[];
-      try {
-        out = await walk.accept(event.cid, event.bytes, true);
-      } catch (error) {
-        if (error instanceof VerificationError) context.counters.blocksRefused++;
-        throw error;
-      }
-      context.counters.verified(event.bytes.length, context.clock.now());
-      if (out.length > 0) return out;
-    }
-  }
-
-  function deliver(controller: ReadableStreamDefaultController<Uint8Array>, out: Uint8Array[]) {
-    for (const bytes of out) {
-      if (bytes.length === 0) continue;
-      if (context.counters.timeToFirstByteMs === undefined) {
-        context.counters.timeToFirstByteMs = context.clock.now() - openedAt;
-      }
-      context.counters.bytesDelivered += bytes.length;
-      controller.enqueue(bytes);
-    }
+    return await reader.start();
   }
 
   return new ReadableStream<Uint8Array>({
     pull: async (controller) => {
+      let out: Uint8Array[] | undefined;
       try {
-        const out = await withSignal(signal, async () => {
+        out = await withSignal(signal, async () => {
           if (!started) {
             started = true;
             const first = await begin();
             if (first.length > 0) return first;
-            if (walk.done) return undefined;
+            if (reader.complete) return undefined;
           }
-          return await nextBytes();
+          return await reader.next();
         });
-        if (out === undefined) {
-          end();
-          controller.close();
-        } else deliver(controller, out);
       } catch (error) {
         end();
         throw error;
+      }
+      if (out === undefined) {
+        end();
+        controller.close();
+        return;
+      }
+      for (const bytes of out) {
+        if (bytes.length === 0) continue;
+        counters.timeToFirstByteMs ??= clock.now() - openedAt;
+        counters.bytesDelivered += bytes.length;
+        controller.enqueue(bytes);
       }
     },
     cancel: () => end(),

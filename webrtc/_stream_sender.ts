@@ -12,7 +12,7 @@ import { taskGroup } from "../runtime/task_group.ts";
 import { moveOnAfter } from "../runtime/timeouts.ts";
 import { WebRtcProtocolError } from "./errors.ts";
 import type { Counters } from "./_counters.ts";
-import { type DataChannelPort, messageCost } from "./_data_channel.ts";
+import type { DataChannelPort } from "./_data_channel.ts";
 import { RangeWalk } from "./_dag_walk.ts";
 import { Notifier } from "./_notifier.ts";
 import {
@@ -20,6 +20,7 @@ import {
   encodeHeader,
   END_MESSAGE,
   MAX_CHUNK,
+  messageCost,
   parseCredit,
   parseRequest,
   type StreamRequest,

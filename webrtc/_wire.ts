@@ -10,8 +10,9 @@
 // messages of at most MAX_CHUNK bytes; then {"type":"end"}, or
 // {"type":"error","code","message"} instead. The receiver grants more room
 // with {"type":"credit","bytes":N}: the sender never has more than `window`
-// bytes (every message's bytes, text as UTF-8) unacknowledged, so the
-// receiver holds at most that much, whoever the sender is. Closing the
+// unacknowledged (each message counts its bytes, text as UTF-8, but at
+// least MIN_MESSAGE_COST), so the receiver holds at most that much, whoever
+// the sender is. Closing the
 // channel from either end ends the stream (the sender's reads are cancelled).
 //
 // The connection's control channel (CONTROL_LABEL, opened by the offerer)
@@ -58,7 +59,15 @@ export interface StreamRequest {
   window: number;
 }
 
-/** The bytes a message counts for in the window. */
+/** The least a message counts for in a window (so tiny messages are bounded too). */
+export const MIN_MESSAGE_COST = 1024;
+
+/** What one message counts for in a window: its bytes, at least {@linkcode MIN_MESSAGE_COST}. */
+export function messageCost(message: string | Uint8Array): number {
+  return Math.max(messageBytes(message), MIN_MESSAGE_COST);
+}
+
+/** The bytes of a message (text as UTF-8). */
 export function messageBytes(message: string | Uint8Array): number {
   return typeof message === "string" ? utf8Length(message) : message.byteLength;
 }
