@@ -6,7 +6,8 @@
 // (doc examples included) except the few below, then those alone, one at a
 // time. They hold the issues' wall-clock bounds (a 100 MiB add or cat
 // cancelled half way stops within 50 ms; a 1 ms timer fires at most 5 ms late
-// under the fair strategy): on a two-core machine running the rest of the
+// under the fair strategy; a WebRTC sender stops within 50 ms of a stream's
+// cancellation): on a two-core machine running the rest of the
 // suite beside them, the OS alone can hold a process off the CPU for longer
 // than that (an 89 ms stop was seen in CI while the same test took 1-3 ms
 // alone, and under 20 ms beside three busy processes).
@@ -14,6 +15,7 @@ const SERIAL = [
   "ipfs/embedded_cancel_test.ts",
   "runtime/strategy_test.ts",
   "tests/kubo_backend_exclusive_test.ts",
+  "webrtc/cancel_test.ts",
 ];
 
 const common = ["test", "--allow-all", "--sanitize-ops", "--sanitize-resources"];

@@ -44,7 +44,12 @@ export function receiveStream(
       }
     },
     send: (text) => {
-      if (port.isOpen) port.sendNow(text);
+      try {
+        port.sendNow(text);
+      } catch (error) {
+        // Closed under us: the next receive reports how the stream ended.
+        if (!(error instanceof StreamClosedError)) throw error;
+      }
     },
     closedEarly: () =>
       port.failure instanceof WebRtcProtocolError ? port.failure : new StreamClosedError(
