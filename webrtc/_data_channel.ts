@@ -36,31 +36,40 @@ export class DataChannelPort {
   readonly #low = new Notifier();
   readonly id: number;
   readonly label: string;
-  #open: boolean;
+  #open = false;
   #closed = false;
   #queuedCost = 0;
   #failure: Error | undefined;
-  #onClosed: (() => void) | undefined;
+  #onReleased: (() => void) | undefined;
+  #released = false;
 
   /**
    * Wraps `dc`; the port holds it, so it stays referenced while the port is.
    *
-   * @param onClosed Called (inside the native event: it must only wake) once the channel closed.
+   * @param onReleased Called (inside a native event: it must only wake) once
+   * node-datachannel let go of the channel's callbacks: no native event of
+   * the channel can come after.
    */
-  constructor(dc: NativeDataChannel, options: PortOptions, onClosed?: () => void) {
+  constructor(dc: NativeDataChannel, options: PortOptions, onReleased?: () => void) {
     this.#dc = dc;
     this.#options = options;
-    this.#onClosed = onClosed;
+    this.#onReleased = onReleased;
     [this.#send, this.#receive] = createMemoryChannel<string | Uint8Array>(Infinity);
     this.id = dc.getId();
     this.label = dc.getLabel();
-    this.#open = dc.isOpen();
     const fail = (error: unknown) => this.#fail(error);
+    this.#open = dc.isOpen();
     dc.onOpen(guard(() => {
       this.#open = true;
       this.#changed.notify();
     }, fail));
-    dc.onClosed(guard(() => this.#closedNow(), fail));
+    // node-datachannel lets go of a channel's callbacks (and of the process's
+    // event loop) only when this event comes: `close()` makes it come, also
+    // for a channel that never opened.
+    dc.onClosed(guard(() => {
+      this.#closedNow();
+      this.#release();
+    }, fail));
     dc.onError(guard((message: string) => {
       this.#failure ??= new StreamClosedError(`Data channel ${this.id} failed: ${message}`);
       this.#closedNow();
@@ -89,6 +98,11 @@ export class DataChannelPort {
   /** Whether the channel closed (either end closed it, or it failed). */
   get isClosed(): boolean {
     return this.#closed;
+  }
+
+  /** Whether node-datachannel let go of the channel's callbacks. */
+  get released(): boolean {
+    return this.#released;
   }
 
   /** Why the channel failed, if it did (a protocol breach, an error). */
@@ -175,6 +189,12 @@ export class DataChannelPort {
     this.#closedNow();
   }
 
+  #release(): void {
+    if (this.#released) return;
+    this.#released = true;
+    this.#onReleased?.();
+  }
+
   #fail(error: unknown): void {
     this.#failure ??= error instanceof Error ? error : new Error(String(error));
     this.close();
@@ -186,7 +206,6 @@ export class DataChannelPort {
     this.#send.close();
     this.#changed.notify();
     this.#low.notify();
-    this.#onClosed?.();
   }
 
   #closedError(what: string): StreamClosedError {

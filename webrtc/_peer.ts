@@ -3,6 +3,7 @@
 // channels the remote end opens come out of another, and its states are
 // read at any time and waited for. Native callbacks only record and wake.
 
+import { CancelScope } from "../runtime/cancel_scope.ts";
 import type { Clock } from "../runtime/clock.ts";
 import { currentClock } from "../runtime/checkpoint.ts";
 import {
@@ -14,7 +15,7 @@ import { SignalingError } from "./errors.ts";
 import { DataChannelPort, type PortOptions } from "./_data_channel.ts";
 import { guard, loadNodeDataChannel, type NativePeerConnection } from "./_native.ts";
 import { Notifier } from "./_notifier.ts";
-import { CONTROL_LABEL, STREAM_LABEL } from "./_wire.ts";
+import { STREAM_LABEL } from "./_wire.ts";
 
 /** What may wait on a channel the other end opened. */
 const INCOMING_QUEUE = 64 * 1024;
@@ -66,6 +67,7 @@ export class Peer {
   #connectedAt: number | undefined;
   #pendingIncoming = 0;
   #closed = false;
+  #stateClosed = false;
   #remoteSet = false;
   #failure: Error | undefined;
 
@@ -99,6 +101,7 @@ export class Peer {
     }, fail));
     pc.onStateChange(guard((state: string) => {
       if (state === "connected") this.#connectedAt ??= this.#clock.now();
+      if (state === "closed") this.#stateClosed = true;
       this.#changed.notify();
     }, fail));
     pc.onIceStateChange(guard(() => this.#changed.notify(), fail));
@@ -108,19 +111,20 @@ export class Peer {
       this.#changed.notify();
     }, fail));
     pc.onDataChannel(guard((dc) => {
-      const label = dc.getLabel();
-      const portOptions: PortOptions | undefined =
-        this.#closed || (label !== CONTROL_LABEL && label !== STREAM_LABEL) ? undefined : {
-          // A stream's receiver sends its request and credits; the control channel pings.
+      // A stream's receiver sends its request and credits: a little room is enough.
+      const port = this.#track(
+        new DataChannelPort(dc, {
           maxQueuedCost: INCOMING_QUEUE,
           highWaterMark: options.highWaterMark,
           pollMs: options.pollMs,
-        };
-      if (portOptions === undefined || this.#pendingIncoming >= options.maxPendingIncoming) {
-        dc.close();
+        }, () => this.#untrack(port)),
+      );
+      const refused = this.#closed || port.label !== STREAM_LABEL ||
+        this.#pendingIncoming >= options.maxPendingIncoming;
+      if (refused) {
+        port.close(); // through the port, so that its close event releases it
         return;
       }
-      const port = this.#track(new DataChannelPort(dc, portOptions, () => this.#untrack(port)));
       this.#pendingIncoming++;
       this.#incomingSend.sendNowait(port);
     }, fail));
@@ -210,16 +214,17 @@ export class Peer {
   }
 
   /**
-   * Opens a data channel. (The first one on the offering side makes the
-   * offer appear on `localSignals`.)
+   * Opens a data channel, in band or negotiated with a fixed id. (The first
+   * one on the offering side makes the offer appear on `localSignals`.)
    */
-  createChannel(label: string, options: PortOptions): DataChannelPort {
+  createChannel(label: string, options: PortOptions, negotiatedId?: number): DataChannelPort {
     if (this.#closed) {
       throw new SignalingError("Cannot open data channel: the connection is closed", "closed");
     }
-    const port = this.#track(
-      new DataChannelPort(this.#pc.createDataChannel(label), options, () => this.#untrack(port)),
-    );
+    const dc = negotiatedId === undefined
+      ? this.#pc.createDataChannel(label)
+      : this.#pc.createDataChannel(label, { negotiated: true, id: negotiatedId });
+    const port = this.#track(new DataChannelPort(dc, options, () => this.#untrack(port)));
     return port;
   }
 
@@ -272,6 +277,21 @@ export class Peer {
     this.#signalsSend.close();
     this.#incomingSend.close();
     this.#changed.notify();
+  }
+
+  /**
+   * Waits, at most `timeoutMs` and shielded from cancellation, until
+   * libdatachannel reported the connection and each of its channels
+   * closed: node-datachannel then holds no callback into this isolate (one
+   * still held when a Deno worker or test isolate ends crashes Deno).
+   * Call after `close()`.
+   *
+   * @returns Whether everything was released in time.
+   */
+  async released(timeoutMs: number): Promise<boolean> {
+    const done = () => this.#stateClosed && this.#ports.size === 0;
+    await new CancelScope({ shield: true, timeout: timeoutMs }).run(() => this.waitFor(done));
+    return done();
   }
 
   #track(port: DataChannelPort): DataChannelPort {

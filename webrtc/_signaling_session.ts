@@ -57,6 +57,10 @@ export async function runSignalingSession(
     if (fatal) end(`signaling failed: ${code}: ${message}`);
   };
 
+  /** A message refused: answered with an error; past `maxBadMessages`, the end. */
+  const refuse = (code: string, message: string) =>
+    fail(code, message, ++bad > side.maxBadMessages);
+
   const applyRemote = (type: "offer" | "answer", sdp: string) => {
     peer.setRemoteDescription(type, sdp);
     for (const entry of queued.splice(0)) addCandidate(entry.candidate, entry.sdpMid);
@@ -67,7 +71,7 @@ export async function runSignalingSession(
       peer.addRemoteCandidate(candidate, sdpMid);
     } catch (error) {
       const failure = error as SignalingError;
-      fail(failure.code ?? "bad_candidate", failure.message, false);
+      refuse(failure.code ?? "bad_candidate", failure.message);
     }
   };
 
@@ -75,12 +79,15 @@ export async function runSignalingSession(
     switch (signal.type) {
       case "offer":
         if (side.offerer || peer.hasRemoteDescription) {
-          fail("out_of_order", "Cannot take offer: this side makes the offer, or took one", false);
-        } else applyRemote("offer", signal.sdp);
+          refuse("out_of_order", "Cannot take offer: this side makes the offer, or took one");
+        } else {
+          applyRemote("offer", signal.sdp);
+          connectionInternals.tookOffer(connection);
+        }
         return;
       case "answer":
         if (!side.offerer || !offered || peer.hasRemoteDescription) {
-          fail("out_of_order", "Cannot take answer: no offer of this side waits for one", false);
+          refuse("out_of_order", "Cannot take answer: no offer of this side waits for one");
         } else applyRemote("answer", signal.sdp);
         return;
       case "candidate":
@@ -104,7 +111,7 @@ export async function runSignalingSession(
         fail(signal.code, `The server refused: ${signal.message}`, true);
         return;
       case "welcome":
-        fail("out_of_order", "Cannot take welcome: it came twice", false);
+        refuse("out_of_order", "Cannot take welcome: it came twice");
         return;
       case "stats":
         return; // the Deno client asks for none
@@ -133,9 +140,9 @@ export async function runSignalingSession(
           try {
             handle(side.isServer ? parseClientSignal(data) : parseServerSignal(data));
           } catch (error) {
-            if (!(error instanceof BadSignal || error instanceof SignalingError)) throw error;
-            const fatal = error instanceof SignalingError || ++bad > side.maxBadMessages;
-            fail(error.code, error.message, fatal);
+            if (error instanceof SignalingError) fail(error.code, error.message, true);
+            else if (error instanceof BadSignal) refuse(error.code, error.message);
+            else throw error;
           }
         }
       }, { name: "webrtc signaling in" });

@@ -15,8 +15,9 @@
 // the sender is. Closing the
 // channel from either end ends the stream (the sender's reads are cancelled).
 //
-// The connection's control channel (CONTROL_LABEL, opened by the offerer)
-// carries {"type":"ping","t":n} and {"type":"pong","t":n}.
+// The connection's control channel (CONTROL_LABEL, negotiated with id
+// CONTROL_ID: the offerer makes it before its offer, the answerer once it
+// took the offer) carries {"type":"ping","t":n} and {"type":"pong","t":n}.
 
 import { CID } from "npm:multiformats@14.0.5/cid";
 import { InvalidInputError, NotFoundError } from "../ipfs/errors.ts";
@@ -26,6 +27,14 @@ import { StreamClosedError, WebRtcLimitError, WebRtcProtocolError } from "./erro
 export const STREAM_LABEL = "ipfs-kit/stream";
 /** The label of a connection's control channel. */
 export const CONTROL_LABEL = "ipfs-kit/control";
+/**
+ * The control channel's id: it is negotiated (both ends create it with this
+ * id, no open message), the last id libdatachannel and Chromium allow. An
+ * offerer's channel that is opened in band before the DTLS roles are known
+ * may have its id changed under it by libdatachannel (seen: an open on
+ * stream 0, then the channel known as 1); a negotiated one keeps its id.
+ */
+export const CONTROL_ID = 1023;
 /** The most block bytes in one message. */
 export const MAX_CHUNK = 65_536;
 /** The largest block a stream carries (a 1 MiB chunk in a dag-pb node, and room). */

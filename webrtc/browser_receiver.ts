@@ -36,6 +36,7 @@ import { VerifiedReader } from "./_verified_reader.ts";
 import {
   checkRangeNumber,
   checkWindow,
+  CONTROL_ID,
   CONTROL_LABEL,
   DEFAULT_WINDOW,
   encodeRequest,
@@ -60,7 +61,7 @@ interface RtcPeerConnection extends EventTarget {
   readonly iceConnectionState: string;
   readonly iceGatheringState: string;
   readonly remoteDescription: unknown;
-  createDataChannel(label: string): RtcDataChannel;
+  createDataChannel(label: string, init?: { negotiated: boolean; id: number }): RtcDataChannel;
   createOffer(): Promise<{ type: string; sdp?: string }>;
   createAnswer(): Promise<{ type: string; sdp?: string }>;
   setLocalDescription(description: { type: string; sdp?: string }): Promise<void>;
@@ -215,6 +216,7 @@ export class BrowserReceiver {
   readonly #window: number;
   readonly #maxStreams: number;
   readonly #channels = new Set<RtcDataChannel>();
+  #control: RtcDataChannel | undefined;
   #connectMs: number | null = null;
   #firstByteMs: number | null = null;
   #bytesVerified = 0;
@@ -330,7 +332,7 @@ export class BrowserReceiver {
       });
       connected.catch(() => {}); // awaited below; a rejection before that is not unhandled
       if (welcome.offerer === "client") {
-        receiver.#openControl(pc.createDataChannel(CONTROL_LABEL));
+        receiver.#openControl();
         const offer = await pc.createOffer();
         await pc.setLocalDescription(offer);
         send({ type: "offer", sdp: offer.sdp });
@@ -344,6 +346,7 @@ export class BrowserReceiver {
         switch (message.type) {
           case "offer": {
             await pc.setRemoteDescription({ type: "offer", sdp: message.sdp });
+            receiver.#openControl();
             await applyQueued();
             const answer = await pc.createAnswer();
             await pc.setLocalDescription(answer);
@@ -395,14 +398,20 @@ export class BrowserReceiver {
     this.#window = settings.window;
     this.#maxStreams = settings.maxStreams;
     pc.addEventListener("datachannel", (event) => {
-      const channel = (event as Event & { channel: RtcDataChannel }).channel;
-      if (channel.label === CONTROL_LABEL) this.#openControl(channel);
-      else channel.close();
+      // The server opens no channel in band: the control channel is negotiated.
+      (event as Event & { channel: RtcDataChannel }).channel.close();
     });
   }
 
-  /** Answers the server's pings on the control channel. */
-  #openControl(channel: RtcDataChannel): void {
+  /**
+   * Opens the control channel (negotiated, as the Deno side does: the
+   * offerer before its offer, the answerer once it took the offer) and
+   * answers the server's pings on it. Idempotent.
+   */
+  #openControl(): void {
+    if (this.#control !== undefined) return;
+    const channel = this.#pc.createDataChannel(CONTROL_LABEL, { negotiated: true, id: CONTROL_ID });
+    this.#control = channel;
     channel.addEventListener("message", (event) => {
       try {
         const control = parseControl((event as MessageEvent).data);
@@ -593,6 +602,7 @@ export class BrowserReceiver {
     this.#closed = true;
     for (const channel of this.#channels) channel.close();
     this.#channels.clear();
+    this.#control?.close();
     this.#pc.close();
     if (this.#socket.readyState === WebSocket.OPEN) {
       this.#socket.send(JSON.stringify({ type: "close", reason: "closed by the browser" }));

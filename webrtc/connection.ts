@@ -29,6 +29,7 @@ import { receiveStream } from "./_stream_receiver.ts";
 import {
   checkRangeNumber,
   checkWindow,
+  CONTROL_ID,
   CONTROL_LABEL,
   encodeError,
   parseControl,
@@ -134,6 +135,8 @@ export let connectionInternals: {
   spawn(connection: WebRtcConnection, fn: () => Promise<void>, name: string): void;
   /** Waits until the connection is connected; throws if it closed first. A checkpoint. */
   waitConnected(connection: WebRtcConnection): Promise<void>;
+  /** The answering side took the offer: it opens its end of the control channel. */
+  tookOffer(connection: WebRtcConnection): void;
   /** Waits until the connection ends. A checkpoint. */
   waitEnded(connection: WebRtcConnection): Promise<void>;
   /** Ends the connection without waiting for its tasks (from inside one). */
@@ -146,6 +149,8 @@ interface StreamEntry {
 }
 
 const CONTROL_QUEUE = 64 * 1024;
+/** How long closing waits for libdatachannel's last callbacks. */
+const RELEASE_TIMEOUT_MS = 2000;
 
 /**
  * A WebRTC connection in Deno: streams verified content to the peer (when it
@@ -180,6 +185,8 @@ export class WebRtcConnection implements AsyncDisposable {
   readonly #receiving = new Map<number, StreamEntry>();
   readonly #sending = new Map<number, StreamEntry>();
   readonly #ended = new Event();
+  /** Set once the control channel is open, or the connection ended. */
+  readonly #settled = new Event();
   #control: DataChannelPort | undefined;
   #closing: Promise<void> | undefined;
   #reason = "";
@@ -195,10 +202,7 @@ export class WebRtcConnection implements AsyncDisposable {
     this.#group = new TaskGroup();
     this.#group.spawn(() => this.#acceptChannels(), { name: "webrtc accept channels" });
     this.#group.spawn(() => this.#watchState(), { name: "webrtc watch state" });
-    if (init.offerer) {
-      const control = init.peer.createChannel(CONTROL_LABEL, this.#controlOptions());
-      this.#startControl(control);
-    }
+    if (init.offerer) this.#openControl();
   }
 
   /** Whether the connection is closed or closing. */
@@ -228,10 +232,16 @@ export class WebRtcConnection implements AsyncDisposable {
     }, { name });
   }
 
-  /** Waits until the connection is connected; throws if it closed first. */
+  /**
+   * Waits until the connection is connected and its control channel open;
+   * throws if it closed first.
+   */
   async #waitConnected(): Promise<void> {
+    await this.#settled.wait();
     await this.#peer.waitFor(() => this.connected || this.#ended.isSet);
-    if (!this.connected) throw new Error(this.#reason || "the connection closed");
+    if (!this.connected || this.#ended.isSet) {
+      throw new Error(this.#reason || "the connection closed");
+    }
   }
 
   /**
@@ -376,8 +386,17 @@ export class WebRtcConnection implements AsyncDisposable {
    */
   close(reason = "closed"): Promise<void> {
     this.#end(reason);
-    this.#closing ??= this.#group.join();
+    this.#closing ??= this.#finish();
     return this.#closing;
+  }
+
+  /** Joins the tasks, then waits until libdatachannel let go of the connection's callbacks. */
+  async #finish(): Promise<void> {
+    try {
+      await this.#group.join();
+    } finally {
+      await this.#peer.released(RELEASE_TIMEOUT_MS);
+    }
   }
 
   /** Closes the connection, for `await using`. */
@@ -390,6 +409,7 @@ export class WebRtcConnection implements AsyncDisposable {
     if (this.#ended.isSet) return;
     this.#reason = reason;
     this.#ended.set();
+    this.#settled.set();
     this.#peer.close();
     this.#group.cancelScope.cancel(reason);
   }
@@ -404,11 +424,8 @@ export class WebRtcConnection implements AsyncDisposable {
         throw error;
       }
       this.#peer.taken();
-      if (port.label === CONTROL_LABEL && this.#control === undefined) {
-        this.#startControl(port);
-      } else if (port.label !== STREAM_LABEL) {
-        port.close();
-      } else this.#serve(port);
+      if (port.label !== STREAM_LABEL) port.close();
+      else this.#serve(port);
     }
   }
 
@@ -471,8 +488,14 @@ export class WebRtcConnection implements AsyncDisposable {
     };
   }
 
-  /** Answers pings, and pings every `pingIntervalMs` to measure the round trip. */
-  #startControl(port: DataChannelPort): void {
+  /**
+   * Opens the control channel (negotiated: the offerer before its offer, the
+   * answerer once it took the offer), answers pings on it, and pings every
+   * `pingIntervalMs` to measure the round trip. Idempotent.
+   */
+  #openControl(): void {
+    if (this.#control !== undefined || this.#ended.isSet) return;
+    const port = this.#peer.createChannel(CONTROL_LABEL, this.#controlOptions(), CONTROL_ID);
     this.#control = port;
     this.#group.spawn(async () => {
       for (;;) {
@@ -496,6 +519,7 @@ export class WebRtcConnection implements AsyncDisposable {
     this.#group.spawn(async () => {
       try {
         await port.waitOpen();
+        this.#settled.set();
         for (;;) {
           port.sendNow(JSON.stringify({ type: "ping", t: this.#clock.now() }));
           await sleep(this.#options.pingIntervalMs);
@@ -526,6 +550,7 @@ export class WebRtcConnection implements AsyncDisposable {
       create: (init) => new WebRtcConnection(init),
       spawn: (connection, fn, name) => connection.#spawn(fn, name),
       waitConnected: (connection) => connection.#waitConnected(),
+      tookOffer: (connection) => connection.#openControl(),
       waitEnded: (connection) => connection.#ended.wait(),
       end: (connection, reason) => connection.#end(reason),
     };
