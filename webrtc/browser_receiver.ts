@@ -23,8 +23,8 @@
  * @module
  */
 
-import { CID } from "npm:multiformats@14.0.5/cid";
-import { InvalidCidError } from "../ipfs/errors.ts";
+import type { CidLike } from "../ipfs/content_store.ts";
+import { parseCid } from "../ipfs/parse_cid.ts";
 import {
   SignalingError,
   StreamClosedError,
@@ -46,6 +46,8 @@ import {
   STREAM_LABEL,
   type StreamRequest,
 } from "./_wire.ts";
+
+export type { CID, CidLike } from "../ipfs/content_store.ts";
 
 // The parts of the W3C WebRTC API this module uses (Deno's types lack them).
 interface RtcDataChannel extends EventTarget {
@@ -462,17 +464,10 @@ export class BrowserReceiver {
    * const text = await new Response(receiver.open(cid, { path: "a.txt" })).text();
    * ```
    */
-  open(cid: string | CID, options: BrowserOpenOptions = {}): ReadableStream<Uint8Array> {
+  open(cid: CidLike, options: BrowserOpenOptions = {}): ReadableStream<Uint8Array> {
     const what = "Cannot open stream";
     if (this.#closed) throw new StreamClosedError(`${what}: the receiver is closed`);
-    let root: CID;
-    try {
-      root = typeof cid === "string" ? CID.parse(cid) : cid;
-    } catch (error) {
-      throw new InvalidCidError(`${what}: not a valid CID: ${String(cid).slice(0, 100)}`, cid, {
-        cause: error,
-      });
-    }
+    const root = parseCid(cid, "open stream");
     const request: StreamRequest = {
       cid: root,
       path: pathSegments(options.path, what),

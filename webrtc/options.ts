@@ -44,15 +44,25 @@ export interface WebRtcOptions {
 
 /** {@linkcode WebRtcOptions} with every default filled in. */
 export interface ResolvedWebRtcOptions {
+  /** See {@linkcode WebRtcOptions.iceServers}. */
   iceServers: string[];
+  /** See {@linkcode WebRtcOptions.bindAddress}. */
   bindAddress: string | undefined;
+  /** See {@linkcode WebRtcOptions.maxStreams}. */
   maxStreams: number;
+  /** See {@linkcode WebRtcOptions.highWaterMark}. */
   highWaterMark: number;
+  /** See {@linkcode WebRtcOptions.pollMs}. */
   pollMs: number;
+  /** See {@linkcode WebRtcOptions.window}. */
   window: number;
+  /** See {@linkcode WebRtcOptions.requestTimeoutMs}. */
   requestTimeoutMs: number;
+  /** See {@linkcode WebRtcOptions.lingerMs}. */
   lingerMs: number;
+  /** See {@linkcode WebRtcOptions.pingIntervalMs}. */
   pingIntervalMs: number;
+  /** See {@linkcode WebRtcOptions.negotiationTimeoutMs}. */
   negotiationTimeoutMs: number;
 }
 
