@@ -96,8 +96,12 @@ await run(async () => {
       content: "read me, verified",
     }]);
     const dir = added.at(-1)!.cid;
-    const root = (await node.dag.get(cid)).value as { Links: { Hash: CID }[] };
-    const damaged = root.Links[4].Hash; // the fifth leaf comes with a flipped bit
+    // The fifth leaf comes with a flipped bit (past 174 leaves, below the first inner node).
+    let links = ((await node.dag.get(cid)).value as { Links: { Hash: CID }[] }).Links;
+    while (links[0].Hash.code !== 0x55) {
+      links = ((await node.dag.get(links[0].Hash)).value as { Links: { Hash: CID }[] }).Links;
+    }
+    const damaged = links[4].Hash;
     const bundle = await Deno.readFile(bundlePath);
     // Every interface (no bindAddress): Chromium is on the namespace's veth addresses.
     await using honest = new StreamingManager(node);
