@@ -3,7 +3,8 @@
 import { type Clock, realClock } from "./clock.ts";
 import type { RuntimeHooks, RuntimeStats } from "./instrumentation.ts";
 import { MinHeap } from "./min_heap.ts";
-import { eagerStrategy, type SchedulingStrategy, type StrategyFactory } from "./strategy.ts";
+import { eagerStrategy } from "./eager_strategy.ts";
+import type { SchedulingStrategy, StrategyFactory } from "./strategy.ts";
 
 const SAMPLE_EVERY = 64;
 
@@ -26,6 +27,8 @@ export class Runtime {
   readonly strategy: SchedulingStrategy;
   readonly clock: Clock;
   readonly hooks: RuntimeHooks | undefined;
+  /** The seed a strategy's random choices come from. */
+  readonly seed: number;
   tasksSpawned = 0;
   tasksFinished = 0;
   scopesCancelled = 0;
@@ -44,12 +47,14 @@ export class Runtime {
   #deadlineSeq = 0;
   #armedDeadlines = 0;
 
-  constructor(factory: StrategyFactory, clock: Clock, hooks?: RuntimeHooks) {
+  constructor(factory: StrategyFactory, clock: Clock, hooks?: RuntimeHooks, seed = 0) {
     this.clock = clock;
     this.hooks = hooks;
+    this.seed = seed;
     this.strategy = factory({
       recordDelay: (ms) => this.recordDelay(ms),
       fireDueDeadlines: () => this.fireDueDeadlines(),
+      seed,
     });
   }
 
@@ -124,6 +129,7 @@ export class Runtime {
   snapshot(): RuntimeStats {
     return {
       strategy: this.strategy.name,
+      seed: this.seed,
       tasksSpawned: this.tasksSpawned,
       tasksFinished: this.tasksFinished,
       tasksLive: this.tasksSpawned - this.tasksFinished,

@@ -9,6 +9,8 @@
 export interface RuntimeStats {
   /** The strategy's name. */
   strategy: string;
+  /** The run's seed (what the shuffle strategy orders tasks by). */
+  seed: number;
   /** Tasks spawned or started in task groups. */
   tasksSpawned: number;
   /** Tasks that have finished, whatever the outcome. */

@@ -18,8 +18,9 @@
  * @module
  */
 
-import { run } from "./run.ts";
-import { strategies, type StrategyName } from "./strategy.ts";
+import { defaultSeed, run } from "./run.ts";
+import type { StrategyName } from "./strategy.ts";
+import { strategies } from "./strategies.ts";
 import { VirtualClock } from "./virtual_clock.ts";
 
 /** What a test registered with {@linkcode testEachStrategy} receives. */
@@ -30,6 +31,8 @@ export interface StrategyTestContext {
   t: Deno.TestContext;
   /** The virtual clock, when the test asked for one. */
   clock: VirtualClock | undefined;
+  /** The run's seed: `$IPFS_KIT_SEED`, else a fresh one (printed when a shuffled test fails). */
+  seed: number;
 }
 
 /** Options for {@linkcode testEachStrategy}. */
@@ -45,7 +48,9 @@ export interface StrategyTestOptions extends Omit<Deno.TestDefinition, "name" | 
 
 /**
  * Registers one `Deno.test` per built-in strategy, named `name [strategy]`,
- * each running `fn` inside {@linkcode run} with that strategy. Deno's
+ * each running `fn` inside {@linkcode run} with that strategy. Under the
+ * shuffle strategy a failure's message ends with the seed and how to replay
+ * it (`IPFS_KIT_SEED=<seed>`). Deno's
  * sanitizers stay on.
  *
  * @param name The test name.
@@ -78,7 +83,16 @@ export function testEachStrategy(
         const clock = virtualClock === undefined
           ? undefined
           : new VirtualClock({ autojumpThreshold: virtualClock });
-        await run(() => fn({ strategy, t, clock }), clock ? { strategy, clock } : { strategy });
+        const seed = defaultSeed();
+        try {
+          await run(() => fn({ strategy, t, clock, seed }), { strategy, seed, clock });
+        } catch (error) {
+          // The order of a shuffled run depends on its seed: say how to replay it.
+          if (strategy === "shuffle" && error instanceof Error) {
+            error.message += `\n(shuffle seed ${seed}: replay with IPFS_KIT_SEED=${seed})`;
+          }
+          throw error;
+        }
       },
     });
   }

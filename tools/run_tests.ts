@@ -22,6 +22,12 @@ const passes = Deno.args.length > 0 ? [[...common, "--parallel", "--doc", ...Den
   [...common, ...SERIAL],
 ];
 
+// One seed for the whole run, printed first: the shuffle strategy orders tasks by it,
+// and a failure it finds is replayed with IPFS_KIT_SEED=<seed> deno task test <file>.
+const seed = Deno.env.get("IPFS_KIT_SEED")?.trim() ||
+  String(crypto.getRandomValues(new Uint32Array(1))[0]);
+console.log(`shuffle seed: ${seed} (replay: IPFS_KIT_SEED=${seed} deno task test <file>)`);
+
 let passed = 0;
 let failed = 0;
 let code = 0;
@@ -31,7 +37,7 @@ for (const args of passes) {
   failed += result.failed;
   if (code === 0) code = result.code;
 }
-console.log(`${passed} passed, ${failed} failed`);
+console.log(`${passed} passed, ${failed} failed (shuffle seed ${seed})`);
 Deno.exit(code);
 
 async function runDenoTest(
@@ -49,6 +55,7 @@ async function runDenoTest(
     env: {
       ...withoutInitCwd(Deno.env.toObject()),
       DENO_JOBS: Deno.env.get("DENO_JOBS") ?? "2",
+      IPFS_KIT_SEED: seed,
       NO_COLOR: "1",
     },
   }).spawn();
