@@ -10,8 +10,7 @@
  * @module
  */
 
-import { InvalidInputError } from "./errors.ts";
-import { UnreachableError } from "./_kubo_errors.ts";
+import { InvalidInputError, UnreachableError } from "./errors.ts";
 
 /** The RPC API's path below the daemon's address. */
 const API_PATH = "/api/v0";

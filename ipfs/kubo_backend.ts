@@ -18,9 +18,9 @@
  *   failure, such as `UnreachableError`).
  * - Failures are typed: `NotFoundError`, `InvalidCidError`,
  *   `InvalidInputError`, `PinnedError`, `NotSupportedError` (a command the
- *   daemon lacks), {@linkcode UnreachableError}, the runtime's
- *   `TimeoutError`, `RangeError` (an oversized block), and
- *   {@linkcode KuboRpcError} for anything else the daemon reports.
+ *   daemon lacks), `UnreachableError`, the runtime's `TimeoutError`,
+ *   `RangeError` (an oversized block), and `KuboRpcError` for anything else
+ *   the daemon reports.
  * - Uploads stream: content is read as it is sent, never held whole.
  *
  * CIDs and paths are checked before anything is sent.
@@ -110,8 +110,7 @@ import { toTypedError } from "./_kubo_errors.ts";
 import { emptyResult, extractTar } from "./_kubo_tar.ts";
 import { writeToTarget } from "./_fs_export.ts";
 import { parseKuboApiAddress, readKuboApiFile } from "./kubo_address.ts";
-
-export { KuboRpcError, UnreachableError } from "./_kubo_errors.ts";
+import type { KuboBackendOptions, KuboCallOptions, KuboRetryOptions } from "./kubo_options.ts";
 
 /** Kubo's largest block without `--allow-big-block`, 1 MiB; larger ones cannot be exchanged. */
 export const KUBO_MAX_BLOCK_SIZE: number = MAX_BLOCK_BYTES;
@@ -119,54 +118,6 @@ export const KUBO_MAX_BLOCK_SIZE: number = MAX_BLOCK_BYTES;
 const HEALTH_TIMEOUT_MS = 5_000;
 const HEALTH_BLOCK = new TextEncoder().encode("ipfs-kit health check\n");
 const DEFAULT_RETRY: RetrySettings = { attempts: 4, baseDelayMs: 100, maxDelayMs: 2_000 };
-
-/** Options every call of the Kubo backend takes: a signal and a timeout. */
-export interface KuboCallOptions extends SignalOptions {
-  /**
-   * Fail with the runtime's `TimeoutError` if the call (a stream: the whole
-   * stream) has not finished after this many milliseconds of the runtime's
-   * clock. Overrides the backend's `timeoutMs`; `Infinity` means none.
-   */
-  timeoutMs?: number;
-}
-
-/** How idempotent reads are retried; see {@linkcode KuboBackendOptions.retry}. */
-export interface KuboRetryOptions {
-  /** Attempts in all, the first included. Default 4. */
-  attempts?: number;
-  /** The delay before the first retry, before jitter, in ms. Default 100. */
-  baseDelayMs?: number;
-  /** The cap on the delay, in ms. Default 2000. */
-  maxDelayMs?: number;
-}
-
-/** Options for {@linkcode KuboBackend.connect}. */
-export interface KuboBackendOptions {
-  /**
-   * The RPC API: a URL (`http://127.0.0.1:5001`) or a multiaddress
-   * (`/ip4/127.0.0.1/tcp/5001`, `/dns4/localhost/tcp/5001/http`). Default:
-   * the address in `<ipfsPath>/api`, which a running daemon writes.
-   */
-  api?: string | URL;
-  /** The Kubo repository whose `api` file to read. Default `$IPFS_PATH`, else `~/.ipfs`. */
-  ipfsPath?: string;
-  /** Headers sent with every request, e.g. `Authorization` for `API.Authorizations`. */
-  headers?: Record<string, string>;
-  /**
-   * The default timeout of every call, in ms (see
-   * {@linkcode KuboCallOptions.timeoutMs}). Default: none. A daemon asked
-   * for a CID no peer has searches for it until the call is cancelled, so
-   * set one here or per call. `pubsub.subscribe` only honours its own.
-   */
-  timeoutMs?: number;
-  /**
-   * How idempotent reads are retried when the daemon is unreachable or a
-   * 5xx comes that is not the daemon's own JSON error answer (a proxy's 502,
-   * a 503): exponential backoff with full jitter on the runtime clock, never
-   * past the call's deadline. `false`: no retries.
-   */
-  retry?: KuboRetryOptions | false;
-}
 
 /** {@linkcode BlockApi} with a timeout per call. */
 export interface KuboBlockApi extends BlockApi {
