@@ -10,7 +10,9 @@
 import type { SignalOptions } from "./content_store.ts";
 
 /**
- * Options every call of the Kubo backend takes: a signal and a timeout.
+ * Options every call of the Kubo backend takes: a signal and a timeout. The
+ * backend's API objects take them too (its `block` is a
+ * `BlockApi<KuboCallOptions>`).
  *
  * @example
  * ```ts ignore
