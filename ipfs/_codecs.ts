@@ -13,7 +13,12 @@ import { CID } from "npm:multiformats@14.0.5/cid";
 import * as raw from "npm:multiformats@14.0.5/codecs/raw";
 import { sha256 } from "npm:multiformats@14.0.5/hashes/sha2";
 import { checkFlag, messageOf } from "./_arguments.ts";
-import type { BlockCodec, BlockPutOptions, DagPutOptions } from "./content_store.ts";
+import {
+  type BlockCodec,
+  type BlockPutOptions,
+  type DagPutOptions,
+  MAX_BLOCK_SIZE,
+} from "./content_store.ts";
 import { InvalidInputError, NotFoundError } from "./errors.ts";
 
 /** A codec: its multicodec code and how to encode and decode a node. */
@@ -192,16 +197,13 @@ export function describe(value: unknown): string {
   return value.constructor?.name ?? "object";
 }
 
-/** The largest block either backend stores, as Kubo (without `--allow-big-block`). */
-export const MAX_BLOCK_BYTES = 1_048_576;
-
 /**
- * Checks a block's size against {@linkcode MAX_BLOCK_BYTES}.
+ * Checks a block's size against {@linkcode MAX_BLOCK_SIZE}.
  *
  * @throws {RangeError} It is larger.
  */
 export function checkBlockSize(size: number, what: string): void {
-  if (size > MAX_BLOCK_BYTES) {
+  if (size > MAX_BLOCK_SIZE) {
     throw new RangeError(`Cannot ${what}: size exceeds 1 MiB limit: received ${size}`);
   }
 }
@@ -217,7 +219,7 @@ export interface BlockToPut {
  * Checks the arguments of `block.put` and computes the block's CID.
  *
  * @throws {InvalidInputError} Not bytes, an unknown codec, a bad CID version or flag.
- * @throws {RangeError} Larger than {@linkcode MAX_BLOCK_BYTES}.
+ * @throws {RangeError} Larger than {@linkcode MAX_BLOCK_SIZE}.
  */
 export async function blockToPut(
   bytes: unknown,
@@ -254,7 +256,7 @@ export interface DagNodeToPut extends BlockToPut {
  * when given, encodes it with `storeCodec` and computes its CID.
  *
  * @throws {InvalidInputError} An unknown codec, a value that does not decode or encode, a bad flag.
- * @throws {RangeError} The encoded node is larger than {@linkcode MAX_BLOCK_BYTES}.
+ * @throws {RangeError} The encoded node is larger than {@linkcode MAX_BLOCK_SIZE}.
  */
 export async function dagNodeToPut(
   value: unknown,

@@ -12,7 +12,7 @@
  * Errors are the classes of `errors.ts`: `NotFoundError`, `InvalidCidError`,
  * `InvalidInputError`, `PinnedError`, `NotSupportedError` (an operation this
  * backend does not offer, e.g. pubsub on the embedded node), plus
- * `RangeError` for an oversized block.
+ * `RangeError` for a block over {@linkcode MAX_BLOCK_SIZE}.
  *
  * The API objects (`block`, `pin`, `dag`, `repo`, `name`, `pubsub`, `swarm`,
  * `routing`) take the options of their call type parameter `O`: every call's
@@ -223,6 +223,23 @@ export interface BlockStat {
 }
 
 /**
+ * The largest block either backend stores, 1 MiB, as Kubo without
+ * `--allow-big-block` (larger blocks cannot be exchanged): `block.put` and
+ * `dag.put` throw `RangeError` past it.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { EmbeddedNode, MAX_BLOCK_SIZE } from "@ipfs-kit/kit/ipfs";
+ *
+ * await using node = await EmbeddedNode.open({ repo: await Deno.makeTempDir() });
+ * await node.block.put(new Uint8Array(MAX_BLOCK_SIZE));
+ * await assert.rejects(node.block.put(new Uint8Array(MAX_BLOCK_SIZE + 1)), RangeError);
+ * ```
+ */
+export const MAX_BLOCK_SIZE: number = 1_048_576;
+
+/**
  * Raw blocks, as Kubo's `ipfs block` commands.
  *
  * @typeParam O The options every call takes.
@@ -237,7 +254,7 @@ export interface BlockApi<O extends SignalOptions = SignalOptions> {
   /**
    * Stores bytes as one block and returns its CID (sha2-256).
    *
-   * @throws {RangeError} The block is larger than 1 MiB.
+   * @throws {RangeError} The block is larger than {@linkcode MAX_BLOCK_SIZE}.
    */
   put(bytes: Uint8Array, options?: BlockPutOptions & O): Promise<CID>;
   /** Whether the block is in the store. */
@@ -387,7 +404,7 @@ export interface DagApi<O extends SignalOptions = SignalOptions> {
    *
    * @returns The node's CID.
    * @throws {InvalidInputError} The value cannot be encoded in the codec.
-   * @throws {RangeError} The encoded node is larger than 1 MiB.
+   * @throws {RangeError} The encoded node is larger than {@linkcode MAX_BLOCK_SIZE}.
    */
   put(value: unknown, options?: DagPutOptions & O): Promise<CID>;
   /**

@@ -12,7 +12,8 @@ import * as dagPb from "npm:@ipld/dag-pb@4.2.0";
 import { CID } from "npm:multiformats@14.0.5/cid";
 import * as Digest from "npm:multiformats@14.0.5/hashes/digest";
 import { testEachStrategy } from "../runtime/testing.ts";
-import { EmbeddedNode, MAX_BLOCK_SIZE } from "./embedded_node.ts";
+import { MAX_BLOCK_SIZE } from "./content_store.ts";
+import { EmbeddedNode } from "./embedded_node.ts";
 import { InvalidCidError, InvalidInputError, NotFoundError } from "./errors.ts";
 
 const encoder = new TextEncoder();

@@ -23,14 +23,7 @@ import type { Permit } from "../runtime/permit.ts";
 import { Semaphore } from "../runtime/semaphore.ts";
 import { withSignal } from "../runtime/timeouts.ts";
 import { lockFile } from "../runtime/lock_file.ts";
-import {
-  blockToPut,
-  dagNodeToPut,
-  linksOf,
-  MAX_BLOCK_BYTES,
-  missingFrom,
-  walkDag,
-} from "./_codecs.ts";
+import { blockToPut, dagNodeToPut, linksOf, missingFrom, walkDag } from "./_codecs.ts";
 import { resolvePath, splitPath } from "./_dag_path.ts";
 import { writeTree } from "./_fs_export.ts";
 import { checkCount, checkFlag, messageOf, pathString } from "./_arguments.ts";
@@ -95,9 +88,6 @@ import {
   PinnedError,
   RepoLockedError,
 } from "./errors.ts";
-
-/** The largest block `block.put` accepts, 1 MiB, as Kubo (without `--allow-big-block`). */
-export const MAX_BLOCK_SIZE: number = MAX_BLOCK_BYTES;
 
 const REPO_FORMAT = { kind: "ipfs-kit-embedded-repo", version: 1 };
 

@@ -42,7 +42,7 @@
 export * from "./content_store.ts";
 export * from "./errors.ts";
 export { parseCid } from "./parse_cid.ts";
-export { EmbeddedNode, type EmbeddedNodeOptions, MAX_BLOCK_SIZE } from "./embedded_node.ts";
+export { EmbeddedNode, type EmbeddedNodeOptions } from "./embedded_node.ts";
 export * from "./kubo_backend.ts";
 export * from "./kubo_options.ts";
 export * from "./kubo_address.ts";
