@@ -7,7 +7,7 @@
 
 import type { BlockApi, BlockStat, CID } from "./content_store.ts";
 import { NotFoundError, PinnedError } from "./errors.ts";
-import { blockToPut } from "./_codecs.ts";
+import { blockToPut } from "./_block_put.ts";
 import { blockKey } from "./_fs_blockstore.ts";
 import { pinnedBy } from "./_pinned_blocks.ts";
 import type { Repository } from "./_repository.ts";

@@ -8,7 +8,8 @@
 
 import { checkpointIfCancelled } from "../runtime/checkpoint.ts";
 import type { CID, DagApi, DagGetResult, DagResolveResult } from "./content_store.ts";
-import { dagNodeToPut, linksOf } from "./_codecs.ts";
+import { dagNodeToPut } from "./_block_put.ts";
+import { linksOf } from "./_codecs.ts";
 import { resolvePath, splitPath } from "./_dag_path.ts";
 import { blockKey } from "./_fs_blockstore.ts";
 import { markDag } from "./_pinned_blocks.ts";

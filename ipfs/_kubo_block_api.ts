@@ -8,7 +8,7 @@ import type { BlockApi, BlockStat, CID } from "./content_store.ts";
 import { NotFoundError } from "./errors.ts";
 import type { KuboCallOptions } from "./kubo_options.ts";
 import { checkFlag } from "./_arguments.ts";
-import { blockToPut } from "./_codecs.ts";
+import { blockToPut } from "./_block_put.ts";
 import type { KuboRpc } from "./_kubo_client.ts";
 import type { KuboConnection } from "./_kubo_connection.ts";
 import { toTypedError } from "./_kubo_errors.ts";

@@ -10,7 +10,7 @@ import { checkpointIfCancelled } from "../runtime/checkpoint.ts";
 import type { CID, DagApi, DagGetResult, DagResolveResult } from "./content_store.ts";
 import type { KuboCallOptions } from "./kubo_options.ts";
 import { pathString } from "./_arguments.ts";
-import { dagNodeToPut } from "./_codecs.ts";
+import { dagNodeToPut } from "./_block_put.ts";
 import { resolvePath, splitPath } from "./_dag_path.ts";
 import type { KuboConnection } from "./_kubo_connection.ts";
 import { checkSameBlock, clientTimeout } from "./_kubo_wire.ts";

@@ -11,7 +11,7 @@
 import type { CID } from "npm:multiformats@14.0.5/cid";
 import { checkpointIfCancelled } from "../runtime/checkpoint.ts";
 import { NotFoundError } from "./errors.ts";
-import { missingFrom, walkDag } from "./_codecs.ts";
+import { missingFrom, walkDag } from "./_dag_walk.ts";
 import { blockKey, type FsBlockstore } from "./_fs_blockstore.ts";
 import type { StoredPin } from "./_pin_store.ts";
 

@@ -11,7 +11,7 @@ import { CID } from "npm:multiformats@14.0.5/cid";
 import type { CidLike } from "./content_store.ts";
 import { InvalidCidError, NotFoundError } from "./errors.ts";
 import { parseCid } from "./parse_cid.ts";
-import type { GetBlock } from "./_unixfs_reader.ts";
+import type { GetBlock } from "./_dag_walk.ts";
 
 /**
  * Resolves a CID or path (`"<cid>/a/b"`, with or without `/ipfs/`) to the

@@ -50,12 +50,13 @@ import { embeddedDagApi } from "./_embedded_dag_api.ts";
 import { importEntries, importFile } from "./_embedded_import.ts";
 import { embeddedPinApi } from "./_embedded_pin_api.ts";
 import { embeddedRepoApi } from "./_embedded_repo_api.ts";
+import type { GetBlock } from "./_dag_walk.ts";
 import { writeTree } from "./_fs_export.ts";
 import { scanPath, toEntries } from "./_fs_import.ts";
 import { REPO_VERSION, Repository } from "./_repository.ts";
 import { directoryEntries, inspect } from "./_unixfs_node.ts";
 import { resolveUnixFsPath } from "./_unixfs_path.ts";
-import { type GetBlock, openFile, readRange } from "./_unixfs_reader.ts";
+import { openFile, readRange } from "./_unixfs_reader.ts";
 import { unsupportedNetworkApis } from "./_unsupported.ts";
 
 /** The kit's version, reported by `version()` and `id()`. */
