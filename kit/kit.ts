@@ -32,7 +32,7 @@ import { TieredCache, type TieredCacheOptions } from "../cache/tiered_cache.ts";
 import { CachedStore } from "../cache/cache_layer.ts";
 import { EmbeddedNode } from "../ipfs/embedded_node.ts";
 import { InvalidInputError } from "../ipfs/errors.ts";
-import type { KuboBackendOptions } from "../ipfs/kubo_backend.ts";
+import type { KuboBackendOptions } from "../ipfs/kubo_options.ts";
 import { defaultRepoPath } from "./_data_dir.ts";
 
 /**

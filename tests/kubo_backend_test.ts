@@ -26,7 +26,9 @@ import {
   NotSupportedError,
   PinnedError,
 } from "../ipfs/errors.ts";
-import { KuboBackend, type KuboBackendOptions, UnreachableError } from "../ipfs/kubo_backend.ts";
+import { KuboBackend } from "../ipfs/kubo_backend.ts";
+import type { KuboBackendOptions } from "../ipfs/kubo_options.ts";
+import { UnreachableError } from "../ipfs/errors.ts";
 import { probeKubo, requireService } from "./_services.ts";
 import { agentVersion, recursivePins } from "./_kubo_daemon.ts";
 import { generated, randomBytes, readAll } from "./_bytes.ts";

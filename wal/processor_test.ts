@@ -8,7 +8,7 @@ import type {
   SignalOptions,
 } from "../ipfs/content_store.ts";
 import { EmbeddedNode } from "../ipfs/embedded_node.ts";
-import { UnreachableError } from "../ipfs/_kubo_errors.ts";
+import { UnreachableError } from "../ipfs/errors.ts";
 import { currentTime } from "../runtime/checkpoint.ts";
 import { sleep, sleepForever } from "../runtime/sleep.ts";
 import { taskGroup } from "../runtime/task_group.ts";
