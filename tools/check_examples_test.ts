@@ -11,7 +11,7 @@ Deno.test("examples: an example that asserts with node:assert/strict passes", ()
   assert.equal(exampleProblem(doc), undefined);
 });
 
-Deno.test("examples: console.assert, no assert, no import or no code are refused", () => {
+Deno.test("examples: console-assert calls, no assert, no import or no code are refused", () => {
   assert.match(exampleProblem(`${FENCE}ts\n${CONSOLE_ASSERT}(1 === 2);\n${FENCE}`)!, /never fails/);
   assert.match(
     exampleProblem(`${FENCE}ts\nimport assert from "node:assert/strict";\nconst x = 1;\n${FENCE}`)!,
@@ -21,7 +21,7 @@ Deno.test("examples: console.assert, no assert, no import or no code are refused
   assert.match(exampleProblem("Just words.")!, /without a code block/);
 });
 
-Deno.test("examples: an ignored block need not run, but may not use console.assert", () => {
+Deno.test("examples: an ignored block need not run, but may not use console-assert", () => {
   assert.equal(
     exampleProblem(`${FENCE}ts ignore\nawait fetch("http://example");\n${FENCE}`),
     undefined,
