@@ -1,7 +1,9 @@
 /**
- * Test helpers (`@ipfs-kit/kit/runtime/testing`): run a test under every
- * scheduling strategy, the analogue of pytest-anyio's backend
- * parametrisation, so code that depends on one strategy's order is caught.
+ * Test helpers (`@ipfs-kit/kit/runtime/testing`): {@linkcode testEachStrategy}
+ * runs a test under every scheduling strategy, the analogue of pytest-anyio's
+ * backend parametrisation, so code that depends on one strategy's order is
+ * caught; {@linkcode waitAllTasksBlocked} waits until the code under test has
+ * gone as far as it can (Trio's `wait_all_tasks_blocked`).
  *
  * @example
  * ```ts ignore
@@ -22,6 +24,8 @@ import { defaultSeed, run } from "./run.ts";
 import type { StrategyName } from "./strategy.ts";
 import { strategies } from "./strategies.ts";
 import { VirtualClock } from "./virtual_clock.ts";
+
+export { waitAllTasksBlocked, type WaitAllTasksBlockedOptions } from "./wait_all_tasks_blocked.ts";
 
 /** What a test registered with {@linkcode testEachStrategy} receives. */
 export interface StrategyTestContext {
