@@ -27,6 +27,8 @@ export interface RuntimeStats {
   delayTotalMs: number;
   /** The longest recorded scheduling delay, in milliseconds. */
   delayMaxMs: number;
+  /** Cancel scopes whose deadline passed before they exited (timeouts that hit). */
+  deadlinesExpired: number;
 }
 
 /**

@@ -103,6 +103,7 @@ export {
 } from "./shuffle_strategy.ts";
 export { strategies } from "./strategies.ts";
 export type * from "./instrumentation.ts";
+export { runtimeMetrics, runtimeMetricsText, type StrategyMetrics } from "./runtime_metrics.ts";
 export { CancelScope, type CancelScopeOptions, DeadlineExceeded } from "./cancel_scope.ts";
 export * from "./checkpoint.ts";
 export * from "./sleep.ts";

@@ -68,7 +68,12 @@ export async function run<T>(main: () => T | Promise<T>, options: RunOptions = {
   const signals = [options.signal, outer?.signal].filter((signal) => signal !== undefined);
   const signal = signals.length < 2 ? signals[0] : AbortSignal.any(signals);
   const scope = new CancelScope(signal ? { signal, name: "main" } : { name: "main" });
-  const result = await internals.runIn(root, () => scope.run(() => main()));
+  let result: T | undefined;
+  try {
+    result = await internals.runIn(root, () => scope.run(() => main()));
+  } finally {
+    runtime.retire();
+  }
   if (scope.cancelledCaught) {
     if (options.signal?.aborted) throw options.signal.reason;
     // The caller's scope was cancelled: its own cancellation, which it catches.
