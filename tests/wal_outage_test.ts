@@ -26,13 +26,10 @@ import { sleep } from "../runtime/sleep.ts";
 import { taskGroup } from "../runtime/task_group.ts";
 import { testEachStrategy } from "../runtime/testing.ts";
 import { failAfter } from "../runtime/timeouts.ts";
-import { type Operation, WriteAheadLog } from "../wal/operation_log.ts";
-import {
-  builtinHandlers,
-  type HandlerContext,
-  type HealthState,
-  OperationProcessor,
-} from "../wal/processor.ts";
+import { builtinHandlers } from "../wal/builtin_handlers.ts";
+import { OperationProcessor } from "../wal/processor.ts";
+import type { HandlerContext, HealthState, Operation } from "../wal/types.ts";
+import { WriteAheadLog } from "../wal/write_ahead_log.ts";
 import { randomBytes } from "./_kubo_daemon.ts";
 
 const SCRIPT = new URL("../tools/start_js_ipfs.sh", import.meta.url).pathname;

@@ -4,9 +4,10 @@ import { CancelScope } from "../runtime/cancel_scope.ts";
 import { sleep } from "../runtime/sleep.ts";
 import { taskGroup } from "../runtime/task_group.ts";
 import { testEachStrategy } from "../runtime/testing.ts";
-import { createWalHandler, serveWal, type WalServer } from "./http_api.ts";
-import { WriteAheadLog, type WriteAheadLogOptions } from "./operation_log.ts";
-import type { HandlerContext, OperationStore } from "./processor.ts";
+import { createWalHandler } from "./http_handler.ts";
+import { serveWal, type WalServer } from "./http_server.ts";
+import type { HandlerContext, OperationStore } from "./types.ts";
+import { WriteAheadLog, type WriteAheadLogOptions } from "./write_ahead_log.ts";
 
 const NO_STORE = {} as OperationStore;
 const TOKEN = "s3cret-token-0123456789";

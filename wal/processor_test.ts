@@ -14,17 +14,12 @@ import { sleep, sleepForever } from "../runtime/sleep.ts";
 import { taskGroup } from "../runtime/task_group.ts";
 import { testEachStrategy } from "../runtime/testing.ts";
 import { WalError } from "./errors.ts";
-import { type Operation, WriteAheadLog } from "./operation_log.ts";
-import {
-  builtinHandlers,
-  type HandlerContext,
-  HealthMonitor,
-  type HealthState,
-  isRetriableError,
-  isUnavailableError,
-  OperationProcessor,
-  type OperationStore,
-} from "./processor.ts";
+import { builtinHandlers } from "./builtin_handlers.ts";
+import { isRetriableError, isUnavailableError } from "./handler_errors.ts";
+import { HealthMonitor } from "./health_monitor.ts";
+import { OperationProcessor } from "./processor.ts";
+import type { HandlerContext, HealthState, Operation, OperationStore } from "./types.ts";
+import { WriteAheadLog } from "./write_ahead_log.ts";
 
 async function withTempDir(fn: (dir: string) => Promise<void>): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "wal-proc-test-" });

@@ -4,10 +4,9 @@ import { sleep } from "../runtime/sleep.ts";
 import { taskGroup } from "../runtime/task_group.ts";
 import { testEachStrategy } from "../runtime/testing.ts";
 import { failAfter } from "../runtime/timeouts.ts";
-import { serveWal, type WalServer } from "./http_api.ts";
-import { WriteAheadLog, type WriteAheadLogOptions } from "./operation_log.ts";
-import type { HandlerContext, OperationStore } from "./processor.ts";
-import type { WalEvent, WalEventSource } from "./ws_feed.ts";
+import { serveWal, type WalServer } from "./http_server.ts";
+import type { HandlerContext, OperationStore, WalEvent, WalEventSource } from "./types.ts";
+import { WriteAheadLog, type WriteAheadLogOptions } from "./write_ahead_log.ts";
 
 const NO_STORE = {} as OperationStore;
 const TOKEN = "feed-token-0123456789abcdef";
