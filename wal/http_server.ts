@@ -48,7 +48,8 @@ export interface WalServer extends AsyncDisposable {
 
 /**
  * Serves the API for `wal` with `Deno.serve`, on 127.0.0.1 and a free port
- * unless told otherwise; see the module documentation. A hostname that is
+ * unless told otherwise; see the module documentation of `http_handler.ts`
+ * for the routes, the values and the security rules. A hostname that is
  * not a loopback address needs a `token`. Shut it down with `shutdown()`,
  * `await using`, or `signal`.
  *
