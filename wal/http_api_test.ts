@@ -4,7 +4,8 @@ import { CancelScope } from "../runtime/cancel_scope.ts";
 import { sleep } from "../runtime/sleep.ts";
 import { taskGroup } from "../runtime/task_group.ts";
 import { testEachStrategy } from "../runtime/testing.ts";
-import { createWalHandler, serveWal, type WalServer } from "./http_api.ts";
+import { createWalHandler } from "./http_handler.ts";
+import { serveWal, type WalServer } from "./http_server.ts";
 import { processUntilIdle, UNKNOWN_ID, withWal } from "../tests/_wal.ts";
 
 const TOKEN = "s3cret-token-0123456789";

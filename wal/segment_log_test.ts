@@ -10,7 +10,8 @@ import {
   WalFailedError,
   WalLockedError,
 } from "./errors.ts";
-import { type LogRecord, SegmentLog, type SyncPolicy } from "./segment_log.ts";
+import { type LogRecord, SegmentLog } from "./segment_log.ts";
+import type { SyncPolicy } from "./types.ts";
 import { mountTmpfs, unmount } from "../tests/_tmpfs.ts";
 import { ioError, withWalDir } from "../tests/_wal.ts";
 
