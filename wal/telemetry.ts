@@ -26,7 +26,18 @@
 import { Histogram, type HistogramSnapshot } from "./histogram.ts";
 import type { HealthState, OperationState } from "./types.ts";
 
-/** Bucket bounds in seconds for disk latencies: 50 us to 10 s. */
+/**
+ * Bucket bounds in seconds for disk latencies: 50 us to 10 s.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { IO_LATENCY_BUCKETS } from "@ipfs-kit/kit/wal";
+ *
+ * assert.equal(IO_LATENCY_BUCKETS.at(-1), 10);
+ * assert(IO_LATENCY_BUCKETS.every((bound, i) => i === 0 || bound > IO_LATENCY_BUCKETS[i - 1]));
+ * ```
+ */
 export const IO_LATENCY_BUCKETS: readonly number[] = Object.freeze([
   0.00005,
   0.0001,
@@ -47,7 +58,18 @@ export const IO_LATENCY_BUCKETS: readonly number[] = Object.freeze([
   10,
 ]);
 
-/** Bucket bounds in seconds for operation latencies: 1 ms to a day. */
+/**
+ * Bucket bounds in seconds for operation latencies: 1 ms to a day.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { OPERATION_LATENCY_BUCKETS } from "@ipfs-kit/kit/wal";
+ *
+ * assert.equal(OPERATION_LATENCY_BUCKETS.at(-1), 86_400);
+ * assert(OPERATION_LATENCY_BUCKETS.every((bound, i) => i === 0 || bound > OPERATION_LATENCY_BUCKETS[i - 1]));
+ * ```
+ */
 export const OPERATION_LATENCY_BUCKETS: readonly number[] = Object.freeze([
   0.001,
   0.005,
@@ -67,7 +89,18 @@ export const OPERATION_LATENCY_BUCKETS: readonly number[] = Object.freeze([
   86400,
 ]);
 
-/** Bucket bounds for the records in a commit group. */
+/**
+ * Bucket bounds for the records in a commit group.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { GROUP_SIZE_BUCKETS } from "@ipfs-kit/kit/wal";
+ *
+ * assert.equal(GROUP_SIZE_BUCKETS[0], 1);
+ * assert(GROUP_SIZE_BUCKETS.every((bound, i) => i === 0 || bound > GROUP_SIZE_BUCKETS[i - 1]));
+ * ```
+ */
 export const GROUP_SIZE_BUCKETS: readonly number[] = Object.freeze([
   1,
   2,

@@ -33,7 +33,18 @@ export type OperationState =
   | "failed"
   | "cancelled";
 
-/** Every state, in the order of an operation's life. */
+/**
+ * Every state, in the order of an operation's life.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { OPERATION_STATES } from "@ipfs-kit/kit/wal";
+ *
+ * assert.equal(OPERATION_STATES[0], "pending");
+ * assert(OPERATION_STATES.includes("completed"));
+ * ```
+ */
 export const OPERATION_STATES: readonly OperationState[] = Object.freeze([
   "pending",
   "processing",

@@ -84,7 +84,17 @@ import type { WalTelemetrySnapshot } from "./telemetry.ts";
 /** The feed's topics; see the module documentation. */
 export type FeedTopic = "operations" | "operation" | "state-changes" | "health" | "metrics";
 
-/** Every topic of the feed. */
+/**
+ * Every topic of the feed.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { FEED_TOPICS } from "@ipfs-kit/kit/wal";
+ *
+ * assert(FEED_TOPICS.includes("health"));
+ * ```
+ */
 export const FEED_TOPICS: readonly FeedTopic[] = Object.freeze([
   "operations",
   "operation",
@@ -93,7 +103,18 @@ export const FEED_TOPICS: readonly FeedTopic[] = Object.freeze([
   "metrics",
 ]);
 
-/** The topics that need a {@linkcode WalEventSource}. */
+/**
+ * The topics that need a {@linkcode WalEventSource}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { FEED_TOPICS, LIVE_TOPICS } from "@ipfs-kit/kit/wal";
+ *
+ * assert(LIVE_TOPICS.every((topic) => FEED_TOPICS.includes(topic)));
+ * assert(!LIVE_TOPICS.includes("metrics"));
+ * ```
+ */
 export const LIVE_TOPICS: readonly FeedTopic[] = Object.freeze([
   "operations",
   "operation",
@@ -267,7 +288,17 @@ export type FeedMessage =
     message: string;
   };
 
-/** The close codes the server uses. */
+/**
+ * The close codes the server uses.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { FEED_CLOSE_CODES } from "@ipfs-kit/kit/wal";
+ *
+ * assert.equal(FEED_CLOSE_CODES.messageTooBig, 1009);
+ * ```
+ */
 export const FEED_CLOSE_CODES: {
   /** The server shuts down. */
   readonly goingAway: 1001;
