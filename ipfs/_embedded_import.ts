@@ -153,7 +153,7 @@ async function runImporter(
         }
       })();
       pending.add(write);
-      write.then(() => pending.delete(write));
+      void write.then(() => pending.delete(write)); // never rejects; joined through `pending`
       return cid;
     },
   };

@@ -5,6 +5,7 @@
  */
 
 import assert from "node:assert/strict";
+import { sleep } from "../runtime/sleep.ts";
 import { CID } from "npm:multiformats@14.0.5/cid";
 import { probeKubo, requireService } from "../tests/_services.ts";
 import { EmbeddedNode } from "../ipfs/embedded_node.ts";
@@ -403,9 +404,9 @@ Deno.test("cli: Ctrl-C (SIGINT) cancels a running add cleanly", {
     // The signal listener is in place before the repository is opened.
     for (let i = 0; i < 200; i++) {
       if (await Deno.stat(`${repo}/repo.lock`).then(() => true, () => false)) break;
-      await new Promise((resolve) => setTimeout(resolve, 25));
+      await sleep(25);
     }
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await sleep(100);
     child.kill("SIGINT");
     const output = await child.output();
     await writer.close().catch(() => {});

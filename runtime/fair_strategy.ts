@@ -5,6 +5,9 @@
  * @module
  */
 
+// deno-lint-ignore-file ipfs-kit/no-floating-promise
+// A strategy or task group is what owns these promises: it implements the primitive.
+
 import { macrotaskYield, MICROTASK_HOP as RESOLVED } from "./macrotask.ts";
 import type { StrategyFactory } from "./strategy.ts";
 

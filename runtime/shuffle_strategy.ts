@@ -6,6 +6,9 @@
  * @module
  */
 
+// deno-lint-ignore-file ipfs-kit/no-floating-promise
+// A strategy or task group is what owns these promises: it implements the primitive.
+
 import { macrotaskYield } from "./macrotask.ts";
 import type { SchedulingStrategy, StrategyContext, StrategyFactory } from "./strategy.ts";
 

@@ -5,6 +5,9 @@
  * @module
  */
 
+// deno-lint-ignore-file ipfs-kit/no-bare-timer
+// The cushion is real time, outside the run's clock, by definition.
+
 import { currentRuntime } from "./cancel_scope.ts";
 import { checkpoint } from "./checkpoint.ts";
 import { macrotaskYield } from "./macrotask.ts";

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { CID } from "npm:multiformats@14.0.5/cid";
 import { CancelScope } from "../runtime/cancel_scope.ts";
+import { Event } from "../runtime/event.ts";
 import { sleep } from "../runtime/sleep.ts";
 import { taskGroup } from "../runtime/task_group.ts";
 import { testEachStrategy } from "../runtime/testing.ts";
@@ -590,7 +591,7 @@ testEachStrategy(
   "a slow cancellation answers 202; closing cancels waiting requests with 503",
   async () => {
     await withWal(async (wal) => {
-      const released = new AbortController();
+      const released = new Event();
       await taskGroup(async (tg) => {
         await using server = serveWal(wal, { requestTimeoutMs: 100 });
         const { body: op } = await call(server, "POST", "/operations", {
@@ -601,7 +602,7 @@ testEachStrategy(
             // Ignores cancellation until released.
             stubborn: async () => {
               await new CancelScope({ shield: true }).run(async () => {
-                while (!released.signal.aborted) await sleep(5);
+                while (!released.isSet) await sleep(5);
               });
               throw new Error("stopped at last");
             },
@@ -611,7 +612,7 @@ testEachStrategy(
         const accepted = await call(server, "POST", `/operations/${op.id}/cancel`);
         assert.equal(accepted.status, 202, accepted.text);
         assert.equal(accepted.body.state, "processing");
-        released.abort();
+        released.set();
         const done = await wal.wait(op.id);
         assert.equal(done.state, "cancelled");
       });

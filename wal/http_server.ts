@@ -125,8 +125,8 @@ export function serveWal(wal: WriteAheadLog, options: ServeWalOptions = {}): Wal
       },
     }, handler);
   } catch (error) {
-    // Nothing runs in it yet: closing only ends its task group.
-    handler.close().catch(() => {});
+    // Nothing runs in it yet: closing only ends its task group, at once.
+    void handler.close().catch(() => {});
     throw error;
   }
   return new ApiServer(server, handler, signal, handlerOptions.onError ?? console.error);
@@ -152,7 +152,8 @@ class ApiServer implements WalServer {
     this.#signal = signal;
     if (signal !== undefined) {
       this.#onAbort = () => {
-        this.shutdown().catch((error) => {
+        // An abort listener cannot wait: the shutdown is this server's own, awaited by `finished`.
+        void this.shutdown().catch((error) => {
           if (!isCancellationError(error)) onError(error);
         });
       };
@@ -192,7 +193,7 @@ class ApiServer implements WalServer {
       this.#finished.resolve();
     } catch (error) {
       this.#finished.reject(error);
-      this.#finished.promise.catch(() => {});
+      void this.#finished.promise.catch(() => {}); // handled: it is the caller's to await
       throw error;
     }
   }

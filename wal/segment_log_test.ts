@@ -209,6 +209,7 @@ testEachStrategy("a durable append never rides in an unsynced group", async () =
 
 /** Waits a few real milliseconds: several turns of the event loop. */
 function realPause(): Promise<void> {
+  // deno-lint-ignore ipfs-kit/no-bare-timer -- real time, which the virtual clock must not move
   return new Promise((resolve) => setTimeout(resolve, 15));
 }
 
