@@ -12,7 +12,7 @@
 
 import { LRUCache } from "npm:lru-cache@11.5.3";
 import { ArcCache } from "../cache/arc_cache.ts";
-import { mulberry32, zipf } from "../cache/_workloads.ts";
+import { mulberry32, zipf } from "../tests/cache_workloads.ts";
 
 const KEYS = 100_000;
 const CAPACITY = 10_000;

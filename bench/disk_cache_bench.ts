@@ -22,7 +22,7 @@
 
 import { createIndex, type DiskCachePolicy } from "../cache/_disk_index.ts";
 import { DiskCache } from "../cache/disk_cache.ts";
-import { mulberry32, zipf } from "../cache/_workloads.ts";
+import { mulberry32, zipf } from "../tests/cache_workloads.ts";
 import { taskGroup } from "../runtime/task_group.ts";
 
 const KiB = 1024;

@@ -17,7 +17,7 @@
 
 import { LRUCache } from "npm:lru-cache@11.5.3";
 import { ArcCache } from "../cache/arc_cache.ts";
-import { mulberry32, readTrace, zipf } from "../cache/_workloads.ts";
+import { mulberry32, readTrace, zipf } from "../tests/cache_workloads.ts";
 
 interface Cache {
   get(key: number): unknown;

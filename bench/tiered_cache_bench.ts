@@ -28,7 +28,7 @@
 import * as dagPb from "npm:@ipld/dag-pb@4.2.0";
 import type { CID } from "npm:multiformats@14.0.5/cid";
 import { TieredCache } from "../cache/tiered_cache.ts";
-import { mulberry32 } from "../cache/_workloads.ts";
+import { mulberry32 } from "../tests/cache_workloads.ts";
 import type { CatOptions, CidLike, ContentStore, SignalOptions } from "../ipfs/content_store.ts";
 import { EmbeddedNode } from "../ipfs/embedded_node.ts";
 import { currentTime, run, sleep, VirtualClock, withSignal } from "../runtime/mod.ts";

@@ -8,7 +8,7 @@ import {
   testEachStrategy,
 } from "../runtime/mod.ts";
 import { ArcCache, type ArcStatistics, type DisposeReason } from "./arc_cache.ts";
-import { mulberry32 } from "./_workloads.ts";
+import { mulberry32 } from "../tests/cache_workloads.ts";
 
 /** The paper's pseudo-code, literally, with Maps as LRU lists (first = LRU). */
 class ReferenceArc {

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { checkpoint, testEachStrategy } from "../runtime/mod.ts";
 import { ArcCache } from "./arc_cache.ts";
-import { lruHits, readTrace, type Trace } from "./_workloads.ts";
+import { lruHits, readTrace, type Trace } from "../tests/cache_workloads.ts";
 
 const TRACES = new URL("../../shared/traces/", import.meta.url);
 const OLTP = new URL("OLTP.lis.gz", TRACES);

@@ -3,7 +3,7 @@ import { Buffer } from "node:buffer";
 import { createHash } from "node:crypto";
 import { CancelScope, ClosedResourceError, taskGroup, testEachStrategy } from "../runtime/mod.ts";
 import { CorruptEntryError, DiskCache, type DiskCacheOptions } from "./disk_cache.ts";
-import { mulberry32 } from "./_workloads.ts";
+import { mulberry32 } from "../tests/cache_workloads.ts";
 
 const KiB = 1024;
 const MiB = 1024 * KiB;

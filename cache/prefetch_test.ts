@@ -6,7 +6,7 @@ import type { CatOptions, CidLike, ContentStore, SignalOptions } from "../ipfs/c
 import { EmbeddedNode } from "../ipfs/embedded_node.ts";
 import { Prefetcher, type PrefetcherOptions } from "./prefetch.ts";
 import { TieredCache } from "./tiered_cache.ts";
-import { mulberry32 } from "./_workloads.ts";
+import { mulberry32 } from "../tests/cache_workloads.ts";
 
 const KiB = 1024;
 

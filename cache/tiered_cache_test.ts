@@ -6,7 +6,7 @@ import { EmbeddedNode } from "../ipfs/embedded_node.ts";
 import { InvalidCidError, InvalidInputError, NotFoundError } from "../ipfs/errors.ts";
 import { CorruptEntryError } from "./disk_cache.ts";
 import { TieredCache, type TieredCacheOptions } from "./tiered_cache.ts";
-import { mulberry32 } from "./_workloads.ts";
+import { mulberry32 } from "../tests/cache_workloads.ts";
 
 const KiB = 1024;
 const MiB = 1024 * KiB;

@@ -11,7 +11,7 @@ import { run } from "../../runtime/run.ts";
 import type { StrategyName } from "../../runtime/strategy.ts";
 import { taskGroup } from "../../runtime/task_group.ts";
 import { DiskCache } from "../disk_cache.ts";
-import { mulberry32 } from "../_workloads.ts";
+import { mulberry32 } from "../../tests/cache_workloads.ts";
 
 /** Keys the child writes: `key-0` .. `key-63`. */
 export const KEYS = 64;

@@ -1,7 +1,7 @@
 /**
  * Workloads for the cache's tests, benchmarks and hit-ratio script: a seeded
  * PRNG, a Zipf sampler, the ARC paper's trace reader and an LRU simulation.
- * Not part of the public API.
+ * Test code: `tests/` is left out of the published package.
  *
  * @module
  */
