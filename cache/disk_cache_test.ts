@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { createHash } from "node:crypto";
 import { CancelScope, ClosedResourceError, taskGroup, testEachStrategy } from "../runtime/mod.ts";
-import { CorruptEntryError, DiskCache, type DiskCacheOptions } from "./disk_cache.ts";
+import { DiskCache, type DiskCacheOptions } from "./disk_cache.ts";
+import { CorruptEntryError } from "./errors.ts";
 import { mulberry32 } from "../tests/cache_workloads.ts";
 
 const KiB = 1024;

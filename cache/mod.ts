@@ -32,3 +32,4 @@ export * from "./disk_cache.ts";
 export * from "./tiered_cache.ts";
 export * from "./prefetch.ts";
 export * from "./cache_layer.ts";
+export * from "./errors.ts";

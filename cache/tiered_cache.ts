@@ -26,7 +26,8 @@ import type {
 } from "../ipfs/content_store.ts";
 import { InvalidInputError } from "../ipfs/errors.ts";
 import { ArcCache } from "./arc_cache.ts";
-import { CorruptEntryError, DiskCache, type DiskCachePolicy } from "./disk_cache.ts";
+import { DiskCache, type DiskCachePolicy } from "./disk_cache.ts";
+import { CorruptEntryError } from "./errors.ts";
 import { Prefetcher, type PrefetcherOptions, type PrefetchStatistics } from "./prefetch.ts";
 import type { NodeKind } from "./_prefetch_model.ts";
 import {

@@ -4,7 +4,7 @@ import { createHash } from "node:crypto";
 import { CancelScope, ClosedResourceError, testEachStrategy } from "../runtime/mod.ts";
 import { EmbeddedNode } from "../ipfs/embedded_node.ts";
 import { InvalidCidError, InvalidInputError, NotFoundError } from "../ipfs/errors.ts";
-import { CorruptEntryError } from "./disk_cache.ts";
+import { CorruptEntryError } from "./errors.ts";
 import { TieredCache, type TieredCacheOptions } from "./tiered_cache.ts";
 import { mulberry32 } from "../tests/cache_workloads.ts";
 
