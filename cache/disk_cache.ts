@@ -13,6 +13,7 @@ import { ClosedResourceError } from "../runtime/errors.ts";
 import { Lock } from "../runtime/lock.ts";
 import { lockFile } from "../runtime/lock_file.ts";
 import { withSignal } from "../runtime/timeouts.ts";
+import type { SignalOptions } from "../ipfs/content_store.ts";
 import { DiskDirectory } from "./_disk_directory.ts";
 import { HEADER_SIZE, type KeyInfo, keyInfo } from "./_disk_format.ts";
 import { createIndex, type DiskCachePolicy, type DiskIndex, restoreIndex } from "./_disk_index.ts";
@@ -73,26 +74,6 @@ export interface DiskCacheOptions {
   /** The replacement policy: `"arc"` (default) or `"lru"`. */
   policy?: DiskCachePolicy;
   /** Stops opening: `open` then rejects with `signal.reason`. */
-  signal?: AbortSignal;
-}
-
-/**
- * Options of the operations of a {@linkcode DiskCache}.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import type { DiskCacheOperationOptions } from "@ipfs-kit/kit/cache";
- *
- * const options: DiskCacheOperationOptions = { signal: AbortSignal.timeout(1_000) };
- * assert.notEqual(options.signal, undefined);
- * ```
- */
-export interface DiskCacheOperationOptions {
-  /**
-   * Cancels the operation: it rejects with `signal.reason`. The enclosing
-   * cancel scope cancels it too.
-   */
   signal?: AbortSignal;
 }
 
@@ -356,7 +337,7 @@ export class DiskCache implements AsyncDisposable {
    * await Deno.remove(dir, { recursive: true });
    * ```
    */
-  get(key: string, options?: DiskCacheOperationOptions): Promise<Uint8Array | undefined> {
+  get(key: string, options?: SignalOptions): Promise<Uint8Array | undefined> {
     return this.#operation("read disk cache entry", key, options, (info) => this.#get(info));
   }
 
@@ -393,7 +374,7 @@ export class DiskCache implements AsyncDisposable {
    */
   getStream(
     key: string,
-    options?: DiskCacheOperationOptions,
+    options?: SignalOptions,
   ): Promise<ReadableStream<Uint8Array> | undefined> {
     return this.#operation(
       "read disk cache entry",
@@ -439,7 +420,7 @@ export class DiskCache implements AsyncDisposable {
   set(
     key: string,
     value: Uint8Array | ReadableStream<Uint8Array>,
-    options?: DiskCacheOperationOptions,
+    options?: SignalOptions,
   ): Promise<boolean> {
     if (!(value instanceof Uint8Array) && !(value instanceof ReadableStream)) {
       return Promise.reject(
@@ -507,7 +488,7 @@ export class DiskCache implements AsyncDisposable {
    * await Deno.remove(dir, { recursive: true });
    * ```
    */
-  delete(key: string, options?: DiskCacheOperationOptions): Promise<boolean> {
+  delete(key: string, options?: SignalOptions): Promise<boolean> {
     return this.#operation("delete disk cache entry", key, options, ({ name }) => {
       checkpointIfCancelled();
       return shielded(() => this.#remove(name));
@@ -537,7 +518,7 @@ export class DiskCache implements AsyncDisposable {
    * await Deno.remove(dir, { recursive: true });
    * ```
    */
-  clear(options?: DiskCacheOperationOptions): Promise<void> {
+  clear(options?: SignalOptions): Promise<void> {
     return this.#operation("clear disk cache", undefined, options, async () => {
       for (const name of this.#index.names()) {
         await checkpoint();
@@ -573,7 +554,7 @@ export class DiskCache implements AsyncDisposable {
    * await Deno.remove(dir, { recursive: true });
    * ```
    */
-  flush(options?: DiskCacheOperationOptions): Promise<void> {
+  flush(options?: SignalOptions): Promise<void> {
     return this.#operation("flush disk cache", undefined, options, () => {
       checkpointIfCancelled();
       return shielded(() => this.#writeSnapshot());
@@ -663,7 +644,7 @@ export class DiskCache implements AsyncDisposable {
   #operation<T>(
     what: string,
     key: string | undefined,
-    options: DiskCacheOperationOptions | undefined,
+    options: SignalOptions | undefined,
     fn: (info: KeyInfo) => Promise<T>,
   ): Promise<T> {
     let info: KeyInfo;

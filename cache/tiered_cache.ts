@@ -99,7 +99,18 @@ export interface TieredCacheOptions {
   signal?: AbortSignal;
 }
 
-/** Options for {@linkcode TieredCache.tierOf}. */
+/**
+ * Options for {@linkcode TieredCache.tierOf}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import type { TierOfOptions } from "@ipfs-kit/kit/cache";
+ *
+ * const options: TierOfOptions = { block: true };
+ * assert.equal(options.block, true);
+ * ```
+ */
 export interface TierOfOptions {
   /** Look for the raw block of a CID instead of the file `cat` reads. Default `false`. */
   block?: boolean;
