@@ -1,7 +1,11 @@
-// The directory of a disk cache and what lives where in it: `entries/ab/<name>`
-// (one file per entry, in 256 shards named by the first two hex digits of the
-// name), `tmp/` (files being written), `index` (the recency snapshot) and
-// `lock`. Private to the cache; the layout is described in disk_cache.ts.
+/**
+ * The directory of a disk cache and what lives where in it: `entries/ab/<name>`
+ * (one file per entry, in 256 shards named by the first two hex digits of the
+ * name), `tmp/` (files being written), `index` (the recency snapshot) and
+ * `lock`. Private to the cache; the layout is described in disk_cache.ts.
+ *
+ * @module
+ */
 
 import { checkpoint, checkpointIfCancelled } from "../runtime/checkpoint.ts";
 import { syncPath } from "../runtime/sync_path.ts";

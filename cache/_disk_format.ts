@@ -1,6 +1,10 @@
-// On-disk format of the disk cache: entry headers, file names, the recency
-// snapshot, and the digests they use. Private to the cache; the layout is
-// described in disk_cache.ts.
+/**
+ * On-disk format of the disk cache: entry headers, file names, the recency
+ * snapshot, and the digests they use. Private to the cache; the layout is
+ * described in disk_cache.ts.
+ *
+ * @module
+ */
 
 import { createHash, type Hash } from "node:crypto";
 

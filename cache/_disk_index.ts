@@ -1,7 +1,11 @@
-// The disk cache's in-memory index: which entry names are cached, their sizes
-// in bytes, and the replacement policy that picks the victims. Private to the
-// cache. Names are SHA-256 hex strings; sizes are whole file sizes. `open`
-// restores it from the scanned entries and the recency snapshot.
+/**
+ * The disk cache's in-memory index: which entry names are cached, their sizes
+ * in bytes, and the replacement policy that picks the victims. Private to the
+ * cache. Names are SHA-256 hex strings; sizes are whole file sizes. `open`
+ * restores it from the scanned entries and the recency snapshot.
+ *
+ * @module
+ */
 
 import { ArcCache } from "./arc_cache.ts";
 

@@ -1,8 +1,12 @@
-// Reading and writing one entry file of the disk cache: a whole read checked
-// against the key and the payload's SHA-256, a header read for streaming,
-// the stream that checks the digest when it reaches the end, and the write of
-// bytes or a stream behind its header. Private to the cache; the format is in
-// _disk_format.ts.
+/**
+ * Reading and writing one entry file of the disk cache: a whole read checked
+ * against the key and the payload's SHA-256, a header read for streaming,
+ * the stream that checks the digest when it reaches the end, and the write of
+ * bytes or a stream behind its header. Private to the cache; the format is in
+ * _disk_format.ts.
+ *
+ * @module
+ */
 
 import type { Hash } from "node:crypto";
 import { CancelScope } from "../runtime/cancel_scope.ts";

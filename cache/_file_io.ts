@@ -1,6 +1,10 @@
-// File helpers of the disk cache: whole writes and reads, removal and
-// directory creation that tolerate what is already there or gone, and a
-// buffered writer. Private to the cache.
+/**
+ * File helpers of the disk cache: whole writes and reads, removal and
+ * directory creation that tolerate what is already there or gone, and a
+ * buffered writer. Private to the cache.
+ *
+ * @module
+ */
 
 /** Writes all of `bytes` (a write may take fewer). */
 export async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {

@@ -1,5 +1,9 @@
-// A lock per entry name of the disk cache, so that the steps that change one
-// entry's file (rename in, remove) never interleave. Private to the cache.
+/**
+ * A lock per entry name of the disk cache, so that the steps that change one
+ * entry's file (rename in, remove) never interleave. Private to the cache.
+ *
+ * @module
+ */
 
 import { Lock } from "../runtime/lock.ts";
 

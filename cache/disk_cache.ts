@@ -17,7 +17,14 @@ import type { SignalOptions } from "../ipfs/content_store.ts";
 import { DiskDirectory } from "./_disk_directory.ts";
 import { HEADER_SIZE, type KeyInfo, keyInfo } from "./_disk_format.ts";
 import { createIndex, type DiskCachePolicy, type DiskIndex, restoreIndex } from "./_disk_index.ts";
-import { entryStream, readEntry, readEntryHeader, writeEntry } from "./_entry_file.ts";
+import {
+  type EntryHeader,
+  type EntryRead,
+  entryStream,
+  readEntry,
+  readEntryHeader,
+  writeEntry,
+} from "./_entry_file.ts";
 import { removeIfPresent } from "./_file_io.ts";
 import { NameLocks } from "./_name_locks.ts";
 import { OperationTracker } from "./_operation_tracker.ts";
@@ -666,7 +673,7 @@ export class DiskCache implements AsyncDisposable {
     this.#changes++;
     const file = await this.#openEntry(name);
     if (file === undefined) return undefined;
-    let read;
+    let read: EntryRead;
     try {
       read = await readEntry(file, key);
     } finally {
@@ -709,7 +716,7 @@ export class DiskCache implements AsyncDisposable {
     this.#changes++;
     const file = await this.#openEntry(name);
     if (file === undefined) return undefined;
-    let header;
+    let header: EntryHeader;
     try {
       header = await readEntryHeader(file, key);
     } catch (error) {
