@@ -12,7 +12,7 @@ import { createHash, type Hash } from "node:crypto";
 const ENTRY_MAGIC = 0x4344_4b49;
 /** `IKDI`: the first four bytes of the recency snapshot. */
 const SNAPSHOT_MAGIC = 0x4944_4b49;
-export const FORMAT_VERSION = 1;
+const FORMAT_VERSION = 1;
 /**
  * The fixed part of an entry header: magic 4, version 4, payload length 8,
  * key length 4, reserved 4 (zero), SHA-256 of the payload 32. The key's
@@ -20,7 +20,7 @@ export const FORMAT_VERSION = 1;
  */
 export const HEADER_SIZE = 56;
 /** The longest key, in UTF-8 bytes. */
-export const MAX_KEY_BYTES = 4096;
+const MAX_KEY_BYTES = 4096;
 const DIGEST_SIZE = 32;
 const NAME = /^[0-9a-f]{64}$/;
 

@@ -10,7 +10,7 @@
 import { Event } from "../runtime/event.ts";
 
 /** Bytes handed to a reader at a time when a cached buffer is streamed. */
-export const SLICE = 256 * 1024;
+const SLICE = 256 * 1024;
 
 /**
  * Reads `stream` whole, unless it holds more than `limit` bytes: then it is
