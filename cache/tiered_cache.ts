@@ -301,7 +301,7 @@ export class TieredCache implements AsyncDisposable {
    * ```
    */
   static async open(store: ContentStore, options?: TieredCacheOptions): Promise<TieredCache> {
-    const { streamThreshold, memory, disk: diskOptions, prefetch = {}, signal } = options ?? {};
+    const { streamThreshold, memory, disk: diskOptions, signal } = options ?? {};
     if (
       store === null || typeof store !== "object" || typeof store.cat !== "function" ||
       typeof store.block?.get !== "function"
@@ -311,6 +311,7 @@ export class TieredCache implements AsyncDisposable {
     const threshold = positive(streamThreshold, DEFAULT_THRESHOLD, "streamThreshold");
     const memoryBytes = positive(memory?.maxBytes, DEFAULT_MEMORY_BYTES, "memory.maxBytes");
     const memoryEntries = positive(memory?.maxEntries, DEFAULT_MEMORY_ENTRIES, "memory.maxEntries");
+    const prefetch = options?.prefetch ?? {};
     let disk: DiskCache | undefined;
     if (diskOptions !== undefined) {
       const { directory, maxBytes, maxEntries, policy } = diskOptions;
