@@ -126,23 +126,28 @@ export class ArcLists<K, V> {
 
   /** Moves slot `i` to the MRU end of `list` (its own list or another). */
   move(i: number, list: number): void {
-    const next = this.#next;
     if (this.#where[i] === list) {
-      const head = next[list];
-      if (head === i) return;
-      const prev = this.#prev;
-      const before = prev[i];
-      const after = next[i];
-      next[before] = after;
-      prev[after] = before;
-      prev[i] = list;
-      next[i] = head;
-      prev[head] = i;
-      next[list] = i;
-      return;
+      this.toFront(i, list);
+    } else {
+      this.#unlink(i);
+      this.#link(i, list);
     }
-    this.#unlink(i);
-    this.#link(i, list);
+  }
+
+  /** Moves slot `i`, which `list` holds, to the MRU end of `list`: a hit's cheapest step. */
+  toFront(i: number, list: number): void {
+    const next = this.#next;
+    const head = next[list];
+    if (head === i) return;
+    const prev = this.#prev;
+    const before = prev[i];
+    const after = next[i];
+    next[before] = after;
+    prev[after] = before;
+    prev[i] = list;
+    next[i] = head;
+    prev[head] = i;
+    next[list] = i;
   }
 
   /** Removes slot `i` from its list and forgets its key; the slot is freed. */

@@ -403,9 +403,13 @@ export class ArcCache<K extends NonNullable<unknown>, V extends NonNullable<unkn
       return undefined;
     }
     const where = lists.listOf(i);
-    if (where <= T2) {
-      if (where === T2) this.#hitsT2++;
-      else this.#hitsT1++;
+    if (where === T2) {
+      this.#hitsT2++;
+      lists.toFront(i, T2);
+      return lists.value(i);
+    }
+    if (where === T1) {
+      this.#hitsT1++;
       lists.move(i, T2);
       return lists.value(i);
     }
