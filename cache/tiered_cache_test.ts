@@ -5,7 +5,7 @@ import { CancelScope, ClosedResourceError, sleep } from "../runtime/mod.ts";
 import { testEachStrategy } from "../runtime/testing.ts";
 import type { EmbeddedNode } from "../ipfs/embedded_node.ts";
 import { InvalidCidError, InvalidInputError, NotFoundError } from "../ipfs/errors.ts";
-import { CorruptEntryError } from "./disk_cache.ts";
+import { CorruptEntryError } from "./errors.ts";
 import { TieredCache, type TieredCacheOptions } from "./tiered_cache.ts";
 import { readAll, seededBytes } from "../tests/_bytes.ts";
 import { entryPath, tempFiles } from "../tests/_disk_cache.ts";
