@@ -87,6 +87,19 @@ export function entryPath(entry: AddAllEntry): string {
   if (parts.some((part) => part === "." || part === "..")) {
     throw new InvalidInputError(`Cannot add: paths must not hold . or ..: received ${given}`);
   }
+  const link = entry.link;
+  if (link !== undefined) {
+    if (typeof link !== "string" || link === "") {
+      throw new InvalidInputError(
+        `Cannot add: a link must be a non-empty target: received ${
+          JSON.stringify(link)
+        } at ${given}`,
+      );
+    }
+    if (entry.content !== undefined) {
+      throw new InvalidInputError(`Cannot add: ${given} has both content and a link`);
+    }
+  }
   return parts.join("/");
 }
 

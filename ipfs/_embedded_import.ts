@@ -216,7 +216,8 @@ async function* toCandidates(
 ): AsyncGenerator<ImportCandidate, void, undefined> {
   for await (const entry of entries) {
     const path = entryPath(entry);
-    if (entry.content === undefined) {
+    if (entry.link !== undefined) yield { path, link: entry.link };
+    else if (entry.content === undefined) {
       directories.push(path);
       yield { path };
     } else yield { path, content: byteSource(entry.content, path, onProgress, "add", signal) };

@@ -21,6 +21,7 @@ import {
   PinnedError,
   UnreachableError,
 } from "./errors.ts";
+import { NotKuboAnswer } from "./_kubo_client.ts";
 
 /** What an error is about, for the mapped error's message and fields. */
 export interface ErrorContext {
@@ -151,6 +152,15 @@ export function toTypedError(error: unknown, context: ErrorContext): unknown {
   }
   const { what, command, subject, address } = context;
   const about = subject === undefined ? "" : `: received ${subject}`;
+  if (error instanceof NotKuboAnswer) {
+    const kind = /html/i.test(error.contentType) ? "an HTML page" : `"${error.contentType}"`;
+    return new UnreachableError(
+      `Cannot ${what}: ${address} is not Kubo's RPC API: it answered ${kind} ` +
+        `(HTTP ${error.status}${error.statusText === "" ? "" : ` ${error.statusText}`})`,
+      address,
+      { cause: error },
+    );
+  }
   const failure = httpFailure(error);
   if (failure !== undefined) {
     const message = failure.message.replace(/\s+$/, "");

@@ -121,6 +121,13 @@ export async function* uploadEntries(
 ): AsyncGenerator<UploadEntry, void, undefined> {
   for await (const entry of entries) {
     const path = entryPath(entry);
+    if (entry.link !== undefined) {
+      throw new InvalidInputError(
+        `Cannot add: ${path} is a symbolic link, which the Kubo backend cannot upload ` +
+          "(kubo-rpc-client sends no symlink parts): follow links to add their targets " +
+          "(followSymlinks; --follow-symlinks in the CLI), or add on the embedded node",
+      );
+    }
     if (entry.content === undefined) yield { path };
     else yield { path, content: byteSource(entry.content, path, onProgress, "add", signal) };
   }

@@ -28,7 +28,9 @@ import { lockFile } from "../runtime/lock_file.ts";
 import type { Permit } from "../runtime/permit.ts";
 import { withSignal } from "../runtime/timeouts.ts";
 import type { AddInput } from "./content_store.ts";
-import { InvalidInputError, RepoLockedError } from "./errors.ts";
+import { InvalidInputError, RepoLockedError, RepoPathError } from "./errors.ts";
+import { messageOf } from "./_arguments.ts";
+import { exists } from "./_fs.ts";
 import { FsBlockstore, ignoreNotFound } from "./_fs_blockstore.ts";
 import { loadIdentity, type PeerIdentity } from "./_identity.ts";
 import { PinStore } from "./_pin_store.ts";
@@ -84,12 +86,19 @@ export class Repository {
    *
    * @param path The directory.
    * @param sync Whether writes are synced to disk before they count.
+   * @param create When to create a repository (see `EmbeddedNodeOptions.create`).
    * @throws {RepoLockedError} Another node has the repository open.
+   * @throws {RepoPathError} The path cannot hold a repository, or none is there to open.
    * @throws {InvalidInputError} The repository's format or identity file is damaged.
    */
-  static async open(path: string, sync: boolean): Promise<Repository> {
-    await Deno.mkdir(path, { recursive: true });
-    const lock = await lockFile(`${path}/repo.lock`);
+  static async open(path: string, sync: boolean, create: RepoCreate): Promise<Repository> {
+    await prepareDirectory(path, create);
+    let lock: Deno.FsFile | undefined;
+    try {
+      lock = await lockFile(`${path}/repo.lock`);
+    } catch (error) {
+      throw pathError(error, path);
+    }
     if (lock === undefined) {
       throw new RepoLockedError(
         `Cannot open repository: another node has it open: ${path}`,
@@ -200,9 +209,91 @@ export class Repository {
   }
 }
 
+/**
+ * When `EmbeddedNode.open` creates a repository: `"if-empty"` where the path is
+ * missing or an empty directory, `"never"`, or `"force"` (also in a directory
+ * of other files).
+ */
+export type RepoCreate = "if-empty" | "never" | "force";
+
+const FORMAT_FILE = "ipfs-kit-repo.json";
+
+/**
+ * Makes sure `path` is a directory that holds a repository or may get one,
+ * creating it where `create` allows.
+ *
+ * @throws {RepoPathError} It is a file or under one, not writable, a directory of
+ * other files (unless `create` is `"force"`), or missing with `create` `"never"`.
+ */
+async function prepareDirectory(path: string, create: RepoCreate): Promise<void> {
+  let info: Deno.FileInfo | undefined;
+  try {
+    info = await Deno.stat(path);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) throw pathError(error, path);
+  }
+  if (info === undefined) {
+    if (create === "never") {
+      throw new RepoPathError(`Cannot open repository: there is none at ${path}`, path, "missing");
+    }
+    try {
+      await Deno.mkdir(path, { recursive: true });
+    } catch (error) {
+      throw pathError(error, path);
+    }
+    return;
+  }
+  if (!info.isDirectory) {
+    throw new RepoPathError(
+      `Cannot open repository: ${path} is a file, not a directory`,
+      path,
+      "not-a-directory",
+    );
+  }
+  if (await exists(`${path}/${FORMAT_FILE}`)) return;
+  if (create === "never") {
+    throw new RepoPathError(`Cannot open repository: there is none at ${path}`, path, "missing");
+  }
+  if (create === "force") return;
+  try {
+    for await (const _ of Deno.readDir(path)) {
+      throw new RepoPathError(
+        `Cannot open repository: ${path} holds other files and no repository ` +
+          '(to make one there anyway: create: "force", or `kit init --force`)',
+        path,
+        "not-a-repository",
+      );
+    }
+  } catch (error) {
+    throw pathError(error, path);
+  }
+}
+
+/** The typed error for a file-system failure on the repository's path. */
+function pathError(error: unknown, path: string): Error {
+  if (error instanceof RepoPathError) return error;
+  if (error instanceof Deno.errors.PermissionDenied) {
+    return new RepoPathError(
+      `Cannot open repository: ${path} is not writable: ${messageOf(error)}`,
+      path,
+      "not-writable",
+      { cause: error },
+    );
+  }
+  if (error instanceof Deno.errors.NotADirectory || error instanceof Deno.errors.AlreadyExists) {
+    return new RepoPathError(
+      `Cannot open repository: ${path} lies under a file, not a directory`,
+      path,
+      "not-a-directory",
+      { cause: error },
+    );
+  }
+  return error instanceof Error ? error : new Error(String(error));
+}
+
 /** Checks the format file, writing it into a new repository. */
 async function checkFormat(repo: string): Promise<void> {
-  const file = `${repo}/ipfs-kit-repo.json`;
+  const file = `${repo}/${FORMAT_FILE}`;
   let text: string;
   try {
     text = await Deno.readTextFile(file);

@@ -100,8 +100,14 @@ export interface AddResult {
 export interface AddAllEntry {
   /** Its path, `/`-separated (`"dir/sub/file.txt"`); parents are created as needed. */
   path: string;
-  /** The file's content; leave it out for an (empty) directory. */
+  /** The file's content; leave it and `link` out for an (empty) directory. */
   content?: AddInput;
+  /**
+   * A symbolic link's target: the entry is stored as a UnixFS symlink node,
+   * as Kubo's `ipfs add -r` stores a link it finds. Not with `content`. The
+   * embedded node only (the Kubo RPC client uploads no symlinks).
+   */
+  link?: string;
 }
 
 /** Options for {@linkcode ContentStore.addAll}. */
@@ -125,9 +131,10 @@ export interface AddPathOptions extends AddAllOptions {
   hidden?: boolean;
   /**
    * Follow symbolic links inside a directory and add what they point to.
-   * Default `false`: a symbolic link in the tree fails the add with
-   * `InvalidInputError` naming it (UnixFS symlink nodes are not written).
-   * The path given itself is always followed.
+   * Default `false`: a symbolic link in the tree is stored as a UnixFS
+   * symlink node, as Kubo's `ipfs add -r` does (the Kubo backend cannot
+   * upload those and fails with `InvalidInputError` naming the link). The
+   * path given itself is always followed.
    */
   followSymlinks?: boolean;
 }

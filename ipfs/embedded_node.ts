@@ -53,7 +53,7 @@ import { embeddedRepoApi } from "./_embedded_repo_api.ts";
 import type { GetBlock } from "./_dag_walk.ts";
 import { writeTree } from "./_fs_export.ts";
 import { scanPath, toEntries } from "./_fs_import.ts";
-import { REPO_VERSION, Repository } from "./_repository.ts";
+import { REPO_VERSION, type RepoCreate, Repository } from "./_repository.ts";
 import { directoryEntries, inspect } from "./_unixfs_node.ts";
 import { resolveUnixFsPath } from "./_unixfs_path.ts";
 import { openFile, readRange } from "./_unixfs_reader.ts";
@@ -62,10 +62,20 @@ import { unsupportedNetworkApis } from "./_unsupported.ts";
 /** The kit's version, reported by `version()` and `id()`. */
 const KIT_VERSION = "0.1.0";
 
+export type { RepoCreate };
+
 /** Options for {@linkcode EmbeddedNode.open}. */
 export interface EmbeddedNodeOptions extends SignalOptions {
   /** The repository directory; created if missing. One node at a time may open it. */
   repo: string;
+  /**
+   * When to create a repository: `"if-empty"` (the default) where the path is
+   * missing or an empty directory; `"never"`, so a missing repository is a
+   * {@linkcode RepoPathError} (read-only commands use it); `"force"`, also in a
+   * directory that holds other files. A directory that holds other files and
+   * no repository is refused otherwise: it is most likely the wrong path.
+   */
+  create?: RepoCreate;
   /**
    * Sync every block file and the directories holding them to disk before an
    * operation returns, so a crash loses nothing that was acknowledged.
@@ -193,8 +203,16 @@ export class EmbeddedNode implements ContentStore {
         );
       }
       const sync = options.sync ?? true;
+      const create = options.create ?? "if-empty";
+      if (create !== "if-empty" && create !== "never" && create !== "force") {
+        throw new InvalidInputError(
+          `Cannot open repository: create must be "if-empty", "never" or "force": received ${
+            JSON.stringify(create)
+          }`,
+        );
+      }
       await checkpoint();
-      return new EmbeddedNode(await Repository.open(repo, sync));
+      return new EmbeddedNode(await Repository.open(repo, sync, create));
     });
   }
 

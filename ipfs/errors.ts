@@ -178,6 +178,56 @@ export class RepoLockedError extends Error {
 }
 
 /**
+ * The repository path cannot be used: it is a file or lies under one, it is
+ * not writable, it is a directory that holds something other than a
+ * repository (refused unless `create: "force"`), or no repository is there
+ * and `create: "never"` was asked.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { EmbeddedNode, RepoPathError } from "@ipfs-kit/kit/ipfs";
+ *
+ * const file = await Deno.makeTempFile();
+ * await assert.rejects(EmbeddedNode.open({ repo: file }), (error) => {
+ *   assert(error instanceof RepoPathError);
+ *   assert.equal(error.reason, "not-a-directory");
+ *   return true;
+ * });
+ * await assert.rejects(
+ *   EmbeddedNode.open({ repo: `${file}.missing`, create: "never" }),
+ *   RepoPathError,
+ * );
+ * ```
+ */
+export class RepoPathError extends Error {
+  /** The repository's path, as given. */
+  readonly path: string;
+  /** What is wrong with it. */
+  readonly reason: "not-a-directory" | "not-a-repository" | "missing" | "not-writable";
+
+  /**
+   * Creates the error.
+   *
+   * @param message What could not be done and why.
+   * @param path The repository's path.
+   * @param reason What is wrong with it.
+   * @param options The underlying error, as `cause`.
+   */
+  constructor(
+    message: string,
+    path: string,
+    reason: RepoPathError["reason"],
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+    this.name = "RepoPathError";
+    this.path = path;
+    this.reason = reason;
+  }
+}
+
+/**
  * The backend does not offer this operation: the embedded node has no
  * network, so IPNS, pubsub, swarm and routing calls throw this; use the Kubo
  * backend for them.
