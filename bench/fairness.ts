@@ -90,6 +90,8 @@ if (import.meta.main) {
     ["plain setTimeout", 0, samples],
     ["fair", 0, samples],
     ["fair", loopers, samples],
+    ["shuffle", 0, samples],
+    ["shuffle", loopers, samples],
     ["eager", 0, samples],
     ["eager", loopers, Math.min(samples, 30)],
   ];
