@@ -24,10 +24,8 @@ export class DiskDirectory {
     this.root = root;
   }
 
-  /** The lock file that keeps a second opener out. */
-  get lockPath(): string {
-    return `${this.root}/lock`;
-  }
+  /** The name of the lock file that keeps a second opener out. */
+  static readonly LOCK_NAME = "lock";
 
   /** The file of the entry named `name`. */
   entryPath(name: string): string {

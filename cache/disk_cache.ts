@@ -11,7 +11,7 @@ import { CancelScope } from "../runtime/cancel_scope.ts";
 import { checkpoint, checkpointIfCancelled } from "../runtime/checkpoint.ts";
 import { ClosedResourceError } from "../runtime/errors.ts";
 import { Lock } from "../runtime/lock.ts";
-import { lockFile } from "../runtime/lock_file.ts";
+import { ensureDirectory, lockDirectory } from "../runtime/directory.ts";
 import { withSignal } from "../runtime/timeouts.ts";
 import type { SignalOptions } from "../ipfs/content_store.ts";
 import { DiskDirectory } from "./_disk_directory.ts";
@@ -251,16 +251,19 @@ export class DiskCache implements AsyncDisposable {
    * @param dir The directory, a path or a `file:` URL.
    * @param options `maxBytes` (required), `maxEntries`, `maxEntrySize`, `policy`, `signal`.
    * @returns The open cache; close it with `close()` or `await using`.
-   * @throws {Error} When another process or `DiskCache` has the directory open.
+   * @throws {LockedError} Another process or `DiskCache` has the directory open
+   * (`LockedError` from `@ipfs-kit/kit/runtime/lowlevel`, as the WAL's `WalLockedError`).
+   * @throws {DirectoryError} `dir` is a file or lies under one, or is not writable.
    *
    * @example
    * ```ts
    * import assert from "node:assert/strict";
    * import { DiskCache } from "@ipfs-kit/kit/cache";
+   * import { LockedError } from "@ipfs-kit/kit/runtime/lowlevel";
    *
    * const dir = await Deno.makeTempDir();
    * const cache = await DiskCache.open(dir, { maxBytes: 1 << 20 });
-   * await assert.rejects(DiskCache.open(dir, { maxBytes: 1 << 20 })); // one opener at a time
+   * await assert.rejects(DiskCache.open(dir, { maxBytes: 1 << 20 }), LockedError); // one at a time
    * await cache.close();
    * await Deno.remove(dir, { recursive: true });
    * ```
@@ -278,14 +281,9 @@ export class DiskCache implements AsyncDisposable {
 
   static async #open(root: string, options: Settings): Promise<DiskCache> {
     checkpointIfCancelled();
-    await Deno.mkdir(root, { recursive: true });
+    await ensureDirectory(root, "open disk cache");
     const directory = new DiskDirectory(root);
-    const lock = await lockFile(directory.lockPath);
-    if (lock === undefined) {
-      throw new Error(
-        `Cannot open disk cache: the directory is in use by another process or DiskCache: ${root}`,
-      );
-    }
+    const lock = await lockDirectory(root, "open disk cache", DiskDirectory.LOCK_NAME);
     try {
       await directory.prepare();
       const sizes = await directory.scan();

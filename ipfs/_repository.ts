@@ -25,6 +25,7 @@ import { CancelScope } from "../runtime/cancel_scope.ts";
 import { checkpoint } from "../runtime/checkpoint.ts";
 import { ClosedResourceError } from "../runtime/errors.ts";
 import { lockFile } from "../runtime/lock_file.ts";
+import { isNotWritable } from "../runtime/directory.ts";
 import type { Permit } from "../runtime/permit.ts";
 import { withSignal } from "../runtime/timeouts.ts";
 import type { AddInput } from "./content_store.ts";
@@ -272,7 +273,7 @@ async function prepareDirectory(path: string, create: RepoCreate): Promise<void>
 /** The typed error for a file-system failure on the repository's path. */
 function pathError(error: unknown, path: string): Error {
   if (error instanceof RepoPathError) return error;
-  if (error instanceof Deno.errors.PermissionDenied) {
+  if (isNotWritable(error)) {
     return new RepoPathError(
       `Cannot open repository: ${path} is not writable: ${messageOf(error)}`,
       path,

@@ -10,6 +10,8 @@
  * @module
  */
 
+import { LockedError } from "../runtime/directory.ts";
+
 /**
  * A block, or a path below a CID, is not in the store. The embedded node is
  * offline: it reports a missing block at once rather than waiting for it.
@@ -160,10 +162,7 @@ export class PinnedError extends Error {
  * }
  * ```
  */
-export class RepoLockedError extends Error {
-  /** The repository's path. */
-  readonly path: string;
-
+export class RepoLockedError extends LockedError {
   /**
    * Creates the error.
    *
@@ -171,9 +170,8 @@ export class RepoLockedError extends Error {
    * @param path The repository's path.
    */
   constructor(message: string, path: string) {
-    super(message);
+    super(message, path);
     this.name = "RepoLockedError";
-    this.path = path;
   }
 }
 
