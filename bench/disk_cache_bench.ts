@@ -24,6 +24,7 @@ import { createIndex, type DiskCachePolicy } from "../cache/_disk_index.ts";
 import { DiskCache } from "../cache/disk_cache.ts";
 import { mulberry32, pollutedZipf, zipf } from "../tests/_workloads.ts";
 import { taskGroup } from "../runtime/task_group.ts";
+import { run } from "../runtime/run.ts";
 import { tempDirRemovedAtExit } from "../tests/_files.ts";
 
 const KiB = 1024;
@@ -94,6 +95,16 @@ if (!Deno.args.includes("--report")) {
     warmup: 20,
     fn: entry(await cacheStore("arc")),
   });
+  for (const strategy of ["fair", "shuffle"] as const) {
+    const read = entry(await cacheStore("arc"));
+    Deno.bench({
+      name: `ipfs-kit disk arc [${strategy}]`,
+      group: "disk-get-set",
+      n: 60,
+      warmup: 20,
+      fn: () => run(read, { strategy }),
+    });
+  }
   Deno.bench({
     name: "ipfs-kit disk lru",
     group: "disk-get-set",

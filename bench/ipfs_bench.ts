@@ -25,6 +25,8 @@
  */
 
 import { Kit } from "../kit/kit.ts";
+import { run } from "../runtime/run.ts";
+import type { StrategyName } from "../runtime/strategy.ts";
 import { randomBytes } from "../tests/_bytes.ts";
 
 const MIB = 1024 * 1024;
@@ -56,16 +58,22 @@ addEventListener("unload", () => {
 /** Whether this file may collect garbage on the kit: its own repository or daemon. */
 const owned = (kit: Kit) => kit === embedded || daemon?.stateDir !== undefined;
 
-const entries: Array<[string, Kit | undefined]> = [
-  ["ipfs-kit embedded", embedded],
-  ["js-ipfs", remote],
+/**
+ * The entries: the embedded node under each scheduling strategy (the default, eager, unmarked;
+ * every call runs inside `run()` with that strategy), and the daemon.
+ */
+const entries: Array<[string, Kit | undefined, StrategyName]> = [
+  ["ipfs-kit embedded", embedded, "eager"],
+  ["ipfs-kit embedded [fair]", embedded, "fair"],
+  ["ipfs-kit embedded [shuffle]", embedded, "shuffle"],
+  ["js-ipfs", remote, "eager"],
 ];
 
 for (const [label, size] of SIZES) {
   const bytes = randomBytes(size);
   const iterations = size > MIB ? { n: 5, warmup: 1 } : { n: 30, warmup: 3 };
 
-  for (const [name, kit] of entries) {
+  for (const [name, kit, strategy] of entries) {
     let iteration = 0;
     Deno.bench({
       name,
@@ -76,7 +84,7 @@ for (const [label, size] of SIZES) {
       async fn(b) {
         mark(bytes, ++iteration);
         b.start();
-        const { size: dagSize } = await kit!.add(bytes, { pin: false });
+        const { size: dagSize } = await run(() => kit!.add(bytes, { pin: false }), { strategy });
         b.end();
         if (dagSize < bytes.length) throw new Error(`add-${label}: DAG of ${dagSize} bytes`);
         if (owned(kit!)) await kit!.repo.gc();
@@ -85,7 +93,7 @@ for (const [label, size] of SIZES) {
   }
 
   const content = bytes.slice(); // what the cat entries read: the same for both
-  for (const [name, kit] of entries) {
+  for (const [name, kit, strategy] of entries) {
     let cid: string | undefined;
     Deno.bench({
       name,
@@ -96,8 +104,11 @@ for (const [label, size] of SIZES) {
       async fn(b) {
         cid ??= (await kit!.add(content, { pin: owned(kit!) })).cid.toString();
         b.start();
-        let read = 0;
-        for await (const chunk of kit!.cat(cid)) read += chunk.length;
+        const read = await run(async () => {
+          let total = 0;
+          for await (const chunk of kit!.cat(cid!)) total += chunk.length;
+          return total;
+        }, { strategy });
         b.end();
         if (read !== content.length) {
           throw new Error(`cat-${label}: read ${read} of ${content.length}`);

@@ -43,7 +43,7 @@ const LOOP_CAP_MS = 20;
 /** Operations per iteration in `context`: figures per operation are the average / 1000. */
 const OPS = 1_000;
 
-const STRATEGIES: readonly StrategyName[] = ["eager", "fair"];
+const STRATEGIES: readonly StrategyName[] = ["eager", "fair", "shuffle"];
 const RESOLVED: Promise<void> = Promise.resolve();
 const MESSAGE_SUM = (MESSAGES * (MESSAGES - 1)) / 2;
 

@@ -36,6 +36,8 @@ import { tempDirRemovedAtExit } from "../tests/_files.ts";
 import { slow } from "../tests/_slow_store.ts";
 import { quantile } from "../tests/_stats.ts";
 
+const STRATEGIES = ["eager", "fair", "shuffle"] as const;
+
 const KiB = 1024;
 const MiB = 1024 * KiB;
 const SIZES = [4 * KiB, 256 * KiB];
@@ -105,20 +107,25 @@ if (!Deno.args.includes("--report")) {
   for (const size of SIZES) {
     for (const which of CASES) {
       const { prepare, read } = reader(f, which, size);
-      Deno.bench({
-        name: which,
-        group: `tiered-read-${size / KiB}KiB`,
-        baseline: which === "node cat",
-        n: 200,
-        warmup: 20,
-        async fn(b) {
-          await prepare();
-          b.start();
-          const length = await read();
-          b.end();
-          if (length !== size) throw new Error(`read ${length} bytes of ${size}`);
-        },
-      });
+      // The cache's own reads also under the fair and shuffle strategies (eager, the
+      // default, is the unmarked entry).
+      const strategies = which === "node cat" ? ["eager"] as const : STRATEGIES;
+      for (const strategy of strategies) {
+        Deno.bench({
+          name: strategy === "eager" ? which : `${which} [${strategy}]`,
+          group: `tiered-read-${size / KiB}KiB`,
+          baseline: which === "node cat",
+          n: 200,
+          warmup: 20,
+          async fn(b) {
+            await prepare();
+            b.start();
+            const length = await run(read, { strategy });
+            b.end();
+            if (length !== size) throw new Error(`read ${length} bytes of ${size}`);
+          },
+        });
+      }
     }
   }
 }

@@ -39,8 +39,9 @@
  */
 
 import { DatabaseSync } from "node:sqlite";
-import { WriteAheadLog } from "../wal/operation_log.ts";
-import { SegmentLog, type SyncPolicy } from "../wal/segment_log.ts";
+import { SegmentLog } from "../wal/segment_log.ts";
+import type { SyncPolicy } from "../wal/types.ts";
+import { WriteAheadLog } from "../wal/write_ahead_log.ts";
 import { quantile } from "../tests/_stats.ts";
 
 const SUBMITTERS = 64;

@@ -1,6 +1,10 @@
-// On-disk format of the disk cache: entry headers, file names, the recency
-// snapshot, and the small file helpers the cache needs. Private to the cache;
-// the layout is described in disk_cache.ts.
+/**
+ * On-disk format of the disk cache: entry headers, file names, the recency
+ * snapshot, and the digests they use. Private to the cache; the layout is
+ * described in disk_cache.ts.
+ *
+ * @module
+ */
 
 import { createHash, type Hash } from "node:crypto";
 
@@ -8,7 +12,7 @@ import { createHash, type Hash } from "node:crypto";
 const ENTRY_MAGIC = 0x4344_4b49;
 /** `IKDI`: the first four bytes of the recency snapshot. */
 const SNAPSHOT_MAGIC = 0x4944_4b49;
-export const FORMAT_VERSION = 1;
+const FORMAT_VERSION = 1;
 /**
  * The fixed part of an entry header: magic 4, version 4, payload length 8,
  * key length 4, reserved 4 (zero), SHA-256 of the payload 32. The key's
@@ -16,7 +20,7 @@ export const FORMAT_VERSION = 1;
  */
 export const HEADER_SIZE = 56;
 /** The longest key, in UTF-8 bytes. */
-export const MAX_KEY_BYTES = 4096;
+const MAX_KEY_BYTES = 4096;
 const DIGEST_SIZE = 32;
 const NAME = /^[0-9a-f]{64}$/;
 
@@ -180,79 +184,4 @@ function hex(bytes: Uint8Array, start: number, length: number): string {
 /** A random file name for a temporary file. */
 export function tempName(): string {
   return hex(crypto.getRandomValues(new Uint8Array(16)), 0, 16) + ".tmp";
-}
-
-/** Writes all of `bytes` (a write may take fewer). */
-export async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<void> {
-  let at = 0;
-  while (at < bytes.length) at += await file.write(at === 0 ? bytes : bytes.subarray(at));
-}
-
-/** Fills `buffer` from `file`; returns how many bytes it read (fewer at the end of the file). */
-export async function readFull(file: Deno.FsFile, buffer: Uint8Array): Promise<number> {
-  let at = 0;
-  while (at < buffer.length) {
-    const n = await file.read(at === 0 ? buffer : buffer.subarray(at));
-    if (n === null) break;
-    at += n;
-  }
-  return at;
-}
-
-/** Removes `path`; returns false when it did not exist. */
-export async function removeIfPresent(path: string): Promise<boolean> {
-  try {
-    await Deno.remove(path);
-    return true;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
-  }
-}
-
-/**
- * Buffers small writes into `capacity`-byte writes (each write call costs
- * about 25 us); larger chunks go straight through.
- */
-export class BufferedWriter {
-  readonly #file: Deno.FsFile;
-  readonly #buffer: Uint8Array;
-  #used = 0;
-
-  constructor(file: Deno.FsFile, capacity: number) {
-    this.#file = file;
-    this.#buffer = new Uint8Array(capacity);
-  }
-
-  /** Buffers `length` zero bytes. */
-  zeros(length: number): void {
-    this.#buffer.fill(0, this.#used, this.#used + length);
-    this.#used += length;
-  }
-
-  async write(chunk: Uint8Array): Promise<void> {
-    const free = this.#buffer.length - this.#used;
-    if (chunk.length < free) {
-      this.#buffer.set(chunk, this.#used);
-      this.#used += chunk.length;
-      return;
-    }
-    if (chunk.length >= this.#buffer.length) {
-      await this.flush();
-      await writeAll(this.#file, chunk);
-      return;
-    }
-    this.#buffer.set(chunk.subarray(0, free), this.#used);
-    this.#used += free;
-    await this.flush();
-    this.#buffer.set(chunk.subarray(free), 0);
-    this.#used = chunk.length - free;
-  }
-
-  async flush(): Promise<void> {
-    if (this.#used === 0) return;
-    const used = this.#used;
-    this.#used = 0;
-    await writeAll(this.#file, this.#buffer.subarray(0, used));
-  }
 }

@@ -1,6 +1,11 @@
-// The disk cache's in-memory index: which entry names are cached, their sizes
-// in bytes, and the replacement policy that picks the victims. Private to the
-// cache. Names are SHA-256 hex strings; sizes are whole file sizes.
+/**
+ * The disk cache's in-memory index: which entry names are cached, their sizes
+ * in bytes, and the replacement policy that picks the victims. Private to the
+ * cache. Names are SHA-256 hex strings; sizes are whole file sizes. `open`
+ * restores it from the scanned entries and the recency snapshot.
+ *
+ * @module
+ */
 
 import { ArcCache } from "./arc_cache.ts";
 
@@ -52,6 +57,35 @@ export function createIndex(
   return policy === "arc"
     ? new ArcIndex(maxBytes, maxEntries, onEvict)
     : new LruIndex(maxBytes, maxEntries, onEvict);
+}
+
+/**
+ * Fills `index` from the scanned entries (name to file size): in the
+ * snapshot's order (frequent ones first, each list from least to most
+ * recent), then the entries the snapshot does not know, as the most recent.
+ * Takes the names it places out of `sizes`.
+ */
+export function restoreIndex(
+  index: DiskIndex,
+  sizes: Map<string, number>,
+  lists: string[][] | undefined,
+): void {
+  if (lists !== undefined) {
+    const [frequent = [], recent = []] = lists;
+    for (const name of frequent) {
+      const size = sizes.get(name);
+      if (size === undefined) continue;
+      sizes.delete(name);
+      index.setFrequent(name, size);
+    }
+    for (const name of recent) {
+      const size = sizes.get(name);
+      if (size === undefined) continue;
+      sizes.delete(name);
+      index.set(name, size);
+    }
+  }
+  for (const [name, size] of sizes) index.set(name, size);
 }
 
 /** ARC, by the memory tier's {@linkcode ArcCache}: its values are the sizes. */

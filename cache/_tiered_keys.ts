@@ -16,7 +16,7 @@ import type { CidLike } from "../ipfs/content_store.ts";
 /** The prefix of a block's key. */
 export const BLOCK = "b:";
 /** The prefix of a file's key. */
-export const OBJECT = "o:";
+const OBJECT = "o:";
 
 /**
  * A block's key: its CID in version 1 (a CIDv0 and the CIDv1 of the same

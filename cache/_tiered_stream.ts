@@ -1,7 +1,8 @@
 /**
  * Byte-stream helpers of the tiered cache: read a stream whole up to a
- * limit, a byte range of a stream, and a tee into a sink in lockstep (never
- * more than one chunk held). Not part of the public API.
+ * limit, a byte range of a stream, a tee into a sink in lockstep (never more
+ * than one chunk held), and a tap that keeps a copy of what passes while it
+ * stays small. Not part of the public API.
  *
  * @module
  */
@@ -9,7 +10,7 @@
 import { Event } from "../runtime/event.ts";
 
 /** Bytes handed to a reader at a time when a cached buffer is streamed. */
-export const SLICE = 256 * 1024;
+const SLICE = 256 * 1024;
 
 /**
  * Reads `stream` whole, unless it holds more than `limit` bytes: then it is
@@ -170,5 +171,54 @@ export async function* teeInto(
     }
     reader.releaseLock();
     await sinking;
+  }
+}
+
+/** Passes a stream's chunks through, keeping a copy while it stays within a limit. */
+export class Tap {
+  readonly #limit: number;
+  #parts: Uint8Array[] | undefined = [];
+  #length = 0;
+  #done = false;
+
+  constructor(limit: number) {
+    this.#limit = limit;
+  }
+
+  async *wrap(
+    input: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+  ): AsyncGenerator<Uint8Array, void, undefined> {
+    for await (const chunk of input) {
+      this.#record(chunk);
+      yield chunk;
+    }
+    this.#done = true;
+  }
+
+  /** A pass-through stream that records what flows through it. */
+  transform(): TransformStream<Uint8Array, Uint8Array> {
+    return new TransformStream({
+      transform: (chunk, controller) => {
+        this.#record(chunk);
+        controller.enqueue(chunk);
+      },
+      flush: () => {
+        this.#done = true;
+      },
+    });
+  }
+
+  #record(chunk: Uint8Array): void {
+    if (this.#parts === undefined) return;
+    this.#length += chunk instanceof Uint8Array ? chunk.byteLength : Infinity;
+    if (this.#length > this.#limit) this.#parts = undefined;
+    else this.#parts.push(chunk);
+  }
+
+  /** The whole content, if it was read to its end and stayed within the limit. */
+  bytes(): Uint8Array | undefined {
+    if (!this.#done || this.#parts === undefined) return undefined;
+    const parts = this.#parts;
+    return parts.length === 1 ? parts[0].slice() : concat(parts, this.#length);
   }
 }

@@ -6,10 +6,10 @@
  * @module
  */
 
-import { CancelScope } from "../runtime/cancel_scope.ts";
-import { park, type Waiter } from "../runtime/park.ts";
 import { checkpointIfCancelled } from "../runtime/checkpoint.ts";
 import { withSignal } from "../runtime/timeouts.ts";
+import { ArcLists, B1, B2, T1, T2 } from "./_arc_lists.ts";
+import { Flight } from "./_flight.ts";
 
 /**
  * Why an entry left the cache, as passed to {@linkcode ArcCacheOptions.dispose}:
@@ -212,16 +212,6 @@ export interface ArcStatistics {
   readonly loads: number;
 }
 
-/** List ids; each is also the index of the list's sentinel slot. */
-const T1 = 0;
-const T2 = 1;
-const B1 = 2;
-const B2 = 3;
-/** The `where` of a slot on the free list. */
-const FREE = 4;
-/** Slots allocated at first; the arrays double as needed, up to `2 * max + 4`. */
-const INITIAL_SLOTS = 64;
-
 /**
  * Adaptive Replacement Cache (Megiddo and Modha, FAST 2003), with names and
  * options after lru-cache.
@@ -306,22 +296,8 @@ export class ArcCache<K extends NonNullable<unknown>, V extends NonNullable<unkn
   readonly #sized: boolean;
   readonly #sizeCalculation: ((value: V, key: K) => number) | undefined;
   readonly #dispose: ((value: V, key: K, reason: DisposeReason) => void) | undefined;
-  /** Key to slot. Slots 0-3 are the sentinels of T1, T2, B1, B2 (circular lists). */
-  readonly #map: Map<K, number> = new Map();
-  #next: Int32Array = new Int32Array(0);
-  #prev: Int32Array = new Int32Array(0);
-  /** Which list a slot is in (T1, T2, B1, B2) or FREE. */
-  #where: Uint8Array = new Uint8Array(0);
-  #sizes: Float64Array = new Float64Array(0);
-  #keys: (K | undefined)[] = [];
-  /** Values of T1 and T2 slots; ghosts (B1, B2) hold none. */
-  #values: (V | undefined)[] = [];
-  /** List lengths, by list id. */
-  readonly #length: Int32Array = new Int32Array(4);
-  /** The first never-used slot. */
-  #top = 4;
-  /** Freed slots, linked through `next`; -1 when none. */
-  #free = -1;
+  /** T1, T2, B1 and B2. */
+  readonly #lists: ArcLists<K, V>;
   readonly #flights: Map<K, Flight<K, V>> = new Map();
   #p = 0;
   #bytes = 0;
@@ -389,7 +365,7 @@ export class ArcCache<K extends NonNullable<unknown>, V extends NonNullable<unkn
     this.#sized = maxSize !== undefined || maxEntrySize !== undefined;
     this.#sizeCalculation = sizeCalculation;
     this.#dispose = dispose;
-    this.#allocate(INITIAL_SLOTS, true);
+    this.#lists = new ArcLists(max, this.#sized);
   }
 
   /** The entry limit `c`. */
@@ -404,7 +380,7 @@ export class ArcCache<K extends NonNullable<unknown>, V extends NonNullable<unkn
 
   /** How many entries are cached (ghost keys not included). */
   get size(): number {
-    return this.#length[T1] + this.#length[T2];
+    return this.#lists.length(T1) + this.#lists.length(T2);
   }
 
   /** The sum of the cached entries' sizes (0 when the cache has no size limit). */
@@ -420,33 +396,22 @@ export class ArcCache<K extends NonNullable<unknown>, V extends NonNullable<unkn
    * @returns The value, or `undefined`.
    */
   get(key: K): V | undefined {
-    const i = this.#map.get(key);
+    const lists = this.#lists;
+    const i = lists.slotOf(key);
     if (i === undefined) {
       this.#missesCold++;
       return undefined;
     }
-    const where = this.#where[i];
+    const where = lists.listOf(i);
     if (where === T2) {
       this.#hitsT2++;
-      const next = this.#next;
-      const head = next[T2];
-      if (head !== i) {
-        const prev = this.#prev;
-        const before = prev[i];
-        const after = next[i];
-        next[before] = after;
-        prev[after] = before;
-        prev[i] = T2;
-        next[i] = head;
-        prev[head] = i;
-        next[T2] = i;
-      }
-      return this.#values[i];
+      lists.toFront(i, T2);
+      return lists.value(i);
     }
     if (where === T1) {
       this.#hitsT1++;
-      this.#move(i, T2);
-      return this.#values[i];
+      lists.move(i, T2);
+      return lists.value(i);
     }
     if (where === B1) this.#missesB1++;
     else this.#missesB2++;
@@ -460,8 +425,8 @@ export class ArcCache<K extends NonNullable<unknown>, V extends NonNullable<unkn
    * @returns The value, or `undefined`.
    */
   peek(key: K): V | undefined {
-    const i = this.#map.get(key);
-    return i === undefined ? undefined : this.#values[i];
+    const i = this.#lists.slotOf(key);
+    return i === undefined ? undefined : this.#lists.value(i);
   }
 
   /**
@@ -472,8 +437,8 @@ export class ArcCache<K extends NonNullable<unknown>, V extends NonNullable<unkn
    * @returns `true` when cached.
    */
   has(key: K): boolean {
-    const i = this.#map.get(key);
-    return i !== undefined && this.#where[i] <= T2;
+    const i = this.#lists.slotOf(key);
+    return i !== undefined && this.#lists.listOf(i) <= T2;
   }
 
   /**
@@ -493,35 +458,35 @@ export class ArcCache<K extends NonNullable<unknown>, V extends NonNullable<unkn
       return this;
     }
     const size = this.#sized ? this.#sizeOf(key, value, options) : 0;
-    let i = this.#map.get(key);
+    const lists = this.#lists;
+    let i = lists.slotOf(key);
     if (size > this.#maxEntrySize) {
       this.#rejected++;
-      if (i !== undefined && this.#where[i] <= T2) this.#remove(i, "set");
+      if (i !== undefined && lists.listOf(i) <= T2) this.#remove(i, "set");
       if (this.#pending !== undefined) this.#flush();
       return this;
     }
-    const length = this.#length;
     const max = this.#max;
     let fromB2 = false;
     if (i !== undefined) {
-      const where = this.#where[i];
+      const where = lists.listOf(i);
       if (where <= T2) {
         // Case I: a hit; the value is replaced.
-        const old = this.#values[i]!;
-        this.#values[i] = value;
+        const old = lists.value(i)!;
+        lists.setValue(i, value);
         if (this.#sized) {
-          this.#bytes += size - this.#sizes[i];
-          this.#sizes[i] = size;
+          this.#bytes += size - lists.size(i);
+          lists.setSize(i, size);
         }
-        this.#move(i, T2);
+        lists.move(i, T2);
         if (old !== value && this.#dispose !== undefined) this.#later(old, key, "set");
         if (this.#bytes > this.#maxSize) this.#shrink(i, false);
         if (this.#pending !== undefined) this.#flush();
         return this;
       }
-      const full = length[T1] + length[T2] >= max;
-      const b1 = length[B1];
-      const b2 = length[B2];
+      const full = lists.length(T1) + lists.length(T2) >= max;
+      const b1 = lists.length(B1);
+      const b2 = lists.length(B2);
       if (where === B1) {
         // Case II: a ghost hit in B1 (T1 was too short); p grows.
         this.#p = Math.min(this.#p + (b1 >= b2 ? 1 : b2 / b1), max);
@@ -532,36 +497,32 @@ export class ArcCache<K extends NonNullable<unknown>, V extends NonNullable<unkn
         if (full) this.#replace(true);
         fromB2 = true;
       }
-      this.#values[i] = value;
-      this.#move(i, T2);
+      lists.setValue(i, value);
+      lists.move(i, T2);
     } else {
       // Case IV: a key in no list.
-      const t1 = length[T1];
-      const l1 = t1 + length[B1];
-      const full = t1 + length[T2] >= max;
+      const t1 = lists.length(T1);
+      const l1 = t1 + lists.length(B1);
+      const full = t1 + lists.length(T2) >= max;
       if (l1 >= max) {
         if (t1 < max) {
-          this.#dropGhost(this.#prev[B1]);
+          lists.remove(lists.prev(B1));
           if (full) this.#replace(false);
         } else {
-          this.#remove(this.#prev[T1], "evict");
+          this.#remove(lists.prev(T1), "evict");
           this.#evictions++;
         }
       } else {
-        const total = l1 + length[T2] + length[B2];
+        const total = l1 + lists.length(T2) + lists.length(B2);
         if (total >= max) {
-          if (total >= 2 * max) this.#dropGhost(this.#prev[B2]);
+          if (total >= 2 * max) lists.remove(lists.prev(B2));
           if (full) this.#replace(false);
         }
       }
-      i = this.#slot();
-      this.#keys[i] = key;
-      this.#values[i] = value;
-      this.#link(i, T1);
-      this.#map.set(key, i);
+      i = lists.add(key, value, T1);
     }
     if (this.#sized) {
-      this.#sizes[i] = size;
+      lists.setSize(i, size);
       this.#bytes += size;
       if (this.#bytes > this.#maxSize) this.#shrink(i, fromB2);
     }
@@ -576,10 +537,11 @@ export class ArcCache<K extends NonNullable<unknown>, V extends NonNullable<unkn
    * @returns Whether a value was cached for it.
    */
   delete(key: K): boolean {
-    const i = this.#map.get(key);
+    const lists = this.#lists;
+    const i = lists.slotOf(key);
     if (i === undefined) return false;
-    if (this.#where[i] > T2) {
-      this.#dropGhost(i);
+    if (lists.listOf(i) > T2) {
+      lists.remove(i);
       return false;
     }
     this.#remove(i, "delete");
@@ -593,18 +555,17 @@ export class ArcCache<K extends NonNullable<unknown>, V extends NonNullable<unkn
    * and cache their result.
    */
   clear(): void {
+    const lists = this.#lists;
     if (this.#dispose !== undefined) {
       for (const list of [T1, T2]) {
-        for (let i = this.#prev[list]; i !== list; i = this.#prev[i]) {
-          this.#later(this.#values[i]!, this.#keys[i]!, "clear");
+        for (let i = lists.prev(list); i !== list; i = lists.prev(i)) {
+          this.#later(lists.value(i)!, lists.key(i)!, "clear");
         }
       }
     }
-    this.#map.clear();
-    this.#length.fill(0);
+    lists.clear();
     this.#bytes = 0;
     this.#p = 0;
-    this.#allocate(INITIAL_SLOTS, true);
     if (this.#pending !== undefined) this.#flush();
   }
 
@@ -616,17 +577,18 @@ export class ArcCache<K extends NonNullable<unknown>, V extends NonNullable<unkn
    * @returns An iterator of pairs.
    */
   *entries(): Generator<[K, V], void, undefined> {
+    const lists = this.#lists;
     const snapshot: unknown[] = [];
     for (const list of [T1, T2]) {
-      for (let i = this.#next[list]; i !== list; i = this.#next[i]) {
-        snapshot.push(i, this.#keys[i]);
+      for (let i = lists.next(list); i !== list; i = lists.next(i)) {
+        snapshot.push(i, lists.key(i));
       }
     }
     for (let n = 0; n < snapshot.length; n += 2) {
       const i = snapshot[n] as number;
       const key = snapshot[n + 1] as K;
       // A slot may have been freed, or reused for another key, meanwhile.
-      if (this.#where[i] <= T2 && this.#keys[i] === key) yield [key, this.#values[i]!];
+      if (lists.listOf(i) <= T2 && lists.key(i) === key) yield [key, lists.value(i)!];
     }
   }
 
@@ -672,7 +634,11 @@ export class ArcCache<K extends NonNullable<unknown>, V extends NonNullable<unkn
    * @returns The statistics.
    */
   statistics(): ArcStatistics {
-    const [t1, t2, b1, b2] = this.#length;
+    const lists = this.#lists;
+    const t1 = lists.length(T1);
+    const t2 = lists.length(T2);
+    const b1 = lists.length(B1);
+    const b2 = lists.length(B2);
     return {
       entries: t1 + t2,
       bytes: this.#bytes,
@@ -728,7 +694,7 @@ export class ArcCache<K extends NonNullable<unknown>, V extends NonNullable<unkn
     }
     let flight = this.#flights.get(key);
     if (flight === undefined) {
-      flight = new Flight(key, loader, this.#flightEnded);
+      flight = new Flight(key, (signal) => loader(key, { signal }), this.#flightEnded);
       this.#flights.set(key, flight);
       this.#loads++;
       flight.start();
@@ -763,12 +729,12 @@ export class ArcCache<K extends NonNullable<unknown>, V extends NonNullable<unkn
    * T2 to B2. Called with the cache holding `max` entries.
    */
   #replace(fromB2: boolean): void {
-    const length = this.#length;
-    const n1 = length[T1];
-    if (n1 > 0 && (n1 > this.#p || (fromB2 && n1 === this.#p)) || length[T2] === 0) {
-      this.#demote(this.#prev[T1], B1);
+    const lists = this.#lists;
+    const n1 = lists.length(T1);
+    if (n1 > 0 && (n1 > this.#p || (fromB2 && n1 === this.#p)) || lists.length(T2) === 0) {
+      this.#demote(lists.prev(T1), B1);
     } else {
-      this.#demote(this.#prev[T2], B2);
+      this.#demote(lists.prev(T2), B2);
     }
   }
 
@@ -779,15 +745,17 @@ export class ArcCache<K extends NonNullable<unknown>, V extends NonNullable<unkn
    * `keep`, the entry just set.
    */
   #shrink(keep: number, fromB2: boolean): void {
-    const length = this.#length;
-    const prev = this.#prev;
+    const lists = this.#lists;
     const max = this.#max;
     while (this.#bytes > this.#maxSize) {
-      const n1 = length[T1];
-      const scaled = this.#p * (n1 + length[T2]);
+      const n1 = lists.length(T1);
+      const n2 = lists.length(T2);
+      const scaled = this.#p * (n1 + n2);
       let fromT1 = n1 > 0 && (n1 * max > scaled || (fromB2 && n1 * max === scaled));
-      if (fromT1 ? prev[T1] === keep : length[T2] === 0 || prev[T2] === keep) fromT1 = !fromT1;
-      const victim = fromT1 ? prev[T1] : prev[T2];
+      if (fromT1 ? lists.prev(T1) === keep : n2 === 0 || lists.prev(T2) === keep) {
+        fromT1 = !fromT1;
+      }
+      const victim = fromT1 ? lists.prev(T1) : lists.prev(T2);
       if (victim === keep || victim <= B2) {
         throw new Error("Cannot shrink cache: no entry left to evict"); // unreachable
       }
@@ -797,117 +765,26 @@ export class ArcCache<K extends NonNullable<unknown>, V extends NonNullable<unkn
 
   /** Moves a cached entry to the MRU end of a ghost list, dropping its value. */
   #demote(i: number, ghosts: number): void {
-    const value = this.#values[i]!;
+    const lists = this.#lists;
+    const value = lists.value(i)!;
     this.#evictions++;
-    if (this.#dispose !== undefined) this.#later(value, this.#keys[i]!, "evict");
-    this.#values[i] = undefined;
+    if (this.#dispose !== undefined) this.#later(value, lists.key(i)!, "evict");
+    lists.setValue(i, undefined);
     if (this.#sized) {
-      this.#bytes -= this.#sizes[i];
-      this.#sizes[i] = 0;
+      this.#bytes -= lists.size(i);
+      lists.setSize(i, 0);
     }
-    this.#move(i, ghosts);
-  }
-
-  /** Forgets a ghost key. */
-  #dropGhost(i: number): void {
-    this.#unlink(i);
-    this.#map.delete(this.#keys[i]!);
-    this.#release(i);
+    lists.move(i, ghosts);
   }
 
   /** Removes a cached entry entirely (no ghost). */
   #remove(i: number, reason: DisposeReason): void {
-    const key = this.#keys[i]!;
-    const value = this.#values[i]!;
-    this.#unlink(i);
-    this.#map.delete(key);
-    if (this.#sized) this.#bytes -= this.#sizes[i];
+    const lists = this.#lists;
+    const key = lists.key(i)!;
+    const value = lists.value(i)!;
+    if (this.#sized) this.#bytes -= lists.size(i);
+    lists.remove(i);
     if (this.#dispose !== undefined) this.#later(value, key, reason);
-    this.#release(i);
-  }
-
-  /** Unlinks slot `i` from its list. */
-  #unlink(i: number): void {
-    const next = this.#next;
-    const prev = this.#prev;
-    const before = prev[i];
-    const after = next[i];
-    next[before] = after;
-    prev[after] = before;
-    this.#length[this.#where[i]]--;
-  }
-
-  /** Links slot `i` at the MRU end of `list`. */
-  #link(i: number, list: number): void {
-    const next = this.#next;
-    const head = next[list];
-    this.#prev[i] = list;
-    next[i] = head;
-    this.#prev[head] = i;
-    next[list] = i;
-    this.#where[i] = list;
-    this.#length[list]++;
-  }
-
-  /** Moves slot `i` to the MRU end of `list`. */
-  #move(i: number, list: number): void {
-    this.#unlink(i);
-    this.#link(i, list);
-  }
-
-  /** A free slot, growing the arrays when every slot is used. */
-  #slot(): number {
-    const free = this.#free;
-    if (free !== -1) {
-      this.#free = this.#next[free];
-      return free;
-    }
-    if (this.#top === this.#where.length) this.#allocate(this.#top * 2, false);
-    return this.#top++;
-  }
-
-  /** Returns slot `i` to the free list. */
-  #release(i: number): void {
-    this.#keys[i] = undefined;
-    this.#values[i] = undefined;
-    this.#where[i] = FREE;
-    this.#next[i] = this.#free;
-    this.#free = i;
-  }
-
-  /**
-   * Allocates the slot arrays with room for `slots` (at most `2 * max + 4`,
-   * the most the lists ever hold): empty ones when `fresh`, else a copy.
-   */
-  #allocate(slots: number, fresh: boolean): void {
-    slots = Math.min(slots, 2 * this.#max + 4);
-    const next = new Int32Array(slots);
-    const prev = new Int32Array(slots);
-    const where = new Uint8Array(slots);
-    const sizes = new Float64Array(this.#sized ? slots : 0);
-    if (fresh) {
-      for (let list = T1; list <= B2; list++) {
-        next[list] = prev[list] = list;
-        where[list] = list;
-      }
-      this.#top = 4;
-      this.#free = -1;
-      this.#keys = new Array(slots).fill(undefined);
-      this.#values = new Array(slots).fill(undefined);
-    } else {
-      next.set(this.#next);
-      prev.set(this.#prev);
-      where.set(this.#where);
-      sizes.set(this.#sizes);
-      for (let i = this.#keys.length; i < slots; i++) {
-        this.#keys.push(undefined);
-        this.#values.push(undefined);
-      }
-    }
-    this.#next = next;
-    this.#prev = prev;
-    this.#where = where;
-    this.#sizes = sizes;
   }
 
   #later(value: V, key: K, reason: DisposeReason): void {
@@ -932,94 +809,5 @@ export class ArcCache<K extends NonNullable<unknown>, V extends NonNullable<unkn
       }
     }
     if (failed) throw first;
-  }
-}
-
-const RUNNING = 0;
-const RESOLVED = 1;
-const REJECTED = 2;
-const ABANDONED = 3;
-
-/** One load shared by the callers of `fetch` for one key. */
-class Flight<K extends NonNullable<unknown>, V extends NonNullable<unknown>> {
-  readonly key: K;
-  #loader: ArcLoader<K, V>;
-  /** Told when the load ends: with the value on success, `undefined` otherwise. */
-  #ended: (flight: Flight<K, V>, value: V | undefined) => void;
-  #scope: CancelScope = new CancelScope({ shield: true, name: "cache fetch" });
-  #waiters: Set<Waiter<V>> = new Set();
-  #state = RUNNING;
-  #result: unknown;
-  #abandonedBy: Waiter<V> | undefined;
-  /** Settles (never rejects) once the loader has settled. */
-  #settled: Promise<void> | undefined;
-
-  constructor(
-    key: K,
-    loader: ArcLoader<K, V>,
-    ended: (flight: Flight<K, V>, value: V | undefined) => void,
-  ) {
-    this.key = key;
-    this.#loader = loader;
-    this.#ended = ended;
-  }
-
-  /** Starts the loader in the flight's shielded scope. */
-  start(): void {
-    const key = this.key;
-    const loader = this.#loader;
-    this.#settled = this.#scope.run((scope) => loader(key, { signal: scope.signal })).then(
-      (value) => this.#land(value),
-      (error) => this.#fail(error),
-    );
-  }
-
-  /** Waits for the value as one more caller; the last caller to leave abandons the load. */
-  async wait(): Promise<V> {
-    if (this.#state === RESOLVED) return this.#result as V;
-    if (this.#state === REJECTED) throw this.#result;
-    const waiter: Waiter<V> = park<V>(() => {
-      this.#waiters.delete(waiter);
-      if (this.#waiters.size === 0 && this.#state === RUNNING) {
-        this.#state = ABANDONED;
-        this.#abandonedBy = waiter;
-        this.#ended(this, undefined);
-        this.#scope.cancel(new DOMException("Every caller of fetch has gone", "AbortError"));
-      }
-    });
-    this.#waiters.add(waiter);
-    try {
-      return await waiter.promise;
-    } catch (error) {
-      if (this.#abandonedBy === waiter) await this.#settled;
-      throw error;
-    }
-  }
-
-  #land(value: V | undefined): void {
-    if (this.#state !== RUNNING) return;
-    if (value === undefined) {
-      this.#fail(new TypeError("Cannot fetch cache entry: the loader returned undefined"));
-      return;
-    }
-    try {
-      this.#ended(this, value);
-    } catch (error) {
-      this.#fail(error);
-      return;
-    }
-    this.#state = RESOLVED;
-    this.#result = value;
-    for (const waiter of this.#waiters) waiter.wake(value);
-    this.#waiters.clear();
-  }
-
-  #fail(error: unknown): void {
-    if (this.#state !== RUNNING) return;
-    this.#state = REJECTED;
-    this.#result = error;
-    this.#ended(this, undefined);
-    for (const waiter of this.#waiters) waiter.fail(error);
-    this.#waiters.clear();
   }
 }

@@ -3,7 +3,10 @@ import { createHash } from "node:crypto";
 import { equals } from "npm:multiformats@14.0.5/bytes";
 import { CancelScope, ClosedResourceError, taskGroup } from "../runtime/mod.ts";
 import { testEachStrategy } from "../runtime/testing.ts";
-import { CorruptEntryError, DiskCache, type DiskCacheOptions } from "./disk_cache.ts";
+import { DiskCache, type DiskCacheOptions } from "./disk_cache.ts";
+import { DirectoryError, LockedError } from "../runtime/directory.ts";
+import { mountTmpfs, unmount } from "../tests/_tmpfs.ts";
+import { CorruptEntryError } from "./errors.ts";
 import { mulberry32 } from "../tests/_workloads.ts";
 import { chunked, readAll, seededBytes } from "../tests/_bytes.ts";
 import { entryName, entryPath, tempFiles } from "../tests/_disk_cache.ts";
@@ -714,7 +717,7 @@ testEachStrategy("another process cannot open a directory in use", async () => {
       await using _cache = await DiskCache.open(dir, { maxBytes: MiB });
       const { code, stderr } = await attempt();
       assert.notEqual(code, 0);
-      assert.match(new TextDecoder().decode(stderr), /in use by another process/);
+      assert.match(new TextDecoder().decode(stderr), /LockedError: .*in use by another process/);
     }
     const { code } = await attempt();
     assert.equal(code, 0);
@@ -789,3 +792,40 @@ testEachStrategy("ARC keeps frequently used entries through a scan; LRU does not
     assert.deepEqual(survivors, { arc: 5, lru: 0 });
   });
 });
+
+testEachStrategy(
+  "open: a bad directory is a typed error, and a second opener a LockedError",
+  async () => {
+    await withTempDir(async (dir) => {
+      await Deno.writeTextFile(`${dir}/file`, "x");
+      for (
+        const [path, problem] of [[`${dir}/file`, "not-a-directory"], [
+          `${dir}/file/c`,
+          "not-a-directory",
+        ]] as const
+      ) {
+        await assert.rejects(DiskCache.open(path, { maxBytes: MiB }), (error) => {
+          assert.ok(error instanceof DirectoryError, String(error));
+          assert.equal(error.problem, problem);
+          assert.match(error.message, /^Cannot open disk cache: /);
+          return true;
+        });
+      }
+      {
+        await using _cache = await DiskCache.open(`${dir}/c`, { maxBytes: MiB });
+        await assert.rejects(DiskCache.open(`${dir}/c`, { maxBytes: MiB }), LockedError);
+      }
+      await Deno.mkdir(`${dir}/ro`);
+      if (!(await mountTmpfs(`${dir}/ro`, { readOnly: true }))) return; // needs root
+      try {
+        await assert.rejects(DiskCache.open(`${dir}/ro`, { maxBytes: MiB }), (error) => {
+          assert.ok(error instanceof DirectoryError);
+          assert.equal(error.problem, "not-writable");
+          return true;
+        });
+      } finally {
+        await unmount(`${dir}/ro`);
+      }
+    });
+  },
+);

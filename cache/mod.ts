@@ -30,5 +30,7 @@
 export * from "./arc_cache.ts";
 export * from "./disk_cache.ts";
 export * from "./tiered_cache.ts";
+export * from "./tiered_cache_statistics.ts";
 export * from "./prefetch.ts";
 export * from "./cache_layer.ts";
+export * from "./errors.ts";

@@ -308,7 +308,7 @@ export class Prefetcher implements AsyncDisposable {
    * @param target The cache to fill.
    * @param options Concurrency, queue, read-ahead, model bounds, throttling.
    */
-  constructor(target: PrefetchTarget, options: PrefetcherOptions = {}) {
+  constructor(target: PrefetchTarget, options?: PrefetcherOptions) {
     if (
       target === null || typeof target !== "object" || typeof target.has !== "function" ||
       typeof target.load !== "function"
@@ -318,7 +318,7 @@ export class Prefetcher implements AsyncDisposable {
       );
     }
     const count = (name: keyof PrefetcherOptions, fallback: number, min: number): number => {
-      const value = options[name] ?? fallback;
+      const value = options?.[name] ?? fallback;
       if (!Number.isSafeInteger(value) || (value as number) < min) {
         throw new RangeError(
           `Cannot create prefetcher: ${name} must be an integer >= ${min}: received ${
@@ -329,7 +329,7 @@ export class Prefetcher implements AsyncDisposable {
       return value as number;
     };
     const share = (name: keyof PrefetcherOptions, fallback: number): number => {
-      const value = options[name] ?? fallback;
+      const value = options?.[name] ?? fallback;
       if (typeof value !== "number" || !(value >= 0 && value <= 1)) {
         throw new RangeError(
           `Cannot create prefetcher: ${name} must be a number in [0, 1]: received ${String(value)}`,
@@ -342,7 +342,7 @@ export class Prefetcher implements AsyncDisposable {
     const queueSize = count("queueSize", 64, 1);
     this.#chunks = count("chunks", 4, 0);
     this.#siblings = count("siblings", 1, 0);
-    this.#markov = options.markov ?? true;
+    this.#markov = options?.markov ?? true;
     this.#markovDepth = count("markovDepth", 2, 1);
     this.#minCount = count("minCount", 1, 1);
     this.#minShare = share("minShare", 0.3);

@@ -7,12 +7,7 @@
  */
 
 import * as dagPb from "npm:@ipld/dag-pb@4.2.0";
-import { UnixFS } from "npm:ipfs-unixfs@13.1.1";
-import { CancelScope } from "../runtime/cancel_scope.ts";
-import { isCancellationError } from "../runtime/errors.ts";
-import { checkpoint } from "../runtime/checkpoint.ts";
 import { ClosedResourceError } from "../runtime/errors.ts";
-import { withSignal } from "../runtime/timeouts.ts";
 import type {
   AddInput,
   AddOptions,
@@ -26,9 +21,14 @@ import type {
 } from "../ipfs/content_store.ts";
 import { InvalidInputError } from "../ipfs/errors.ts";
 import { ArcCache } from "./arc_cache.ts";
-import { CorruptEntryError, DiskCache, type DiskCachePolicy } from "./disk_cache.ts";
-import { Prefetcher, type PrefetcherOptions, type PrefetchStatistics } from "./prefetch.ts";
-import type { NodeKind } from "./_prefetch_model.ts";
+import { DiskCache, type DiskCachePolicy } from "./disk_cache.ts";
+import { CorruptEntryError } from "./errors.ts";
+import { Prefetcher, type PrefetcherOptions } from "./prefetch.ts";
+import type { TieredCacheStatistics } from "./tiered_cache_statistics.ts";
+import { dagLinks } from "./_dag_links.ts";
+import { DiskTier } from "./_disk_tier.ts";
+import { operationStream } from "./_operation_stream.ts";
+import { OperationTracker } from "./_operation_tracker.ts";
 import {
   BLOCK,
   blockKey,
@@ -37,7 +37,7 @@ import {
   pathOfObjectKey,
   sameBytesKeys,
 } from "./_tiered_keys.ts";
-import { concat, copies, range, readUpTo, teeInto } from "./_tiered_stream.ts";
+import { copies, range, readUpTo, Tap, teeInto } from "./_tiered_stream.ts";
 import { parseCid } from "../ipfs/parse_cid.ts";
 
 const MiB = 1024 * 1024;
@@ -100,146 +100,17 @@ export interface TieredCacheOptions {
 }
 
 /**
- * The memory tier's part of {@linkcode TieredCacheStatistics}.
+ * Options for {@linkcode TieredCache.tierOf}.
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import type { MemoryTierStatistics } from "@ipfs-kit/kit/cache";
+ * import type { TierOfOptions } from "@ipfs-kit/kit/cache";
  *
- * const tier: Pick<MemoryTierStatistics, "hits" | "misses"> = { hits: 3, misses: 1 };
- * assert.equal(tier.hits / (tier.hits + tier.misses), 0.75);
+ * const options: TierOfOptions = { block: true };
+ * assert.equal(options.block, true);
  * ```
  */
-export interface MemoryTierStatistics {
-  /** Reads it served. */
-  readonly hits: number;
-  /** Reads it did not hold. */
-  readonly misses: number;
-  /** Entries held. */
-  readonly entries: number;
-  /** Bytes held. */
-  readonly bytes: number;
-  /** Its byte budget. */
-  readonly maxBytes: number;
-  /** Entries it evicted to stay within its budget. */
-  readonly evictions: number;
-  /** Entries copied up from the disk tier on a disk hit (by reads and prefetches). */
-  readonly promotions: number;
-}
-
-/**
- * The disk tier's part of {@linkcode TieredCacheStatistics}. Its hits and
- * misses count every lookup, by reads and by prefetches.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import type { DiskTierStatistics } from "@ipfs-kit/kit/cache";
- *
- * const tier: Pick<DiskTierStatistics, "hits" | "corrupt"> = { hits: 10, corrupt: 0 };
- * assert.equal(tier.corrupt, 0);
- * ```
- */
-export interface DiskTierStatistics {
-  /** Lookups that found an intact entry. */
-  readonly hits: number;
-  /** Lookups that found none, or a corrupt one. */
-  readonly misses: number;
-  /** Corrupt entries found (and removed); each also a miss. */
-  readonly corrupt: number;
-  /** Reads and writes that failed (other than by corruption); the backend served them. */
-  readonly errors: number;
-  /** Entries written (write-through and reads from the backend). */
-  readonly writes: number;
-  /** Entries held. */
-  readonly entries: number;
-  /** Bytes held, headers included. */
-  readonly bytes: number;
-  /** Its byte budget. */
-  readonly maxBytes: number;
-  /** Entries evicted to stay within its budget. */
-  readonly evictions: number;
-}
-
-/**
- * The backend's part of {@linkcode TieredCacheStatistics}: the traffic the
- * tiers did not absorb.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import type { BackendStatistics } from "@ipfs-kit/kit/cache";
- *
- * const backend: BackendStatistics = { reads: 1, bytesRead: 5, writes: 0, bytesWritten: 0 };
- * assert.equal(backend.reads, 1);
- * ```
- */
-export interface BackendStatistics {
-  /** Reads sent to the backend (by reads and by prefetches). */
-  readonly reads: number;
-  /** Bytes they returned. */
-  readonly bytesRead: number;
-  /** Writes (`add`, `putBlock`). */
-  readonly writes: number;
-  /** Bytes written by `putBlock` and by adds of known size. */
-  readonly bytesWritten: number;
-}
-
-/**
- * A snapshot of a {@linkcode TieredCache}'s counters.
- *
- * Every read (`getBlock`, `cat`) ends one of four ways: served by the
- * memory tier, by the disk tier, by the backend, or by a load already in
- * flight for the same key (another read's, or a prefetch's) that it
- * `joined`. The hit ratio counts the first two.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { TieredCache } from "@ipfs-kit/kit/cache";
- * import { EmbeddedNode } from "@ipfs-kit/kit/ipfs";
- *
- * await using node = await EmbeddedNode.open({ repo: await Deno.makeTempDir() });
- * await using cache = await TieredCache.open(node, { prefetch: false });
- * const cid = await node.block.put(new Uint8Array([1, 2, 3]));
- * await cache.getBlock(cid);
- * await cache.getBlock(cid);
- * const stats = cache.statistics();
- * assert(stats.reads === 2 && stats.fromBackend === 1 && stats.fromMemory === 1);
- * assert.equal(stats.hitRatio, 0.5);
- * ```
- */
-export interface TieredCacheStatistics {
-  /** `getBlock` and `cat` calls. */
-  readonly reads: number;
-  /** Reads served by the memory or the disk tier. */
-  readonly hits: number;
-  /** `hits / reads`; 0 before any read. */
-  readonly hitRatio: number;
-  /** Reads served by the memory tier. */
-  readonly fromMemory: number;
-  /** Reads served by the disk tier. */
-  readonly fromDisk: number;
-  /** Reads that went to the backend. */
-  readonly fromBackend: number;
-  /** Reads that waited for a load already in flight for the same key. */
-  readonly joined: number;
-  /** `cat` reads of files over the stream threshold. */
-  readonly streamed: number;
-  /** Bytes those reads returned. */
-  readonly streamedBytes: number;
-  /** The memory tier. */
-  readonly memory: MemoryTierStatistics;
-  /** The disk tier; `undefined` when there is none. */
-  readonly disk: DiskTierStatistics | undefined;
-  /** The backend. */
-  readonly backend: BackendStatistics;
-  /** The prefetcher; `undefined` when prefetch is off. */
-  readonly prefetch: PrefetchStatistics | undefined;
-}
-
-/** Options for {@linkcode TieredCache.tierOf}. */
 export interface TierOfOptions {
   /** Look for the raw block of a CID instead of the file `cat` reads. Default `false`. */
   block?: boolean;
@@ -260,9 +131,18 @@ class TooLarge extends Error {
   }
 }
 
-/** An open `cat` stream, so that `close` can end it. */
-interface OpenStream {
-  end(reason: unknown): Promise<void>;
+/** The options of a tiered cache, checked, with their defaults. */
+interface Settings {
+  /** The disk tier, opened. */
+  disk: DiskCache | undefined;
+  /** Files larger than this are streamed. */
+  threshold: number;
+  /** The memory tier's byte budget. */
+  memoryBytes: number;
+  /** The memory tier's entry limit. */
+  memoryEntries: number;
+  /** The prefetcher's options, or `false` for none. */
+  prefetch: PrefetcherOptions | false;
 }
 
 /**
@@ -344,7 +224,7 @@ interface OpenStream {
 export class TieredCache implements AsyncDisposable {
   readonly #store: ContentStore;
   readonly #memory: ArcCache<string, Uint8Array>;
-  readonly #disk: DiskCache | undefined;
+  readonly #disk: DiskTier;
   readonly #threshold: number;
   /** The largest entry the memory tier takes. */
   readonly #memoryEntryMax: number;
@@ -353,11 +233,8 @@ export class TieredCache implements AsyncDisposable {
   readonly #large: ArcCache<string, true> = new ArcCache({ max: LARGE_KEYS });
   /** Keys whose load (from disk or the backend) is running. */
   readonly #loading: Set<string> = new Set();
-  readonly #streams: Set<OpenStream> = new Set();
-  /** Operations and streams in progress: `close` waits for them. */
-  #active = 0;
-  #idle: PromiseWithResolvers<void> | undefined;
-  #closing: Promise<void> | undefined;
+  /** Operations and open `cat` streams: `close` ends or waits for them. */
+  readonly #tracker: OperationTracker = new OperationTracker();
   #reads = 0;
   #fromMemory = 0;
   #fromDisk = 0;
@@ -368,22 +245,20 @@ export class TieredCache implements AsyncDisposable {
   #memoryMisses = 0;
   #memoryEvictions = 0;
   #promotions = 0;
-  #diskErrors = 0;
   #backendReads = 0;
   #backendBytesRead = 0;
   #backendWrites = 0;
   #backendBytesWritten = 0;
 
-  private constructor(
-    store: ContentStore,
-    disk: DiskCache | undefined,
-    threshold: number,
-    memoryBytes: number,
-    memoryEntries: number,
-    prefetch: PrefetcherOptions | false,
-  ) {
+  /**
+   * Use {@linkcode TieredCache.open}.
+   *
+   * @ignore
+   */
+  private constructor(store: ContentStore, settings: Settings) {
+    const { threshold, memoryBytes, memoryEntries, prefetch } = settings;
     this.#store = store;
-    this.#disk = disk;
+    this.#disk = new DiskTier(settings.disk);
     this.#threshold = threshold;
     this.#memoryEntryMax = Math.min(threshold, memoryBytes);
     this.#memory = new ArcCache<string, Uint8Array>({
@@ -425,33 +300,30 @@ export class TieredCache implements AsyncDisposable {
    * assert.equal(cache.statistics().memory.maxBytes, 1048576);
    * ```
    */
-  static async open(store: ContentStore, options: TieredCacheOptions = {}): Promise<TieredCache> {
+  static async open(store: ContentStore, options?: TieredCacheOptions): Promise<TieredCache> {
+    const { streamThreshold, memory, disk: diskOptions, signal } = options ?? {};
     if (
       store === null || typeof store !== "object" || typeof store.cat !== "function" ||
       typeof store.block?.get !== "function"
     ) {
       throw new TypeError("Cannot open tiered cache: store must be a ContentStore");
     }
-    const threshold = positive(options.streamThreshold, DEFAULT_THRESHOLD, "streamThreshold");
-    const memoryBytes = positive(options.memory?.maxBytes, DEFAULT_MEMORY_BYTES, "memory.maxBytes");
-    const memoryEntries = positive(
-      options.memory?.maxEntries,
-      DEFAULT_MEMORY_ENTRIES,
-      "memory.maxEntries",
-    );
-    const prefetch = options.prefetch ?? {};
+    const threshold = positive(streamThreshold, DEFAULT_THRESHOLD, "streamThreshold");
+    const memoryBytes = positive(memory?.maxBytes, DEFAULT_MEMORY_BYTES, "memory.maxBytes");
+    const memoryEntries = positive(memory?.maxEntries, DEFAULT_MEMORY_ENTRIES, "memory.maxEntries");
+    const prefetch = options?.prefetch ?? {};
     let disk: DiskCache | undefined;
-    if (options.disk !== undefined) {
-      const { directory, maxBytes, maxEntries, policy } = options.disk;
+    if (diskOptions !== undefined) {
+      const { directory, maxBytes, maxEntries, policy } = diskOptions;
       disk = await DiskCache.open(directory, {
         maxBytes,
         ...(maxEntries === undefined ? {} : { maxEntries }),
         ...(policy === undefined ? {} : { policy }),
-        ...(options.signal === undefined ? {} : { signal: options.signal }),
+        ...(signal === undefined ? {} : { signal }),
       });
-    } else options.signal?.throwIfAborted();
+    } else signal?.throwIfAborted();
     try {
-      return new TieredCache(store, disk, threshold, memoryBytes, memoryEntries, prefetch);
+      return new TieredCache(store, { disk, threshold, memoryBytes, memoryEntries, prefetch });
     } catch (error) {
       await disk?.close();
       throw error;
@@ -475,7 +347,7 @@ export class TieredCache implements AsyncDisposable {
 
   /** Whether `close()` was called. */
   get closed(): boolean {
-    return this.#closing !== undefined;
+    return this.#tracker.closed;
   }
 
   /**
@@ -501,8 +373,8 @@ export class TieredCache implements AsyncDisposable {
    * assert.equal((await cache.getBlock(cid))[0], 7);
    * ```
    */
-  getBlock(cid: CidLike, options: SignalOptions = {}): Promise<Uint8Array> {
-    return this.#operation("get block", options.signal, async () => {
+  getBlock(cid: CidLike, options?: SignalOptions): Promise<Uint8Array> {
+    return this.#operation("get block", options?.signal, async () => {
       const parsed = parseCid(cid, "get block");
       const key = blockKey(parsed);
       this.#reads++;
@@ -546,15 +418,15 @@ export class TieredCache implements AsyncDisposable {
    * assert(await node.block.has(cid));
    * ```
    */
-  putBlock(bytes: Uint8Array, options: BlockPutOptions = {}): Promise<CID> {
-    return this.#operation("put block", options.signal, async () => {
+  putBlock(bytes: Uint8Array, options?: BlockPutOptions): Promise<CID> {
+    return this.#operation("put block", options?.signal, async () => {
       const cid = await this.#store.block.put(bytes, options);
       this.#backendWrites++;
       this.#backendBytesWritten += bytes.byteLength;
       const key = blockKey(cid);
       const copy = bytes.slice();
       this.#memory.set(key, copy);
-      await this.#diskSet(key, copy);
+      await this.#disk.set(key, copy);
       return cid;
     });
   }
@@ -582,8 +454,8 @@ export class TieredCache implements AsyncDisposable {
    * assert.equal(cache.tierOf(cid), "memory");
    * ```
    */
-  add(input: AddInput, options: AddOptions = {}): Promise<AddResult> {
-    return this.#operation("add", options.signal, async () => {
+  add(input: AddInput, options?: AddOptions): Promise<AddResult> {
+    return this.#operation("add", options?.signal, async () => {
       const threshold = this.#threshold;
       let content: AddInput = input;
       let small: Uint8Array | undefined;
@@ -621,10 +493,10 @@ export class TieredCache implements AsyncDisposable {
       const key = objectPath(result.cid, "add").key;
       if (small !== undefined) {
         this.#memory.set(key, small);
-        await this.#diskSet(key, small);
-      } else if (large !== undefined && this.#disk !== undefined) {
+        await this.#disk.set(key, small);
+      } else if (large !== undefined && this.#disk.present) {
         this.#large.set(key, true);
-        await this.#diskSet(key, large instanceof Blob ? large.stream() : large);
+        await this.#disk.set(key, large instanceof Blob ? large.stream() : large);
       }
       return result;
     });
@@ -660,92 +532,16 @@ export class TieredCache implements AsyncDisposable {
    * assert.equal(text, "234");
    * ```
    */
-  cat(path: CidLike, options: CatOptions = {}): ReadableStream<Uint8Array> {
-    this.#checkOpen("cat");
-    const offset = checkCount(options.offset ?? 0, "offset");
-    const length = options.length === undefined ? undefined : checkCount(options.length, "length");
-    const signal = options.signal;
-    const internal = new AbortController();
-    const combined = signal === undefined
-      ? internal.signal
-      : AbortSignal.any([signal, internal.signal]);
-    let iterator: AsyncGenerator<Uint8Array, void, undefined> | undefined;
-    let controller!: ReadableStreamDefaultController<Uint8Array>;
-    let ended = false;
-    let cleanup: Promise<void> | undefined;
-    const finish = (reason: unknown, error: boolean): Promise<void> => {
-      if (!ended) {
-        ended = true;
-        this.#streams.delete(open);
-        signal?.removeEventListener("abort", onAbort);
-        internal.abort(reason);
-        const stopped = iterator === undefined ? Promise.resolve() : iterator.return().then(
-          () => {},
-          () => {},
-        );
-        // The stream errors once the cleanup is done: a reader that sees the error sees no
-        // file left open and no partial entry.
-        cleanup = stopped.then(() => {
-          if (!error) return;
-          try {
-            controller.error(reason);
-          } catch {
-            // Already errored or closed.
-          }
-        }).finally(() => this.#leave());
-      }
-      return cleanup!;
-    };
-    const open: OpenStream = { end: (reason) => finish(reason, true) };
-    const onAbort = () => void finish(signal!.reason, true);
-    this.#active++;
-    this.#streams.add(open);
-    if (signal !== undefined) {
-      if (signal.aborted) void finish(signal.reason, true);
-      else signal.addEventListener("abort", onAbort, { once: true });
-    }
-    return new ReadableStream<Uint8Array>({
-      start: (c) => {
-        controller = c;
-      },
-      pull: async (c) => {
-        if (ended) {
-          await cleanup;
-          return;
-        }
-        iterator ??= this.#chunks(path, offset, length, internal.signal);
-        const running = iterator;
-        let result: IteratorResult<Uint8Array, void>;
-        try {
-          result = await withSignal(combined, async () => {
-            await checkpoint();
-            this.#checkOpen("cat");
-            // Pulls run in the cancel scope the stream was opened in (Deno's streams keep
-            // that context): cancelling it ends the whole stream, as aborting `signal` does.
-            const scope = CancelScope.current().signal;
-            const onCancel = () => internal.abort(scope.reason);
-            scope.addEventListener("abort", onCancel, { once: true });
-            try {
-              return await running.next();
-            } finally {
-              scope.removeEventListener("abort", onCancel);
-            }
-          });
-        } catch (error) {
-          await finish(error, false);
-          throw error;
-        }
-        if (ended) {
-          await cleanup;
-          return;
-        }
-        if (result.done) {
-          await finish(undefined, false);
-          c.close();
-        } else c.enqueue(result.value);
-      },
-      cancel: (reason) => finish(reason, false),
-    }, { highWaterMark: 0 });
+  cat(path: CidLike, options?: CatOptions): ReadableStream<Uint8Array> {
+    this.#tracker.check("cat");
+    const offset = checkCount(options?.offset ?? 0, "offset");
+    const length = options?.length === undefined ? undefined : checkCount(options.length, "length");
+    return operationStream({
+      tracker: this.#tracker,
+      what: "cat",
+      signal: options?.signal,
+      chunks: (signal) => this.#chunks(path, offset, length, signal),
+    });
   }
 
   /**
@@ -769,12 +565,12 @@ export class TieredCache implements AsyncDisposable {
    * assert.equal(cache.tierOf(cid), undefined);
    * ```
    */
-  tierOf(path: CidLike, options: TierOfOptions = {}): "memory" | "disk" | undefined {
-    const key = options.block
+  tierOf(path: CidLike, options?: TierOfOptions): "memory" | "disk" | undefined {
+    const key = options?.block
       ? blockKey(parseCid(path, "look up block"))
       : objectPath(path, "look up file").key;
     if (this.#memory.has(key)) return "memory";
-    if (this.#disk !== undefined && !this.#disk.closed && this.#disk.has(key)) return "disk";
+    if (this.#disk.has(key)) return "disk";
     return undefined;
   }
 
@@ -801,8 +597,8 @@ export class TieredCache implements AsyncDisposable {
    * assert(await cache.evict(cid) && cache.tierOf(cid) === undefined);
    * ```
    */
-  evict(path: CidLike, options: SignalOptions = {}): Promise<boolean> {
-    return this.#operation("evict", options.signal, async () => {
+  evict(path: CidLike, options?: SignalOptions): Promise<boolean> {
+    return this.#operation("evict", options?.signal, async () => {
       const { path: canonical, key } = objectPath(path, "evict");
       const keys = [key];
       if (!canonical.includes("/")) keys.push(...sameBytesKeys(parseCid(canonical, "evict")));
@@ -810,7 +606,7 @@ export class TieredCache implements AsyncDisposable {
       for (const each of keys) {
         this.#large.delete(each);
         if (this.#memory.delete(each)) removed = true;
-        if (this.#disk !== undefined && await this.#disk.delete(each)) removed = true;
+        if (await this.#disk.delete(each)) removed = true;
       }
       return removed;
     });
@@ -835,7 +631,6 @@ export class TieredCache implements AsyncDisposable {
    */
   statistics(): TieredCacheStatistics {
     const memory = this.#memory;
-    const disk = this.#disk?.statistics();
     const hits = this.#fromMemory + this.#fromDisk;
     return {
       reads: this.#reads,
@@ -856,17 +651,7 @@ export class TieredCache implements AsyncDisposable {
         evictions: this.#memoryEvictions,
         promotions: this.#promotions,
       },
-      disk: disk === undefined ? undefined : {
-        hits: disk.hits,
-        misses: disk.misses,
-        corrupt: disk.corrupt,
-        errors: this.#diskErrors,
-        writes: disk.writes,
-        entries: disk.entries,
-        bytes: disk.bytes,
-        maxBytes: disk.maxBytes,
-        evictions: disk.evictions,
-      },
+      disk: this.#disk.statistics(),
       backend: {
         reads: this.#backendReads,
         bytesRead: this.#backendBytesRead,
@@ -898,7 +683,7 @@ export class TieredCache implements AsyncDisposable {
    * ```
    */
   close(): Promise<void> {
-    return this.#closing ??= this.#close();
+    return this.#tracker.close(() => this.#close());
   }
 
   /** Closes the cache: see {@linkcode TieredCache.close}. */
@@ -911,41 +696,23 @@ export class TieredCache implements AsyncDisposable {
       await this.#prefetcher?.close();
     } finally {
       try {
-        const error = new ClosedResourceError("Cannot read cached file: the cache is closed");
-        await Promise.all([...this.#streams].map((stream) => stream.end(error)));
-        if (this.#active > 0) {
-          this.#idle = Promise.withResolvers<void>();
-          await this.#idle.promise;
-        }
+        await this.#tracker.drain(
+          new ClosedResourceError("Cannot read cached file: the cache is closed"),
+        );
       } finally {
-        await this.#disk?.close();
+        await this.#disk.close();
       }
     }
   }
 
-  #checkOpen(what: string): void {
-    if (this.#closing !== undefined) {
-      throw new ClosedResourceError(`Cannot ${what}: the cache is closed`);
-    }
-  }
-
-  /** Runs an operation: checks the state, counts it as active, binds the signal. */
-  async #operation<T>(
-    what: string,
-    signal: AbortSignal | undefined,
-    fn: () => Promise<T>,
-  ): Promise<T> {
-    this.#checkOpen(what);
-    this.#active++;
+  /** Runs an operation: checks the state, counts it as in progress, binds the signal. */
+  #operation<T>(what: string, signal: AbortSignal | undefined, fn: () => Promise<T>): Promise<T> {
     try {
-      return await withSignal(signal, fn);
-    } finally {
-      this.#leave();
+      this.#tracker.check(what);
+    } catch (error) {
+      return Promise.reject(error);
     }
-  }
-
-  #leave(): void {
-    if (--this.#active === 0 && this.#idle !== undefined) this.#idle.resolve();
+    return this.#tracker.run(signal, fn);
   }
 
   #count(source: Source | undefined): void {
@@ -962,7 +729,7 @@ export class TieredCache implements AsyncDisposable {
   ): Promise<{ bytes: Uint8Array; source: Source }> {
     this.#loading.add(key);
     try {
-      const cached = await this.#diskGet(key, signal);
+      const cached = await this.#disk.get(key, signal);
       if (cached !== undefined) {
         if (cached.byteLength <= this.#memoryEntryMax) this.#promotions++;
         this.#observe(key, cid, cached);
@@ -971,7 +738,7 @@ export class TieredCache implements AsyncDisposable {
       const bytes = await this.#store.block.get(cid, { signal });
       this.#backendReads++;
       this.#backendBytesRead += bytes.byteLength;
-      await this.#diskSet(key, bytes, signal);
+      await this.#disk.set(key, bytes, signal);
       this.#observe(key, cid, bytes);
       return { bytes, source: "backend" };
     } finally {
@@ -990,14 +757,14 @@ export class TieredCache implements AsyncDisposable {
   ): Promise<{ bytes: Uint8Array; source: Source }> {
     this.#loading.add(key);
     try {
-      const stream = await this.#diskGetStream(key, signal);
+      const stream = await this.#disk.getStream(key, signal);
       if (stream !== undefined) {
         let bytes: Uint8Array | undefined | null;
         try {
           bytes = await readUpTo(stream, this.#threshold);
         } catch (error) {
           // A corrupt entry was removed (and counted) by the disk tier: the backend serves it.
-          if (!(error instanceof CorruptEntryError)) this.#diskFailed(error, signal);
+          if (!(error instanceof CorruptEntryError)) this.#disk.failed(error, signal);
           bytes = null;
         }
         if (bytes === undefined) throw new TooLarge(true);
@@ -1010,7 +777,7 @@ export class TieredCache implements AsyncDisposable {
       this.#backendReads++;
       if (bytes === undefined) throw new TooLarge(false);
       this.#backendBytesRead += bytes.byteLength;
-      await this.#diskSet(key, bytes, signal);
+      await this.#disk.set(key, bytes, signal);
       return { bytes, source: "backend" };
     } finally {
       this.#loading.delete(key);
@@ -1019,7 +786,7 @@ export class TieredCache implements AsyncDisposable {
 
   /** A prefetch: loads `key` into the memory tier unless it is there or loading. */
   async #prefetchLoad(key: string, signal: AbortSignal): Promise<number | undefined> {
-    if (this.#closing !== undefined || this.#memory.has(key) || this.#loading.has(key)) {
+    if (this.#tracker.closed || this.#memory.has(key) || this.#loading.has(key)) {
       return undefined;
     }
     let bytes: Uint8Array;
@@ -1089,7 +856,7 @@ export class TieredCache implements AsyncDisposable {
     }
     this.#streamed++;
     if (onDisk) {
-      const stream = await this.#diskGetStream(key, signal);
+      const stream = await this.#disk.getStream(key, signal);
       if (stream !== undefined) {
         this.#fromDisk++;
         for await (const chunk of range(stream, offset, end)) {
@@ -1101,9 +868,9 @@ export class TieredCache implements AsyncDisposable {
     }
     this.#fromBackend++;
     this.#backendReads++;
-    const whole = offset === 0 && length === undefined && this.#disk !== undefined;
+    const whole = offset === 0 && length === undefined && this.#disk.present;
     const chunks = whole
-      ? teeInto(this.#store.cat(canonical, { signal }), (branch) => this.#diskSet(key, branch))
+      ? teeInto(this.#store.cat(canonical, { signal }), (branch) => this.#disk.set(key, branch))
       : range(this.#store.cat(canonical, { offset, length, signal }), 0, Infinity);
     for await (const chunk of chunks) {
       this.#streamedBytes += chunk.byteLength;
@@ -1112,126 +879,12 @@ export class TieredCache implements AsyncDisposable {
     }
   }
 
-  /** Reads a disk entry; a failure other than cancellation is counted and treated as a miss. */
-  async #diskGet(key: string, signal: AbortSignal): Promise<Uint8Array | undefined> {
-    if (this.#disk === undefined) return undefined;
-    try {
-      return await this.#disk.get(key, { signal });
-    } catch (error) {
-      this.#diskFailed(error, signal);
-      return undefined;
-    }
-  }
-
-  /** Opens a disk entry as a stream; a failure other than cancellation is a miss. */
-  async #diskGetStream(
-    key: string,
-    signal: AbortSignal,
-  ): Promise<ReadableStream<Uint8Array> | undefined> {
-    if (this.#disk === undefined) return undefined;
-    try {
-      return await this.#disk.getStream(key, { signal });
-    } catch (error) {
-      this.#diskFailed(error, signal);
-      return undefined;
-    }
-  }
-
-  /** Writes a disk entry; a failure other than cancellation is counted, not thrown. */
-  async #diskSet(
-    key: string,
-    value: Uint8Array | ReadableStream<Uint8Array>,
-    signal?: AbortSignal,
-  ): Promise<boolean> {
-    if (this.#disk === undefined) {
-      if (value instanceof ReadableStream) await value.cancel();
-      return false;
-    }
-    try {
-      return await this.#disk.set(key, value, signal === undefined ? {} : { signal });
-    } catch (error) {
-      this.#diskFailed(error, signal);
-      return false;
-    }
-  }
-
-  /** Re-throws cancellation; counts any other disk failure. */
-  #diskFailed(error: unknown, signal: AbortSignal | undefined): void {
-    if (signal?.aborted || CancelScope.current().cancelled || isCancellationError(error)) {
-      throw error;
-    }
-    this.#diskErrors++;
-  }
-
   /** Tells the prefetcher a dag-pb block's links, once per block. */
   #observe(key: string, cid: CID, bytes: Uint8Array): void {
     const prefetcher = this.#prefetcher;
     if (prefetcher === undefined || cid.code !== dagPb.code || prefetcher.knowsLinks(key)) return;
-    let links: string[] = [];
-    let kind: NodeKind = "other";
-    try {
-      const node = dagPb.decode(bytes);
-      if (node.Links.length > 0) {
-        links = node.Links.map((link) => blockKey(link.Hash));
-        if (node.Data !== undefined) {
-          const type = UnixFS.unmarshal(node.Data).type;
-          if (type === "file" || type === "raw") kind = "file";
-          else if (type === "directory" || type === "hamt-sharded-directory") kind = "directory";
-        }
-      }
-    } catch {
-      // Not a well-formed dag-pb or UnixFS node: nothing to learn.
-    }
+    const { links, kind } = dagLinks(bytes);
     prefetcher.observeLinks(key, links, kind);
-  }
-}
-
-/** Passes a stream's chunks through, keeping a copy while it stays within a limit. */
-class Tap {
-  readonly #limit: number;
-  #parts: Uint8Array[] | undefined = [];
-  #length = 0;
-  #done = false;
-
-  constructor(limit: number) {
-    this.#limit = limit;
-  }
-
-  async *wrap(
-    input: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
-  ): AsyncGenerator<Uint8Array, void, undefined> {
-    for await (const chunk of input) {
-      this.#record(chunk);
-      yield chunk;
-    }
-    this.#done = true;
-  }
-
-  /** A pass-through stream that records what flows through it. */
-  transform(): TransformStream<Uint8Array, Uint8Array> {
-    return new TransformStream({
-      transform: (chunk, controller) => {
-        this.#record(chunk);
-        controller.enqueue(chunk);
-      },
-      flush: () => {
-        this.#done = true;
-      },
-    });
-  }
-
-  #record(chunk: Uint8Array): void {
-    if (this.#parts === undefined) return;
-    this.#length += chunk instanceof Uint8Array ? chunk.byteLength : Infinity;
-    if (this.#length > this.#limit) this.#parts = undefined;
-    else this.#parts.push(chunk);
-  }
-
-  /** The whole content, if it was read to its end and stayed within the limit. */
-  bytes(): Uint8Array | undefined {
-    if (!this.#done || this.#parts === undefined) return undefined;
-    const parts = this.#parts;
-    return parts.length === 1 ? parts[0].slice() : concat(parts, this.#length);
   }
 }
 

@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { equals } from "npm:multiformats@14.0.5/bytes";
-import { CancelScope, ClosedResourceError } from "../runtime/mod.ts";
+import { CancelScope, ClosedResourceError, sleep } from "../runtime/mod.ts";
 import { testEachStrategy } from "../runtime/testing.ts";
 import type { EmbeddedNode } from "../ipfs/embedded_node.ts";
 import { InvalidCidError, InvalidInputError, NotFoundError } from "../ipfs/errors.ts";
-import { CorruptEntryError } from "./disk_cache.ts";
+import { CorruptEntryError } from "./errors.ts";
 import { TieredCache, type TieredCacheOptions } from "./tiered_cache.ts";
 import { readAll, seededBytes } from "../tests/_bytes.ts";
 import { entryPath, tempFiles } from "../tests/_disk_cache.ts";
@@ -395,7 +395,7 @@ testEachStrategy("tiered cache: an add from a stream that never ends is cancella
     });
     const controller = new AbortController();
     const adding = cache.add(endless, { signal: controller.signal });
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await sleep(50);
     const reason = new Error("enough");
     controller.abort(reason);
     await assert.rejects(adding, (error) => error === reason);

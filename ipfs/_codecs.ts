@@ -1,5 +1,5 @@
 /**
- * The IPLD codecs the embedded node reads and writes (raw, dag-pb, dag-cbor,
+ * The IPLD codecs the kit reads and writes (raw, dag-pb, dag-cbor,
  * dag-json), and the links out of a block: what pins, garbage collection and
  * `dag` paths follow.
  *
@@ -11,10 +11,9 @@ import * as dagJson from "npm:@ipld/dag-json@11.0.1";
 import * as dagPb from "npm:@ipld/dag-pb@4.2.0";
 import { CID } from "npm:multiformats@14.0.5/cid";
 import * as raw from "npm:multiformats@14.0.5/codecs/raw";
-import { sha256 } from "npm:multiformats@14.0.5/hashes/sha2";
-import { checkFlag, messageOf } from "./_arguments.ts";
-import type { BlockCodec, BlockPutOptions, DagPutOptions } from "./content_store.ts";
-import { InvalidInputError, NotFoundError } from "./errors.ts";
+import { messageOf } from "./_arguments.ts";
+import type { BlockCodec } from "./content_store.ts";
+import { InvalidInputError } from "./errors.ts";
 
 /** A codec: its multicodec code and how to encode and decode a node. */
 export interface Codec {
@@ -127,61 +126,6 @@ function collect(value: unknown, links: CID[]): void {
   for (const key of Object.keys(value)) collect((value as Record<string, unknown>)[key], links);
 }
 
-/** Reads one block (throws `NotFoundError` when it is missing). */
-export type ReadBlock = (cid: CID) => Promise<Uint8Array>;
-
-/** How {@linkcode walkDag} reads the store. */
-export interface DagWalk {
-  /** Reads a block; throws `NotFoundError` when it is missing. */
-  read: ReadBlock;
-  /** Whether a block is present: raw blocks are checked with it, not read. Unset: not checked. */
-  has?: (cid: CID) => Promise<boolean>;
-  /** Called once per block reached; returns whether to go on into it (false: seen already). */
-  visit: (cid: CID) => boolean;
-  /** Called before each block: a cancellation check. */
-  checkpoint: () => void;
-  /** Treat a missing block as a leaf instead of failing. Default `false`. */
-  skipMissing?: boolean;
-}
-
-/**
- * Visits every block of the DAG below `root`, depth first, the root first.
- * Raw blocks have no links: they are not read.
- *
- * @throws {NotFoundError} A block of the DAG is missing.
- */
-export async function walkDag(root: CID, walk: DagWalk): Promise<void> {
-  const stack: CID[] = [root];
-  while (stack.length > 0) {
-    const cid = stack.pop()!;
-    walk.checkpoint();
-    if (!walk.visit(cid)) continue;
-    if (cid.code === raw.code || !BY_CODE.has(cid.code)) {
-      if (walk.has !== undefined && !(await walk.has(cid))) {
-        throw new NotFoundError(`Cannot get block: not found: ${cid}`, cid.toString());
-      }
-      continue;
-    }
-    let bytes: Uint8Array;
-    try {
-      bytes = await walk.read(cid);
-    } catch (error) {
-      if (walk.skipMissing && error instanceof NotFoundError) continue;
-      throw error;
-    }
-    const links = linksOf(cid, bytes);
-    for (let i = links.length - 1; i >= 0; i--) stack.push(links[i]);
-  }
-}
-
-/** A `NotFoundError` for a block missing from a DAG. */
-export function missingFrom(what: string, root: CID, error: NotFoundError): NotFoundError {
-  return new NotFoundError(
-    `Cannot ${what}: the DAG of ${root} is incomplete: missing ${error.cid}`,
-    error.cid,
-  );
-}
-
 /** A value's kind, for messages. */
 export function describe(value: unknown): string {
   if (value === null) return "null";
@@ -190,105 +134,4 @@ export function describe(value: unknown): string {
   if (CID.asCID(value) !== null) return "a link";
   if (typeof value !== "object") return typeof value;
   return value.constructor?.name ?? "object";
-}
-
-/** The largest block either backend stores, as Kubo (without `--allow-big-block`). */
-export const MAX_BLOCK_BYTES = 1_048_576;
-
-/**
- * Checks a block's size against {@linkcode MAX_BLOCK_BYTES}.
- *
- * @throws {RangeError} It is larger.
- */
-export function checkBlockSize(size: number, what: string): void {
-  if (size > MAX_BLOCK_BYTES) {
-    throw new RangeError(`Cannot ${what}: size exceeds 1 MiB limit: received ${size}`);
-  }
-}
-
-/** A `block.put` checked: the block's CID (sha2-256), its codec and whether to pin it. */
-export interface BlockToPut {
-  cid: CID;
-  codec: Codec;
-  pin: boolean;
-}
-
-/**
- * Checks the arguments of `block.put` and computes the block's CID.
- *
- * @throws {InvalidInputError} Not bytes, an unknown codec, a bad CID version or flag.
- * @throws {RangeError} Larger than {@linkcode MAX_BLOCK_BYTES}.
- */
-export async function blockToPut(
-  bytes: unknown,
-  options: BlockPutOptions,
-  what: string,
-): Promise<BlockToPut> {
-  if (!(bytes instanceof Uint8Array)) {
-    throw new InvalidInputError(
-      `Cannot ${what}: bytes must be a Uint8Array: received ${typeof bytes}`,
-    );
-  }
-  checkBlockSize(bytes.length, what);
-  const codec = codecNamed(options.codec ?? "raw", what, "codec");
-  const version = options.cidVersion ?? 1;
-  if (version !== 0 && version !== 1) {
-    throw new InvalidInputError(
-      `Cannot ${what}: cidVersion must be 0 or 1: received ${String(version)}`,
-    );
-  }
-  if (version === 0 && codec.name !== "dag-pb") {
-    throw new InvalidInputError(`Cannot ${what}: CIDv0 needs codec dag-pb: received ${codec.name}`);
-  }
-  const pin = checkFlag(options.pin, false, what, "pin");
-  return { cid: CID.create(version, codec.code, await sha256.digest(bytes)), codec, pin };
-}
-
-/** A `dag.put` checked: the node's encoded bytes, its CIDv1 (sha2-256), codec and pin flag. */
-export interface DagNodeToPut extends BlockToPut {
-  bytes: Uint8Array;
-}
-
-/**
- * Checks the arguments of `dag.put`, decodes the value with `inputCodec`
- * when given, encodes it with `storeCodec` and computes its CID.
- *
- * @throws {InvalidInputError} An unknown codec, a value that does not decode or encode, a bad flag.
- * @throws {RangeError} The encoded node is larger than {@linkcode MAX_BLOCK_BYTES}.
- */
-export async function dagNodeToPut(
-  value: unknown,
-  options: DagPutOptions,
-  what: string,
-): Promise<DagNodeToPut> {
-  const codec = codecNamed(options.storeCodec ?? "dag-cbor", what, "storeCodec");
-  const pin = checkFlag(options.pin, false, what, "pin");
-  let node = value;
-  if (options.inputCodec !== undefined) {
-    const input = codecNamed(options.inputCodec, what, "inputCodec");
-    if (!(value instanceof Uint8Array)) {
-      throw new InvalidInputError(
-        `Cannot ${what}: with inputCodec the value must be a Uint8Array: received ${typeof value}`,
-      );
-    }
-    try {
-      node = input.decode(value);
-    } catch (error) {
-      throw new InvalidInputError(
-        `Cannot ${what}: the value does not decode as ${input.name}: ${messageOf(error)}`,
-        { cause: error },
-      );
-    }
-  }
-  let bytes: Uint8Array;
-  try {
-    bytes = codec.encode(node);
-  } catch (error) {
-    throw new InvalidInputError(
-      `Cannot ${what}: the value cannot be encoded as ${codec.name}: ${messageOf(error)}`,
-      { cause: error },
-    );
-  }
-  checkBlockSize(bytes.length, what);
-  return { cid: CID.createV1(codec.code, await sha256.digest(bytes)), bytes, codec, pin };
 }

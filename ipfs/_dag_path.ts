@@ -9,7 +9,8 @@
 
 import * as dagPb from "npm:@ipld/dag-pb@4.2.0";
 import { CID } from "npm:multiformats@14.0.5/cid";
-import { decodeBlock, describe, type ReadBlock } from "./_codecs.ts";
+import { decodeBlock, describe } from "./_codecs.ts";
+import type { GetBlock } from "./_dag_walk.ts";
 import { InvalidCidError, InvalidInputError, NotFoundError } from "./errors.ts";
 
 /** Where a path ends. */
@@ -77,7 +78,7 @@ function segmentsOf(path: unknown, what: string): string[] {
 export async function resolvePath(
   root: CID,
   segments: readonly string[],
-  read: ReadBlock,
+  read: GetBlock,
   what: string,
   checkpoint: () => void,
   loadLast = true,

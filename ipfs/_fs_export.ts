@@ -16,7 +16,8 @@ import type { CID } from "npm:multiformats@14.0.5/cid";
 import { checkpointIfCancelled } from "../runtime/checkpoint.ts";
 import type { GetResult } from "./content_store.ts";
 import { InvalidInputError } from "./errors.ts";
-import { type GetBlock, openFile, readRange } from "./_unixfs_reader.ts";
+import type { GetBlock } from "./_dag_walk.ts";
+import { openFile, readRange } from "./_unixfs_reader.ts";
 import { directoryEntries, inspect } from "./_unixfs_node.ts";
 import { exists } from "./_fs.ts";
 

@@ -20,12 +20,14 @@ export interface ScanOptions {
   followSymlinks: boolean;
 }
 
-/** One entry found: a file (with its path on disk) or an empty directory. */
+/** One entry found: a file (with its path on disk), a symbolic link or an empty directory. */
 export interface ScannedEntry {
   /** Its path in the DAG: the root's name, then names below it. */
   path: string;
-  /** The file on disk; `undefined` for an empty directory. */
+  /** The file on disk; `undefined` for an empty directory or a link. */
   file?: string;
+  /** A symbolic link's target (not followed). */
+  link?: string;
 }
 
 const READ_SIZE = 262_144;
@@ -35,8 +37,8 @@ const READ_SIZE = 262_144;
  * empty directories (recursively), named below the directory's own name.
  *
  * @throws {NotFoundError} `path` does not exist.
- * @throws {InvalidInputError} Something cannot be read, is not a file or a
- * directory, or is a symbolic link without `followSymlinks`.
+ * @throws {InvalidInputError} Something cannot be read, or is not a file, a
+ * directory or a symbolic link.
  */
 export async function scanPath(
   path: string,
@@ -103,9 +105,14 @@ async function scanDirectory(
     let realDir = diskPath;
     if (child.isSymlink) {
       if (!options.followSymlinks) {
-        throw new InvalidInputError(
-          `Cannot add: ${diskPath} is a symbolic link (set followSymlinks to add its target)`,
-        );
+        // Stored as a symlink node, as Kubo's `ipfs add -r` does.
+        try {
+          entries.push({ path: childPath, link: await Deno.readLink(diskPath) });
+        } catch (error) {
+          throw fsError(error, diskPath);
+        }
+        added++;
+        continue;
       }
       try {
         realDir = await Deno.realPath(diskPath);
@@ -159,12 +166,11 @@ function fsError(error: unknown, path: string): Error {
  * without stopping its reader).
  */
 export function toEntries(scanned: ScannedEntry[], signal: AbortSignal): AddAllEntry[] {
-  return scanned.map((entry) =>
-    entry.file === undefined ? { path: entry.path } : {
-      path: entry.path,
-      content: readFile(entry.file, signal),
-    }
-  );
+  return scanned.map((entry) => {
+    if (entry.link !== undefined) return { path: entry.path, link: entry.link };
+    if (entry.file === undefined) return { path: entry.path };
+    return { path: entry.path, content: readFile(entry.file, signal) };
+  });
 }
 
 /** A file's bytes in chunks; the file is open only while it is being read. */

@@ -152,10 +152,23 @@ export async function createKuboRpc(options: KuboClientOptions): Promise<KuboRpc
   };
   const prototype = http.HTTP.prototype;
   const original = prototype.fetch;
-  const patched: HttpFetch = function (this: unknown, resource, fetchOptions = {}) {
+  const patched: HttpFetch = async function (this: unknown, resource, fetchOptions = {}) {
     const body = fetchOptions.body;
     if (isStreamBody(body)) fetchOptions = { ...fetchOptions, body: webBody(body) };
-    return original.call(this, resource, fetchOptions);
+    let response: unknown;
+    try {
+      response = await original.call(this, resource, fetchOptions);
+    } catch (error) {
+      // The client reads an error answer's body into its message: not when it is not Kubo's.
+      const answer = (error as { response?: unknown } | null)?.response;
+      if (answer instanceof Response && !isRpcAnswer(answer)) throw new NotKuboAnswer(answer);
+      throw error;
+    }
+    if (response instanceof Response && !isRpcAnswer(response)) {
+      await response.body?.cancel().catch(() => {});
+      throw new NotKuboAnswer(response);
+    }
+    return response;
   };
   // Synchronous from here to the restore: no other code runs in between.
   prototype.fetch = patched;
@@ -178,6 +191,43 @@ export async function createKuboRpc(options: KuboClientOptions): Promise<KuboRpc
       return raw.post(command, { signal: postOptions.signal, searchParams });
     },
   };
+}
+
+/**
+ * An HTTP answer that did not come from Kubo's RPC API: an HTML page, a proxy's
+ * error. It keeps the status and type, never the body (which could be a whole
+ * page, or something the user should not see in an error line).
+ */
+export class NotKuboAnswer extends Error {
+  /** The HTTP status. */
+  readonly status: number;
+  /** The HTTP status text. */
+  readonly statusText: string;
+  /** What the answer said it was. */
+  readonly contentType: string;
+
+  /** @param response The answer. */
+  constructor(response: Response) {
+    const type = response.headers.get("content-type") ?? "";
+    super(
+      `not Kubo's RPC API: HTTP ${response.status} ${response.statusText} (${type || "no type"})`,
+    );
+    this.name = "NotKuboAnswer";
+    this.status = response.status;
+    this.statusText = response.statusText;
+    this.contentType = type;
+  }
+}
+
+/**
+ * Whether an HTTP answer can be Kubo's RPC API (or js-ipfs's): never an HTML
+ * page; an error answer as Kubo's JSON error or its plain "404 page not found".
+ */
+function isRpcAnswer(response: Response): boolean {
+  const type = (response.headers.get("content-type") ?? "").toLowerCase();
+  if (type.startsWith("text/html") || type.startsWith("application/xhtml")) return false;
+  if (response.ok) return true;
+  return type.includes("json") || type.startsWith("text/plain");
 }
 
 /**

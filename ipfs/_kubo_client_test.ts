@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { Readable } from "node:stream";
 import { create } from "npm:kubo-rpc-client@7.1.0";
 import { probeKubo, requireService } from "../tests/_services.ts";
+import { sleep } from "../runtime/sleep.ts";
 import { testEachStrategy } from "../runtime/testing.ts";
 import { createKuboClient, createKuboRpc, MAX_PIECE, webBody } from "./_kubo_client.ts";
 import { concat, randomBytes, readAll } from "../tests/_bytes.ts";
@@ -60,7 +61,7 @@ testEachStrategy("Kubo client: the body adapter reads only as fetch reads", asyn
   const reader = webBody(readable).getReader();
   const first = await reader.read();
   assert.equal(first.value?.length, 100_000);
-  await new Promise((resolve) => setTimeout(resolve, 20));
+  await sleep(20);
   assert.ok(reads < 10, `the Node stream was read ${reads} times for one chunk`);
   await reader.cancel();
   assert.ok(readable.destroyed, "cancelling the body destroys the Node stream");

@@ -1,7 +1,7 @@
 /**
- * The Kubo backend's own errors, and the mapping of what `kubo-rpc-client`
- * and `fetch` throw (HTTP errors with the daemon's message, network
- * failures, the daemon's timeouts) to the kit's typed errors.
+ * The mapping of what `kubo-rpc-client` and `fetch` throw (HTTP errors with
+ * the daemon's message, network failures, the daemon's timeouts) to the
+ * kit's typed errors, and which of those a retry may cure.
  *
  * The daemon answers most failures with HTTP 500 and a message; the message
  * says what went wrong. The patterns below are Kubo's messages (from
@@ -11,90 +11,17 @@
  * @module
  */
 
-import { isCancellationError } from "../runtime/errors.ts";
-import { CancelledError, TimeoutError } from "../runtime/errors.ts";
+import { CancelledError, isCancellationError, TimeoutError } from "../runtime/errors.ts";
 import {
   InvalidCidError,
   InvalidInputError,
+  KuboRpcError,
   NotFoundError,
   NotSupportedError,
   PinnedError,
+  UnreachableError,
 } from "./errors.ts";
-
-/**
- * The daemon cannot be reached: the connection was refused or reset, the
- * host does not resolve, or there is no `api` file (no daemon runs on the
- * repository). Idempotent reads are retried before this is thrown.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { KuboBackend, UnreachableError } from "@ipfs-kit/kit/ipfs";
- *
- * const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
- * const port = listener.addr.port;
- * listener.close(); // nothing listens there now
- * await using kubo = await KuboBackend.connect({ api: `http://127.0.0.1:${port}` });
- * try {
- *   await kubo.version({ timeoutMs: 2000 });
- * } catch (error) {
- *   assert(error instanceof UnreachableError);
- * }
- * ```
- */
-export class UnreachableError extends Error {
-  /** The address that could not be reached (the API URL, or the `api` file). */
-  readonly address: string;
-
-  /**
-   * Creates the error.
-   *
-   * @param message What could not be done and why.
-   * @param address The API URL or the `api` file's path.
-   * @param options The underlying network error as `cause`.
-   */
-  constructor(message: string, address: string, options?: ErrorOptions) {
-    super(message, options);
-    this.name = "UnreachableError";
-    this.address = address;
-  }
-}
-
-/**
- * The daemon failed a call for a reason none of the kit's error classes
- * describes. `status` is the HTTP status (500 for most of Kubo's errors);
- * the message is the daemon's.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { KuboRpcError } from "@ipfs-kit/kit/ipfs";
- *
- * const error = new KuboRpcError("Cannot publish name: no key named x", "name/publish", 500);
- * assert(error.status === 500 && error.command === "name/publish");
- * ```
- */
-export class KuboRpcError extends Error {
-  /** The RPC command, e.g. `"name/publish"`. */
-  readonly command: string;
-  /** The HTTP status the daemon answered with. */
-  readonly status: number;
-
-  /**
-   * Creates the error.
-   *
-   * @param message What could not be done and the daemon's message.
-   * @param command The RPC command.
-   * @param status The HTTP status.
-   * @param options The client's error as `cause`.
-   */
-  constructor(message: string, command: string, status: number, options?: ErrorOptions) {
-    super(message, options);
-    this.name = "KuboRpcError";
-    this.command = command;
-    this.status = status;
-  }
-}
+import { NotKuboAnswer } from "./_kubo_client.ts";
 
 /** What an error is about, for the mapped error's message and fields. */
 export interface ErrorContext {
@@ -225,6 +152,15 @@ export function toTypedError(error: unknown, context: ErrorContext): unknown {
   }
   const { what, command, subject, address } = context;
   const about = subject === undefined ? "" : `: received ${subject}`;
+  if (error instanceof NotKuboAnswer) {
+    const kind = /html/i.test(error.contentType) ? "an HTML page" : `"${error.contentType}"`;
+    return new UnreachableError(
+      `Cannot ${what}: ${address} is not Kubo's RPC API: it answered ${kind} ` +
+        `(HTTP ${error.status}${error.statusText === "" ? "" : ` ${error.statusText}`})`,
+      address,
+      { cause: error },
+    );
+  }
   const failure = httpFailure(error);
   if (failure !== undefined) {
     const message = failure.message.replace(/\s+$/, "");

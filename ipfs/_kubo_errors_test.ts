@@ -12,12 +12,15 @@ import { testEachStrategy } from "../runtime/testing.ts";
 import {
   InvalidCidError,
   InvalidInputError,
+  KuboRpcError,
   NotFoundError,
   NotSupportedError,
   PinnedError,
+  UnreachableError,
 } from "./errors.ts";
-import { KuboBackend, type KuboRetryOptions, KuboRpcError } from "./kubo_backend.ts";
-import { isRetriable, toTypedError, UnreachableError } from "./_kubo_errors.ts";
+import { KuboBackend } from "./kubo_backend.ts";
+import type { KuboRetryOptions } from "./kubo_options.ts";
+import { isRetriable, toTypedError } from "./_kubo_errors.ts";
 
 const CID_V0 = "QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o";
 

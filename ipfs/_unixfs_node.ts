@@ -15,7 +15,7 @@ import type { CID } from "npm:multiformats@14.0.5/cid";
 import * as raw from "npm:multiformats@14.0.5/codecs/raw";
 import type { UnixFsType } from "./content_store.ts";
 import { InvalidInputError } from "./errors.ts";
-import type { GetBlock } from "./_unixfs_reader.ts";
+import type { GetBlock } from "./_dag_walk.ts";
 
 /** A decoded UnixFS node. */
 export interface UnixFsNode {

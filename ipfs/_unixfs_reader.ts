@@ -17,9 +17,7 @@ import { UnixFS } from "npm:ipfs-unixfs@13.1.1";
 import type { CID } from "npm:multiformats@14.0.5/cid";
 import * as raw from "npm:multiformats@14.0.5/codecs/raw";
 import { InvalidInputError } from "./errors.ts";
-
-/** Reads one block. */
-export type GetBlock = (cid: CID) => Promise<Uint8Array>;
+import type { GetBlock } from "./_dag_walk.ts";
 
 /** The root of a file, decoded. */
 export interface FileRoot {

@@ -12,7 +12,13 @@
  * Errors are the classes of `errors.ts`: `NotFoundError`, `InvalidCidError`,
  * `InvalidInputError`, `PinnedError`, `NotSupportedError` (an operation this
  * backend does not offer, e.g. pubsub on the embedded node), plus
- * `RangeError` for an oversized block.
+ * `RangeError` for a block over {@linkcode MAX_BLOCK_SIZE}.
+ *
+ * The API objects (`block`, `pin`, `dag`, `repo`, `name`, `pubsub`, `swarm`,
+ * `routing`) take the options of their call type parameter `O`: every call's
+ * {@linkcode SignalOptions} by default, a backend's own where it has more
+ * (the Kubo backend's `block` is a `BlockApi<KuboCallOptions>`: a timeout
+ * per call).
  *
  * @module
  */
@@ -94,8 +100,14 @@ export interface AddResult {
 export interface AddAllEntry {
   /** Its path, `/`-separated (`"dir/sub/file.txt"`); parents are created as needed. */
   path: string;
-  /** The file's content; leave it out for an (empty) directory. */
+  /** The file's content; leave it and `link` out for an (empty) directory. */
   content?: AddInput;
+  /**
+   * A symbolic link's target: the entry is stored as a UnixFS symlink node,
+   * as Kubo's `ipfs add -r` stores a link it finds. Not with `content`. The
+   * embedded node only (the Kubo RPC client uploads no symlinks).
+   */
+  link?: string;
 }
 
 /** Options for {@linkcode ContentStore.addAll}. */
@@ -119,9 +131,10 @@ export interface AddPathOptions extends AddAllOptions {
   hidden?: boolean;
   /**
    * Follow symbolic links inside a directory and add what they point to.
-   * Default `false`: a symbolic link in the tree fails the add with
-   * `InvalidInputError` naming it (UnixFS symlink nodes are not written).
-   * The path given itself is always followed.
+   * Default `false`: a symbolic link in the tree is stored as a UnixFS
+   * symlink node, as Kubo's `ipfs add -r` does (the Kubo backend cannot
+   * upload those and fails with `InvalidInputError` naming the link). The
+   * path given itself is always followed.
    */
   followSymlinks?: boolean;
 }
@@ -216,35 +229,56 @@ export interface BlockStat {
   size: number;
 }
 
-/** Raw blocks, as Kubo's `ipfs block` commands. */
-export interface BlockApi {
+/**
+ * The largest block either backend stores, 1 MiB, as Kubo without
+ * `--allow-big-block` (larger blocks cannot be exchanged): `block.put` and
+ * `dag.put` throw `RangeError` past it.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { EmbeddedNode, MAX_BLOCK_SIZE } from "@ipfs-kit/kit/ipfs";
+ *
+ * await using node = await EmbeddedNode.open({ repo: await Deno.makeTempDir() });
+ * await node.block.put(new Uint8Array(MAX_BLOCK_SIZE));
+ * await assert.rejects(node.block.put(new Uint8Array(MAX_BLOCK_SIZE + 1)), RangeError);
+ * ```
+ */
+export const MAX_BLOCK_SIZE: number = 1_048_576;
+
+/**
+ * Raw blocks, as Kubo's `ipfs block` commands.
+ *
+ * @typeParam O The options every call takes.
+ */
+export interface BlockApi<O extends SignalOptions = SignalOptions> {
   /**
    * Reads a block.
    *
    * @throws {NotFoundError} The block is not in the store.
    */
-  get(cid: CidLike, options?: SignalOptions): Promise<Uint8Array>;
+  get(cid: CidLike, options?: O): Promise<Uint8Array>;
   /**
    * Stores bytes as one block and returns its CID (sha2-256).
    *
-   * @throws {RangeError} The block is larger than 1 MiB.
+   * @throws {RangeError} The block is larger than {@linkcode MAX_BLOCK_SIZE}.
    */
-  put(bytes: Uint8Array, options?: BlockPutOptions): Promise<CID>;
+  put(bytes: Uint8Array, options?: BlockPutOptions & O): Promise<CID>;
   /** Whether the block is in the store. */
-  has(cid: CidLike, options?: SignalOptions): Promise<boolean>;
+  has(cid: CidLike, options?: O): Promise<boolean>;
   /**
    * A block's size.
    *
    * @throws {NotFoundError} The block is not in the store.
    */
-  stat(cid: CidLike, options?: SignalOptions): Promise<BlockStat>;
+  stat(cid: CidLike, options?: O): Promise<BlockStat>;
   /**
    * Removes a block.
    *
    * @throws {NotFoundError} The block is missing and `force` is not set.
    * @throws {PinnedError} A pin holds the block.
    */
-  rm(cid: CidLike, options?: BlockRmOptions): Promise<void>;
+  rm(cid: CidLike, options?: BlockRmOptions & O): Promise<void>;
 }
 
 /**
@@ -293,8 +327,12 @@ export interface PinEntry {
   type: PinType;
 }
 
-/** Pins, as Kubo's `ipfs pin` commands. Pinned blocks survive garbage collection. */
-export interface PinApi {
+/**
+ * Pins, as Kubo's `ipfs pin` commands. Pinned blocks survive garbage collection.
+ *
+ * @typeParam O The options every call takes.
+ */
+export interface PinApi<O extends SignalOptions = SignalOptions> {
   /**
    * Pins a CID or path.
    *
@@ -302,7 +340,7 @@ export interface PinApi {
    * @throws {NotFoundError} A block of the DAG is missing.
    * @throws {PinnedError} A direct pin was asked for a recursively pinned CID.
    */
-  add(path: CidLike, options?: PinAddOptions): Promise<CID>;
+  add(path: CidLike, options?: PinAddOptions & O): Promise<CID>;
   /**
    * Unpins a CID or path. The blocks stay until garbage collection.
    *
@@ -310,9 +348,9 @@ export interface PinApi {
    * @throws {NotFoundError} It is not pinned (or pinned only indirectly).
    * @throws {PinnedError} `recursive: false` and it is pinned recursively.
    */
-  rm(path: CidLike, options?: PinRmOptions): Promise<CID>;
+  rm(path: CidLike, options?: PinRmOptions & O): Promise<CID>;
   /** Lists pins. */
-  ls(options?: PinLsOptions): Promise<PinEntry[]>;
+  ls(options?: PinLsOptions & O): Promise<PinEntry[]>;
 }
 
 /** The codecs {@linkcode DagApi.put} stores and reads. */
@@ -364,16 +402,18 @@ export interface DagResolveResult {
  * lists by index and links to other blocks; in a dag-pb node a name selects
  * the link of that name, and `Links/<i>/Hash` and `Data` work as in the
  * dag-pb data model.
+ *
+ * @typeParam O The options every call takes.
  */
-export interface DagApi {
+export interface DagApi<O extends SignalOptions = SignalOptions> {
   /**
    * Encodes and stores a node (sha2-256, CIDv1 for every codec, as Kubo).
    *
    * @returns The node's CID.
    * @throws {InvalidInputError} The value cannot be encoded in the codec.
-   * @throws {RangeError} The encoded node is larger than 1 MiB.
+   * @throws {RangeError} The encoded node is larger than {@linkcode MAX_BLOCK_SIZE}.
    */
-  put(value: unknown, options?: DagPutOptions): Promise<CID>;
+  put(value: unknown, options?: DagPutOptions & O): Promise<CID>;
   /**
    * Reads a node, or the value at a path inside it.
    *
@@ -382,14 +422,14 @@ export interface DagApi {
    * @throws {InvalidInputError} The path goes through a value that has no
    * fields (a number, a string), or indexes a list with a non-number.
    */
-  get(path: CidLike, options?: DagGetOptions): Promise<DagGetResult>;
+  get(path: CidLike, options?: DagGetOptions & O): Promise<DagGetResult>;
   /**
    * Follows a path across links to the last block it reaches.
    *
    * @throws {NotFoundError} A block is missing, or the path names nothing.
    * @throws {InvalidInputError} The path is malformed for the nodes it goes through.
    */
-  resolve(path: CidLike, options?: SignalOptions): Promise<DagResolveResult>;
+  resolve(path: CidLike, options?: O): Promise<DagResolveResult>;
 }
 
 /** What {@linkcode RepoApi.stat} returns. */
@@ -402,8 +442,12 @@ export interface RepoStat {
   repoPath: string;
 }
 
-/** The repository, as Kubo's `ipfs repo` commands. */
-export interface RepoApi {
+/**
+ * The repository, as Kubo's `ipfs repo` commands.
+ *
+ * @typeParam O The options every call takes.
+ */
+export interface RepoApi<O extends SignalOptions = SignalOptions> {
   /**
    * Deletes every block that no pin holds (recursive pins: their whole DAG;
    * direct pins: the block). Safe against concurrent adds: blocks of an add
@@ -414,9 +458,9 @@ export interface RepoApi {
    * @throws {NotFoundError} A block below a recursive pin is missing; nothing
    * is removed then.
    */
-  gc(options?: SignalOptions): Promise<CID[]>;
+  gc(options?: O): Promise<CID[]>;
   /** Counts the blocks and their bytes. */
-  stat(options?: SignalOptions): Promise<RepoStat>;
+  stat(options?: O): Promise<RepoStat>;
 }
 
 /** What {@linkcode ContentStore.id} returns. */
@@ -485,16 +529,20 @@ export interface NameResolveOptions extends SignalOptions {
   nocache?: boolean;
 }
 
-/** IPNS, as Kubo's `ipfs name` commands. Not offered by the embedded node. */
-export interface NameApi {
+/**
+ * IPNS, as Kubo's `ipfs name` commands. Not offered by the embedded node.
+ *
+ * @typeParam O The options every call takes.
+ */
+export interface NameApi<O extends SignalOptions = SignalOptions> {
   /** Publishes a path under a key. */
-  publish(path: CidLike, options?: NamePublishOptions): Promise<NamePublishResult>;
+  publish(path: CidLike, options?: NamePublishOptions & O): Promise<NamePublishResult>;
   /**
    * Resolves an IPNS name (`/ipns/<name>` or the bare name).
    *
    * @returns The path it points to, e.g. `/ipfs/<cid>`.
    */
-  resolve(name: string, options?: NameResolveOptions): Promise<string>;
+  resolve(name: string, options?: NameResolveOptions & O): Promise<string>;
 }
 
 /** A message {@linkcode PubsubApi.subscribe} delivers. */
@@ -509,19 +557,23 @@ export interface PubsubMessage {
   sequenceNumber?: bigint;
 }
 
-/** Publish/subscribe, as Kubo's `ipfs pubsub` commands. Not offered by the embedded node. */
-export interface PubsubApi {
+/**
+ * Publish/subscribe, as Kubo's `ipfs pubsub` commands. Not offered by the embedded node.
+ *
+ * @typeParam O The options every call takes.
+ */
+export interface PubsubApi<O extends SignalOptions = SignalOptions> {
   /** Publishes a message on a topic. */
-  publish(topic: string, data: Uint8Array, options?: SignalOptions): Promise<void>;
+  publish(topic: string, data: Uint8Array, options?: O): Promise<void>;
   /**
    * Subscribes to a topic. Messages arrive on the stream; cancelling the
    * stream (or aborting `signal`) unsubscribes.
    */
-  subscribe(topic: string, options?: SignalOptions): ReadableStream<PubsubMessage>;
+  subscribe(topic: string, options?: O): ReadableStream<PubsubMessage>;
   /** The topics this node is subscribed to. */
-  ls(options?: SignalOptions): Promise<string[]>;
+  ls(options?: O): Promise<string[]>;
   /** The peers seen on a topic (or on any, without one). */
-  peers(topic?: string, options?: SignalOptions): Promise<string[]>;
+  peers(topic?: string, options?: O): Promise<string[]>;
 }
 
 /** A connected peer. */
@@ -532,14 +584,18 @@ export interface SwarmPeer {
   addr: string;
 }
 
-/** Connections, as Kubo's `ipfs swarm` commands. Not offered by the embedded node. */
-export interface SwarmApi {
+/**
+ * Connections, as Kubo's `ipfs swarm` commands. Not offered by the embedded node.
+ *
+ * @typeParam O The options every call takes.
+ */
+export interface SwarmApi<O extends SignalOptions = SignalOptions> {
   /** The connected peers. */
-  peers(options?: SignalOptions): Promise<SwarmPeer[]>;
+  peers(options?: O): Promise<SwarmPeer[]>;
   /** Connects to a multiaddress (with `/p2p/<id>`). */
-  connect(addr: string, options?: SignalOptions): Promise<void>;
+  connect(addr: string, options?: O): Promise<void>;
   /** Closes connections to a multiaddress. */
-  disconnect(addr: string, options?: SignalOptions): Promise<void>;
+  disconnect(addr: string, options?: O): Promise<void>;
 }
 
 /** A peer and its addresses, as routing reports it. */
@@ -556,18 +612,23 @@ export interface FindProvsOptions extends SignalOptions {
   numProviders?: number;
 }
 
-/** Content and peer routing (the DHT), as Kubo's `ipfs routing` commands. Not offered by the embedded node. */
-export interface RoutingApi {
+/**
+ * Content and peer routing (the DHT), as Kubo's `ipfs routing` commands. Not
+ * offered by the embedded node.
+ *
+ * @typeParam O The options every call takes.
+ */
+export interface RoutingApi<O extends SignalOptions = SignalOptions> {
   /** Finds peers that provide a CID. */
-  findProvs(cid: CidLike, options?: FindProvsOptions): Promise<PeerInfo[]>;
+  findProvs(cid: CidLike, options?: FindProvsOptions & O): Promise<PeerInfo[]>;
   /** Finds a peer's addresses. */
-  findPeer(peerId: string, options?: SignalOptions): Promise<PeerInfo>;
+  findPeer(peerId: string, options?: O): Promise<PeerInfo>;
   /** Announces that this node provides a CID. */
-  provide(cid: CidLike, options?: SignalOptions): Promise<void>;
+  provide(cid: CidLike, options?: O): Promise<void>;
   /** Reads a value stored under a routing key (`/ipns/...`). */
-  get(key: string, options?: SignalOptions): Promise<Uint8Array>;
+  get(key: string, options?: O): Promise<Uint8Array>;
   /** Stores a value under a routing key. */
-  put(key: string, value: Uint8Array, options?: SignalOptions): Promise<void>;
+  put(key: string, value: Uint8Array, options?: O): Promise<void>;
 }
 
 /**

@@ -9,7 +9,7 @@ import * as dagCbor from "npm:@ipld/dag-cbor@10.0.2";
 import * as dagJson from "npm:@ipld/dag-json@11.0.1";
 import * as dagPb from "npm:@ipld/dag-pb@4.2.0";
 import { testEachStrategy } from "../runtime/testing.ts";
-import { MAX_BLOCK_SIZE } from "./embedded_node.ts";
+import { MAX_BLOCK_SIZE } from "./content_store.ts";
 import { InvalidCidError, InvalidInputError, NotFoundError } from "./errors.ts";
 import { sha256Cid, withNode } from "../tests/_node.ts";
 

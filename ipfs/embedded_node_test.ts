@@ -6,8 +6,8 @@ import * as Digest from "npm:multiformats@14.0.5/hashes/digest";
 import { CancelScope } from "../runtime/cancel_scope.ts";
 import { ClosedResourceError } from "../runtime/errors.ts";
 import { testEachStrategy } from "../runtime/testing.ts";
-import type { AddInput } from "./content_store.ts";
-import { EmbeddedNode, MAX_BLOCK_SIZE } from "./embedded_node.ts";
+import { type AddInput, MAX_BLOCK_SIZE } from "./content_store.ts";
+import { EmbeddedNode } from "./embedded_node.ts";
 import {
   InvalidCidError,
   InvalidInputError,

@@ -1,6 +1,7 @@
 /**
- * The IPFS modules' error family. Callers catch these by class; each also
- * has a distinct `name`.
+ * The IPFS modules' error family, both backends': callers catch these by
+ * class; each also has a distinct `name`. {@linkcode UnreachableError} and
+ * {@linkcode KuboRpcError} are the Kubo backend's alone.
  *
  * Cancellation is not one of them: an aborted `signal` rejects with the
  * signal's reason, as Web APIs do, and a closed node throws the runtime's
@@ -8,6 +9,8 @@
  *
  * @module
  */
+
+import { LockedError } from "../runtime/directory.ts";
 
 /**
  * A block, or a path below a CID, is not in the store. The embedded node is
@@ -159,10 +162,7 @@ export class PinnedError extends Error {
  * }
  * ```
  */
-export class RepoLockedError extends Error {
-  /** The repository's path. */
-  readonly path: string;
-
+export class RepoLockedError extends LockedError {
   /**
    * Creates the error.
    *
@@ -170,9 +170,58 @@ export class RepoLockedError extends Error {
    * @param path The repository's path.
    */
   constructor(message: string, path: string) {
-    super(message);
+    super(message, path);
     this.name = "RepoLockedError";
+  }
+}
+
+/**
+ * The repository path cannot be used: it is a file or lies under one, it is
+ * not writable, it is a directory that holds something other than a
+ * repository (refused unless `create: "force"`), or no repository is there
+ * and `create: "never"` was asked.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { EmbeddedNode, RepoPathError } from "@ipfs-kit/kit/ipfs";
+ *
+ * const file = await Deno.makeTempFile();
+ * await assert.rejects(EmbeddedNode.open({ repo: file }), (error) => {
+ *   assert(error instanceof RepoPathError);
+ *   assert.equal(error.reason, "not-a-directory");
+ *   return true;
+ * });
+ * await assert.rejects(
+ *   EmbeddedNode.open({ repo: `${file}.missing`, create: "never" }),
+ *   RepoPathError,
+ * );
+ * ```
+ */
+export class RepoPathError extends Error {
+  /** The repository's path, as given. */
+  readonly path: string;
+  /** What is wrong with it. */
+  readonly reason: "not-a-directory" | "not-a-repository" | "missing" | "not-writable";
+
+  /**
+   * Creates the error.
+   *
+   * @param message What could not be done and why.
+   * @param path The repository's path.
+   * @param reason What is wrong with it.
+   * @param options The underlying error, as `cause`.
+   */
+  constructor(
+    message: string,
+    path: string,
+    reason: RepoPathError["reason"],
+    options?: ErrorOptions,
+  ) {
+    super(message, options);
+    this.name = "RepoPathError";
     this.path = path;
+    this.reason = reason;
   }
 }
 
@@ -212,5 +261,80 @@ export class NotSupportedError extends Error {
     this.name = "NotSupportedError";
     this.operation = operation;
     this.backend = backend;
+  }
+}
+
+/**
+ * The daemon cannot be reached: the connection was refused or reset, the
+ * host does not resolve, or there is no `api` file (no daemon runs on the
+ * repository). Idempotent reads are retried before this is thrown.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { KuboBackend, UnreachableError } from "@ipfs-kit/kit/ipfs";
+ *
+ * const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+ * const port = listener.addr.port;
+ * listener.close(); // nothing listens there now
+ * await using kubo = await KuboBackend.connect({ api: `http://127.0.0.1:${port}` });
+ * try {
+ *   await kubo.version({ timeoutMs: 2000 });
+ * } catch (error) {
+ *   assert(error instanceof UnreachableError);
+ * }
+ * ```
+ */
+export class UnreachableError extends Error {
+  /** The address that could not be reached (the API URL, or the `api` file). */
+  readonly address: string;
+
+  /**
+   * Creates the error.
+   *
+   * @param message What could not be done and why.
+   * @param address The API URL or the `api` file's path.
+   * @param options The underlying network error as `cause`.
+   */
+  constructor(message: string, address: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "UnreachableError";
+    this.address = address;
+  }
+}
+
+/**
+ * The daemon failed a call for a reason none of the kit's error classes
+ * describes. `status` is the HTTP status (500 for most of Kubo's errors);
+ * the message is the daemon's.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { KuboRpcError } from "@ipfs-kit/kit/ipfs";
+ *
+ * const error = new KuboRpcError("Cannot publish name: no key named x", "name/publish", 500);
+ * assert(error.status === 500 && error.command === "name/publish");
+ * ```
+ */
+export class KuboRpcError extends Error {
+  /** The RPC command, e.g. `"name/publish"`. */
+  readonly command: string;
+  /** The HTTP status the daemon answered with. */
+  readonly status: number;
+
+  /**
+   * Creates the error.
+   *
+   * @param message What could not be done and the daemon's message.
+   * @param command The RPC command.
+   * @param status The HTTP status.
+   * @param options The client's error as `cause`.
+   */
+  constructor(message: string, command: string, status: number, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "KuboRpcError";
+    this.command = command;
+    this.status = status;
   }
 }

@@ -10,8 +10,7 @@
  * @module
  */
 
-import { InvalidInputError } from "./errors.ts";
-import { UnreachableError } from "./_kubo_errors.ts";
+import { InvalidInputError, UnreachableError } from "./errors.ts";
 
 /** The RPC API's path below the daemon's address. */
 const API_PATH = "/api/v0";
@@ -193,8 +192,8 @@ export interface ReadKuboApiFileOptions {
  * assert.equal(url.href, "http://127.0.0.1:5001/api/v0");
  * ```
  */
-export async function readKuboApiFile(options: ReadKuboApiFileOptions = {}): Promise<URL> {
-  const repo = options.ipfsPath ?? defaultIpfsPath();
+export async function readKuboApiFile(options?: ReadKuboApiFileOptions): Promise<URL> {
+  const repo = (options ?? {}).ipfsPath ?? defaultIpfsPath();
   if (typeof repo !== "string" || repo === "") {
     throw new InvalidInputError(
       `Cannot read Kubo API file: ipfsPath must be a non-empty path: received ${typeof repo}`,

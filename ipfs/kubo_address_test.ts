@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { testEachStrategy } from "../runtime/testing.ts";
-import { InvalidInputError } from "./errors.ts";
-import { UnreachableError } from "./_kubo_errors.ts";
+import { InvalidInputError, UnreachableError } from "./errors.ts";
 import { parseKuboApiAddress, readKuboApiFile } from "./kubo_address.ts";
 
 const VALID: Array<[string | URL, string]> = [

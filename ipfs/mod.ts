@@ -2,7 +2,7 @@
  * IPFS content for Deno: one content API over an embedded node and Kubo's
  * RPC API, with the CIDs Kubo gives.
  *
- * - {@linkcode Kit}: the high-level entry point. The embedded node by
+ * - `Kit` (`@ipfs-kit/kit/kit`): the high-level entry point. The embedded node by
  *   default (a per-user repository, zero set-up) or a daemon with `api`;
  *   reads go through a tiered cache; layers can be stacked over it.
  * - {@linkcode EmbeddedNode}: the default backend, no daemon. A repository on
@@ -10,14 +10,16 @@
  *   identity), built on `ipfs-unixfs-importer`/`-exporter`, `@ipld/dag-pb`,
  *   `@ipld/dag-cbor`, `@ipld/dag-json` and `multiformats`.
  * - {@linkcode KuboBackend}: Kubo's RPC API through `kubo-rpc-client`, with
- *   per-call timeouts, retries of idempotent reads and typed errors.
+ *   per-call timeouts ({@linkcode KuboCallOptions}), retries of idempotent
+ *   reads and typed errors.
  * - {@linkcode ContentStore}: the interface every backend implements: add,
  *   cat, get, ls, stat, pins, blocks, DAG, GC, id, version, health, and the
  *   network APIs (name, pubsub, swarm, routing; the embedded node answers
  *   those with {@linkcode NotSupportedError}).
  * - Errors: {@linkcode NotFoundError}, {@linkcode InvalidCidError},
  *   {@linkcode InvalidInputError}, {@linkcode PinnedError},
- *   {@linkcode RepoLockedError}, {@linkcode UnreachableError}.
+ *   {@linkcode RepoLockedError}, {@linkcode NotSupportedError}, and the Kubo
+ *   backend's {@linkcode UnreachableError} and {@linkcode KuboRpcError}.
  *
  * CIDs equal Kubo's for the same bytes and options: by default CIDv0, dag-pb
  * leaves, 256 KiB chunks, balanced DAG of 174 links per node; `cidVersion: 1`
@@ -41,8 +43,9 @@
 
 export * from "./content_store.ts";
 export * from "./errors.ts";
-export { parseCid } from "./parse_cid.ts";
-export { EmbeddedNode, type EmbeddedNodeOptions, MAX_BLOCK_SIZE } from "./embedded_node.ts";
+export * from "./parse_cid.ts";
+export * from "./embedded_node.ts";
 export * from "./kubo_backend.ts";
+export * from "./kubo_options.ts";
 export * from "./kubo_address.ts";
-export { ForwardingStore } from "./forwarding_store.ts";
+export * from "./forwarding_store.ts";

@@ -4,8 +4,8 @@
  * @module
  */
 
-import { CID } from "npm:multiformats@14.0.5/cid";
-import type { CID as CidType, CidLike } from "./content_store.ts";
+import { CID as Cid } from "npm:multiformats@14.0.5/cid";
+import type { CID, CidLike } from "./content_store.ts";
 import { InvalidCidError } from "./errors.ts";
 
 /**
@@ -13,7 +13,8 @@ import { InvalidCidError } from "./errors.ts";
  * string, as every method of the kit's backends does.
  *
  * @param input The CID.
- * @param what What the caller was doing, for the message: "Cannot <what>: ...".
+ * @param what What the caller was doing, for the message: "Cannot <what>: ...". Default
+ * `"parse CID"`.
  * @returns The CID.
  * @throws {InvalidCidError} Not a CID, or a string that does not parse.
  *
@@ -28,12 +29,13 @@ import { InvalidCidError } from "./errors.ts";
  * assert.throws(() => parseCid("x", "pin"), /^InvalidCidError: Cannot pin: not a valid CID/);
  * ```
  */
-export function parseCid(input: CidLike, what = "parse CID"): CidType {
-  const cid = CID.asCID(input);
+export function parseCid(input: CidLike, what?: string): CID {
+  what ??= "parse CID";
+  const cid = Cid.asCID(input);
   if (cid !== null) return cid;
   if (typeof input === "string") {
     try {
-      return CID.parse(input);
+      return Cid.parse(input);
     } catch (error) {
       throw new InvalidCidError(
         `Cannot ${what}: not a valid CID: received ${JSON.stringify(input)}`,

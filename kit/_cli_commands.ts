@@ -37,6 +37,13 @@ export interface CommandContext {
 
 /** A command: its spec and what it does. */
 export interface Command extends CommandSpec {
+  /**
+   * How the command opens the embedded node's repository: `"read"` never
+   * creates one (a missing repository is an error), `"write"` creates it where
+   * the path is missing or empty, `"init"` also in a directory of other files
+   * when `--force` is given. Default `"write"`.
+   */
+  repository?: "read" | "write" | "init";
   /** Runs the command. */
   run(context: CommandContext): Promise<void>;
 }
@@ -93,6 +100,11 @@ const add: Command = {
     { name: "recursive", short: "r", kind: "boolean", help: "accepted; directories always are" },
     { name: "hidden", short: "H", kind: "boolean", help: "include files whose names start with ." },
     {
+      name: "follow-symlinks",
+      kind: "boolean",
+      help: "add what symbolic links point to (default: store them as links, as Kubo)",
+    },
+    {
       name: "wrap-with-directory",
       short: "w",
       kind: "boolean",
@@ -128,6 +140,9 @@ const add: Command = {
     if (values["raw-leaves"] !== undefined) options.rawLeaves = values["raw-leaves"] as boolean;
     if (values.pin !== undefined) options.pin = values.pin as boolean;
     if (values.hidden !== undefined) options.hidden = values.hidden as boolean;
+    if (values["follow-symlinks"] !== undefined) {
+      options.followSymlinks = values["follow-symlinks"] as boolean;
+    }
     if (values["wrap-with-directory"] !== undefined) {
       options.wrapWithDirectory = values["wrap-with-directory"] as boolean;
     }
@@ -199,6 +214,7 @@ const add: Command = {
 };
 
 const cat: Command = {
+  repository: "read",
   name: "cat",
   args: "<path>...",
   summary: "Write a file's bytes to standard output",
@@ -242,6 +258,7 @@ const cat: Command = {
 };
 
 const get: Command = {
+  repository: "read",
   name: "get",
   args: "<path>",
   summary: "Save a file or a directory tree to disk",
@@ -271,6 +288,7 @@ const get: Command = {
 };
 
 const ls: Command = {
+  repository: "read",
   name: "ls",
   args: "<path>...",
   summary: "List a directory: CID, size and name of each entry",
@@ -299,6 +317,7 @@ const ls: Command = {
 };
 
 const stat: Command = {
+  repository: "read",
   name: "stat",
   args: "<path>",
   summary: "Show a file's or directory's CID, type and sizes",
@@ -378,6 +397,7 @@ const pinRm: Command = {
 const PIN_TYPES = ["all", "recursive", "direct", "indirect"] as const;
 
 const pinLs: Command = {
+  repository: "read",
   name: "pin ls",
   args: "[<path>...]",
   summary: "List pins: CID and type",
@@ -408,6 +428,7 @@ const pinLs: Command = {
 };
 
 const gc: Command = {
+  repository: "read",
   name: "gc",
   args: "",
   summary: "Delete every block that no pin holds",
@@ -425,6 +446,7 @@ const gc: Command = {
 };
 
 const repoStat: Command = {
+  repository: "read",
   name: "repo stat",
   args: "",
   summary: "Count the repository's blocks and bytes",
@@ -448,6 +470,7 @@ const repoStat: Command = {
 };
 
 const id: Command = {
+  repository: "read",
   name: "id",
   args: "",
   summary: "Show the node's peer ID and public key",
@@ -494,8 +517,33 @@ const version: Command = {
   },
 };
 
+const init: Command = {
+  name: "init",
+  args: "",
+  summary: "Create the embedded node's repository (other commands that write create it too)",
+  details: [
+    "An existing repository is left as it is. A directory that holds other files is refused,",
+    "as it is most likely the wrong path, unless --force is given.",
+  ].join("\n"),
+  repository: "init",
+  minArgs: 0,
+  maxArgs: 0,
+  options: [
+    { name: "force", kind: "boolean", help: "create it in a directory that holds other files" },
+  ],
+  async run({ kit, json, signal, out }) {
+    if (kit.backend !== "embedded") {
+      throw new UsageError("init makes an embedded node's repository: leave out --api");
+    }
+    const { id } = await kit.id({ signal });
+    if (json) await out.json({ repo: kit.location, id });
+    else await out.line(`repository at ${kit.location}, peer ID ${id}`);
+  },
+};
+
 /** Every command, in the order the help lists them. */
 export const COMMANDS: readonly Command[] = [
+  init,
   add,
   cat,
   get,

@@ -34,6 +34,8 @@ import {
 } from "./_cli_args.ts";
 import { type Command, COMMANDS, GLOBAL_OPTIONS, PROGRAM } from "./_cli_commands.ts";
 import { StdoutClosedError, stdoutOutput } from "./_cli_output.ts";
+import { quoteCidsAsGiven } from "./_cli_cids.ts";
+import { RepoPathError } from "../ipfs/errors.ts";
 
 /** Exit statuses of {@linkcode main}. */
 const EXIT = { ok: 0, error: 1, usage: 2, interrupted: 130 } as const;
@@ -109,7 +111,12 @@ export async function main(args: readonly string[]): Promise<number> {
   Deno.addSignalListener("SIGINT", onInterrupt);
   try {
     await scope.run(async () => {
-      await using kit = await Kit.open({ ...options, signal: scope.signal });
+      const create = command.repository === "read"
+        ? "never"
+        : command.repository === "init" && values.force === true
+        ? "force"
+        : "if-empty";
+      await using kit = await Kit.open({ ...options, create, signal: scope.signal });
       await command.run({
         kit,
         args: parsed.args,
@@ -119,29 +126,41 @@ export async function main(args: readonly string[]): Promise<number> {
         out: stdoutOutput(),
       });
     });
-    if (interrupted) return interruptedStatus();
+    if (interrupted) return interruptedStatus(command);
     if (scope.cancelledCaught) {
       writeStderr(`error: Cannot ${command.name}: timed out after ${values.timeout}\n`);
       return EXIT.error;
     }
     return EXIT.ok;
   } catch (error) {
-    if (interrupted) return interruptedStatus();
-    return fail(error);
+    if (interrupted) return interruptedStatus(command);
+    return fail(error, parsed.args);
   } finally {
     Deno.removeSignalListener("SIGINT", onInterrupt);
   }
 }
 
-function interruptedStatus(): number {
-  writeStderr("error: interrupted\n");
+function interruptedStatus(command: Command): number {
+  // An add stops before it pins: what it wrote stays, unpinned, until a gc.
+  const leftover = command.name === "add"
+    ? ": nothing was pinned; the blocks written so far stay in the repository unpinned " +
+      "until `kit gc` removes them"
+    : "";
+  writeStderr(`error: interrupted${leftover}\n`);
   return EXIT.interrupted;
 }
 
-/** Prints an error as one line (with its stack under `IPFS_KIT_DEBUG=1`); returns the status. */
-function fail(error: unknown): number {
+/**
+ * Prints an error as one line (with its stack under `IPFS_KIT_DEBUG=1`), CIDs
+ * quoted as the command's arguments wrote them; returns the status.
+ */
+function fail(error: unknown, args: readonly string[] = []): number {
   if (error instanceof StdoutClosedError) return EXIT.ok;
-  writeStderr(`error: ${describe(error)}\n`);
+  let line = quoteCidsAsGiven(describe(error), args);
+  if (error instanceof RepoPathError && error.reason === "missing") {
+    line += " (`kit init` creates one; so does any command that adds)";
+  }
+  writeStderr(`error: ${line}\n`);
   if (debugging()) {
     let cause: unknown = error;
     for (let depth = 0; cause !== undefined && depth < 5; depth++) {

@@ -5,7 +5,11 @@
  */
 
 import assert from "node:assert/strict";
+import { sleep } from "../runtime/sleep.ts";
 import { CID } from "npm:multiformats@14.0.5/cid";
+import { sha256 } from "npm:multiformats@14.0.5/hashes/sha2";
+import * as dagPb from "npm:@ipld/dag-pb@4.2.0";
+import { UnixFS } from "npm:ipfs-unixfs@13.1.1";
 import { probeKubo, requireService } from "../tests/_services.ts";
 import { EmbeddedNode } from "../ipfs/embedded_node.ts";
 import { parseCommandLine, UsageError } from "./_cli_args.ts";
@@ -403,14 +407,18 @@ Deno.test("cli: Ctrl-C (SIGINT) cancels a running add cleanly", {
     // The signal listener is in place before the repository is opened.
     for (let i = 0; i < 200; i++) {
       if (await Deno.stat(`${repo}/repo.lock`).then(() => true, () => false)) break;
-      await new Promise((resolve) => setTimeout(resolve, 25));
+      await sleep(25);
     }
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await sleep(100);
     child.kill("SIGINT");
     const output = await child.output();
     await writer.close().catch(() => {});
     assert.equal(output.code, 130, decoder.decode(output.stderr));
-    assert.equal(decoder.decode(output.stderr), "error: interrupted\n");
+    assert.equal(
+      decoder.decode(output.stderr),
+      "error: interrupted: nothing was pinned; the blocks written so far stay in the repository " +
+        "unpinned until `kit gc` removes them\n",
+    );
     assert.equal(decoder.decode(output.stdout), "");
     // Nothing pinned, and the repository is free again.
     assert.equal(ok(await kit(["pin", "ls"], { repo })).text, "");
@@ -567,3 +575,160 @@ Deno.test("progress bar: figures, bar, rate and redraw interval", () => {
   quiet.done();
   assert.ok(!written.includes("x"), "done() without updates draws nothing");
 });
+
+Deno.test("cli: a --repo that is a file, or lies under one, is one clear line", async () => {
+  await withTempDir(async (dir) => {
+    await Deno.writeTextFile(`${dir}/file`, "not a repository");
+    oneLineError(
+      await kit(["--repo", `${dir}/file`, "add", `${dir}/file`]),
+      1,
+      /^error: Cannot open repository: \S+\/file is a file, not a directory\n$/,
+    );
+    oneLineError(
+      await kit(["--repo", `${dir}/file/repo`, "pin", "ls"]),
+      1,
+      /Cannot open repository: \S+\/file\/repo (lies under a file|is a file)/,
+    );
+    assert.equal(await Deno.readTextFile(`${dir}/file`), "not a repository");
+  });
+});
+
+Deno.test("cli: a directory of other files is refused until init --force", async () => {
+  await withTempDir(async (dir) => {
+    const home = `${dir}/home`;
+    await Deno.mkdir(home);
+    await Deno.writeTextFile(`${home}/notes.txt`, "mine");
+    oneLineError(
+      await kit(["--repo", home, "add", `${home}/notes.txt`]),
+      1,
+      /holds other files and no repository .*kit init --force/,
+    );
+    assert.deepEqual([...Deno.readDirSync(home)].map((e) => e.name), ["notes.txt"]);
+    const made = ok(await kit(["--repo", home, "init", "--force"]));
+    assert.match(made.text, /^repository at \S+, peer ID 12D3KooW\w+\n$/);
+    ok(await kit(["--repo", home, "add", `${home}/notes.txt`]));
+    // An existing repository is left as it is: the same peer.
+    assert.equal(ok(await kit(["--repo", home, "init"])).text, made.text);
+    assert.equal(await Deno.readTextFile(`${home}/notes.txt`), "mine");
+  });
+});
+
+Deno.test("cli: read-only commands never create a repository", async () => {
+  await withTempDir(async (dir) => {
+    const repo = `${dir}/none`;
+    for (
+      const args of [
+        ["pin", "ls"],
+        ["ls", "QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o"],
+        ["cat", "QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o"],
+        ["stat", "QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o"],
+        ["id"],
+      ]
+    ) {
+      oneLineError(
+        await kit(["--repo", repo, ...args]),
+        1,
+        /Cannot open repository: there is none at \S+ \(`kit init` creates one/,
+      );
+    }
+    assert.equal(await Deno.stat(repo).then(() => true, () => false), false);
+    // An empty directory is no repository either, and stays empty.
+    await Deno.mkdir(repo);
+    oneLineError(await kit(["--repo", repo, "pin", "ls"]), 1, /there is none/);
+    assert.deepEqual([...Deno.readDirSync(repo)], []);
+  });
+});
+
+Deno.test("cli: a missing CID is quoted as it was typed, not in another form", async () => {
+  await withTempDir(async (dir) => {
+    const repo = `${dir}/repo`;
+    ok(await kit(["init"], { repo }));
+    const v0 = "QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o";
+    for (const args of [["cat", v0], ["cat", `/ipfs/${v0}/a`], ["ls", v0], ["stat", v0]]) {
+      const run = await kit(args, { repo });
+      oneLineError(run, 1, new RegExp(v0));
+      assert.doesNotMatch(run.stderr, /bafy/, run.stderr);
+    }
+  });
+});
+
+Deno.test("cli: an HTTP answer that is not Kubo's RPC API is one line, never the body", async () => {
+  const page = "<!doctype html><html><body>A SECRET PAGE\nline two</body></html>";
+  await using server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    (request) =>
+      request.url.includes("/proxy/")
+        ? new Response(`<html>${page}</html>`, {
+          status: 502,
+          headers: { "content-type": "text/html" },
+        })
+        : new Response(page, { headers: { "content-type": "text/html; charset=utf-8" } }),
+  );
+  const api = `http://127.0.0.1:${server.addr.port}`;
+  for (
+    const [args, status] of [
+      [["--api", api, "id"], "200 OK"],
+      [["--api", api, "cat", "QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o"], "200 OK"],
+      [["--api", `${api}/proxy`, "pin", "ls"], "502 Bad Gateway"],
+    ] as const
+  ) {
+    const run = await kit([...args]);
+    oneLineError(
+      run,
+      1,
+      new RegExp(`is not Kubo's RPC API: it answered an HTML page \\(HTTP ${status}\\)`),
+    );
+    assert.doesNotMatch(run.stderr + run.text, /SECRET|html>/);
+    assert.equal(run.text, "");
+  }
+});
+
+Deno.test("cli: add stores symbolic links as Kubo does, or follows them with --follow-symlinks", async () => {
+  await withTempDir(async (dir) => {
+    const repo = `${dir}/repo`;
+    await Deno.mkdir(`${dir}/tree/sub`, { recursive: true });
+    await Deno.writeTextFile(`${dir}/tree/sub/a.txt`, "hello\n");
+    await Deno.symlink("sub/a.txt", `${dir}/tree/link`);
+    const added = new Map(
+      addedLines(ok(await kit(["add", `${dir}/tree`], { repo })).text).map(([c, n]) => [n, c]),
+    );
+    // A symlink node as the UnixFS spec has it: type Symlink, the target as data, no links.
+    assert.equal(added.get("tree/link"), await symlinkCid("sub/a.txt"));
+    const listed = ok(await kit(["ls", added.get("tree")!], { repo })).text;
+    assert.match(listed, /link/);
+    // Fetched back, it is a link again.
+    ok(await kit(["get", added.get("tree")!, "-o", `${dir}/back`], { repo }));
+    assert.equal(await Deno.readLink(`${dir}/back/link`), "sub/a.txt");
+    const followed = new Map(
+      addedLines(ok(await kit(["add", "--follow-symlinks", `${dir}/tree`], { repo })).text)
+        .map(([c, n]) => [n, c]),
+    );
+    assert.equal(followed.get("tree/link"), followed.get("tree/sub/a.txt"));
+  });
+});
+
+Deno.test({
+  name: "cli: the Kubo backend refuses a symbolic link, naming the flag that follows it",
+  ignore: kubo.ignore,
+  fn: async () => {
+    await withTempDir(async (dir) => {
+      await Deno.mkdir(`${dir}/tree`);
+      await Deno.writeTextFile(`${dir}/tree/a.txt`, "a");
+      await Deno.symlink("a.txt", `${dir}/tree/link`);
+      oneLineError(
+        await kit(["--api", kubo.url, "add", `${dir}/tree`]),
+        1,
+        /tree\/link is a symbolic link.*--follow-symlinks/,
+      );
+      const run = ok(await kit(["--api", kubo.url, "add", "--follow-symlinks", `${dir}/tree`]));
+      assert.equal(addedLines(run.text).length, 3);
+    });
+  },
+});
+
+/** The CID of a UnixFS symlink node to `target`, built from the spec's parts. */
+async function symlinkCid(target: string): Promise<string> {
+  const data = new UnixFS({ type: "symlink", data: new TextEncoder().encode(target) }).marshal();
+  const bytes = dagPb.encode({ Data: data, Links: [] });
+  return CID.createV0(await sha256.digest(bytes)).toString();
+}

@@ -30,9 +30,9 @@ import type { ContentStore, SignalOptions } from "../ipfs/content_store.ts";
 import { ForwardingStore } from "../ipfs/forwarding_store.ts";
 import { TieredCache, type TieredCacheOptions } from "../cache/tiered_cache.ts";
 import { CachedStore } from "../cache/cache_layer.ts";
-import { EmbeddedNode } from "../ipfs/embedded_node.ts";
+import { EmbeddedNode, type RepoCreate } from "../ipfs/embedded_node.ts";
 import { InvalidInputError } from "../ipfs/errors.ts";
-import type { KuboBackendOptions } from "../ipfs/kubo_backend.ts";
+import type { KuboBackendOptions } from "../ipfs/kubo_options.ts";
 import { defaultRepoPath } from "./_data_dir.ts";
 
 /**
@@ -50,6 +50,11 @@ export interface KitOptions extends SignalOptions {
    * per-user data folder ({@linkcode Kit.defaultRepo}). Not with `api`.
    */
   repo?: string;
+  /**
+   * When the embedded node creates its repository (see `EmbeddedNodeOptions`):
+   * `"if-empty"` (default), `"never"` or `"force"`.
+   */
+  create?: RepoCreate;
   /**
    * Use a Kubo daemon instead of the embedded node: its RPC API as an
    * `http(s)` URL or a multiaddress (`/ip4/127.0.0.1/tcp/5001`), or a Kubo
@@ -198,6 +203,7 @@ export class Kit extends ForwardingStore {
         store = await EmbeddedNode.open({
           repo,
           ...(options.sync === undefined ? {} : { sync: options.sync }),
+          ...(options.create === undefined ? {} : { create: options.create }),
         });
         backend = "embedded";
         location = repo;

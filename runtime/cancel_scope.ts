@@ -269,7 +269,7 @@ export class CancelScope {
     for (let scope = this.#parent; scope !== undefined; scope = scope.#parent) {
       if (scope.#cancelCalled) return true;
       if (scope.#deadline <= now && scope.#state === ACTIVE) {
-        scope.cancel(new DeadlineExceeded(scope.#deadline));
+        scope.#expire();
         return true;
       }
       if (scope.#shield) return false;
@@ -316,13 +316,19 @@ export class CancelScope {
     this.#disarmDeadline();
     if (this.#cancelCalled || this.#deadline === Infinity) return;
     if (this.#deadline <= this.#runtime.clock.now()) {
-      this.cancel(new DeadlineExceeded(this.#deadline));
+      this.#expire();
       return;
     }
-    const deadline = this.#deadline;
-    const fire = () => this.cancel(new DeadlineExceeded(deadline));
-    this.#deadlineEntry = this.#runtime.armDeadline(deadline, fire);
-    this.#timer = this.#runtime.clock.setTimer(deadline, fire);
+    const fire = () => this.#expire();
+    this.#deadlineEntry = this.#runtime.armDeadline(this.#deadline, fire);
+    this.#timer = this.#runtime.clock.setTimer(this.#deadline, fire);
+  }
+
+  /** The deadline passed: cancel with it as the reason, and count it. */
+  #expire(): void {
+    if (this.#cancelCalled) return;
+    this.#runtime.deadlineExpired(this.#runtime.clock.now() - this.#deadline);
+    this.cancel(new DeadlineExceeded(this.#deadline));
   }
 
   #disarmDeadline(): void {

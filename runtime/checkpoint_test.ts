@@ -28,7 +28,10 @@ testEachStrategy("checkpoint lets other tasks run: two looping tasks interleave"
       });
     }
   });
-  assert.deepEqual(trace, ["a0", "b0", "a1", "b1", "a2", "b2"]);
+  // Each round has both tasks before the next begins; within a round the order is the
+  // strategy's (the shuffle strategy draws it).
+  const rounds = [0, 1, 2].map((i) => trace.slice(2 * i, 2 * i + 2).sort());
+  assert.deepEqual(rounds, [["a0", "b0"], ["a1", "b1"], ["a2", "b2"]]);
 });
 
 testEachStrategy("checkpoint rejects with CancelledError in a cancelled scope", async () => {

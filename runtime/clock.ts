@@ -4,6 +4,9 @@
  * @module
  */
 
+// deno-lint-ignore-file ipfs-kit/no-bare-timer
+// The real clock is where the runtime's timers come from.
+
 /** A timer armed on a {@linkcode Clock}; `cancel()` disarms it and is idempotent. */
 export interface ClockTimer {
   /** Disarms the timer. Safe to call after it fired. */

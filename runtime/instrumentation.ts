@@ -9,6 +9,8 @@
 export interface RuntimeStats {
   /** The strategy's name. */
   strategy: string;
+  /** The run's seed (what the shuffle strategy orders tasks by). */
+  seed: number;
   /** Tasks spawned or started in task groups. */
   tasksSpawned: number;
   /** Tasks that have finished, whatever the outcome. */
@@ -25,6 +27,8 @@ export interface RuntimeStats {
   delayTotalMs: number;
   /** The longest recorded scheduling delay, in milliseconds. */
   delayMaxMs: number;
+  /** Cancel scopes whose deadline passed before they exited (timeouts that hit). */
+  deadlinesExpired: number;
 }
 
 /**

@@ -12,6 +12,9 @@
  * - {@linkcode lockFile} / {@linkcode LOCK_WAIT_MS}: an exclusive lock file,
  *   how a directory is kept to one owner.
  * - {@linkcode syncPath}: `fsync` a file or a directory.
+ * - {@linkcode ensureDirectory}, {@linkcode lockDirectory}: a store's own
+ *   directory, with typed errors ({@linkcode DirectoryError},
+ *   {@linkcode LockedError}) instead of raw OS errors.
  *
  * The current run's clock is {@linkcode currentClock} in the main entry.
  *
@@ -57,3 +60,10 @@ export { macrotaskYield } from "./macrotask.ts";
 export { MinHeap } from "./min_heap.ts";
 export { LOCK_WAIT_MS, lockFile } from "./lock_file.ts";
 export { syncPath } from "./sync_path.ts";
+export {
+  DirectoryError,
+  type DirectoryProblem,
+  ensureDirectory,
+  lockDirectory,
+  LockedError,
+} from "./directory.ts";

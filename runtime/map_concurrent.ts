@@ -128,16 +128,19 @@ export function mapConcurrent<T, R>(
  * @example Stop after the first two results
  * ```ts
  * import assert from "node:assert/strict";
- * import { mapConcurrentIter, sleep } from "@ipfs-kit/kit/runtime";
+ * import { mapConcurrentIter, run, sleep, VirtualClock } from "@ipfs-kit/kit/runtime";
  *
  * const seen: number[] = [];
- * for await (const n of mapConcurrentIter([30, 10, 20, 40], async (ms) => {
- *   await sleep(ms);
- *   return ms;
- * }, { concurrency: 4 })) {
- *   seen.push(n);
- *   if (seen.length === 2) break; // the other two are cancelled
- * }
+ * // On a virtual clock the sleeps take no real time and finish in order.
+ * await run(async () => {
+ *   for await (const n of mapConcurrentIter([30, 10, 20, 40], async (ms) => {
+ *     await sleep(ms);
+ *     return ms;
+ *   }, { concurrency: 4 })) {
+ *     seen.push(n);
+ *     if (seen.length === 2) break; // the other two are cancelled
+ *   }
+ * }, { clock: new VirtualClock({ autojumpThreshold: 0 }) });
  * assert.equal(seen.join(), "10,20");
  * ```
  */

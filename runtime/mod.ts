@@ -9,7 +9,7 @@
  *   shields, bridged to `AbortSignal`.
  * - {@linkcode checkpoint}, {@linkcode sleep}: cancellable yields and sleeps.
  * - {@linkcode run}: the entry point; picks a scheduling strategy
- *   (`"eager"` or `"fair"`) and a clock ({@linkcode realClock} or a
+ *   (`"eager"`, `"fair"` or `"shuffle"`) and a clock ({@linkcode realClock} or a
  *   {@linkcode VirtualClock} with autojump).
  *
  * ## How a task finds its scope
@@ -93,14 +93,23 @@
 export * from "./errors.ts";
 export * from "./clock.ts";
 export * from "./virtual_clock.ts";
-export * from "./strategy.ts";
+export type * from "./strategy.ts";
+export { EAGER_DEADLINE_CHECK_EVERY, eagerStrategy } from "./eager_strategy.ts";
+export { fairStrategy, type FairStrategyOptions, makeFairStrategy } from "./fair_strategy.ts";
+export {
+  makeShuffleStrategy,
+  shuffleStrategy,
+  type ShuffleStrategyOptions,
+} from "./shuffle_strategy.ts";
+export { strategies } from "./strategies.ts";
 export type * from "./instrumentation.ts";
+export { runtimeMetrics, runtimeMetricsText, type StrategyMetrics } from "./runtime_metrics.ts";
 export { CancelScope, type CancelScopeOptions, DeadlineExceeded } from "./cancel_scope.ts";
 export * from "./checkpoint.ts";
 export * from "./sleep.ts";
 export * from "./timeouts.ts";
 export * from "./task_group.ts";
-export * from "./run.ts";
+export { run, type RunOptions, runtimeStats } from "./run.ts";
 export type { Permit } from "./permit.ts";
 export { Lock, type LockStatistics } from "./lock.ts";
 export * from "./event.ts";

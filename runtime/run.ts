@@ -10,7 +10,9 @@ import { CancelScope, internals } from "./cancel_scope.ts";
 import type { RuntimeHooks, RuntimeStats } from "./instrumentation.ts";
 import { Runtime } from "./_runtime.ts";
 import { currentRuntime, currentScope } from "./cancel_scope.ts";
-import { strategies, type StrategyFactory, type StrategyName } from "./strategy.ts";
+import type { StrategyFactory, StrategyName } from "./strategy.ts";
+import { strategies } from "./strategies.ts";
+import { checkSeed } from "./shuffle_strategy.ts";
 
 /** Options for {@linkcode run}. */
 export interface RunOptions {
@@ -22,6 +24,12 @@ export interface RunOptions {
   hooks?: RuntimeHooks;
   /** Cancels `main` when aborted; `run` then rejects with `signal.reason`. */
   signal?: AbortSignal;
+  /**
+   * The seed of the strategy's random choices (the shuffle strategy's task
+   * order), a 32-bit unsigned integer. Default: `$IPFS_KIT_SEED` when set
+   * (and readable), else a random one; `runtimeStats().seed` tells which.
+   */
+  seed?: number;
 }
 
 /**
@@ -50,7 +58,8 @@ export interface RunOptions {
  */
 export async function run<T>(main: () => T | Promise<T>, options: RunOptions = {}): Promise<T> {
   const factory = resolveStrategy(options.strategy ?? "eager");
-  const runtime = new Runtime(factory, options.clock ?? realClock, options.hooks);
+  const seed = options.seed === undefined ? defaultSeed() : checkSeed(options.seed, "run");
+  const runtime = new Runtime(factory, options.clock ?? realClock, options.hooks, seed);
   const root = internals.root(runtime);
   // Called inside a cancel scope (another run's, or one made outside any run): `main` is
   // cancelled with it, as the code around the call would be. A root is never cancelled.
@@ -59,7 +68,12 @@ export async function run<T>(main: () => T | Promise<T>, options: RunOptions = {
   const signals = [options.signal, outer?.signal].filter((signal) => signal !== undefined);
   const signal = signals.length < 2 ? signals[0] : AbortSignal.any(signals);
   const scope = new CancelScope(signal ? { signal, name: "main" } : { name: "main" });
-  const result = await internals.runIn(root, () => scope.run(() => main()));
+  let result: T | undefined;
+  try {
+    result = await internals.runIn(root, () => scope.run(() => main()));
+  } finally {
+    runtime.retire();
+  }
   if (scope.cancelledCaught) {
     if (options.signal?.aborted) throw options.signal.reason;
     // The caller's scope was cancelled: its own cancellation, which it catches.
@@ -88,6 +102,24 @@ export async function run<T>(main: () => T | Promise<T>, options: RunOptions = {
  */
 export function runtimeStats(): RuntimeStats {
   return currentRuntime().snapshot();
+}
+
+/**
+ * `$IPFS_KIT_SEED` when it is set and may be read, else a random seed.
+ *
+ * @throws {RangeError} `$IPFS_KIT_SEED` is not a 32-bit unsigned integer.
+ */
+export function defaultSeed(): number {
+  const text = envSeed();
+  if (text === undefined) return crypto.getRandomValues(new Uint32Array(1))[0];
+  return checkSeed(Number(text), "read IPFS_KIT_SEED");
+}
+
+function envSeed(): string | undefined {
+  const permission = Deno.permissions.querySync({ name: "env", variable: "IPFS_KIT_SEED" });
+  if (permission.state !== "granted") return undefined;
+  const text = Deno.env.get("IPFS_KIT_SEED");
+  return text === undefined || text.trim() === "" ? undefined : text.trim();
 }
 
 function resolveStrategy(strategy: StrategyName | StrategyFactory): StrategyFactory {

@@ -2,17 +2,15 @@ import assert from "node:assert/strict";
 import { checkpoint } from "./checkpoint.ts";
 import { run, runtimeStats } from "./run.ts";
 import { sleep } from "./sleep.ts";
-import {
-  eagerStrategy,
-  fairStrategy,
-  makeFairStrategy,
-  strategies,
-  type StrategyFactory,
-  type StrategyName,
-} from "./strategy.ts";
+import type { StrategyFactory, StrategyName } from "./strategy.ts";
+import { eagerStrategy } from "./eager_strategy.ts";
+import { fairStrategy, makeFairStrategy } from "./fair_strategy.ts";
+import { makeShuffleStrategy, shuffleStrategy } from "./shuffle_strategy.ts";
+import { strategies } from "./strategies.ts";
 import { taskGroup } from "./task_group.ts";
 import { testEachStrategy } from "./testing.ts";
 import { moveOnAfter } from "./timeouts.ts";
+import { VirtualClock } from "./virtual_clock.ts";
 
 const LOOP_MS = 50;
 const LOOPERS = 4;
@@ -141,7 +139,7 @@ Deno.test("run rejects an unknown strategy name with TypeError", async () => {
     (error: unknown) =>
       error instanceof TypeError &&
       /unknown strategy: received "round-robin"/.test(error.message) &&
-      /eager, fair/.test(error.message),
+      /eager, fair, shuffle/.test(error.message),
   );
   assert.equal(ran, false);
 });
@@ -177,13 +175,15 @@ Deno.test("run accepts a strategy factory", async () => {
 });
 
 Deno.test("the built-in strategies are frozen and named", () => {
-  assert.deepEqual(Object.keys(strategies).sort(), ["eager", "fair"]);
+  assert.deepEqual(Object.keys(strategies).sort(), ["eager", "fair", "shuffle"]);
   assert.equal(strategies.eager, eagerStrategy);
   assert.equal(strategies.fair, fairStrategy);
+  assert.equal(strategies.shuffle, shuffleStrategy);
   assert.ok(Object.isFrozen(strategies));
-  const context = { recordDelay: () => {}, fireDueDeadlines: () => {} };
+  const context = { recordDelay: () => {}, fireDueDeadlines: () => {}, seed: 0 };
   assert.equal(eagerStrategy(context).name, "eager");
   assert.equal(fairStrategy(context).name, "fair");
+  assert.equal(shuffleStrategy(context).name, "shuffle");
 });
 
 Deno.test("makeFairStrategy rejects bad options with RangeError", () => {
@@ -232,3 +232,94 @@ testEachStrategy(
     if (strategy === "eager") assert.deepEqual(done, sorted, "round-robin keeps the start order");
   },
 );
+
+/**
+ * A small simulation on the virtual clock: five tasks that take turns at checkpoints, sleep,
+ * and pass tokens through an event; the order of everything they do, as text.
+ */
+async function simulation(seed: number): Promise<string> {
+  const events: string[] = [];
+  const clock = new VirtualClock({ autojumpThreshold: 0 });
+  await run(() =>
+    taskGroup((tg) => {
+      for (let task = 0; task < 5; task++) {
+        tg.spawn(async () => {
+          for (let step = 0; step < 6; step++) {
+            events.push(`${task}.${step}@${clock.now()}`);
+            if (step % 3 === 2) await sleep(10);
+            else await checkpoint();
+          }
+        });
+      }
+    }), { strategy: "shuffle", seed, clock });
+  return events.join(" ");
+}
+
+Deno.test("shuffle: one seed gives one interleaving on the virtual clock; another seed another", async () => {
+  const first = await simulation(42);
+  assert.equal(await simulation(42), first);
+  assert.equal(await simulation(42), first);
+  const others = new Set<string>();
+  for (const seed of [1, 2, 3, 4, 5]) others.add(await simulation(seed));
+  others.add(first);
+  assert.ok(others.size > 1, "six seeds gave one order: nothing is shuffled");
+  // Every order is a valid schedule: each task's steps in its own order.
+  for (const order of others) {
+    for (let task = 0; task < 5; task++) {
+      const steps = order.split(" ").filter((e) => e.startsWith(`${task}.`)).map((e) =>
+        e.split("@")[0]
+      );
+      assert.deepEqual(steps, [0, 1, 2, 3, 4, 5].map((step) => `${task}.${step}`));
+    }
+  }
+});
+
+Deno.test("shuffle: run takes a seed, runtimeStats tells it, bad seeds are refused", async () => {
+  assert.equal(await run(() => runtimeStats().seed, { strategy: "shuffle", seed: 42 }), 42);
+  for (const seed of [-1, 1.5, 2 ** 32, NaN]) {
+    await assert.rejects(run(() => {}, { strategy: "shuffle", seed }), RangeError);
+  }
+  assert.throws(() => makeShuffleStrategy({ seed: -1 }), RangeError);
+  assert.throws(() => makeShuffleStrategy({ sliceMs: 0 }), RangeError);
+  // A fixed seed in the factory wins over the run's.
+  const order = async (runSeed: number) => {
+    const seen: number[] = [];
+    await run(() =>
+      taskGroup((tg) => {
+        for (let i = 0; i < 8; i++) tg.spawn(() => void seen.push(i));
+      }), { strategy: makeShuffleStrategy({ seed: 9 }), seed: runSeed });
+    return seen.join();
+  };
+  assert.equal(await order(1), await order(2));
+});
+
+Deno.test("shuffle: IPFS_KIT_SEED is the default seed", async () => {
+  const previous = Deno.env.get("IPFS_KIT_SEED");
+  try {
+    Deno.env.set("IPFS_KIT_SEED", "1234");
+    assert.equal(await run(() => runtimeStats().seed, { strategy: "shuffle" }), 1234);
+    Deno.env.set("IPFS_KIT_SEED", "not a number");
+    await assert.rejects(run(() => {}), /Cannot read IPFS_KIT_SEED: seed must be an integer/);
+  } finally {
+    if (previous === undefined) Deno.env.delete("IPFS_KIT_SEED");
+    else Deno.env.set("IPFS_KIT_SEED", previous);
+  }
+});
+
+Deno.test("shuffle: a failing testEachStrategy test names its seed and how to replay it", async () => {
+  const child = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "test",
+      "--allow-env",
+      "--allow-read",
+      new URL("./testdata/failing_suite.ts", import.meta.url).pathname,
+    ],
+    env: { IPFS_KIT_SEED: "31337", NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const output = new TextDecoder().decode(child.stdout) + new TextDecoder().decode(child.stderr);
+  assert.equal(child.code, 1);
+  assert.match(output, /shuffle seed 31337: replay with IPFS_KIT_SEED=31337/);
+  assert.doesNotMatch(output, /\[eager\][^\n]*\n[^\n]*replay/);
+});

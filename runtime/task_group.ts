@@ -5,6 +5,9 @@
  * @module
  */
 
+// deno-lint-ignore-file ipfs-kit/no-floating-promise
+// A strategy or task group is what owns these promises: it implements the primitive.
+
 import { CancelScope, currentScope, internals } from "./cancel_scope.ts";
 import { isCancellationError } from "./errors.ts";
 import { CancelledError, TaskGroupError } from "./errors.ts";

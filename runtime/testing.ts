@@ -1,7 +1,9 @@
 /**
- * Test helpers (`@ipfs-kit/kit/runtime/testing`): run a test under every
- * scheduling strategy, the analogue of pytest-anyio's backend
- * parametrisation, so code that depends on one strategy's order is caught.
+ * Test helpers (`@ipfs-kit/kit/runtime/testing`): {@linkcode testEachStrategy}
+ * runs a test under every scheduling strategy, the analogue of pytest-anyio's
+ * backend parametrisation, so code that depends on one strategy's order is
+ * caught; {@linkcode waitAllTasksBlocked} waits until the code under test has
+ * gone as far as it can (Trio's `wait_all_tasks_blocked`).
  *
  * @example
  * ```ts ignore
@@ -18,9 +20,12 @@
  * @module
  */
 
-import { run } from "./run.ts";
-import { strategies, type StrategyName } from "./strategy.ts";
+import { defaultSeed, run } from "./run.ts";
+import type { StrategyName } from "./strategy.ts";
+import { strategies } from "./strategies.ts";
 import { VirtualClock } from "./virtual_clock.ts";
+
+export { waitAllTasksBlocked, type WaitAllTasksBlockedOptions } from "./wait_all_tasks_blocked.ts";
 
 /** What a test registered with {@linkcode testEachStrategy} receives. */
 export interface StrategyTestContext {
@@ -30,6 +35,8 @@ export interface StrategyTestContext {
   t: Deno.TestContext;
   /** The virtual clock, when the test asked for one. */
   clock: VirtualClock | undefined;
+  /** The run's seed: `$IPFS_KIT_SEED`, else a fresh one (printed when a shuffled test fails). */
+  seed: number;
 }
 
 /** Options for {@linkcode testEachStrategy}. */
@@ -45,7 +52,9 @@ export interface StrategyTestOptions extends Omit<Deno.TestDefinition, "name" | 
 
 /**
  * Registers one `Deno.test` per built-in strategy, named `name [strategy]`,
- * each running `fn` inside {@linkcode run} with that strategy. Deno's
+ * each running `fn` inside {@linkcode run} with that strategy. Under the
+ * shuffle strategy a failure's message ends with the seed and how to replay
+ * it (`IPFS_KIT_SEED=<seed>`). Deno's
  * sanitizers stay on.
  *
  * @param name The test name.
@@ -78,7 +87,16 @@ export function testEachStrategy(
         const clock = virtualClock === undefined
           ? undefined
           : new VirtualClock({ autojumpThreshold: virtualClock });
-        await run(() => fn({ strategy, t, clock }), clock ? { strategy, clock } : { strategy });
+        const seed = defaultSeed();
+        try {
+          await run(() => fn({ strategy, t, clock, seed }), { strategy, seed, clock });
+        } catch (error) {
+          // The order of a shuffled run depends on its seed: say how to replay it.
+          if (strategy === "shuffle" && error instanceof Error) {
+            error.message += `\n(shuffle seed ${seed}: replay with IPFS_KIT_SEED=${seed})`;
+          }
+          throw error;
+        }
       },
     });
   }

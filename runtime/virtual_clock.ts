@@ -4,6 +4,9 @@
  * @module
  */
 
+// deno-lint-ignore-file ipfs-kit/no-bare-timer
+// The virtual clock pumps itself on real timers.
+
 import { MinHeap } from "./min_heap.ts";
 import type { Clock, ClockTimer } from "./clock.ts";
 import { pendingMacrotaskYields } from "./macrotask.ts";

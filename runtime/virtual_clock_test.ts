@@ -10,6 +10,7 @@ import { VirtualClock } from "./virtual_clock.ts";
 
 /** Resolves after a real timer: lets pending immediates and real timers run. */
 function realDelay(ms: number): Promise<void> {
+  // deno-lint-ignore ipfs-kit/no-bare-timer -- real time, which the virtual clock must not move
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 

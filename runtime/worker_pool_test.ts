@@ -349,6 +349,7 @@ testEachStrategy("uncloneable arguments and results are reported", async () => {
 testEachStrategy("a crashing worker fails its job and is replaced", async () => {
   await using pool = new WorkerPool({ maxWorkers: 1 });
   const error = await rejection(pool.run(() => {
+    // deno-lint-ignore ipfs-kit/no-bare-timer -- a detached failure inside the worker, on purpose
     setTimeout(() => {
       throw new Error("detached failure");
     }, 0);
@@ -366,6 +367,7 @@ testEachStrategy("a crashing worker fails its job and is replaced", async () => 
   assert.equal(await pool.run(() => "recovered again", []), "recovered again");
   // A crash after the job returned retires the idle worker.
   const late = () => {
+    // deno-lint-ignore ipfs-kit/no-bare-timer -- a detached failure inside the worker, on purpose
     setTimeout(() => {
       throw new Error("after the job");
     }, 20);

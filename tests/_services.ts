@@ -86,19 +86,15 @@ async function find(
   if (url === "") {
     reason = `${env} is not set (start a daemon with: eval "$(tools/start_js_ipfs.sh)")`;
   } else {
-    const controller = new AbortController();
-    const timer = setTimeout(
-      () => controller.abort(new Error(`no answer within ${timeoutMs} ms`)),
-      timeoutMs,
-    );
     try {
-      await probe(url, controller.signal);
+      await probe(url, AbortSignal.timeout(timeoutMs));
     } catch (error) {
-      reason = `${env}=${url} does not answer: ${
-        error instanceof Error ? error.message : String(error)
-      }`;
-    } finally {
-      clearTimeout(timer);
+      const why = error instanceof Error && error.name === "TimeoutError"
+        ? `no answer within ${timeoutMs} ms`
+        : error instanceof Error
+        ? error.message
+        : String(error);
+      reason = `${env}=${url} does not answer: ${why}`;
     }
   }
   if (reason === undefined) return { url, ignore: false, reason };

@@ -4,11 +4,17 @@
  * @module
  */
 
-/** Mounts a 1 MiB tmpfs on `dir`; false where the machine does not allow it. */
-export async function mountTmpfs(dir: string): Promise<boolean> {
+/**
+ * Mounts a 1 MiB tmpfs on `dir` (read-only with `readOnly`: a directory no
+ * one can write, root included); false where the machine does not allow it.
+ */
+export async function mountTmpfs(
+  dir: string,
+  options: { readOnly?: boolean } = {},
+): Promise<boolean> {
   try {
     const { success } = await new Deno.Command("mount", {
-      args: ["-t", "tmpfs", "-o", "size=1m", "tmpfs", dir],
+      args: ["-t", "tmpfs", "-o", options.readOnly ? "ro,size=1m" : "size=1m", "tmpfs", dir],
       stdout: "null",
       stderr: "null",
     }).output();

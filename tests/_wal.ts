@@ -7,8 +7,9 @@
  */
 
 import { faults } from "../wal/_faults.ts";
-import { WriteAheadLog } from "../wal/operation_log.ts";
-import { builtinHandlers, type HandlerContext, type OperationStore } from "../wal/processor.ts";
+import { WriteAheadLog } from "../wal/write_ahead_log.ts";
+import { builtinHandlers } from "../wal/builtin_handlers.ts";
+import type { HandlerContext, OperationStore } from "../wal/types.ts";
 import { withTempDir } from "./_files.ts";
 
 /** No store: for processors whose handlers do not use one. */

@@ -8,8 +8,7 @@
 // is refused, as DAG-JSON reserves it.
 
 import { CID } from "npm:multiformats@14.0.5/cid";
-import type { OperationJson } from "./http_api.ts";
-import type { Operation } from "./operation_log.ts";
+import type { Operation, OperationJson } from "./types.ts";
 
 /** The deepest nesting accepted in a request's parameters (the log's codec allows 128). */
 export const MAX_JSON_DEPTH = 128;

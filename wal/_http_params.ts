@@ -3,10 +3,11 @@
 // so a malformed operation is refused at once rather than failing later in
 // its handler) and the query of a listing. Private to the WAL.
 
-import { type ListOptions, OPERATION_STATES, type OperationState } from "./operation_log.ts";
 import { fromJsonValue, JsonInputError } from "./_http_json.ts";
 import { HttpError } from "./_http_response.ts";
+import { MAX_LIST_LIMIT, MAX_TYPE_LENGTH } from "./_limits.ts";
 import { isUlid } from "./_ulid.ts";
+import { type ListOptions, OPERATION_STATES, type OperationState } from "./types.ts";
 
 /** A submission, checked. */
 export interface Submission {
@@ -15,8 +16,6 @@ export interface Submission {
   maxAttempts: number | undefined;
 }
 
-const MAX_TYPE_LENGTH = 256;
-const MAX_LIST_LIMIT = 10_000;
 const MAX_TYPE_FILTERS = 64;
 const CODECS: readonly string[] = ["raw", "dag-pb", "dag-cbor", "dag-json"];
 const WHAT = "Cannot submit operation";

@@ -14,6 +14,7 @@ import {
 } from "../runtime/memory_channel.ts";
 import { sleep } from "../runtime/sleep.ts";
 import { type TaskGroup, taskGroup } from "../runtime/task_group.ts";
+import { errorMessage } from "./_error_text.ts";
 import { operationJson, stringify } from "./_http_json.ts";
 import {
   type ClientMessage,
@@ -22,15 +23,9 @@ import {
   type ProtocolError,
   type SubscriptionId,
 } from "./_ws_protocol.ts";
-import type { WalHealth } from "./http_api.ts";
-import type { WriteAheadLog } from "./operation_log.ts";
-import {
-  FEED_CLOSE_CODES,
-  FEED_TOPICS,
-  type FeedTopic,
-  LIVE_TOPICS,
-  type WalEvent,
-} from "./ws_feed.ts";
+import type { WalEvent, WalHealth } from "./types.ts";
+import type { WriteAheadLog } from "./write_ahead_log.ts";
+import { FEED_CLOSE_CODES, FEED_TOPICS, type FeedTopic, LIVE_TOPICS } from "./ws_feed.ts";
 
 /** How often a writer looks at a socket whose send buffer is over the limit, in ms. */
 const BACKPRESSURE_POLL_MS = 5;
@@ -363,7 +358,7 @@ export class FeedConnection {
       this.#config.onError(failure);
       this.#postError(error(
         "internal_error",
-        `Cannot read ${subscription.topic}: ${describe(failure)}`,
+        `Cannot read ${subscription.topic}: ${errorMessage(failure)}`,
         subscription.id,
       ));
       return;
@@ -463,10 +458,6 @@ export class FeedConnection {
 
 function error(code: string, message: string, id: SubscriptionId): ProtocolError {
   return { error: { code, message, id } };
-}
-
-function describe(failure: unknown): string {
-  return failure instanceof Error ? failure.message : String(failure);
 }
 
 function utf8Length(text: string): number {

@@ -2,7 +2,7 @@
 // to the WAL; the protocol is documented in ws_feed.ts.
 
 import { isUlid } from "./_ulid.ts";
-import type { FeedTopic } from "./ws_feed.ts";
+import { FEED_TOPICS, type FeedTopic } from "./ws_feed.ts";
 
 /** A subscription's id as the client chose it. */
 export type SubscriptionId = string | number;
@@ -42,7 +42,6 @@ export const DEFAULT_HEALTH_INTERVAL_MS = 1000;
 export const DEFAULT_METRICS_INTERVAL_MS = 5000;
 const MAX_ID_LENGTH = 64;
 
-const TOPICS: readonly string[] = ["operations", "operation", "state-changes", "health", "metrics"];
 const COMMON_KEYS = ["op", "id", "topic"];
 const KEYS: Record<string, readonly string[]> = {
   "operations": [...COMMON_KEYS, "params"],
@@ -102,12 +101,12 @@ function parseSubscribe(
 ): ClientMessage | ProtocolError {
   if (id === undefined) return badId("subscribe", id);
   const topic = message.topic;
-  if (typeof topic !== "string" || !TOPICS.includes(topic)) {
+  if (typeof topic !== "string" || !FEED_TOPICS.includes(topic as FeedTopic)) {
     return fail(
       "unknown_topic",
       `Cannot subscribe: unknown topic: ${
         typeof topic === "string" ? JSON.stringify(topic.slice(0, 64)) : typeof topic
-      }; expected one of ${TOPICS.join(", ")}`,
+      }; expected one of ${FEED_TOPICS.join(", ")}`,
       id,
     );
   }

@@ -8,7 +8,8 @@
 import assert from "node:assert/strict";
 import { testEachStrategy } from "../runtime/testing.ts";
 import { runAndKill } from "../tests/_crash.ts";
-import { SegmentLog, type SyncPolicy } from "./segment_log.ts";
+import { SegmentLog } from "./segment_log.ts";
+import type { SyncPolicy } from "./types.ts";
 import { crashId, crashPayload, crashType } from "./testdata/crash_payload.ts";
 
 const CHILD = new URL("./testdata/crash_child.ts", import.meta.url).pathname;

@@ -27,10 +27,17 @@
  * @module
  */
 
-export * from "./segment_log.ts";
+export * from "./types.ts";
 export * from "./errors.ts";
-export * from "./operation_log.ts";
+export * from "./segment_log.ts";
+export * from "./write_ahead_log.ts";
 export * from "./processor.ts";
+export * from "./health_monitor.ts";
+export * from "./builtin_handlers.ts";
+export * from "./handler_errors.ts";
+export * from "./histogram.ts";
 export * from "./telemetry.ts";
-export * from "./http_api.ts";
+export * from "./http_handler.ts";
+export * from "./http_server.ts";
 export * from "./ws_feed.ts";
+export * from "./event_source.ts";

@@ -11,8 +11,8 @@
 import assert from "node:assert/strict";
 import { testEachStrategy } from "../runtime/testing.ts";
 import { runAndKill } from "../tests/_crash.ts";
-import { type Operation, OPERATION_STATES, WriteAheadLog } from "./operation_log.ts";
-import type { SyncPolicy } from "./segment_log.ts";
+import { type Operation, OPERATION_STATES, type SyncPolicy } from "./types.ts";
+import { WriteAheadLog } from "./write_ahead_log.ts";
 import {
   crashOpCancelled,
   crashOpParams,

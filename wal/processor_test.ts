@@ -8,22 +8,17 @@ import type {
   SignalOptions,
 } from "../ipfs/content_store.ts";
 import { EmbeddedNode } from "../ipfs/embedded_node.ts";
-import { UnreachableError } from "../ipfs/_kubo_errors.ts";
+import { UnreachableError } from "../ipfs/errors.ts";
 import { currentTime } from "../runtime/checkpoint.ts";
 import { sleep, sleepForever } from "../runtime/sleep.ts";
 import { taskGroup } from "../runtime/task_group.ts";
 import { testEachStrategy } from "../runtime/testing.ts";
 import { WalError } from "./errors.ts";
-import { type Operation, WriteAheadLog } from "./operation_log.ts";
-import {
-  type HandlerContext,
-  HealthMonitor,
-  type HealthState,
-  isRetriableError,
-  isUnavailableError,
-  OperationProcessor,
-  type OperationStore,
-} from "./processor.ts";
+import { isRetriableError, isUnavailableError } from "./handler_errors.ts";
+import { HealthMonitor } from "./health_monitor.ts";
+import { OperationProcessor } from "./processor.ts";
+import type { HandlerContext, HealthState, Operation, OperationStore } from "./types.ts";
+import { WriteAheadLog } from "./write_ahead_log.ts";
 import { withTempDir } from "../tests/_files.ts";
 import { countingHandlers, NO_STORE } from "../tests/_wal.ts";
 

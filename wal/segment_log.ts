@@ -122,22 +122,21 @@ import { CancelledError } from "../runtime/errors.ts";
 import { withSignal } from "../runtime/timeouts.ts";
 import { lockFile } from "../runtime/lock_file.ts";
 import { macrotaskYield } from "../runtime/macrotask.ts";
+import { errorMessage, typeName } from "./_error_text.ts";
 import { faults } from "./_faults.ts";
-import { segmentLogAccess } from "./_internals.ts";
+import { encodeRecord, FrameReader, HEADER_SIZE, RECORD_OVERHEAD } from "./_frame.ts";
+import { deliver, DONE, Pending, QUEUED, reject, settled, TAKEN } from "./_pending_append.ts";
 import {
-  decodeHeader,
-  encodeHeader,
-  encodeRecord,
-  FrameReader,
-  frameSize,
-  HEADER_SIZE,
-  identitySeed,
-  parseSegmentFileName,
-  RECORD_OVERHEAD,
-  SEGMENT_SUFFIX,
-  segmentFileName,
-  TEMP_SUFFIX,
-} from "./_frame.ts";
+  createSegment,
+  ensureDir,
+  IoFailure,
+  isNoSpace,
+  join,
+  type Segment,
+  syncDir,
+} from "./_segment_files.ts";
+import { checkOptions, type SegmentLogConfig } from "./_segment_log_options.ts";
+import { recover, type Recovered } from "./_segment_recovery.ts";
 import {
   WalClosedError,
   WalCorruptionError,
@@ -146,88 +145,19 @@ import {
   WalFailedError,
   WalLockedError,
 } from "./errors.ts";
+import type {
+  AppendOptions,
+  AppendResult,
+  RecoveryReport,
+  SegmentLogOptions,
+  SyncPolicy,
+} from "./types.ts";
 
-/** When an append counts as done: see the module documentation. */
-export type SyncPolicy = "always" | "group" | "none";
-
-const POLICIES: readonly string[] = ["always", "group", "none"];
 const MIB = 1024 * 1024;
-/** The smallest allowed segment size. */
-const MIN_SEGMENT_SIZE = 256;
-/** The largest allowed payload: the length field is 32 bits, and buffers stay reasonable. */
-const MAX_PAYLOAD_LIMIT = 1024 * MIB;
-const FIRST_LSN = 1;
 /** Groups up to this size are written with one synchronous write call. */
 const SYNC_WRITE_LIMIT = 256 * 1024;
 /** How far ahead of its records the active segment file is extended. */
 const RESERVE_BYTES = 4 * MIB;
-
-/** Options for {@linkcode SegmentLog.open}. */
-export interface SegmentLogOptions {
-  /** When an append counts as done. Default `"group"`. */
-  syncPolicy?: SyncPolicy;
-  /** Rotate to a new segment when the next group would pass this many bytes. Default 64 MiB. */
-  segmentSize?: number;
-  /** The largest payload accepted, in bytes. Default 16 MiB. */
-  maxPayloadSize?: number;
-  /** The most bytes a group takes (it always takes at least one record). Default 1 MiB. */
-  maxGroupBytes?: number;
-  /**
-   * How long a group leader waits for more records before writing, in
-   * milliseconds on the runtime clock; it stops waiting once `maxGroupBytes`
-   * are queued. Default 0: no waiting beyond the records queued while the
-   * previous group was written.
-   */
-  maxGroupDelayMs?: number;
-  /**
-   * Hears of every commit group and every `fdatasync`, with its duration:
-   * for telemetry (the write-ahead log feeds its histograms from it).
-   */
-  observer?: SegmentLogObserver;
-}
-
-/**
- * Receives what the log's commits did, as they happen: see
- * {@linkcode SegmentLogOptions.observer}. The calls are synchronous and on
- * the commit path, so keep them cheap; an error they throw is reported
- * (`reportError`) and otherwise ignored.
- */
-export interface SegmentLogObserver {
-  /**
-   * A group was written (and synced, when the policy and its records asked
-   * for it): how many records and bytes (framing included) it held.
-   */
-  group?(records: number, bytes: number): void;
-  /**
-   * An `fdatasync` (or `fsync`) of a segment file finished, with its
-   * duration in seconds: one call per sync that `stats.syncs` counts (group
-   * commits, rotation, close).
-   */
-  sync?(seconds: number): void;
-}
-
-/** Options for {@linkcode SegmentLog.append}. */
-export interface AppendOptions {
-  /**
-   * Stops waiting when aborted. A record still queued is dropped and never
-   * written, and the append rejects with the signal's reason; a record
-   * already taken into a group being written is not dropped: the append
-   * waits for the group and returns its result.
-   */
-  signal?: AbortSignal;
-  /**
-   * Whether to wait for `fdatasync` under the `"always"` and `"group"`
-   * policies. Default `true`. With `false` the append resolves once its
-   * record is written to the operating system.
-   */
-  durable?: boolean;
-}
-
-/** What {@linkcode SegmentLog.append} resolves with. */
-export interface AppendResult {
-  /** The record's log sequence number. */
-  lsn: number;
-}
 
 /** A record read back by {@linkcode SegmentLog.replay}. */
 export interface LogRecord {
@@ -245,44 +175,6 @@ export interface ReplayOptions {
   fromLsn?: number;
 }
 
-/** Where recovery found damage. */
-export interface RecoveryDamage {
-  /**
-   * `"torn"`: a record runs past the end of its segment; `"corrupt"`: a
-   * record's checksum (or type) is wrong; `"header"`: a segment header is
-   * invalid; `"gap"`: a segment does not start where the one before ends.
-   */
-  kind: "torn" | "corrupt" | "header" | "gap";
-  /** The segment file. */
-  path: string;
-  /** The byte offset in it where replay stops. */
-  offset: number;
-  /** Details. */
-  reason: string;
-}
-
-/** What {@linkcode SegmentLog.open} found and repaired. */
-export interface RecoveryReport {
-  /** Intact records found. */
-  records: number;
-  /** Intact segments kept. */
-  segments: number;
-  /** The damage where replay stopped, `undefined` when the log was intact. */
-  damage: RecoveryDamage | undefined;
-  /** Files that received the bytes cut off or set aside. */
-  sideFiles: string[];
-  /** How many bytes were cut off or set aside. */
-  discardedBytes: number;
-  /**
-   * Zeros after the last record of the last segment, cut off: space the log
-   * reserves ahead of its records, left behind when it was not closed (a
-   * crash). Not damage.
-   */
-  reservedBytes: number;
-  /** Leftover temporary files of an interrupted rotation that were removed. */
-  removedTempFiles: number;
-}
-
 /** Counters of a {@linkcode SegmentLog} since it was opened. */
 export interface SegmentLogStats {
   /** Records appended and acknowledged. */
@@ -295,66 +187,6 @@ export interface SegmentLogStats {
   rotations: number;
   /** Record bytes written, framing included. */
   bytes: number;
-}
-
-const QUEUED = 0;
-const TAKEN = 1;
-const DONE = 2;
-
-/** An append on its way to the disk. */
-class Pending {
-  readonly type: number;
-  readonly payload: Uint8Array;
-  readonly durable: boolean;
-  readonly size: number;
-  state = QUEUED;
-  /** Woken with the result, or with the record itself when it is to lead the next group. */
-  waiter: Waiter<AppendResult | Pending> | undefined;
-  result: AppendResult | undefined;
-  error: unknown;
-  /** Created when the append's wait was cancelled while its group was in flight. */
-  deferred: PromiseWithResolvers<AppendResult> | undefined;
-
-  constructor(type: number, payload: Uint8Array, durable: boolean) {
-    this.type = type;
-    this.payload = payload;
-    this.durable = durable;
-    this.size = frameSize(payload.length);
-  }
-}
-
-interface Segment {
-  baseLsn: number;
-  path: string;
-  /** Records acknowledged in it. */
-  count: number;
-  /** Bytes, header included, up to the end of the last acknowledged group. */
-  size: number;
-  /** The CRC seed of its records (its identity). */
-  seed: number;
-}
-
-/** An I/O failure during a group; `fatal` when the log cannot go on. */
-class IoFailure extends Error {
-  constructor(readonly what: string, readonly fatal: boolean, cause: unknown) {
-    super(`${what}: ${describe(cause)}`, { cause });
-  }
-}
-
-interface Config {
-  policy: SyncPolicy;
-  segmentSize: number;
-  maxPayloadSize: number;
-  maxGroupBytes: number;
-  maxGroupDelayMs: number;
-  observer: SegmentLogObserver | undefined;
-}
-
-interface Recovered {
-  segments: Segment[];
-  file: Deno.FsFile;
-  logId: bigint;
-  report: RecoveryReport;
 }
 
 /**
@@ -383,7 +215,7 @@ interface Recovered {
  */
 export class SegmentLog implements AsyncDisposable {
   readonly #dir: string;
-  readonly #config: Config;
+  readonly #config: SegmentLogConfig;
   readonly #lock: Deno.FsFile;
   readonly #logId: bigint;
   readonly #segments: Segment[];
@@ -410,10 +242,13 @@ export class SegmentLog implements AsyncDisposable {
   #view = new DataView(this.#buffer.buffer);
   #compaction: Promise<unknown> = Promise.resolve();
   #stats: SegmentLogStats = { records: 0, groups: 0, syncs: 0, rotations: 0, bytes: 0 };
-  /** When the last group was acknowledged, `performance.now()`. */
-  #ackedAt = 0;
 
-  private constructor(dir: string, config: Config, lock: Deno.FsFile, recovered: Recovered) {
+  private constructor(
+    dir: string,
+    config: SegmentLogConfig,
+    lock: Deno.FsFile,
+    recovered: Recovered,
+  ) {
     this.#dir = dir;
     this.#config = config;
     this.#lock = lock;
@@ -576,10 +411,6 @@ export class SegmentLog implements AsyncDisposable {
     return this.#append(type, payload, durable);
   }
 
-  static {
-    segmentLogAccess.ackedAt = (log) => log.#ackedAt;
-  }
-
   // Not an async function: an append that waits for a group (most do) costs one `then`
   // rather than an async frame.
   #append(type: number, payload: Uint8Array, durable: boolean): Promise<AppendResult> {
@@ -735,16 +566,14 @@ export class SegmentLog implements AsyncDisposable {
       return;
     }
     this.#dirty = true;
-    let ackedAt: number | undefined;
     if (durable && config.policy !== "none") {
       try {
-        ackedAt = await this.#sync(segment.path);
+        await this.#sync(segment.path);
       } catch (error) {
         this.#failGroup(group, error);
         return;
       }
     }
-    this.#ackedAt = ackedAt ?? performance.now();
     const first = segment.baseLsn + segment.count;
     segment.size += bytes;
     segment.count += count;
@@ -807,9 +636,9 @@ export class SegmentLog implements AsyncDisposable {
 
   /**
    * `fdatasync` of the active segment, timed for the observer; an error is
-   * fatal. Returns when it ended (`performance.now()`).
+   * fatal.
    */
-  async #sync(path: string): Promise<number> {
+  async #sync(path: string): Promise<void> {
     let started: number;
     try {
       if (faults.beforeSync !== undefined) await faults.beforeSync(path);
@@ -829,7 +658,6 @@ export class SegmentLog implements AsyncDisposable {
         reportError(error);
       }
     }
-    return ended;
   }
 
   /** A write failed: cut the segment back to `start`; a full disk is not fatal. */
@@ -907,7 +735,7 @@ export class SegmentLog implements AsyncDisposable {
   /** Enters the failed state: `group` and everything queued rejects, and every later append. */
   #fail(error: unknown, group: Pending[]): void {
     if (this.#failure === undefined) {
-      const what = error instanceof IoFailure ? error.message : describe(error);
+      const what = error instanceof IoFailure ? error.message : errorMessage(error);
       this.#failure = new WalFailedError(
         `Cannot append record: the log failed on an I/O error and accepts no more appends: ${what}`,
         { cause: error instanceof IoFailure ? error.cause : error },
@@ -976,7 +804,7 @@ export class SegmentLog implements AsyncDisposable {
             frame = await reader.next();
           } catch (error) {
             throw new WalCorruptionError(
-              `Cannot replay log: ${segment.path}: ${describe(error)}`,
+              `Cannot replay log: ${segment.path}: ${errorMessage(error)}`,
               { cause: error },
             );
           }
@@ -1049,7 +877,7 @@ export class SegmentLog implements AsyncDisposable {
         if (!(error instanceof Deno.errors.NotFound)) {
           segments.unshift(...removed.slice(i));
           throw new WalError(
-            `Cannot compact log: cannot remove ${removed[i].path}: ${describe(error)}`,
+            `Cannot compact log: cannot remove ${removed[i].path}: ${errorMessage(error)}`,
             { cause: error },
           );
         }
@@ -1125,370 +953,4 @@ export class SegmentLog implements AsyncDisposable {
     this.#lock.close();
     if (error !== undefined) throw error;
   }
-}
-
-/** The append's outcome, once its group is done (waiting for it if needed). */
-function settled(record: Pending): Promise<AppendResult> {
-  if (record.state === DONE) {
-    return record.error === undefined
-      ? Promise.resolve(record.result!)
-      : Promise.reject(record.error);
-  }
-  record.deferred = Promise.withResolvers<AppendResult>();
-  return record.deferred.promise;
-}
-
-function deliver(record: Pending, result: AppendResult): void {
-  record.state = DONE;
-  record.result = result;
-  if (record.waiter !== undefined) {
-    if (!record.waiter.wake(result)) record.deferred?.resolve(result);
-  } else record.deferred?.resolve(result);
-}
-
-function reject(record: Pending, error: unknown): void {
-  record.state = DONE;
-  record.error = error;
-  if (record.waiter !== undefined) {
-    if (!record.waiter.fail(error)) record.deferred?.reject(error);
-  } else record.deferred?.reject(error);
-}
-
-function checkOptions(options: SegmentLogOptions): Config {
-  if (options === null || typeof options !== "object") {
-    throw new TypeError(`Cannot open log: options must be an object: received ${options}`);
-  }
-  const policy = options.syncPolicy ?? "group";
-  if (!POLICIES.includes(policy)) {
-    throw new TypeError(
-      `Cannot open log: syncPolicy must be one of ${POLICIES.join(", ")}: received ${
-        JSON.stringify(policy)
-      }`,
-    );
-  }
-  const segmentSize = checkInteger(
-    "segmentSize",
-    options.segmentSize ?? 64 * MIB,
-    MIN_SEGMENT_SIZE,
-    Number.MAX_SAFE_INTEGER,
-  );
-  const maxPayloadSize = checkInteger(
-    "maxPayloadSize",
-    options.maxPayloadSize ?? 16 * MIB,
-    0,
-    MAX_PAYLOAD_LIMIT,
-  );
-  const maxGroupBytes = checkInteger(
-    "maxGroupBytes",
-    options.maxGroupBytes ?? MIB,
-    RECORD_OVERHEAD,
-    Number.MAX_SAFE_INTEGER,
-  );
-  const maxGroupDelayMs = options.maxGroupDelayMs ?? 0;
-  if (typeof maxGroupDelayMs !== "number" || !(maxGroupDelayMs >= 0) || maxGroupDelayMs > 60_000) {
-    throw new RangeError(
-      `Cannot open log: maxGroupDelayMs must be a number from 0 to 60000: received ${maxGroupDelayMs}`,
-    );
-  }
-  const observer = options.observer;
-  if (observer !== undefined && (observer === null || typeof observer !== "object")) {
-    throw new TypeError(
-      `Cannot open log: observer must be an object: received ${typeName(observer)}`,
-    );
-  }
-  return { policy, segmentSize, maxPayloadSize, maxGroupBytes, maxGroupDelayMs, observer };
-}
-
-function checkInteger(name: string, value: number, min: number, max: number): number {
-  if (!Number.isSafeInteger(value) || value < min || value > max) {
-    throw new RangeError(
-      `Cannot open log: ${name} must be an integer from ${min} to ${max}: received ${value}`,
-    );
-  }
-  return value;
-}
-
-/** Scans the segments, repairs the tail and opens the last segment for appending. */
-async function recover(dir: string): Promise<Recovered> {
-  const found: { baseLsn: number; name: string }[] = [];
-  const temps: string[] = [];
-  for await (const entry of Deno.readDir(dir)) {
-    if (!entry.isFile) continue;
-    if (entry.name.endsWith(SEGMENT_SUFFIX + TEMP_SUFFIX)) temps.push(entry.name);
-    const baseLsn = parseSegmentFileName(entry.name);
-    if (baseLsn !== undefined) found.push({ baseLsn, name: entry.name });
-  }
-  found.sort((a, b) => a.baseLsn - b.baseLsn);
-  const report: RecoveryReport = {
-    records: 0,
-    segments: 0,
-    damage: undefined,
-    sideFiles: [],
-    discardedBytes: 0,
-    reservedBytes: 0,
-    removedTempFiles: 0,
-  };
-  let dirChanged = false;
-  for (const name of temps) {
-    await Deno.remove(join(dir, name));
-    report.removedTempFiles++;
-    dirChanged = true;
-  }
-
-  const stamp = Date.now();
-  const kept: Segment[] = [];
-  let logId: bigint | undefined;
-  let stop = found.length;
-  for (let i = 0; i < found.length; i++) {
-    const { baseLsn, name } = found[i];
-    const path = join(dir, name);
-    const previous = kept.at(-1);
-    if (previous !== undefined && baseLsn !== previous.baseLsn + previous.count) {
-      report.damage = {
-        kind: "gap",
-        path,
-        offset: 0,
-        reason: `segment starts at LSN ${baseLsn}, expected ${previous.baseLsn + previous.count}`,
-      };
-      stop = i;
-      break;
-    }
-    const file = await Deno.open(path, { read: true, write: true });
-    try {
-      const size = (await file.stat()).size;
-      const headerBytes = await readAt(file, 0, Math.min(HEADER_SIZE, size));
-      const header = decodeHeader(headerBytes);
-      const problem = typeof header === "string"
-        ? header
-        : header.baseLsn !== baseLsn
-        ? `header says base LSN ${header.baseLsn}, file name says ${baseLsn}`
-        : logId !== undefined && header.logId !== logId
-        ? "segment belongs to another log (log id differs)"
-        : undefined;
-      if (problem !== undefined) {
-        report.damage = { kind: "header", path, offset: 0, reason: problem };
-        stop = i;
-        break;
-      }
-      logId ??= (header as { logId: bigint }).logId;
-      const seed = identitySeed(headerBytes);
-      await file.seek(HEADER_SIZE, Deno.SeekMode.Start);
-      const reader = new FrameReader(file, seed, HEADER_SIZE, size);
-      let count = 0;
-      while ((await reader.next()) !== undefined) count++;
-      const end = reader.stop!;
-      kept.push({ baseLsn, path, count, size: reader.offset, seed });
-      report.records += count;
-      if (
-        end.kind !== "end" && i === found.length - 1 && size - end.offset >= RECORD_OVERHEAD &&
-        await isZero(file, end.offset, size)
-      ) {
-        // Space the log reserved ahead of its records (it was not closed): not damage.
-        await file.truncate(end.offset);
-        await syncFile(file, path, false);
-        report.reservedBytes = size - end.offset;
-      } else if (end.kind !== "end") {
-        report.damage = { kind: end.kind, path, offset: end.offset, reason: end.reason };
-        const side = await copyRange(file, end.offset, size, `${path}.tail-${end.offset}-${stamp}`);
-        await syncDir(dir);
-        await file.truncate(end.offset);
-        await syncFile(file, path, false);
-        report.sideFiles.push(side);
-        report.discardedBytes += size - end.offset;
-        stop = i + 1;
-        break;
-      }
-    } finally {
-      file.close();
-    }
-  }
-  for (let i = stop; i < found.length; i++) {
-    const path = join(dir, found[i].name);
-    const side = `${path}.discarded-${stamp}`;
-    report.discardedBytes += (await Deno.stat(path)).size;
-    await Deno.rename(path, side);
-    report.sideFiles.push(side);
-    dirChanged = true;
-  }
-
-  let file: Deno.FsFile;
-  if (kept.length === 0) {
-    // A new log, or one whose first segment is unreadable: start at its LSN.
-    logId ??= randomLogId();
-    const created = await createSegment(dir, found[0]?.baseLsn ?? FIRST_LSN, logId);
-    kept.push(created.segment);
-    file = created.file;
-    dirChanged = false;
-  } else {
-    file = await Deno.open(kept[kept.length - 1].path, { write: true });
-  }
-  try {
-    if (dirChanged) await syncDir(dir);
-  } catch (error) {
-    file.close();
-    throw error;
-  }
-  report.segments = kept.length;
-  return { segments: kept, file, logId: logId!, report };
-}
-
-/** Creates a segment whole: temp file, header, fsync, rename, directory fsync. */
-async function createSegment(
-  dir: string,
-  baseLsn: number,
-  logId: bigint,
-): Promise<{ segment: Segment; file: Deno.FsFile }> {
-  const path = join(dir, segmentFileName(baseLsn));
-  const temp = path + TEMP_SUFFIX;
-  const salt = crypto.getRandomValues(new Uint32Array(1))[0];
-  const header = encodeHeader({ salt, logId, baseLsn });
-  let file: Deno.FsFile | undefined;
-  let syncing = false;
-  try {
-    await Deno.remove(temp).catch(() => {});
-    file = await Deno.open(temp, { write: true, createNew: true });
-    if (faults.beforeWrite !== undefined) await faults.beforeWrite(temp, header);
-    let data = header;
-    while (data.length > 0) data = data.subarray(await file.write(data));
-    syncing = true;
-    await syncFile(file, temp, true);
-    syncing = false;
-    await Deno.rename(temp, path);
-  } catch (error) {
-    file?.close();
-    await Deno.remove(temp).catch(() => {});
-    throw new IoFailure(
-      syncing ? `fsync of ${temp}` : `cannot create segment ${path}`,
-      syncing,
-      error,
-    );
-  }
-  try {
-    await syncDir(dir);
-  } catch (error) {
-    file.close();
-    throw new IoFailure(`fsync of directory ${dir}`, true, error);
-  }
-  return {
-    segment: { baseLsn, path, count: 0, size: HEADER_SIZE, seed: identitySeed(header) },
-    file,
-  };
-}
-
-async function syncFile(file: Deno.FsFile, path: string, full: boolean): Promise<void> {
-  if (faults.beforeSync !== undefined) await faults.beforeSync(path);
-  if (full) await file.sync();
-  else await file.syncData();
-}
-
-async function syncDir(dir: string): Promise<void> {
-  const handle = await Deno.open(dir, { read: true });
-  try {
-    await syncFile(handle, dir, true);
-  } finally {
-    handle.close();
-  }
-}
-
-/** Creates `dir` if missing, and makes its entry durable in the parent. */
-async function ensureDir(dir: string): Promise<void> {
-  try {
-    const info = await Deno.stat(dir);
-    if (!info.isDirectory) {
-      throw new TypeError(`Cannot open log: ${dir} exists and is not a directory`);
-    }
-    return;
-  } catch (error) {
-    if (!(error instanceof Deno.errors.NotFound)) throw error;
-  }
-  await Deno.mkdir(dir, { recursive: true });
-  const slash = dir.lastIndexOf("/");
-  await syncDir(slash > 0 ? dir.slice(0, slash) : slash === 0 ? "/" : ".");
-}
-
-/** Whether `file[start..end)` holds only zero bytes. */
-async function isZero(file: Deno.FsFile, start: number, end: number): Promise<boolean> {
-  const chunk = new Uint8Array(Math.min(MIB, end - start));
-  await file.seek(start, Deno.SeekMode.Start);
-  for (let position = start; position < end;) {
-    const read = await file.read(chunk.subarray(0, Math.min(chunk.length, end - position)));
-    if (read === null) return false;
-    for (let i = 0; i < read; i++) if (chunk[i] !== 0) return false;
-    position += read;
-  }
-  return true;
-}
-
-async function readAt(file: Deno.FsFile, offset: number, length: number): Promise<Uint8Array> {
-  const bytes = new Uint8Array(length);
-  await file.seek(offset, Deno.SeekMode.Start);
-  let done = 0;
-  while (done < length) {
-    const read = await file.read(bytes.subarray(done));
-    if (read === null) break;
-    done += read;
-  }
-  return bytes.subarray(0, done);
-}
-
-/**
- * Copies `file[start..end)` into a new file named `name` (or `name.1`,
- * `name.2`... if taken) and syncs it. Returns the path used.
- */
-async function copyRange(
-  file: Deno.FsFile,
-  start: number,
-  end: number,
-  name: string,
-): Promise<string> {
-  let out: Deno.FsFile | undefined;
-  let path = name;
-  for (let attempt = 1; out === undefined; attempt++) {
-    try {
-      out = await Deno.open(path, { write: true, createNew: true });
-    } catch (error) {
-      if (!(error instanceof Deno.errors.AlreadyExists) || attempt > 100) throw error;
-      path = `${name}.${attempt}`;
-    }
-  }
-  try {
-    const chunk = new Uint8Array(Math.min(MIB, Math.max(1, end - start)));
-    await file.seek(start, Deno.SeekMode.Start);
-    let position = start;
-    while (position < end) {
-      const read = await file.read(chunk.subarray(0, Math.min(chunk.length, end - position)));
-      if (read === null) break;
-      let data = chunk.subarray(0, read);
-      while (data.length > 0) data = data.subarray(await out.write(data));
-      position += read;
-    }
-    await syncFile(out, path, true);
-  } finally {
-    out.close();
-  }
-  return path;
-}
-
-function randomLogId(): bigint {
-  return crypto.getRandomValues(new BigUint64Array(1))[0];
-}
-
-function join(dir: string, name: string): string {
-  return dir.endsWith("/") ? dir + name : `${dir}/${name}`;
-}
-
-function isNoSpace(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  return code === "ENOSPC" || code === "EDQUOT";
-}
-
-function describe(error: unknown): string {
-  if (error instanceof Error) return error.message;
-  return String(error);
-}
-
-function typeName(value: unknown): string {
-  if (value === null) return "null";
-  if (typeof value === "object") return value.constructor?.name ?? "object";
-  return typeof value;
 }

@@ -10,7 +10,8 @@ import {
   WalFailedError,
   WalLockedError,
 } from "./errors.ts";
-import { type LogRecord, SegmentLog, type SyncPolicy } from "./segment_log.ts";
+import { type LogRecord, SegmentLog } from "./segment_log.ts";
+import type { SyncPolicy } from "./types.ts";
 import { mountTmpfs, unmount } from "../tests/_tmpfs.ts";
 import { ioError, withWalDir } from "../tests/_wal.ts";
 
@@ -208,6 +209,7 @@ testEachStrategy("a durable append never rides in an unsynced group", async () =
 
 /** Waits a few real milliseconds: several turns of the event loop. */
 function realPause(): Promise<void> {
+  // deno-lint-ignore ipfs-kit/no-bare-timer -- real time, which the virtual clock must not move
   return new Promise((resolve) => setTimeout(resolve, 15));
 }
 

@@ -2,8 +2,9 @@ import assert from "node:assert/strict";
 import { testEachStrategy } from "../runtime/testing.ts";
 import { taskGroup } from "../runtime/task_group.ts";
 import { sleep } from "../runtime/sleep.ts";
-import { WriteAheadLog } from "./operation_log.ts";
-import { Histogram, WalTelemetry } from "./telemetry.ts";
+import { Histogram } from "./histogram.ts";
+import { WalTelemetry } from "./telemetry.ts";
+import { WriteAheadLog } from "./write_ahead_log.ts";
 
 interface Sample {
   name: string;

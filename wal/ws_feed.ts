@@ -1,7 +1,8 @@
 /**
  * The live WebSocket feed of the write-ahead log's HTTP API
- * ({@linkcode createWalHandler}, route `GET <basePath>/feed`): the protocol,
- * its message types, and the event source the feed is driven by.
+ * ({@linkcode createWalHandler}, route `GET <basePath>/feed`): the protocol
+ * and its message types. What drives its live topics is described under
+ * "Live changes".
  *
  * ## Protocol
  * Every message is one JSON object in a text frame; binary frames are
@@ -60,8 +61,8 @@
  * ## Live changes
  * The `operations`, `operation` and `state-changes` topics need a
  * {@linkcode WalEventSource}: the `events` option of
- * {@linkcode createWalHandler}, or the log itself once it has a `watch()`
- * method of that shape. Without one they answer `unavailable`.
+ * {@linkcode createWalHandler}, or by default the log's own
+ * ({@linkcode walEventSource}). Without one they answer `unavailable`.
  *
  * @example Follow one operation
  * ```ts ignore
@@ -77,82 +78,23 @@
  * @module
  */
 
-import type { Operation, OperationState } from "./operation_log.ts";
-import type { HealthState } from "./processor.ts";
-import type { OperationJson, WalHealth } from "./http_api.ts";
+import type { OperationChangeKind, OperationJson, OperationState, WalHealth } from "./types.ts";
 import type { WalTelemetrySnapshot } from "./telemetry.ts";
-
-/**
- * A change a {@linkcode WalEventSource} reports: an operation changed (it
- * was submitted, changed state or another field, or was removed by a
- * checkpoint), or the backend's health as the processor sees it changed.
- */
-export type WalEvent =
-  | {
-    /** An operation changed. */
-    readonly kind: "operation";
-    /** Submitted, updated (in memory, as `get()` returns it), or removed by a checkpoint. */
-    readonly change: OperationChangeKind;
-    /** The operation after the change (when removed: as it was last). */
-    readonly operation: Operation;
-    /** Its state before the change; `undefined` when it was just submitted. */
-    readonly previous: OperationState | undefined;
-  }
-  | {
-    /** The backend's health changed. */
-    readonly kind: "health";
-    /** The new state; `undefined` when no processor runs. */
-    readonly state: HealthState | undefined;
-    /** The state before. */
-    readonly previous: HealthState | undefined;
-  };
-
-/**
- * What the feed needs to be live: a way to be told of every change as it
- * happens. `watch(listener)` calls `listener` synchronously after each
- * change, in the order of the changes, until the returned `Disposable` is
- * disposed. Listeners must be quick and must not throw (the feed's only
- * queue a message).
- *
- * @example An event source of your own
- * ```ts
- * import assert from "node:assert/strict";
- * import type { WalEvent, WalEventSource } from "@ipfs-kit/kit/wal";
- *
- * class Broadcaster implements WalEventSource {
- *   readonly #listeners = new Set<(event: WalEvent) => void>();
- *   watch(listener: (event: WalEvent) => void): Disposable {
- *     this.#listeners.add(listener);
- *     return { [Symbol.dispose]: () => this.#listeners.delete(listener) };
- *   }
- *   emit(event: WalEvent): void {
- *     for (const listener of this.#listeners) listener(event);
- *   }
- * }
- * const source = new Broadcaster();
- * let seen = 0;
- * using _ = source.watch(() => seen++);
- * source.emit({ kind: "health", state: "online", previous: undefined });
- * assert.equal(seen, 1);
- * ```
- */
-export interface WalEventSource {
-  /**
-   * Calls `listener` after every change until the result is disposed.
-   *
-   * @param listener Called synchronously with each change.
-   * @returns Disposing it stops the calls.
-   */
-  watch(listener: (event: WalEvent) => void): Disposable;
-}
-
-/** How an operation changed: see {@linkcode WalEvent}. */
-export type OperationChangeKind = "submitted" | "updated" | "removed";
 
 /** The feed's topics; see the module documentation. */
 export type FeedTopic = "operations" | "operation" | "state-changes" | "health" | "metrics";
 
-/** Every topic of the feed. */
+/**
+ * Every topic of the feed.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { FEED_TOPICS } from "@ipfs-kit/kit/wal";
+ *
+ * assert(FEED_TOPICS.includes("health"));
+ * ```
+ */
 export const FEED_TOPICS: readonly FeedTopic[] = Object.freeze([
   "operations",
   "operation",
@@ -161,7 +103,18 @@ export const FEED_TOPICS: readonly FeedTopic[] = Object.freeze([
   "metrics",
 ]);
 
-/** The topics that need a {@linkcode WalEventSource}. */
+/**
+ * The topics that need a {@linkcode WalEventSource}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { FEED_TOPICS, LIVE_TOPICS } from "@ipfs-kit/kit/wal";
+ *
+ * assert(LIVE_TOPICS.every((topic) => FEED_TOPICS.includes(topic)));
+ * assert(!LIVE_TOPICS.includes("metrics"));
+ * ```
+ */
 export const LIVE_TOPICS: readonly FeedTopic[] = Object.freeze([
   "operations",
   "operation",
@@ -335,7 +288,17 @@ export type FeedMessage =
     message: string;
   };
 
-/** The close codes the server uses. */
+/**
+ * The close codes the server uses.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { FEED_CLOSE_CODES } from "@ipfs-kit/kit/wal";
+ *
+ * assert.equal(FEED_CLOSE_CODES.messageTooBig, 1009);
+ * ```
+ */
 export const FEED_CLOSE_CODES: {
   /** The server shuts down. */
   readonly goingAway: 1001;
@@ -351,64 +314,3 @@ export const FEED_CLOSE_CODES: {
   internalError: 1011,
   tryAgainLater: 1013,
 });
-
-/** The shape of `WriteAheadLog.subscribe`, the log's own change listener. */
-interface Subscribable {
-  subscribe(
-    listener: (change: {
-      readonly kind: OperationChangeKind;
-      readonly operation: Operation;
-      readonly previousState: OperationState | undefined;
-    }) => void,
-  ): () => void;
-}
-
-/**
- * The log's own event source, if it has one: the log itself when it has a
- * `watch()` method as {@linkcode WalEventSource} describes, or an adapter
- * of its `subscribe(listener)` change listener. Operation changes only: the
- * log reports no health changes, so the feed's `health` topic samples.
- *
- * @param wal The log, or anything else.
- * @returns An event source, or `undefined`.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { walEventSource, WriteAheadLog } from "@ipfs-kit/kit/wal";
- *
- * assert.equal(walEventSource({}), undefined);
- * const dir = await Deno.makeTempDir();
- * await using wal = await WriteAheadLog.open(dir);
- * const states: string[] = [];
- * {
- *   using _ = walEventSource(wal)!.watch((event) => {
- *     if (event.kind === "operation") states.push(event.operation.state);
- *   });
- *   const { id } = await wal.submit("custom", {});
- *   await wal.cancel(id);
- * }
- * assert.equal(states.join(), "pending,cancelled");
- * await wal.close();
- * await Deno.remove(dir, { recursive: true });
- * ```
- */
-export function walEventSource(wal: unknown): WalEventSource | undefined {
-  if (wal === null || typeof wal !== "object") return undefined;
-  if (typeof (wal as Partial<WalEventSource>).watch === "function") return wal as WalEventSource;
-  if (typeof (wal as Partial<Subscribable>).subscribe !== "function") return undefined;
-  const log = wal as Subscribable;
-  return {
-    watch(listener: (event: WalEvent) => void): Disposable {
-      const unsubscribe = log.subscribe((change) =>
-        listener({
-          kind: "operation",
-          change: change.kind,
-          operation: change.operation,
-          previous: change.previousState,
-        })
-      );
-      return { [Symbol.dispose]: unsubscribe };
-    },
-  };
-}

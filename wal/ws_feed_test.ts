@@ -4,8 +4,8 @@ import { sleep } from "../runtime/sleep.ts";
 import { taskGroup } from "../runtime/task_group.ts";
 import { testEachStrategy } from "../runtime/testing.ts";
 import { failAfter } from "../runtime/timeouts.ts";
-import { serveWal, type WalServer } from "./http_api.ts";
-import type { WalEvent, WalEventSource } from "./ws_feed.ts";
+import { serveWal, type WalServer } from "./http_server.ts";
+import type { WalEvent, WalEventSource } from "./types.ts";
 import { NO_STORE, processUntilIdle, UNKNOWN_ID, withWal } from "../tests/_wal.ts";
 
 const TOKEN = "feed-token-0123456789abcdef";

@@ -11,7 +11,8 @@ import { run } from "../../runtime/run.ts";
 import { sleep } from "../../runtime/sleep.ts";
 import { taskGroup } from "../../runtime/task_group.ts";
 import type { StrategyName } from "../../runtime/strategy.ts";
-import { SegmentLog, type SyncPolicy } from "../segment_log.ts";
+import { SegmentLog } from "../segment_log.ts";
+import type { SyncPolicy } from "../types.ts";
 import { crashPayload, crashType } from "./crash_payload.ts";
 import { say } from "../../tests/_crash_child.ts";
 

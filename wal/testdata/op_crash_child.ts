@@ -14,9 +14,8 @@ import { run } from "../../runtime/run.ts";
 import { sleep } from "../../runtime/sleep.ts";
 import { taskGroup } from "../../runtime/task_group.ts";
 import type { StrategyName } from "../../runtime/strategy.ts";
-import { WriteAheadLog } from "../operation_log.ts";
-import type { HandlerContext } from "../processor.ts";
-import type { SyncPolicy } from "../segment_log.ts";
+import type { HandlerContext, SyncPolicy } from "../types.ts";
+import { WriteAheadLog } from "../write_ahead_log.ts";
 import {
   crashOpCancelled,
   crashOpFailsOnce,

@@ -12,9 +12,9 @@ import {
   type Operation,
   OPERATION_STATES,
   type OperationChange,
-  WriteAheadLog,
-} from "./operation_log.ts";
-import type { SyncPolicy } from "./segment_log.ts";
+  type SyncPolicy,
+} from "./types.ts";
+import { WriteAheadLog } from "./write_ahead_log.ts";
 import { mountTmpfs, unmount } from "../tests/_tmpfs.ts";
 import { ioError, withWalDir } from "../tests/_wal.ts";
 

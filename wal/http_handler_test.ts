@@ -1,10 +1,12 @@
 import assert from "node:assert/strict";
 import { CID } from "npm:multiformats@14.0.5/cid";
 import { CancelScope } from "../runtime/cancel_scope.ts";
+import { Event } from "../runtime/event.ts";
 import { sleep } from "../runtime/sleep.ts";
 import { taskGroup } from "../runtime/task_group.ts";
 import { testEachStrategy } from "../runtime/testing.ts";
-import { createWalHandler, serveWal, type WalServer } from "./http_api.ts";
+import { createWalHandler } from "./http_handler.ts";
+import { serveWal, type WalServer } from "./http_server.ts";
 import { processUntilIdle, UNKNOWN_ID, withWal } from "../tests/_wal.ts";
 
 const TOKEN = "s3cret-token-0123456789";
@@ -589,7 +591,7 @@ testEachStrategy(
   "a slow cancellation answers 202; closing cancels waiting requests with 503",
   async () => {
     await withWal(async (wal) => {
-      const released = new AbortController();
+      const released = new Event();
       await taskGroup(async (tg) => {
         await using server = serveWal(wal, { requestTimeoutMs: 100 });
         const { body: op } = await call(server, "POST", "/operations", {
@@ -600,7 +602,7 @@ testEachStrategy(
             // Ignores cancellation until released.
             stubborn: async () => {
               await new CancelScope({ shield: true }).run(async () => {
-                while (!released.signal.aborted) await sleep(5);
+                while (!released.isSet) await sleep(5);
               });
               throw new Error("stopped at last");
             },
@@ -610,7 +612,7 @@ testEachStrategy(
         const accepted = await call(server, "POST", `/operations/${op.id}/cancel`);
         assert.equal(accepted.status, 202, accepted.text);
         assert.equal(accepted.body.state, "processing");
-        released.abort();
+        released.set();
         const done = await wal.wait(op.id);
         assert.equal(done.state, "cancelled");
       });
