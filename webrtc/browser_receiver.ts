@@ -332,7 +332,7 @@ export class BrowserReceiver {
           );
         }, { once: true });
       });
-      connected.catch(() => {}); // awaited below; a rejection before that is not unhandled
+      void connected.catch(() => {}); // awaited below; a rejection before that is not unhandled
       if (welcome.offerer === "client") {
         receiver.#openControl();
         const offer = await pc.createOffer();
@@ -448,7 +448,8 @@ export class BrowserReceiver {
       }
       this.close();
     };
-    loop().catch(() => this.close());
+    // The browser has no task groups of the kit: the loop ends with the socket.
+    void loop().catch(() => this.close());
   }
 
   /**
@@ -496,7 +497,7 @@ export class BrowserReceiver {
         },
       );
     });
-    opened.catch(() => {}); // awaited on the first read
+    void opened.catch(() => {}); // awaited on the first read
     channel.addEventListener("message", (event) => {
       const data = (event as MessageEvent).data;
       inbox.push(typeof data === "string" ? data : new Uint8Array(data as ArrayBuffer));

@@ -332,29 +332,35 @@ export function serveSignaling(
       } is not a loopback address: set a token to serve beyond this machine`,
     );
   }
-  const handler = createSignalingHandler(manager, handlerOptions);
-  let server: Deno.HttpServer<Deno.NetAddr>;
+  // Requests come only once Deno.serve returned: the handler is made then,
+  // so that a failed listen leaves nothing to close.
+  let handler: SignalingHandler | undefined;
+  const server = Deno.serve(
+    { hostname, port, onListen() {} },
+    (request, info) => handler!(request, info),
+  );
   try {
-    server = Deno.serve({ hostname, port, onListen() {} }, handler);
+    handler = createSignalingHandler(manager, handlerOptions);
   } catch (error) {
-    handler.close().catch(() => {});
+    void server.shutdown();
     throw error;
   }
+  const routes = handler;
   const host = server.addr.hostname.includes(":")
     ? `[${server.addr.hostname}]`
     : server.addr.hostname;
   let stopping: Promise<void> | undefined;
   const shutdown = (): Promise<void> => {
     stopping ??= (async () => {
-      await handler.close();
+      await routes.close();
       await server.shutdown();
     })();
     return stopping;
   };
   return {
     addr: server.addr,
-    url: `ws://${host}:${server.addr.port}${handler.path}`,
-    handler,
+    url: `ws://${host}:${server.addr.port}${routes.path}`,
+    handler: routes,
     shutdown,
     [Symbol.asyncDispose]: shutdown,
   };
