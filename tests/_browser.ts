@@ -26,6 +26,9 @@ export const CHROMIUM_FLAGS: readonly string[] = [
   "--disable-component-update",
   "--disable-sync",
   "--disable-quic",
+  // No crash handler: it outlives the browser by seconds, holding the test's pipes open.
+  "--disable-crash-reporter",
+  "--disable-breakpad",
 ];
 
 const NAMESPACE_SETUP = [

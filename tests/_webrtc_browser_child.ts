@@ -47,7 +47,10 @@ async function read(stream) {
 }
 window.runChecks = async ({ cid, dir, range, lyingCid }) => {
   const url = "ws://" + location.host;
-  const receiver = await connectBrowserReceiver(url + "/webrtc/signaling", { timeoutMs: 20000 });
+  const connect = (path) => connectBrowserReceiver(url + path, { timeoutMs: 20000 }).catch((error) => {
+    throw new Error(path + ": " + error.message);
+  });
+  const receiver = await connect("/webrtc/signaling");
   const started = performance.now();
   const whole = await read(receiver.open(cid));
   const seconds = (performance.now() - started) / 1000;
@@ -55,7 +58,7 @@ window.runChecks = async ({ cid, dir, range, lyingCid }) => {
   const text = new TextDecoder().decode(await read(receiver.open(dir, { path: "docs/readme.txt" })));
   const stats = receiver.stats();
   receiver.close();
-  const liar = await connectBrowserReceiver(url + "/lying/signaling", { timeoutMs: 20000 });
+  const liar = await connect("/lying/signaling");
   let lie;
   let handedOut = 0;
   try {
@@ -104,6 +107,7 @@ await run(async () => {
     const damaged = links[4].Hash;
     const bundle = await Deno.readFile(bundlePath);
     // Every interface (no bindAddress): Chromium is on the namespace's veth addresses.
+    // The honest server makes the offer (the default); with the liar, the browser offers.
     await using honest = new StreamingManager(node);
     await using liar = new StreamingManager(
       lyingStore(node, (cid, bytes) => {
@@ -112,6 +116,7 @@ await run(async () => {
         copy[77] ^= 0x04;
         return copy;
       }),
+      { offerer: "client" },
     );
     await using honestRoute = createSignalingHandler(honest);
     await using lyingRoute = createSignalingHandler(liar, { path: "/lying/signaling" });
@@ -161,3 +166,7 @@ await run(async () => {
     }
   });
 }, { strategy });
+// Everything is closed and joined; but node-datachannel may hold a callback
+// of a peer connection whose browser went away for some 15 s more (until
+// libdatachannel reports it closed), and that alone keeps a process alive.
+Deno.exit(0);

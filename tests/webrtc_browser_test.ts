@@ -26,7 +26,7 @@ testEachStrategy(
       assert.equal(seen.text, expected.text);
       assert.equal(seen.stats.blocksRefused, 0);
       assert(
-        seen.stats.blocksVerified > 64,
+        seen.stats.blocksVerified > 32,
         `the browser verified ${seen.stats.blocksVerified} blocks`,
       );
       assert.equal(seen.lie.error, "VerificationError");

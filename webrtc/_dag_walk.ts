@@ -14,8 +14,8 @@ import { UnixFS } from "npm:ipfs-unixfs@13.1.1";
 import { equals } from "npm:multiformats@14.0.5/bytes";
 import type { CID } from "npm:multiformats@14.0.5/cid";
 import { sha256, sha512 } from "npm:multiformats@14.0.5/hashes/sha2";
-import { InvalidInputError, NotFoundError } from "../ipfs/errors.ts";
 import { VerificationError } from "./errors.ts";
+import type { ErrorKinds } from "./_wire.ts";
 
 const DAG_PB = 0x70;
 const RAW = 0x55;
@@ -54,8 +54,10 @@ export class RangeWalk {
   #root: CID;
   #fileSize: number | undefined;
   #blocks = 0;
+  #errors: ErrorKinds;
 
-  constructor(root: CID, segments: string[], range: WalkRange) {
+  constructor(root: CID, segments: string[], range: WalkRange, errors: ErrorKinds) {
+    this.#errors = errors;
     this.#root = root;
     this.#rangeStart = range.offset;
     this.#length = range.length;
@@ -143,7 +145,7 @@ export class RangeWalk {
     const code = cid.code;
     if (code !== DAG_PB && code !== RAW) {
       if (cid === this.#root) {
-        throw new InvalidInputError(
+        throw this.#errors.invalidInput(
           `Cannot stream ${cid}: not UnixFS (codec 0x${code.toString(16)})`,
         );
       }
@@ -164,12 +166,12 @@ export class RangeWalk {
       data = bytes;
     } else {
       const node = decodePb(cid, bytes);
-      const unixfs = unixfsOf(cid, node);
+      const unixfs = unixfsOf(cid, node, this.#errors);
       if (unixfs.type === "directory" || unixfs.type === "hamt-sharded-directory") {
-        throw new InvalidInputError(`Cannot stream ${cid}: it is a directory`);
+        throw this.#errors.invalidInput(`Cannot stream ${cid}: it is a directory`);
       }
       if (unixfs.type !== "file" && unixfs.type !== "raw") {
-        throw new InvalidInputError(`Cannot stream ${cid}: it is a ${unixfs.type}, not a file`);
+        throw this.#errors.invalidInput(`Cannot stream ${cid}: it is a ${unixfs.type}, not a file`);
       }
       data = unixfs.data;
       sizes = unixfs.blockSizes.map(Number);
@@ -220,17 +222,17 @@ export class RangeWalk {
     const { cid, segments } = task;
     const name = segments[0];
     if (cid.code === RAW) {
-      throw new NotFoundError(
+      throw this.#errors.notFound(
         `Cannot resolve ${JSON.stringify(name)} under ${cid}: it is a file`,
         cid.toString(),
       );
     }
     const node = decodePb(cid, bytes);
-    const unixfs = unixfsOf(cid, node);
+    const unixfs = unixfsOf(cid, node, this.#errors);
     if (unixfs.type === "directory") {
       const link = node.Links.find((entry) => entry.Name === name);
       if (link === undefined) {
-        throw new NotFoundError(
+        throw this.#errors.notFound(
           `Cannot resolve path: no entry ${JSON.stringify(name)} under ${cid}`,
           cid.toString(),
         );
@@ -266,12 +268,12 @@ export class RangeWalk {
           return;
         }
       }
-      throw new NotFoundError(
+      throw this.#errors.notFound(
         `Cannot resolve path: no entry ${JSON.stringify(name)} under ${cid}`,
         cid.toString(),
       );
     }
-    throw new NotFoundError(
+    throw this.#errors.notFound(
       `Cannot resolve ${
         JSON.stringify(name)
       } under ${cid}: it is a ${unixfs.type}, not a directory`,
@@ -334,14 +336,14 @@ function decodePb(cid: CID, bytes: Uint8Array): dagPb.PBNode {
   }
 }
 
-function unixfsOf(cid: CID, node: dagPb.PBNode): UnixFS {
+function unixfsOf(cid: CID, node: dagPb.PBNode, errors: ErrorKinds): UnixFS {
   if (node.Data === undefined) {
-    throw new InvalidInputError(`Cannot stream ${cid}: a dag-pb node without UnixFS data`);
+    throw errors.invalidInput(`Cannot stream ${cid}: a dag-pb node without UnixFS data`);
   }
   try {
     return UnixFS.unmarshal(node.Data);
   } catch (error) {
-    throw new InvalidInputError(`Cannot stream ${cid}: not UnixFS: ${(error as Error).message}`);
+    throw errors.invalidInput(`Cannot stream ${cid}: not UnixFS: ${(error as Error).message}`);
   }
 }
 

@@ -249,6 +249,7 @@ export class Peer {
    * @throws {SignalingError} `bad_candidate`: libdatachannel refused it.
    */
   addRemoteCandidate(candidate: string, sdpMid: string): void {
+    if (this.#closed) return; // a late candidate for a connection that ended
     try {
       this.#pc.addRemoteCandidate(candidate, sdpMid);
     } catch (error) {

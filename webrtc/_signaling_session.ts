@@ -10,7 +10,7 @@ import { taskGroup } from "../runtime/task_group.ts";
 import { moveOnAfter } from "../runtime/timeouts.ts";
 import { SignalingError } from "./errors.ts";
 import { connectionInternals, type WebRtcConnection } from "./connection.ts";
-import type { Peer } from "./_peer.ts";
+import type { LocalSignal, Peer } from "./_peer.ts";
 import {
   BadSignal,
   type ClientSignal,
@@ -47,6 +47,12 @@ export async function runSignalingSession(
 ): Promise<void> {
   const end = (reason: string) => connectionInternals.end(connection, reason);
   const queued: { candidate: string; sdpMid: string }[] = [];
+  // The offerer's own candidates wait for the answer: with them, the other
+  // end can reach this one and start DTLS before the answer (and the
+  // fingerprint it carries) arrived here, and libdatachannel then fails the
+  // handshake now and then (seen with Chromium answering: ICE connected, the
+  // connection failed, 3 times in 16).
+  const held: LocalSignal[] = [];
   let offered = false;
   let bad = 0;
 
@@ -64,6 +70,7 @@ export async function runSignalingSession(
   const applyRemote = (type: "offer" | "answer", sdp: string) => {
     peer.setRemoteDescription(type, sdp);
     for (const entry of queued.splice(0)) addCandidate(entry.candidate, entry.sdpMid);
+    for (const signal of held.splice(0)) ws.send(signal);
   };
 
   const addCandidate = (candidate: string, sdpMid: string) => {
@@ -123,7 +130,9 @@ export async function runSignalingSession(
       tg.spawn(async () => {
         for await (const signal of peer.localSignals) {
           if (signal.type === "offer") offered = true;
-          ws.send(signal);
+          if (signal.type === "candidate" && side.offerer && !peer.hasRemoteDescription) {
+            held.push(signal);
+          } else ws.send(signal);
         }
       }, { name: "webrtc signaling out" });
       tg.spawn(async () => {

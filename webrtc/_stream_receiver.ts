@@ -9,6 +9,7 @@ import { failAfter, withSignal } from "../runtime/timeouts.ts";
 import { StreamClosedError, WebRtcProtocolError } from "./errors.ts";
 import type { Counters } from "./_counters.ts";
 import type { DataChannelPort } from "./_data_channel.ts";
+import { IPFS_ERRORS } from "./_ipfs_errors.ts";
 import { VerifiedReader } from "./_verified_reader.ts";
 import { encodeRequest, type StreamRequest } from "./_wire.ts";
 
@@ -59,7 +60,7 @@ export function receiveStream(
       ),
     verified: (bytes) => counters.verified(bytes, clock.now()),
     refused: () => counters.blocksRefused++,
-  });
+  }, IPFS_ERRORS);
   const openedAt = clock.now();
   let started = false;
   let ended = false;

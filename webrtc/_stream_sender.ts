@@ -14,6 +14,7 @@ import { WebRtcProtocolError } from "./errors.ts";
 import type { Counters } from "./_counters.ts";
 import type { DataChannelPort } from "./_data_channel.ts";
 import { RangeWalk } from "./_dag_walk.ts";
+import { IPFS_ERRORS, wireError } from "./_ipfs_errors.ts";
 import { Notifier } from "./_notifier.ts";
 import {
   encodeError,
@@ -24,7 +25,6 @@ import {
   parseCredit,
   parseRequest,
   type StreamRequest,
-  wireError,
 } from "./_wire.ts";
 
 /** What serving a stream needs. */
@@ -92,7 +92,7 @@ async function serve(
   if (first === undefined || first === null) return; // no request in time, or closed
   let request: StreamRequest;
   try {
-    request = parseRequest(first);
+    request = parseRequest(first, IPFS_ERRORS);
   } catch (error) {
     await refuse(port, error, undefined, context);
     return;
@@ -116,7 +116,7 @@ async function serve(
     const walk = new RangeWalk(request.cid, request.path, {
       offset: request.offset,
       length: request.length,
-    });
+    }, IPFS_ERRORS);
     await walk.start();
     const signal = CancelScope.current().signal;
     for (let cid = walk.next(); cid !== undefined; cid = walk.next()) {

@@ -11,6 +11,7 @@ import {
   CreditWindow,
   encodeCredit,
   errorFromWire,
+  type ErrorKinds,
   messageCost,
   type StreamRequest,
 } from "./_wire.ts";
@@ -36,14 +37,16 @@ export class VerifiedReader {
   readonly #walk: RangeWalk;
   readonly #window: CreditWindow;
   readonly #assembler = new BlockAssembler();
+  readonly #errors: ErrorKinds;
 
-  constructor(request: StreamRequest, channel: ReaderChannel) {
+  constructor(request: StreamRequest, channel: ReaderChannel, errors: ErrorKinds) {
     this.#request = request;
     this.#channel = channel;
+    this.#errors = errors;
     this.#walk = new RangeWalk(request.cid, request.path, {
       offset: request.offset,
       length: request.length,
-    });
+    }, errors);
     this.#window = new CreditWindow(request.window);
   }
 
@@ -91,7 +94,12 @@ export class VerifiedReader {
           return undefined;
         }
         if (event.kind === "error") {
-          throw errorFromWire(event.code, event.message, this.#request.cid.toString());
+          throw errorFromWire(
+            event.code,
+            event.message,
+            this.#request.cid.toString(),
+            this.#errors,
+          );
         }
         out = await walk.accept(event.cid, event.bytes, true);
         this.#channel.verified?.(event.bytes.length);

@@ -20,7 +20,6 @@
 // took the offer) carries {"type":"ping","t":n} and {"type":"pong","t":n}.
 
 import { CID } from "npm:multiformats@14.0.5/cid";
-import { InvalidInputError, NotFoundError } from "../ipfs/errors.ts";
 import { StreamClosedError, WebRtcLimitError, WebRtcProtocolError } from "./errors.ts";
 
 /** The label of a stream's data channel. */
@@ -56,6 +55,19 @@ export const MAX_PATH_LENGTH = 4096;
 
 const HEADER = 0x01;
 const encoder = new TextEncoder();
+
+/**
+ * How the shared code makes the IPFS floor's errors: the Deno side hands in
+ * `NotFoundError` and `InvalidInputError` of `ipfs/errors.ts`; the browser
+ * receiver classes of the same names, since the IPFS floor's errors module
+ * reaches the runtime (`AsyncLocalStorage`), which browsers lack.
+ */
+export interface ErrorKinds {
+  /** A path names nothing. */
+  notFound(message: string, cid: string): Error;
+  /** An argument, or the content, does not fit (a directory where a file was asked for). */
+  invalidInput(message: string): Error;
+}
 
 /** A stream's request. */
 export interface StreamRequest {
@@ -93,13 +105,17 @@ function utf8Length(text: string): number {
 }
 
 /** Splits a path (`"a/b"`, `"/a/b/"`) into segments; refuses `.`, `..` and empty names inside. */
-export function pathSegments(path: string | undefined, what: string): string[] {
+export function pathSegments(
+  path: string | undefined,
+  what: string,
+  errors: ErrorKinds,
+): string[] {
   if (path === undefined || path === "") return [];
   if (typeof path !== "string") {
-    throw new InvalidInputError(`${what}: path must be a string: received ${typeof path}`);
+    throw errors.invalidInput(`${what}: path must be a string: received ${typeof path}`);
   }
   if (path.length > MAX_PATH_LENGTH) {
-    throw new InvalidInputError(
+    throw errors.invalidInput(
       `${what}: path must have at most ${MAX_PATH_LENGTH} characters: received ${path.length}`,
     );
   }
@@ -107,17 +123,22 @@ export function pathSegments(path: string | undefined, what: string): string[] {
   if (segments.length === 1 && segments[0] === "") return [];
   for (const segment of segments) {
     if (segment === "" || segment === "." || segment === "..") {
-      throw new InvalidInputError(`${what}: path has an empty, "." or ".." segment: ${path}`);
+      throw errors.invalidInput(`${what}: path has an empty, "." or ".." segment: ${path}`);
     }
   }
   return segments;
 }
 
 /** Checks a byte offset or length option. */
-export function checkRangeNumber(value: unknown, name: string, what: string): number | undefined {
+export function checkRangeNumber(
+  value: unknown,
+  name: string,
+  what: string,
+  errors: ErrorKinds,
+): number | undefined {
   if (value === undefined || value === null) return undefined;
   if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0) {
-    throw new InvalidInputError(
+    throw errors.invalidInput(
       `${what}: ${name} must be a non-negative integer: received ${describe(value)}`,
     );
   }
@@ -158,7 +179,7 @@ export function encodeRequest(request: StreamRequest): string {
  * @throws {WebRtcProtocolError} It is not a well-formed request.
  * @throws {InvalidInputError} A field is out of range (a bad path).
  */
-export function parseRequest(message: string | Uint8Array): StreamRequest {
+export function parseRequest(message: string | Uint8Array, errors: ErrorKinds): StreamRequest {
   const what = "Cannot read request";
   const value = parseText(message, what);
   if (value.type !== "request") {
@@ -181,13 +202,13 @@ export function parseRequest(message: string | Uint8Array): StreamRequest {
   let offset: number | undefined;
   let length: number | undefined;
   try {
-    offset = checkRangeNumber(value.offset, "offset", what);
-    length = checkRangeNumber(value.length, "length", what);
+    offset = checkRangeNumber(value.offset, "offset", what, errors);
+    length = checkRangeNumber(value.length, "length", what, errors);
     window = checkWindow(value.window, what);
   } catch (error) {
     throw new WebRtcProtocolError((error as Error).message);
   }
-  return { cid, path: pathSegments(value.path, what), offset: offset ?? 0, length, window };
+  return { cid, path: pathSegments(value.path, what, errors), offset: offset ?? 0, length, window };
 }
 
 /** A credit message. */
@@ -206,24 +227,19 @@ export function encodeError(code: WireErrorCode, message: string): string {
   return JSON.stringify({ type: "error", code, message: message.slice(0, 1000) });
 }
 
-/** The code and message an error travels as. */
-export function wireError(error: unknown): { code: WireErrorCode; message: string } {
-  const message = error instanceof Error ? error.message : String(error);
-  if (error instanceof NotFoundError) return { code: "not_found", message };
-  if (error instanceof InvalidInputError) return { code: "invalid_input", message };
-  if (error instanceof WebRtcLimitError) return { code: "limit", message };
-  if (error instanceof WebRtcProtocolError) return { code: "protocol", message };
-  return { code: "internal", message: "Cannot serve stream: the sender failed" };
-}
-
 /** The error a receiver throws for an error message. */
-export function errorFromWire(code: string, message: string, cid: string): Error {
+export function errorFromWire(
+  code: string,
+  message: string,
+  cid: string,
+  errors: ErrorKinds,
+): Error {
   const text = `The sender refused the stream: ${message}`;
   switch (code) {
     case "not_found":
-      return new NotFoundError(text, cid);
+      return errors.notFound(text, cid);
     case "invalid_input":
-      return new InvalidInputError(text);
+      return errors.invalidInput(text);
     case "limit":
       return new WebRtcLimitError(text, "streams", 0);
     case "protocol":

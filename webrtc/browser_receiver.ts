@@ -23,8 +23,8 @@
  * @module
  */
 
-import type { CidLike } from "../ipfs/content_store.ts";
-import { parseCid } from "../ipfs/parse_cid.ts";
+import { CID } from "npm:multiformats@14.0.5/cid";
+import { InvalidCidError, InvalidInputError, NotFoundError } from "./browser_errors.ts";
 import {
   SignalingError,
   StreamClosedError,
@@ -40,6 +40,7 @@ import {
   CONTROL_LABEL,
   DEFAULT_WINDOW,
   encodeRequest,
+  type ErrorKinds,
   messageCost,
   parseControl,
   pathSegments,
@@ -47,7 +48,24 @@ import {
   type StreamRequest,
 } from "./_wire.ts";
 
-export type { CID, CidLike } from "../ipfs/content_store.ts";
+export { InvalidCidError, InvalidInputError, NotFoundError } from "./browser_errors.ts";
+export {
+  SignalingError,
+  StreamClosedError,
+  VerificationError,
+  type VerificationFailure,
+  WebRtcLimitError,
+  WebRtcProtocolError,
+} from "./errors.ts";
+
+/** A CID: a `CID` object of any copy of multiformats, or its string form (`bafy...`, `Qm...`). */
+export type CidLike = string | { readonly bytes: Uint8Array; toString(): string };
+
+/** The browser receiver's errors for a missing path and a bad argument or content. */
+const BROWSER_ERRORS: ErrorKinds = {
+  notFound: (message, cid) => new NotFoundError(message, cid),
+  invalidInput: (message) => new InvalidInputError(message),
+};
 
 // The parts of the W3C WebRTC API this module uses (Deno's types lack them).
 interface RtcDataChannel extends EventTarget {
@@ -321,7 +339,12 @@ export class BrowserReceiver {
           if (pc!.connectionState === "connected") resolve();
           else if (pc!.connectionState === "failed" || pc!.connectionState === "closed") {
             reject(
-              new SignalingError(`Cannot connect: the connection ${pc!.connectionState}`, "failed"),
+              new SignalingError(
+                `Cannot connect: the connection ${pc!.connectionState} (ICE ${
+                  pc!.iceConnectionState
+                }, gathering ${pc!.iceGatheringState})`,
+                "failed",
+              ),
             );
           }
         };
@@ -468,12 +491,19 @@ export class BrowserReceiver {
   open(cid: CidLike, options: BrowserOpenOptions = {}): ReadableStream<Uint8Array> {
     const what = "Cannot open stream";
     if (this.#closed) throw new StreamClosedError(`${what}: the receiver is closed`);
-    const root = parseCid(cid, "open stream");
+    let root: CID;
+    try {
+      root = CID.asCID(cid) ?? CID.parse(String(cid));
+    } catch (error) {
+      throw new InvalidCidError(`${what}: not a valid CID: ${String(cid).slice(0, 100)}`, cid, {
+        cause: error,
+      });
+    }
     const request: StreamRequest = {
       cid: root,
-      path: pathSegments(options.path, what),
-      offset: checkRangeNumber(options.offset, "offset", what) ?? 0,
-      length: checkRangeNumber(options.length, "length", what),
+      path: pathSegments(options.path, what, BROWSER_ERRORS),
+      offset: checkRangeNumber(options.offset, "offset", what, BROWSER_ERRORS) ?? 0,
+      length: checkRangeNumber(options.length, "length", what, BROWSER_ERRORS),
       window: options.window === undefined ? this.#window : checkWindow(options.window, what),
     };
     if (this.#channels.size >= this.#maxStreams) {
@@ -522,7 +552,7 @@ export class BrowserReceiver {
         this.#blocksVerified++;
       },
       refused: () => this.#blocksRefused++,
-    });
+    }, BROWSER_ERRORS);
     const requestedAt = performance.now();
     let started = false;
     const end = () => {

@@ -24,6 +24,7 @@ import { WebRtcLimitError } from "./errors.ts";
 import { Counters } from "./_counters.ts";
 import type { DataChannelPort, PortOptions } from "./_data_channel.ts";
 import type { Peer, PeerConnectionState } from "./_peer.ts";
+import { IPFS_ERRORS } from "./_ipfs_errors.ts";
 import { serveStream } from "./_stream_sender.ts";
 import { receiveStream } from "./_stream_receiver.ts";
 import {
@@ -268,9 +269,9 @@ export class WebRtcConnection implements AsyncDisposable {
     const what = "Cannot open stream";
     const request: StreamRequest = {
       cid: parseCid(cid, "open stream"),
-      path: pathSegments(options.path, what),
-      offset: checkRangeNumber(options.offset, "offset", what) ?? 0,
-      length: checkRangeNumber(options.length, "length", what),
+      path: pathSegments(options.path, what, IPFS_ERRORS),
+      offset: checkRangeNumber(options.offset, "offset", what, IPFS_ERRORS) ?? 0,
+      length: checkRangeNumber(options.length, "length", what, IPFS_ERRORS),
       window: options.window === undefined
         ? this.#options.window
         : checkWindow(options.window, what),

@@ -18,7 +18,7 @@ import {
 import { StreamingManager, type StreamingManagerOptions } from "./streaming_manager.ts";
 import { SignalingError } from "./errors.ts";
 import { Peer } from "./_peer.ts";
-import { CONTROL_LABEL } from "./_wire.ts";
+import { CONTROL_ID, CONTROL_LABEL } from "./_wire.ts";
 
 const TOKEN = "a-test-token-of-enough-length";
 
@@ -182,7 +182,7 @@ testEachStrategy("candidates sent before the offer wait for it (the client offer
       maxQueuedCost: 65536,
       highWaterMark: 1 << 20,
       pollMs: 2,
-    });
+    }, CONTROL_ID);
     // Gather everything first (until 300 ms pass without a new candidate),
     // then send the candidates ahead of the offer.
     let offer: string | undefined;
