@@ -12,11 +12,12 @@
  * | `signaling_server.ts` | {@linkcode createSignalingHandler} (a route to mount) and {@linkcode serveSignaling} (a loopback server): WebSocket signaling, its protocol and its security rules |
  * | `signaling_client.ts` | {@linkcode connectWebRtc}: the Deno client |
  * | `connection.ts` | {@linkcode WebRtcConnection}: `open()` a verified stream, `streams()`, `closeStream()`, `stats()` ({@linkcode ConnectionStats}) |
- * | `browser_receiver.ts` | the receiver for browsers (entry `@ipfs-kit/kit/webrtc/browser`), bundled with `deno bundle --platform browser` |
+ * | `browser_receiver.ts`, `browser_errors.ts` | the receiver for browsers (entry `@ipfs-kit/kit/webrtc/browser`), bundled with `deno bundle --platform browser`, and its errors |
  * | `options.ts` | {@linkcode WebRtcOptions}: limits, windows, timeouts, ICE settings |
  * | `errors.ts` | {@linkcode VerificationError}, {@linkcode WebRtcProtocolError}, {@linkcode WebRtcLimitError}, {@linkcode StreamClosedError}, {@linkcode SignalingError} |
  * | `_wire.ts`, `_block_assembler.ts` | the data channel protocol (one channel per stream; a request, block headers and bytes, credits, `end`) |
- * | `_dag_walk.ts` | the walk both ends make over a UnixFS DAG: which block comes next, and its check |
+ * | `_dag_walk.ts`, `_verified_reader.ts` | the walk both ends make over a UnixFS DAG (which block comes next, and its check); a receiver's logic, shared by Deno and browsers |
+ * | `_ipfs_errors.ts` | the IPFS floor's errors for that shared code, on the Deno side |
  * | `_signaling_messages.ts`, `_signaling_session.ts`, `_ws_port.ts`, `_security.ts` | signaling's messages, its session, a bounded WebSocket, access checks |
  * | `_native.ts`, `_peer.ts`, `_data_channel.ts`, `_notifier.ts` | node-datachannel for tasks: guarded native callbacks, bounded queues, backpressure |
  * | `_stream_sender.ts`, `_stream_receiver.ts`, `_counters.ts` | one stream's two ends; what a connection counts |
@@ -39,7 +40,21 @@
  * first use: run with `--allow-ffi` (and read, env, sys). A callback that
  * throws inside a native event would abort the process, so no callback of
  * the kit throws and no user code runs inside one: native events only
- * queue, count and wake tasks.
+ * queue, count and wake tasks. Three limits of the library, as measured
+ * with 0.33.4 and Deno 2.9.6:
+ *
+ * - One isolate per process may load it: it keeps a static reference into
+ *   the first, and a second one (a `Worker`, another test module of the
+ *   same `deno test` process) that loads it crashes Deno. The kit's test
+ *   runner gives each WebRTC test module a process of its own.
+ * - It lets go of a channel's callbacks only when libdatachannel reports
+ *   the channel closed; `close()` waits for that (at most 2 s). For a peer
+ *   connection whose remote browser vanished, that report can come some
+ *   15 s later, and until then the process does not exit by itself.
+ * - An in-band channel of the offerer may be renumbered under it before the
+ *   DTLS roles are known, so the control channel is negotiated (a fixed
+ *   id), and an offerer sends its ICE candidates only once it has the
+ *   answer (else a browser's early DTLS handshake failed now and then).
  *
  * @example A directory's file, a range of it, over loopback
  * ```ts
