@@ -28,7 +28,7 @@ const ISOLATED = await isolatedModules();
 const common = ["test", "--allow-all", "--sanitize-ops", "--sanitize-resources"];
 // Markdown whose code blocks are tests: deno test reads them only when named.
 const DOCS = ["docs/migrating.md"];
-const passes = Deno.args.length > 0 ? [[...common, "--parallel", "--doc", ...Deno.args]] : [
+const passes = Deno.args.length > 0 ? passesFor(Deno.args) : [
   [
     ...common,
     "--parallel",
@@ -101,6 +101,36 @@ async function runDenoTest(
   const { code } = await child.status;
   if (code !== 0 && failed === 0) failed = 1;
   return { passed, failed, code };
+}
+
+/**
+ * The passes for paths given on the command line: the isolated modules they
+ * name (a module, or a folder holding some) one process each, the rest
+ * together.
+ */
+function passesFor(args: readonly string[]): string[][] {
+  const paths = args.filter((arg) => !arg.startsWith("-"));
+  const flags = args.filter((arg) => arg.startsWith("-"));
+  const named = (module: string) =>
+    paths.some((path) => {
+      const clean = path.replace(/^\.\//, "").replace(/\/+$/, "");
+      return clean === module || clean === "." || module.startsWith(`${clean}/`);
+    });
+  const isolated = ISOLATED.filter(named);
+  const rest = paths.filter((path) => !isolated.includes(path.replace(/^\.\//, "")));
+  return [
+    ...(rest.length > 0 || paths.length === 0
+      ? [[
+        ...common,
+        "--parallel",
+        "--doc",
+        ...(isolated.length > 0 ? [`--ignore=${isolated.join(",")}`] : []),
+        ...flags,
+        ...rest,
+      ]]
+      : []),
+    ...isolated.map((module) => [...common, "--doc", ...flags, module]),
+  ];
 }
 
 /**

@@ -275,7 +275,7 @@ export class BrowserReceiver {
     const target = new URL(url);
     if (options.token !== undefined) target.searchParams.set("token", options.token);
     const socket = new WebSocket(target);
-    const inbox = new Inbox(Infinity);
+    const inbox = new Inbox(256 * 1024); // signaling messages waiting: a bounded few hundred
     socket.onmessage = (event) => inbox.push(String(event.data));
     socket.onclose = () => inbox.end();
     const receive = async (): Promise<ServerSignal> => {

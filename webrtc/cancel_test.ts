@@ -110,6 +110,7 @@ testEachStrategy("a client that closes mid-stream: the server ends its connectio
     await connection.close("bye");
     assert(connection.closed);
     assert(await rejection(reader.read()) instanceof StreamClosedError);
+    assert.throws(() => connection.open(cid), StreamClosedError);
     await eventually(() => manager.size === 0, "the server to end the connection", {
       limitMs: 5000,
     });

@@ -20,7 +20,7 @@ import { Event } from "../runtime/event.ts";
 import { sleep } from "../runtime/sleep.ts";
 import { TaskGroup } from "../runtime/task_group.ts";
 import { moveOnAfter } from "../runtime/timeouts.ts";
-import { WebRtcLimitError } from "./errors.ts";
+import { StreamClosedError, WebRtcLimitError } from "./errors.ts";
 import { Counters } from "./_counters.ts";
 import type { DataChannelPort, PortOptions } from "./_data_channel.ts";
 import type { Peer, PeerConnectionState } from "./_peer.ts";
@@ -276,6 +276,9 @@ export class WebRtcConnection implements AsyncDisposable {
         ? this.#options.window
         : checkWindow(options.window, what),
     };
+    if (this.#ended.isSet) {
+      throw new StreamClosedError(`${what}: the connection is closed (${this.#reason})`);
+    }
     const max = this.#options.maxStreams;
     if (this.#receiving.size >= max) {
       this.#counters.streamsRefused++;
