@@ -285,6 +285,7 @@ Deno.test("cli: pin ls, pin rm, pin add and gc", async () => {
 Deno.test("cli: errors are one line with exit 1; usage errors exit 2", async () => {
   await withTempDir(async (dir) => {
     const repo = `${dir}/repo`;
+    ok(await kit(["init"], { repo })); // read-only commands need one
     oneLineError(await kit(["cat", "not-a-cid"], { repo }), 1, /not a valid CID/);
     oneLineError(await kit(["ls", "QmNope"], { repo }), 1, /CID/);
     oneLineError(await kit(["add", `${dir}/missing.txt`], { repo }), 1, /no such file/);
@@ -338,6 +339,7 @@ Deno.test("cli: --help for the program, a group and every command", async () => 
 Deno.test("cli: id, version and repo stat, as text and JSON", async () => {
   await withTempDir(async (dir) => {
     const repo = `${dir}/repo`;
+    ok(await kit(["init"], { repo })); // id is read-only: it needs one
     const id = ok(await kit(["id"], { repo })).text;
     const json = JSON.parse(ok(await kit(["id", "--json"], { repo })).text);
     assert.match(json.id, /^12D3KooW/);
