@@ -22,3 +22,9 @@
  */
 
 export { Kit, type KitBackend, type KitLayer, type KitOptions } from "./kit.ts";
+export {
+  createRpcHandler,
+  type RpcHandler,
+  type RpcHandlerOptions,
+  type RpcRequestInfo,
+} from "./rpc_api.ts";
