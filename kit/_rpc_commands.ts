@@ -418,17 +418,19 @@ async function blockStat({ store, params, signal }: RpcContext) {
 
 async function blockRm({ store, params, signal }: RpcContext) {
   const force = params.bool("force", false);
-  const lines = [];
+  const lines: Array<{ Hash: string; Error?: string }> = [];
   for (const arg of requiredArgs(params, "cid")) {
     try {
       await store.block.rm(arg, { force, signal });
-      lines.push({ Hash: arg, Error: "" });
+      lines.push({ Hash: arg }); // Kubo leaves Error out on success
     } catch (error) {
       if (signal.aborted) throw error;
       lines.push({ Hash: arg, Error: JSON.parse(errorLine(error)).Message });
     }
   }
-  return ndjson(params.bool("quiet", false) ? lines.filter((line) => line.Error !== "") : lines);
+  return ndjson(
+    params.bool("quiet", false) ? lines.filter((line) => line.Error !== undefined) : lines,
+  );
 }
 
 // DAG

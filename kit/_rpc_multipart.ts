@@ -101,8 +101,16 @@ export class MultipartReader {
     // After a delimiter: "--" ends the body, CRLF starts a part.
     await this.#fill(2);
     if (this.#buffer[0] === 0x2d && this.#buffer[1] === 0x2d) {
+      // The body must also end cleanly: a client that aborts its upload may
+      // have sent the closing boundary first (kubo-rpc-client does), and only
+      // a body cut short tells the upload failed, before anything is pinned.
+      let epilogue = this.#buffer.length;
+      while (await this.#read()) {
+        epilogue += this.#buffer.length;
+        this.#buffer = new Uint8Array(0);
+        if (epilogue > MAX_HEADERS) throw malformed("too much after the closing boundary");
+      }
       this.#finished = true;
-      await this.#reader.cancel().catch(() => {});
       return undefined;
     }
     const headers = await this.#headers();

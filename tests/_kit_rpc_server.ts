@@ -30,7 +30,8 @@ export async function startKitRpcServer(): Promise<KitRpcServer> {
   const repo = await Deno.makeTempDir({ prefix: "ipfs-kit-rpc-server-" });
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "--allow-all", CHILD, repo],
-    stdin: "null",
+    // Its standard input stays open while this process lives: the child exits at its end.
+    stdin: "piped",
     stdout: "piped",
     stderr: "inherit",
   }).spawn();
@@ -55,6 +56,7 @@ export async function startKitRpcServer(): Promise<KitRpcServer> {
     try {
       child.kill("SIGTERM");
     } catch { /* gone */ }
+    await child.stdin.close().catch(() => {});
     await child.status;
     await drained;
     await Deno.remove(repo, { recursive: true }).catch(() => {});
