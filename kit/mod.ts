@@ -22,6 +22,7 @@
  */
 
 export { Kit, type KitBackend, type KitLayer, type KitOptions } from "./kit.ts";
+export { createGatewayHandler, type GatewayHandler, type GatewayOptions } from "./gateway.ts";
 export {
   createRpcHandler,
   type RpcHandler,

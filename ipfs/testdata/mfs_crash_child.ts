@@ -13,6 +13,8 @@ import { say } from "../../tests/_crash_child.ts";
 
 const [dir, first] = Deno.args;
 const node = await EmbeddedNode.open({ repo: `${dir}/repo` });
+// The first change loads @helia/unixfs: before "ready", so kills land among the writes.
+await node.files.write("/warm", "up", { create: true, truncate: true });
 say("ready");
 for (let i = Number(first);; i++) {
   await node.files.write(`/d${i % 4}/f${i}`, `file ${i}`, { create: true, parents: true });
