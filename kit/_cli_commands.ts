@@ -15,6 +15,7 @@ import type { CommandSpec, OptionSpec, OptionValues } from "./_cli_args.ts";
 import { UsageError } from "./_cli_args.ts";
 import type { Output } from "./_cli_output.ts";
 import { formatBytes, ProgressBar } from "./_progress.ts";
+import { FILES_COMMANDS } from "./_cli_files_commands.ts";
 
 /** The program's name in help and messages. */
 export const PROGRAM = "kit";
@@ -554,6 +555,7 @@ export const COMMANDS: readonly Command[] = [
   pinLs,
   gc,
   repoStat,
+  ...FILES_COMMANDS,
   id,
   version,
 ];
