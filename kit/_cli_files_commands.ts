@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { Command } from "./_cli_commands.ts";
+import type { Command } from "./_cli_command.ts";
 import { UsageError } from "./_cli_args.ts";
 
 const filesLs: Command = {

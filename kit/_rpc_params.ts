@@ -74,7 +74,7 @@ export class RpcParams {
 const UNITS: Record<string, number> = {
   ns: 1e-6,
   us: 1e-3,
-  "µs": 1e-3,
+  "\u00b5s": 1e-3,
   ms: 1,
   s: 1000,
   m: 60_000,
@@ -87,7 +87,7 @@ const UNITS: Record<string, number> = {
  * @throws {RpcArgumentError} Not a duration.
  */
 export function parseDuration(text: string): number {
-  const pattern = /(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/y;
+  const pattern = /(\d+(?:\.\d+)?)(ns|us|\u00b5s|ms|s|m|h)/y;
   let total = 0;
   let at = 0;
   while (at < text.length) {
