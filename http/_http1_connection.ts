@@ -24,6 +24,10 @@ const BUFFER = 64 * 1024;
 const DRAIN_LIMIT = 64 * 1024;
 const CONTINUE = new TextEncoder().encode("HTTP/1.1 100 Continue\r\n\r\n");
 const CORS_METHODS = "GET, HEAD, POST, PUT, DELETE";
+/** How long a lingering close reads on, at most, in ms. */
+const LINGER_MS = 2000;
+/** How many bytes a lingering close drops, at most. */
+const LINGER_BYTES = 64 * 1024 * 1024;
 
 /** What a connection needs of its server. */
 export interface ConnectionHost {
@@ -64,6 +68,8 @@ export class Http1Connection {
   #idle = true;
   #headStarted = false;
   #session: ServerWebSocket | undefined;
+  /** Close lingering: request bytes may be left unread. */
+  #linger = false;
 
   constructor(conn: Deno.Conn, host: ConnectionHost) {
     this.#conn = conn;
@@ -151,6 +157,7 @@ export class Http1Connection {
       // The socket broke or was closed (the watchdog, a reset): nothing to answer.
     } finally {
       if (this.#inflight !== undefined) await this.#inflight;
+      if (this.#linger && !this.#closed) await this.#lingeringClose();
       this.destroy();
     }
   }
@@ -183,8 +190,31 @@ export class Http1Connection {
     }
   }
 
+  /**
+   * After an answer that left request bytes unread: stop writing, then read
+   * and drop what the client still sends for a while, so that it reads the
+   * answer instead of a reset (closing with unread bytes resets the
+   * connection, and a client still writing its body would see a broken pipe).
+   */
+  async #lingeringClose(): Promise<void> {
+    this.#deadline = this.#host.now() + LINGER_MS;
+    try {
+      this.#conn.closeWrite();
+      const scratch = new Uint8Array(BUFFER);
+      let dropped = 0;
+      while (dropped < LINGER_BYTES) {
+        const n = await this.#conn.read(scratch);
+        if (n === null) return;
+        dropped += n;
+      }
+    } catch {
+      // closed by the watchdog, or reset: done either way
+    }
+  }
+
   /** Answers a request the server could not read, and closes. */
   async #refuse(error: HttpError): Promise<void> {
+    this.#linger = true;
     this.deadline = this.#host.now() + this.#host.config.idleTimeoutMs;
     await writeResponse(this.#write, errorResponse(error), { head: false, close: true })
       .catch(() => {});
@@ -313,7 +343,7 @@ export class Http1Connection {
     }
     const close = head.close || host.draining || /(^|,)\s*close\s*(,|$)/i.test(
       response.headers.get("connection") ?? "",
-    ) || (body !== undefined && body.state !== "done" && body.state !== "unread");
+    ) || (body !== undefined && !body.canDrain(DRAIN_LIMIT));
     await writeResponse(this.#write, response, {
       head: isHead,
       close,
@@ -324,7 +354,10 @@ export class Http1Connection {
         if (error instanceof TypeError || error instanceof RangeError) config.onError(error);
         throw error;
       });
-    if (close) return false;
+    if (close) {
+      if (body !== undefined && !body.complete) this.#linger = true;
+      return false;
+    }
     if (body !== undefined && !body.complete) {
       this.deadline = host.now() + config.idleTimeoutMs;
       return await body.drain(DRAIN_LIMIT);
@@ -353,7 +386,24 @@ export class Http1Connection {
     if (grant.corsOrigin !== undefined) {
       text += `access-control-allow-origin: ${grant.corsOrigin}\r\n`;
     }
-    await this.#write(latin1Bytes(text + "\r\n"));
+    const options = upgrade.options;
+    try {
+      await this.#write(latin1Bytes(text + "\r\n"));
+      await this.#runSession(upgrade);
+    } finally {
+      this.destroy();
+      if (options.onClosed !== undefined) {
+        try {
+          options.onClosed();
+        } catch (error) {
+          host.config.onError(error);
+        }
+      }
+    }
+  }
+
+  async #runSession(upgrade: PendingUpgrade): Promise<void> {
+    const host = this.#host;
     const options = upgrade.options;
     const what = "Cannot upgrade to WebSocket";
     const session = new ServerWebSocket({

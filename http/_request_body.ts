@@ -59,6 +59,12 @@ export class RequestBody {
     return this.#state === "done";
   }
 
+  /** Whether {@linkcode RequestBody.drain} would keep the connection. */
+  canDrain(max: number): boolean {
+    return this.#state === "done" ||
+      (this.#state === "unread" && !this.#chunked && this.#remaining <= max);
+  }
+
   /**
    * Reads and drops what is left of the body when it is at most `max`
    * bytes (by Content-Length) and nobody touched the stream; whether the

@@ -11,6 +11,7 @@ import {
   type MemoryReceiveChannel,
   type MemorySendChannel,
 } from "../runtime/memory_channel.ts";
+import { sleep } from "../runtime/sleep.ts";
 import { taskGroup } from "../runtime/task_group.ts";
 import { moveOnAfter } from "../runtime/timeouts.ts";
 import type { ConnReader } from "./_conn_reader.ts";
@@ -73,6 +74,10 @@ export class ServerWebSocket implements WebSocketSession {
   #closeReason = "";
   #closeQueued = false;
   #closeReceived = false;
+  /** Close without waiting for the peer's close frame. */
+  #noHandshake = false;
+  /** Set when the socket must be gone within `closeTimeoutMs`, written or not. */
+  readonly #reaping = new Event();
 
   constructor(transport: SessionTransport, limits: SessionLimits, protocol: string) {
     this.#transport = transport;
@@ -117,8 +122,7 @@ export class ServerWebSocket implements WebSocketSession {
       this.#queue.length >= limits.maxQueuedMessages ||
       (this.#queuedBytes > 0 && this.#queuedBytes + frame.length > limits.maxQueuedBytes)
     ) {
-      this.#abort(
-        CODES.tryAgainLater,
+      this.#overrun(
         `Too slow: more than ${limits.maxQueuedMessages} messages or ${limits.maxQueuedBytes} bytes waited to be sent`,
       );
       return false;
@@ -178,6 +182,11 @@ export class ServerWebSocket implements WebSocketSession {
         tg.spawn(() => this.#readLoop(), { name: "websocket reader" });
         tg.spawn(() => this.#writeLoop(), { name: "websocket writer" });
         tg.spawn(async () => {
+          await this.#reaping.wait();
+          await sleep(this.#limits.closeTimeoutMs);
+          this.#destroy();
+        }, { name: "websocket reaper" });
+        tg.spawn(async () => {
           try {
             await onSocket(this);
             this.close(CODES.normal, "");
@@ -193,6 +202,26 @@ export class ServerWebSocket implements WebSocketSession {
     } finally {
       this.#destroy();
     }
+  }
+
+  /**
+   * The peer reads too slowly: what waits is dropped, a close frame (1013)
+   * goes first if the socket takes it, and the socket is closed once that
+   * frame is written or `closeTimeoutMs` passed, whichever comes first:
+   * no close handshake is waited for.
+   */
+  #overrun(reason: string): void {
+    if (this.#state === "closed") return;
+    this.#state = "closing";
+    this.#closeCode = CODES.tryAgainLater;
+    this.#closeReason = reason;
+    this.#queue = [];
+    this.#queuedBytes = 0;
+    this.#closeQueued = true;
+    this.#noHandshake = true;
+    this.#urgent.push(encodeFrame(OP.close, closePayload(CODES.tryAgainLater, reason)));
+    this.#reaping.set();
+    this.#wake.set();
   }
 
   /** Ends at once: no handshake (the peer does not read, or broke the protocol badly). */
@@ -411,7 +440,7 @@ export class ServerWebSocket implements WebSocketSession {
         }
         await this.#transport.write(batch.length === 1 ? batch[0] : concat(batch, size));
         if (closeFrame) {
-          if (!this.#closeReceived) {
+          if (!this.#closeReceived && !this.#noHandshake) {
             await moveOnAfter(this.#limits.closeTimeoutMs, async () => {
               while (!this.#closeReceived && !this.#gone.isSet) {
                 await this.#wake.wait();

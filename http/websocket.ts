@@ -95,6 +95,12 @@ export interface WebSocketUpgradeOptions {
   maxQueuedMessages?: number;
   /** How long to wait for the peer's close frame after sending one, in ms. Default 1000. */
   closeTimeoutMs?: number;
+  /**
+   * Called once the socket is gone (also when the handshake could not be
+   * written): for counting sessions until their socket is closed. Return
+   * the upgrade response from the handler, or it is never called.
+   */
+  onClosed?: () => void;
 }
 
 /** A received message: text as a string, binary as bytes. */

@@ -86,10 +86,12 @@
  * @module
  */
 
+import type { RequestInfo } from "../http/types.ts";
 import { CancelScope } from "../runtime/cancel_scope.ts";
 import { isCancellationError } from "../runtime/errors.ts";
+import { Event } from "../runtime/event.ts";
 import { TaskGroup } from "../runtime/task_group.ts";
-import { checkAccess, preflight } from "./_http_access.ts";
+import { moveOnAfter } from "../runtime/timeouts.ts";
 import { configure, describeValue, type HandlerConfig } from "./_http_config.ts";
 import { operationJson } from "./_http_json.ts";
 import {
@@ -109,6 +111,7 @@ import {
 } from "./_http_response.ts";
 import { findRoute, type Route, subPath } from "./_http_router.ts";
 import { EventMemo, FeedConnection } from "./_ws_connection.ts";
+import { FEED_CLOSE_CODES } from "./ws_feed.ts";
 import type { WalHandlerOptions } from "./types.ts";
 import type { WriteAheadLog } from "./write_ahead_log.ts";
 
@@ -128,13 +131,15 @@ export interface WalHandler extends AsyncDisposable {
    * Answers a request.
    *
    * @param request The request.
-   * @param info The connection's info (its `remoteAddr` is checked when no token is set).
+   * @param info The connection's info: its `remoteAddr` is checked when no
+   * token is set, and without it the peer counts as remote (403). The feed
+   * needs the info of the kit's server (`serve()` of `@ipfs-kit/kit/http`).
    * @returns The response; never rejects.
    */
-  (request: Request, info?: Deno.ServeHandlerInfo): Promise<Response>;
+  (request: Request, info?: RequestInfo | Deno.ServeHandlerInfo): Promise<Response>;
   /** Where the routes are. */
   readonly basePath: string;
-  /** Open feed connections. */
+  /** Feed connections, each counted from its upgrade until its socket is closed. */
   readonly connections: number;
   /** Whether `close()` was called. */
   readonly closed: boolean;
@@ -190,7 +195,8 @@ export function createWalHandler(wal: WriteAheadLog, options: WalHandlerOptions 
   }
   const api = new WalApi(wal, configure(wal, options, what));
   const handler =
-    ((request: Request, info?: Deno.ServeHandlerInfo) => api.handle(request, info)) as WalHandler;
+    ((request: Request, info?: RequestInfo | Deno.ServeHandlerInfo) =>
+      api.handle(request, info)) as WalHandler;
   Object.defineProperties(handler, {
     basePath: { get: () => api.basePath, enumerable: true },
     connections: { get: () => api.connections, enumerable: true },
@@ -208,6 +214,9 @@ class WalApi {
   readonly #group: TaskGroup;
   readonly #closing = new AbortController();
   readonly #connections = new Set<FeedConnection>();
+  /** Feeds upgraded and not yet gone (their sockets still open). */
+  #feeds = 0;
+  #feedsGone = new Event();
   readonly #watch: Disposable | undefined;
   #closePromise: Promise<void> | undefined;
 
@@ -240,14 +249,14 @@ class WalApi {
   }
 
   get connections(): number {
-    return this.#connections.size;
+    return this.#feeds;
   }
 
   get closed(): boolean {
     return this.#closing.signal.aborted;
   }
 
-  handle(request: Request, info?: Deno.ServeHandlerInfo): Promise<Response> {
+  handle(request: Request, info?: RequestInfo | Deno.ServeHandlerInfo): Promise<Response> {
     if (this.closed) return Promise.resolve(shuttingDown());
     const { promise, resolve } = Promise.withResolvers<Response>();
     try {
@@ -274,6 +283,14 @@ class WalApi {
     this.#closing.abort(new HttpError(503, "shutting_down", "The server is shutting down"));
     this.#watch?.[Symbol.dispose]();
     this.#group.cancelScope.cancel();
+    // Feeds run in the server's tasks: tell them the server goes away, and wait
+    // (a close handshake at most, with a margin) until their sockets are closed.
+    for (const connection of this.#connections) {
+      connection.end(FEED_CLOSE_CODES.goingAway, "The server is shutting down");
+    }
+    if (this.#feeds > 0) {
+      await moveOnAfter(this.#config.feed.closeTimeoutMs + 1000, () => this.#feedsGone.wait());
+    }
     try {
       await this.#group.join();
     } catch (error) {
@@ -284,7 +301,10 @@ class WalApi {
 
   // ---- requests --------------------------------------------------------------------
 
-  async #respond(request: Request, info: Deno.ServeHandlerInfo | undefined): Promise<Response> {
+  async #respond(
+    request: Request,
+    info: RequestInfo | Deno.ServeHandlerInfo | undefined,
+  ): Promise<Response> {
     const headers = baseHeaders();
     try {
       if (request.url.length > MAX_URL_LENGTH) {
@@ -299,9 +319,17 @@ class WalApi {
       if (path === undefined) {
         throw new HttpError(404, "not_found", `No such route: ${url.pathname.slice(0, 200)}`);
       }
-      checkAccess(this.#config, { request, info, url, path, headers });
-      if (request.method === "OPTIONS") return preflight(headers);
-      return await this.#serve(findRoute(path, request.method), request, url, headers);
+      const access = this.#config.access;
+      const grant = access.check(request, url, info);
+      access.applyCors(grant, headers);
+      if (request.method === "OPTIONS") return access.preflight(grant, "GET, HEAD, POST", headers);
+      if (request.method === "HEAD") {
+        // Mounted in a server other than the kit's (which sends HEAD as GET): the head only.
+        const answer = await this.#serve(findRoute(path, "GET"), request, url, headers, info);
+        await answer.body?.cancel();
+        return new Response(null, { status: answer.status, headers: answer.headers });
+      }
+      return await this.#serve(findRoute(path, request.method), request, url, headers, info);
     } catch (error) {
       return this.#errorResponse(error, headers);
     }
@@ -325,7 +353,13 @@ class WalApi {
 
   // ---- routes ----------------------------------------------------------------------
 
-  async #serve(route: Route, request: Request, url: URL, headers: Headers): Promise<Response> {
+  async #serve(
+    route: Route,
+    request: Request,
+    url: URL,
+    headers: Headers,
+    info: RequestInfo | Deno.ServeHandlerInfo | undefined,
+  ): Promise<Response> {
     const wal = this.#wal;
     const query = url.searchParams;
     switch (route.name) {
@@ -408,8 +442,8 @@ class WalApi {
         return new Response(wal.telemetry.toPrometheus(), { status: 200, headers });
       }
       case "feed":
-        checkKeys(query, this.#config.token === undefined ? [] : ["token"], "Cannot open feed");
-        return this.#upgrade(request);
+        checkKeys(query, this.#config.access.requiresToken ? ["token"] : [], "Cannot open feed");
+        return this.#upgrade(request, info);
     }
   }
 
@@ -456,7 +490,7 @@ class WalApi {
     }
   }
 
-  #upgrade(request: Request): Response {
+  #upgrade(request: Request, info: RequestInfo | Deno.ServeHandlerInfo | undefined): Response {
     const what = "Cannot open feed";
     if (
       request.headers.get("upgrade")?.toLowerCase() !== "websocket" ||
@@ -466,31 +500,47 @@ class WalApi {
         headers: { upgrade: "websocket" },
       });
     }
-    if (this.#connections.size >= this.#config.maxConnections) {
+    if (info === undefined || !("upgradeWebSocket" in info)) {
+      throw new HttpError(
+        501,
+        "not_implemented",
+        `${what}: the feed needs the kit's HTTP server (serve() of @ipfs-kit/kit/http), whose WebSockets are bounded`,
+      );
+    }
+    const config = this.#config;
+    if (this.#feeds >= config.maxConnections) {
       throw new HttpError(
         503,
         "too_many_connections",
-        `${what}: ${this.#config.maxConnections} connections are open`,
+        `${what}: ${config.maxConnections} connections are open`,
       );
     }
-    let upgraded: { socket: WebSocket; response: Response };
-    try {
-      upgraded = Deno.upgradeWebSocket(request);
-    } catch (error) {
-      throw new HttpError(400, "invalid_request", `${what}: ${describeValue(error)}`);
-    }
-    const connection = new FeedConnection(upgraded.socket, this.#config.feed);
-    this.#connections.add(connection);
-    this.#group.spawn(async () => {
-      try {
-        await connection.run();
-      } catch (error) {
-        if (!isCancellationError(error)) this.#config.onError(error);
-      } finally {
-        this.#connections.delete(connection);
-      }
-    }, { name: "wal feed connection" });
-    return upgraded.response;
+    const feed = config.feed;
+    const response = info.upgradeWebSocket({
+      maxMessageBytes: feed.maxMessageBytes,
+      maxQueuedMessages: feed.maxQueuedMessages,
+      maxQueuedBytes: feed.maxBufferedBytes,
+      closeTimeoutMs: feed.closeTimeoutMs,
+      onSocket: async (socket) => {
+        const connection = new FeedConnection(socket, feed);
+        if (this.closed) {
+          connection.end(FEED_CLOSE_CODES.goingAway, "The server is shutting down");
+          return;
+        }
+        this.#connections.add(connection);
+        try {
+          await connection.run();
+        } finally {
+          this.#connections.delete(connection);
+        }
+      },
+      // Counted until the socket is gone, not until the close frame went.
+      onClosed: () => {
+        if (--this.#feeds === 0) this.#feedsGone.set();
+      },
+    });
+    if (this.#feeds++ === 0) this.#feedsGone = new Event();
+    return response;
   }
 }
 

@@ -544,6 +544,7 @@ class FrameReader {
   /** Reads until `stop(texts)` holds or a close frame comes; returns the texts and the close code. */
   async read(
     stop: (texts: string[]) => boolean,
+    options: { endOk?: boolean } = {},
   ): Promise<{ texts: string[]; code: number | undefined }> {
     const texts: string[] = [];
     const decoder = new TextDecoder();
@@ -572,7 +573,10 @@ class FrameReader {
         }
       }
       const n = await this.#conn.read(this.#buffer);
-      if (n === null) throw new Error("connection closed without a close frame");
+      if (n === null) {
+        if (options.endOk) return { texts, code: undefined };
+        throw new Error("connection closed without a close frame");
+      }
       const next = new Uint8Array(this.#data.length + n);
       next.set(this.#data);
       next.set(this.#buffer.subarray(0, n), this.#data.length);
@@ -625,20 +629,19 @@ testEachStrategy(
       });
       // Dropped well before everything submitted was sent: what reached the socket is bounded.
       assert.ok(submitted < 400, `still connected after ${submitted} events`);
-      // Reading now: what was sent, then the close frame with 1013.
-      const { texts, code } = await frames.read(() => false);
-      assert.equal(code, 1013);
+      // The connection counted until its socket was gone, and it is gone without the
+      // client answering any close frame: reading now gets what was sent, a 1013
+      // close frame if the socket could take it, then the end of the stream.
+      const { texts, code } = await frames.read(() => false, { endOk: true });
+      assert.ok(code === 1013 || code === undefined, `close code ${code}`);
       assert.ok(texts.length < submitted, `${texts.length} events for ${submitted} submissions`);
       assert.ok(
         texts.every((t) =>
           JSON.parse(t).data.operation.params.bytes["/"].bytes === bytes.replace(/=+$/, "")
         ),
       );
-      // Answer the close so that the server lets go of the socket.
-      const close = new Uint8Array([0x88, 0x82, 0, 0, 0, 0, 0x03, 0xe8]);
-      await conn.write(close);
       const rest = new Uint8Array(1024);
-      while ((await conn.read(rest)) !== null) { /* until the server closes */ }
+      while ((await conn.read(rest)) !== null) { /* the server closed its end */ }
     });
   },
 );
