@@ -170,19 +170,19 @@ export class Http1Connection {
     for (;;) {
       const view = reader.view();
       const end = headEnd(view, scanned);
-      if (end !== -1) {
-        const head = parseHead(view.subarray(0, end), config.maxUrlLength, config.maxHeaderFields);
-        reader.consume(end);
-        return head;
-      }
-      scanned = Math.max(0, view.length - 3);
-      if (view.length >= config.maxHeaderBytes) {
+      if (end > config.maxHeaderBytes || (end === -1 && view.length >= config.maxHeaderBytes)) {
         throw new HttpError(
           431,
           "request_header_fields_too_large",
           `Cannot read request: its head exceeds ${config.maxHeaderBytes} bytes`,
         );
       }
+      if (end !== -1) {
+        const head = parseHead(view.subarray(0, end), config.maxUrlLength, config.maxHeaderFields);
+        reader.consume(end);
+        return head;
+      }
+      scanned = Math.max(0, view.length - 3);
       if ((await reader.fill()) === 0) {
         if (reader.buffered === 0) return null;
         throw new HttpError(400, "bad_request", "Cannot read request: the head ended early");

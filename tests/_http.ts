@@ -23,6 +23,12 @@ export function connect(port: number): Promise<Deno.TcpConn> {
 
 /** Reads one answer (head and a body of its Content-Length) from `conn`. */
 export async function readAnswer(conn: Deno.Conn): Promise<RawAnswer> {
+  return (await readAnswers(conn, 1))[0];
+}
+
+/** Reads `count` answers sent one after the other (to pipelined requests) from `conn`. */
+export async function readAnswers(conn: Deno.Conn, count: number): Promise<RawAnswer[]> {
+  const answers: RawAnswer[] = [];
   let data = new Uint8Array(0);
   const buffer = new Uint8Array(16384);
   const decoder = new TextDecoder();
@@ -38,11 +44,15 @@ export async function readAnswer(conn: Deno.Conn): Promise<RawAnswer> {
       }
       const length = Number(headers.get("content-length") ?? 0);
       if (data.length >= end + 4 + length) {
-        return {
+        answers.push({
           status: Number(lines[0].split(" ")[1]),
           headers,
           body: text.slice(end + 4, end + 4 + length),
-        };
+        });
+        // The head is ASCII: its characters are its bytes.
+        data = data.subarray(new TextEncoder().encode(text.slice(0, end + 4 + length)).length);
+        if (answers.length === count) return answers;
+        continue;
       }
     }
     const n = await conn.read(buffer);
