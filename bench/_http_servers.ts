@@ -1,9 +1,11 @@
 /**
  * The servers `http_bench.ts` measures, one per process: run with a kind and
  * a file to serve; prints the port on its first line and serves until its
- * standard input closes. Each serves the same three routes:
- * `GET /file` (the file, streamed from disk), `GET /small` (`hello`) and
- * `GET /ws` (a WebSocket that echoes every message).
+ * standard input closes. Each serves the same four routes:
+ * `GET /file` (the file, streamed from disk), `GET /blocks` (the same bytes
+ * from memory as a stream of 256 KiB chunks, as blocks come from a store),
+ * `GET /small` (`hello`) and `GET /ws` (a WebSocket that echoes every
+ * message).
  *
  * - `deno-serve`: bare `Deno.serve` (no header timeout, idle timeout or
  *   connection cap), `Deno.upgradeWebSocket` (no message bound).
@@ -25,6 +27,23 @@ import { serve } from "../http/server.ts";
 
 const [kind, file] = Deno.args;
 const stop = new AbortController();
+const BLOCK = 256 * 1024;
+const bytes = Deno.readFileSync(file);
+
+/** The file's bytes from memory, a block at a time. */
+function blocks(): ReadableStream<Uint8Array> {
+  let offset = 0;
+  return new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (offset >= bytes.length) return controller.close();
+      controller.enqueue(bytes.subarray(offset, offset += BLOCK));
+    },
+  });
+}
+
+function blocksResponse(): Response {
+  return new Response(blocks(), { headers: { "content-length": String(bytes.length) } });
+}
 
 function say(port: number): void {
   console.log(port);
@@ -51,6 +70,7 @@ switch (kind) {
     }, async (request) => {
       const path = new URL(request.url).pathname;
       if (path === "/small") return new Response("hello");
+      if (path === "/blocks") return blocksResponse();
       if (path === "/ws") return echoDeno(request);
       const f = await Deno.open(file);
       return new Response(f.readable, {
@@ -64,6 +84,7 @@ switch (kind) {
     const server = serve(async (request, info) => {
       const path = new URL(request.url).pathname;
       if (path === "/small") return new Response("hello");
+      if (path === "/blocks") return blocksResponse();
       if (path === "/ws") {
         return info.upgradeWebSocket({
           onSocket: async (socket) => {
@@ -94,6 +115,17 @@ switch (kind) {
       }
       const size = Deno.statSync(file).size;
       res.writeHead(200, { "content-length": String(size) });
+      if (req.url === "/blocks") {
+        let offset = 0;
+        const next = () => {
+          while (offset < bytes.length) {
+            const ok = res.write(bytes.subarray(offset, offset += BLOCK));
+            if (!ok) return void res.once("drain", next);
+          }
+          res.end();
+        };
+        return next();
+      }
       createReadStream(file, { highWaterMark: 1 << 20 }).pipe(res);
     });
     server.maxConnections = 4096;
@@ -134,6 +166,7 @@ switch (kind) {
             if (event === null) break;
             const path = new URL(event.request.url).pathname;
             if (path === "/small") await event.respondWith(new Response("hello"));
+            else if (path === "/blocks") await event.respondWith(blocksResponse());
             else if (path === "/ws") await event.respondWith(echoDeno(event.request));
             else {
               const f = await Deno.open(file);

@@ -5,7 +5,11 @@
  * the server under test each have a core of the two.
  *
  * - Group `stream-64MiB`: `GET` of a 64 MiB file, streamed from disk by the
- *   server, read whole by `fetch`. Baseline `deno-serve`.
+ *   server (`file.readable`; `Deno.serve` pipes such a stream in Rust), read
+ *   whole by `fetch`. Baseline `deno-serve`: the gateway's target is at
+ *   least half of it.
+ * - Group `blocks-64MiB`: the same 64 MiB from memory as a stream of 256 KiB
+ *   chunks (the way blocks come out of a store). Baseline `deno-serve`.
  * - Group `small-2000`: 2,000 `GET /small` (`hello`) over 16 kept-alive
  *   connections of a raw HTTP/1.1 client (125 requests each, one at a time
  *   per connection), so the client's cost stays small. Baseline
@@ -85,8 +89,8 @@ globalThis.addEventListener("unload", () => {
   Deno.removeSync(dir, { recursive: true });
 });
 
-async function streamFile(port: number): Promise<void> {
-  const response = await fetch(`http://127.0.0.1:${port}/file`);
+async function streamFile(port: number, path = "/file"): Promise<void> {
+  const response = await fetch(`http://127.0.0.1:${port}${path}`);
   let total = 0;
   for await (const chunk of response.body!) total += chunk.length;
   if (response.status !== 200 || total !== FILE_SIZE) {
@@ -168,6 +172,16 @@ for (const kind of KINDS) {
     warmup: 3,
     fn: async () => {
       await streamFile(port);
+    },
+  });
+  Deno.bench({
+    name: kind,
+    group: "blocks-64MiB",
+    baseline: kind === "deno-serve",
+    n: 20,
+    warmup: 3,
+    fn: async () => {
+      await streamFile(port, "/blocks");
     },
   });
   Deno.bench({

@@ -148,11 +148,32 @@ export async function writeResponse(
   try {
     if (declared !== null) {
       const length = Number(declared);
-      await write(latin1Bytes(headText(response, options, `content-length: ${length}\r\n`)));
+      const head = latin1Bytes(headText(response, options, `content-length: ${length}\r\n`));
       let sent = 0;
+      let next = reader.read();
+      if (length <= SMALL) {
+        // A small body: the head and the body in one write, if the body is one chunk.
+        const first = await next;
+        const chunk = first.done ? new Uint8Array(0) : asBytes(first.value);
+        if (!first.done) next = reader.read();
+        const rest = first.done ? first : await next;
+        if (rest.done && chunk.length === length) {
+          done = true;
+          await (options.last ?? write)(concat(head, chunk));
+          return;
+        }
+        await write(concat(head, chunk));
+        sent = chunk.length;
+        if (rest.done) {
+          done = true;
+          throw new RangeError(
+            "Cannot write response: the body is shorter than its content-length",
+          );
+        }
+        next = Promise.resolve(rest);
+      } else await write(head);
       // One read ahead: the next chunk is read while this one is written, so a
       // read and a write complete in the same turn of the event loop.
-      let next = reader.read();
       for (;;) {
         const result = await next;
         if (result.done) break;

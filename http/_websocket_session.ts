@@ -6,6 +6,7 @@
 
 import { ClosedResourceError, EndOfStream, isCancellationError } from "../runtime/errors.ts";
 import { Event } from "../runtime/event.ts";
+import { macrotaskYield } from "../runtime/macrotask.ts";
 import {
   createMemoryChannel,
   type MemoryReceiveChannel,
@@ -52,6 +53,8 @@ export interface SessionTransport {
 const encoder = new TextEncoder();
 const INBOX = 16;
 const BATCH = 64 * 1024;
+/** Fewer queued frames than this wait a turn of the event loop for more before a write. */
+const COALESCE = 16;
 
 class EndOfInput extends Error {}
 
@@ -422,6 +425,12 @@ export class ServerWebSocket implements WebSocketSession {
           this.#wake = new Event();
         }
         if (this.#gone.isSet) return;
+        if (this.#urgent.length === 0 && this.#queue.length < COALESCE) {
+          // One turn of the event loop first: the frames that one read of the socket
+          // brings are answered in one write instead of one write each.
+          await macrotaskYield();
+          if (this.#gone.isSet) return;
+        }
         const batch: Uint8Array[] = [];
         let size = 0;
         let closeFrame = false;
