@@ -4,8 +4,8 @@
  * standard input closes. Each serves the same four routes:
  * `GET /file` (the file, streamed from disk), `GET /blocks` (the same bytes
  * from memory as a stream of 256 KiB chunks, as blocks come from a store),
- * `GET /small` (`hello`) and `GET /ws` (a WebSocket that echoes every
- * message).
+ * `GET /file-1m` (the file read 1 MiB at a time into a stream), `GET /small`
+ * (`hello`) and `GET /ws` (a WebSocket that echoes every message).
  *
  * - `deno-serve`: bare `Deno.serve` (no header timeout, idle timeout or
  *   connection cap), `Deno.upgradeWebSocket` (no message bound).
@@ -41,6 +41,30 @@ function blocks(): ReadableStream<Uint8Array> {
   });
 }
 
+/** The file read 1 MiB at a time (`file.readable` reads 64 KiB at a time). */
+async function fileChunks(): Promise<ReadableStream<Uint8Array>> {
+  const f = await Deno.open(file);
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const buffer = new Uint8Array(1 << 20);
+      const n = await f.read(buffer);
+      if (n === null) {
+        f.close();
+        controller.close();
+      } else controller.enqueue(buffer.subarray(0, n));
+    },
+    cancel() {
+      f.close();
+    },
+  });
+}
+
+async function fileChunksResponse(): Promise<Response> {
+  return new Response(await fileChunks(), {
+    headers: { "content-length": String(bytes.length) },
+  });
+}
+
 function blocksResponse(): Response {
   return new Response(blocks(), { headers: { "content-length": String(bytes.length) } });
 }
@@ -71,6 +95,7 @@ switch (kind) {
       const path = new URL(request.url).pathname;
       if (path === "/small") return new Response("hello");
       if (path === "/blocks") return blocksResponse();
+      if (path === "/file-1m") return await fileChunksResponse();
       if (path === "/ws") return echoDeno(request);
       const f = await Deno.open(file);
       return new Response(f.readable, {
@@ -85,6 +110,7 @@ switch (kind) {
       const path = new URL(request.url).pathname;
       if (path === "/small") return new Response("hello");
       if (path === "/blocks") return blocksResponse();
+      if (path === "/file-1m") return await fileChunksResponse();
       if (path === "/ws") {
         return info.upgradeWebSocket({
           onSocket: async (socket) => {
@@ -115,6 +141,9 @@ switch (kind) {
       }
       const size = Deno.statSync(file).size;
       res.writeHead(200, { "content-length": String(size) });
+      if (req.url === "/file-1m") {
+        return void createReadStream(file, { highWaterMark: 1 << 20 }).pipe(res);
+      }
       if (req.url === "/blocks") {
         let offset = 0;
         const next = () => {
@@ -167,6 +196,7 @@ switch (kind) {
             const path = new URL(event.request.url).pathname;
             if (path === "/small") await event.respondWith(new Response("hello"));
             else if (path === "/blocks") await event.respondWith(blocksResponse());
+            else if (path === "/file-1m") await event.respondWith(await fileChunksResponse());
             else if (path === "/ws") await event.respondWith(echoDeno(event.request));
             else {
               const f = await Deno.open(file);

@@ -8,6 +8,9 @@
  *   server (`file.readable`; `Deno.serve` pipes such a stream in Rust), read
  *   whole by `fetch`. Baseline `deno-serve`: the gateway's target is at
  *   least half of it.
+ * - Group `file-1MiB-reads`: the same file, read 1 MiB at a time into a
+ *   stream by the handler (`node-http`: `createReadStream` with 1 MiB
+ *   reads). Baseline `deno-serve`.
  * - Group `blocks-64MiB`: the same 64 MiB from memory as a stream of 256 KiB
  *   chunks (the way blocks come out of a store). Baseline `deno-serve`.
  * - Group `small-2000`: 2,000 `GET /small` (`hello`) over 16 kept-alive
@@ -172,6 +175,16 @@ for (const kind of KINDS) {
     warmup: 3,
     fn: async () => {
       await streamFile(port);
+    },
+  });
+  Deno.bench({
+    name: kind,
+    group: "file-1MiB-reads",
+    baseline: kind === "deno-serve",
+    n: 20,
+    warmup: 3,
+    fn: async () => {
+      await streamFile(port, "/file-1m");
     },
   });
   Deno.bench({

@@ -4,6 +4,8 @@
 // chunked coding. Large chunks are written as they come, without copying.
 // Private to the HTTP layer.
 
+import { ReadAhead } from "./_read_ahead.ts";
+
 const SMALL = 16 * 1024;
 const HOP_BY_HOP = new Set([
   "connection",
@@ -172,19 +174,14 @@ export async function writeResponse(
         }
         next = Promise.resolve(rest);
       } else await write(head);
-      // One read ahead: the next chunk is read while this one is written, so a
-      // read and a write complete in the same turn of the event loop.
-      for (;;) {
-        const result = await next;
-        if (result.done) break;
-        const chunk = asBytes(result.value);
+      // Read ahead: the next chunks are read while these are written, and the
+      // ones already there go out in one write.
+      const ahead = new ReadAhead(reader, next);
+      for (let chunk = await ahead.next(); chunk !== null; chunk = await ahead.next()) {
         sent += chunk.length;
         if (sent > length) {
           throw new RangeError("Cannot write response: the body exceeds its content-length");
         }
-        next = reader.read();
-        // A failed read ahead is seen when awaited; until then it must not count as unhandled.
-        void next.catch(() => {});
         if (chunk.length > 0) await write(chunk);
       }
       done = true;
@@ -231,12 +228,9 @@ export async function writeResponse(
     };
     await emit(one);
     await emit(asBytes(second.value));
-    for (let next = reader.read();;) {
-      const result = await next;
-      if (result.done) break;
-      next = reader.read();
-      void next.catch(() => {});
-      await emit(asBytes(result.value));
+    const ahead = new ReadAhead(reader);
+    for (let chunk = await ahead.next(); chunk !== null; chunk = await ahead.next()) {
+      await emit(chunk);
     }
     done = true;
     await write(concat(pending, LAST_CHUNK));

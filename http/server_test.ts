@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
 import { CancelScope } from "../runtime/cancel_scope.ts";
+import { Event } from "../runtime/event.ts";
+import { failAfter } from "../runtime/timeouts.ts";
 import { sleep } from "../runtime/sleep.ts";
 import { testEachStrategy } from "../runtime/testing.ts";
 import { eventually } from "../tests/_async.ts";
@@ -380,4 +382,36 @@ testEachStrategy("a signal shuts the server down; the caller's scope owns its ta
     await inner.shutdown();
   });
   await assert.rejects(fetch(url), TypeError);
+});
+
+testEachStrategy("a slow stream's chunks go out as they come, none held back", async () => {
+  const seen = new Event();
+  await using server = serve(() => {
+    let step = 0;
+    return new Response(
+      new ReadableStream<Uint8Array>({
+        async pull(controller) {
+          if (step === 0) controller.enqueue(encoder.encode("first;"));
+          else if (step === 1) {
+            await seen.wait(); // only once the client has the first chunk
+            controller.enqueue(encoder.encode("second"));
+          } else controller.close();
+          step++;
+        },
+      }),
+      { headers: { "content-length": "12" } },
+    );
+  });
+  const response = await fetch(server.url);
+  const reader = response.body!.getReader();
+  const first = await failAfter(5000, () => reader.read());
+  assert.equal(new TextDecoder().decode(first.value), "first;");
+  seen.set();
+  let rest = "";
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    rest += new TextDecoder().decode(value);
+  }
+  assert.equal(rest, "second");
 });

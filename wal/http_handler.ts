@@ -1,8 +1,10 @@
 /**
- * The write-ahead log's HTTP API: a `Deno.serve` handler to mount in a
- * server of your own ({@linkcode createWalHandler}), or a server of its own
- * on loopback ({@linkcode serveWal}, in `http_server.ts`), with a live
- * WebSocket feed (see `ws_feed.ts` for its protocol).
+ * The write-ahead log's HTTP API: a handler to mount in a server of the
+ * kit's HTTP layer ({@linkcode createWalHandler}; `serve()` or a `Router` of
+ * `@ipfs-kit/kit/http`, or `Deno.serve` for the routes other than the
+ * feed), or a server of its own on loopback ({@linkcode serveWal}, in
+ * `http_server.ts`), with a live WebSocket feed (see `ws_feed.ts` for its
+ * protocol).
  *
  * ## Routes
  * Under `basePath` (default `/api/v0/wal`); bodies and answers are JSON.
@@ -17,7 +19,9 @@
  * | `GET /stats` | the telemetry snapshot ({@linkcode WalTelemetrySnapshot}) |
  * | `GET /health` | {@linkcode WalHealth}; 503 once the log is closed |
  * | `GET /metrics` | Prometheus text, `text/plain; version=0.0.4` |
- * | `GET /feed` | WebSocket upgrade: the live feed |
+ * | `GET /feed` | WebSocket upgrade: the live feed (on the kit's HTTP server only) |
+ *
+ * Every `GET` route answers `HEAD` with its head alone.
  *
  * List queries: `state` (repeatable, or comma-separated), `type`
  * (repeatable), `limit` (1 to 10 000, default 100), `after` (the `next`
@@ -43,13 +47,20 @@
  * `forbidden_peer`, `forbidden_host`, `forbidden_origin`; 404 `not_found`;
  * 405 `method_not_allowed`; 409 `invalid_state`; 413 `body_too_large`; 414
  * `uri_too_long`; 415 `unsupported_media_type`; 426 `upgrade_required`;
- * 503 `closed`, `failed`, `shutting_down`, `too_many_connections`; 504
- * `timeout`; 507 `disk_full`; 500 `internal_error` (the error goes to
- * `onError`, not to the client).
+ * 501 `not_implemented` (the feed outside the kit's HTTP server); 503
+ * `closed`, `failed`, `shutting_down`, `too_many_connections`, `busy` (the
+ * log holds `maxPending` unfinished operations, or `maxPendingBytes` of
+ * them: with `Retry-After`); 504 `timeout`; 507 `disk_full`; 500
+ * `internal_error` (the error goes to `onError`, not to the client). The
+ * server itself answers malformed requests (400, 414, 431, 501, 505) and
+ * closes their connections.
  *
  * ## Security
+ * The rules are the HTTP layer's `AccessPolicy`, checked by the server for
+ * every request and again by the handler (which may be mounted elsewhere).
  * Without a `token`, the handler serves only this machine: requests from a
- * peer that is not on a loopback address get 403 `forbidden_peer`, and
+ * peer that is not on a loopback address get 403 `forbidden_peer` (so do
+ * requests without connection info: the check fails closed), and
  * requests whose `Host` is not a loopback name (`localhost`, `127.0.0.1`,
  * `[::1]`) get 403 `forbidden_host`, so a web page cannot reach the API
  * through DNS rebinding. With a `token`, every route, the feed's upgrade
@@ -60,7 +71,9 @@
  * unless the origin is the server's own or one of `allowedOrigins`, which
  * also get CORS headers. Bodies are read up to `maxBodyBytes` and no
  * further (413); every path segment, query parameter, body field and feed
- * message is checked.
+ * message is checked. The listener of {@linkcode serveWal} bounds open
+ * connections, the time a request's head may take and idle connections;
+ * feed messages are refused past `maxMessageBytes` before they are read.
  *
  * @example Serve a log on loopback
  * ```ts

@@ -367,6 +367,7 @@ export class WriteAheadLog implements AsyncDisposable {
    * @throws {TypeError} The type is empty, or the parameters hold values
    * that cannot be stored (functions, class instances, cycles).
    * @throws {RangeError} The encoded parameters exceed `maxOperationBytes`.
+   * @throws {WalBusyError} `maxPending` operations are unfinished, or their parameters hold `maxPendingBytes`.
    * @throws {WalDiskFullError} The disk is full; the operation was not kept.
    * @throws {WalFailedError} The log failed on an I/O error.
    * @throws {WalClosedError} The log is closed.
