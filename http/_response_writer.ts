@@ -154,25 +154,26 @@ export async function writeResponse(
       let sent = 0;
       let next = reader.read();
       if (length <= SMALL) {
-        // A small body: the head and the body in one write, if the body is one chunk.
+        // A small body: the head and the first chunk in one write; when that chunk
+        // is the whole body, the write is the response's last.
         const first = await next;
         const chunk = first.done ? new Uint8Array(0) : asBytes(first.value);
-        if (!first.done) next = reader.read();
-        const rest = first.done ? first : await next;
-        if (rest.done && chunk.length === length) {
+        if (chunk.length === length) {
           done = true;
           await (options.last ?? write)(concat(head, chunk));
+          // Past its length a body is an error, but the answer went out whole.
+          void reader.cancel().catch(() => {});
           return;
         }
-        await write(concat(head, chunk));
-        sent = chunk.length;
-        if (rest.done) {
+        if (first.done) {
           done = true;
           throw new RangeError(
             "Cannot write response: the body is shorter than its content-length",
           );
         }
-        next = Promise.resolve(rest);
+        await write(concat(head, chunk));
+        sent = chunk.length;
+        next = reader.read();
       } else await write(head);
       // Read ahead: the next chunks are read while these are written, and the
       // ones already there go out in one write.
@@ -199,8 +200,12 @@ export async function writeResponse(
       return;
     }
     const one = asBytes(first.value);
-    const second = await reader.read();
-    if (second.done) {
+    // A body of one chunk (a string, bytes) is known whole when its next read is
+    // settled at once; else it is a stream, sent chunked without waiting.
+    const secondRead = reader.read();
+    void secondRead.catch(() => {});
+    const second = await settledNow(secondRead);
+    if (second !== undefined && second.done) {
       done = true;
       const head = latin1Bytes(headText(response, options, `content-length: ${one.length}\r\n`));
       if (one.length <= SMALL) await (options.last ?? write)(concat(head, one));
@@ -227,8 +232,7 @@ export async function writeResponse(
       }
     };
     await emit(one);
-    await emit(asBytes(second.value));
-    const ahead = new ReadAhead(reader);
+    const ahead = new ReadAhead(reader, secondRead);
     for (let chunk = await ahead.next(); chunk !== null; chunk = await ahead.next()) {
       await emit(chunk);
     }
@@ -238,6 +242,15 @@ export async function writeResponse(
     // No releaseLock(): the stream is not used again, and releasing costs an Error (about 40 us).
     if (!done) await reader.cancel().catch(() => {});
   }
+}
+
+const NOT_YET = Symbol("not yet");
+const SETTLED_MARK: Promise<typeof NOT_YET> = Promise.resolve(NOT_YET);
+
+/** What `read` settled with, if it has settled already; `undefined` if not yet. */
+async function settledNow<T>(read: Promise<T>): Promise<T | undefined> {
+  const result = await Promise.race([read, SETTLED_MARK]);
+  return result === NOT_YET ? undefined : result as T;
 }
 
 function asBytes(value: unknown): Uint8Array {
@@ -251,8 +264,10 @@ async function singleChunkLength(body: ReadableStream<Uint8Array>): Promise<numb
   try {
     const first = await reader.read();
     if (first.done) return 0;
-    const second = await reader.read();
-    return second.done ? asBytes(first.value).length : undefined;
+    const next = reader.read();
+    void next.catch(() => {});
+    const second = await settledNow(next);
+    return second?.done ? asBytes(first.value).length : undefined;
   } catch {
     return undefined;
   } finally {
