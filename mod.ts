@@ -12,6 +12,7 @@
  * | cache content in memory and on disk | {@linkcode TieredCache}, {@linkcode ArcCache}, {@linkcode DiskCache} | `@ipfs-kit/kit/cache` |
  * | never lose an IPFS operation across crashes | {@linkcode WriteAheadLog}, {@linkcode SegmentLog} | `@ipfs-kit/kit/wal` |
  * | serve the WAL over HTTP and WebSocket | {@linkcode serveWal} | `@ipfs-kit/kit/wal` |
+ * | serve HTTP and WebSockets, bounded (cap, deadlines, body and message limits, token, Host and Origin checks) | {@linkcode serve}, {@linkcode Router} | `@ipfs-kit/kit/http` |
  * | stream content to Deno peers and browsers over WebRTC, every block verified | {@linkcode StreamingManager}, {@linkcode serveSignaling}, {@linkcode connectWebRtc} | `@ipfs-kit/kit/webrtc` |
  * | read verified streams in a browser page | `connectBrowserReceiver` | `@ipfs-kit/kit/webrtc/browser` |
  * | run tasks that are always joined and cancelled together | {@linkcode taskGroup}, {@linkcode CancelScope} | `@ipfs-kit/kit/runtime` |
@@ -46,4 +47,5 @@ export * from "./ipfs/mod.ts";
 export * from "./cache/mod.ts";
 export * from "./wal/mod.ts";
 export * from "./webrtc/mod.ts";
+export * from "./http/mod.ts";
 export * from "./runtime/mod.ts";

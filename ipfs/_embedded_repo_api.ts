@@ -12,7 +12,7 @@ import * as Digest from "npm:multiformats@14.0.5/hashes/digest";
 import { checkpointIfCancelled } from "../runtime/checkpoint.ts";
 import type { RepoApi, RepoStat } from "./content_store.ts";
 import { blockKey } from "./_fs_blockstore.ts";
-import { markDag } from "./_pinned_blocks.ts";
+import { markDag, markReachable } from "./_pinned_blocks.ts";
 import type { Repository } from "./_repository.ts";
 
 /**
@@ -25,9 +25,10 @@ export function embeddedRepoApi(repo: Repository): RepoApi {
   return {
     /**
      * Mark and sweep, holding the lock exclusively: marks every block a pin
-     * holds (a recursive pin's whole DAG, a direct pin's block), then deletes
-     * the rest. A missing block below a recursive pin aborts before anything
-     * is deleted.
+     * holds (a recursive pin's whole DAG, a direct pin's block) and every
+     * block the MFS root references (a root as Kubo's, best effort: missing
+     * blocks below it are skipped), then deletes the rest. A missing block
+     * below a recursive pin aborts before anything is deleted.
      */
     async gc(options = {}): Promise<CID[]> {
       const run = { lock: "exclusive", signal: options.signal } as const;
@@ -37,6 +38,8 @@ export function embeddedRepoApi(repo: Repository): RepoApi {
           if (pin.type === "direct") marked.add(blockKey(pin.cid));
           else await markDag(repo.blocks, pin.cid, marked, "collect garbage", signal);
         }
+        const files = repo.mfsRoot.current;
+        if (files !== undefined) await markReachable(repo.blocks, files, marked, signal);
         const removed: CID[] = [];
         try {
           // Exclusive: no put is in flight, so any temporary file is a crash's.

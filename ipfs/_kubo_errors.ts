@@ -77,6 +77,8 @@ const INVALID_INPUT: RegExp[] = [
   /invalid request query input/i,
   /\bover 1mib\b|block too large|exceeds .*limit/i,
   /offset was past the end of file|offset must be less than the file size/i,
+  // MFS (`files` commands): Kubo's words and js-ipfs's.
+  /already exists|already has entry|cannot delete root|leading slash|use -r to remove/i,
 ];
 
 const NOT_SUPPORTED: RegExp[] = [

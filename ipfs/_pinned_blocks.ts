@@ -52,6 +52,35 @@ export async function markDag(
 }
 
 /**
+ * Adds the key of every block of the DAG below `root` that is in the store
+ * to `marked` (as {@linkcode markDag}, missing blocks skipped): for the MFS
+ * root, which Kubo keeps as a best-effort root.
+ *
+ * @param blocks The store.
+ * @param root The DAG's root.
+ * @param marked The keys found so far.
+ * @param signal Aborts the reads.
+ */
+export async function markReachable(
+  blocks: FsBlockstore,
+  root: CID,
+  marked: Set<string>,
+  signal: AbortSignal,
+): Promise<void> {
+  await walkDag(root, {
+    read: (cid) => blocks.get(cid, { signal }),
+    visit: (cid) => {
+      const key = blockKey(cid);
+      if (marked.has(key)) return false;
+      marked.add(key);
+      return true;
+    },
+    checkpoint: checkpointIfCancelled,
+    skipMissing: true,
+  });
+}
+
+/**
  * The pin that holds the block of `cid` (same multihash): a direct pin of
  * it, or a recursive pin whose DAG holds it. Missing blocks are skipped.
  *

@@ -9,6 +9,7 @@
  *   `Identity` config (`_identity.ts`);
  * - `tmp/`: where pin and key files are written before they are renamed
  *   into place; emptied on open;
+ * - `files-root`: the MFS root CID (`_mfs_root.ts`);
  * - `repo.lock`: held while a node has the repository open;
  * - `ipfs-kit-repo.json`: the format's kind and version.
  *
@@ -34,6 +35,7 @@ import { messageOf } from "./_arguments.ts";
 import { exists } from "./_fs.ts";
 import { FsBlockstore, ignoreNotFound } from "./_fs_blockstore.ts";
 import { loadIdentity, type PeerIdentity } from "./_identity.ts";
+import { MfsRoot } from "./_mfs_root.ts";
 import { PinStore } from "./_pin_store.ts";
 import { RwLock } from "./_rw_lock.ts";
 
@@ -65,6 +67,8 @@ export class Repository {
   readonly pins: PinStore;
   /** The node's identity. */
   readonly identity: PeerIdentity;
+  /** The MFS root. */
+  readonly mfsRoot: MfsRoot;
   #lock: Deno.FsFile;
   #gcLock = new RwLock();
   #closed = false;
@@ -72,13 +76,14 @@ export class Repository {
   private constructor(
     path: string,
     lock: Deno.FsFile,
-    stores: { blocks: FsBlockstore; pins: PinStore; identity: PeerIdentity },
+    stores: { blocks: FsBlockstore; pins: PinStore; identity: PeerIdentity; mfsRoot: MfsRoot },
   ) {
     this.path = path;
     this.#lock = lock;
     this.blocks = stores.blocks;
     this.pins = stores.pins;
     this.identity = stores.identity;
+    this.mfsRoot = stores.mfsRoot;
   }
 
   /**
@@ -116,7 +121,8 @@ export class Repository {
       const pins = await PinStore.open(`${path}/pins`, tmpDir, sync);
       await Deno.mkdir(`${path}/keys`, { recursive: true, mode: 0o700 });
       const identity = await loadIdentity(`${path}/keys/self.json`, tmpDir, sync);
-      return new Repository(path, lock, { blocks, pins, identity });
+      const mfsRoot = await MfsRoot.open(path, sync);
+      return new Repository(path, lock, { blocks, pins, identity, mfsRoot });
     } catch (error) {
       lock.close();
       throw error;

@@ -49,7 +49,14 @@ export async function resolveUnixFsPath(
     },
   };
   try {
-    const entry = await exporter(`${root}${trimmed.slice(slash)}`, storage, { signal });
+    const wanted = `${root}/${
+      trimmed.slice(slash).split("/").filter((name) => name !== "").join("/")
+    }`;
+    const entry = await exporter(wanted, storage, { signal });
+    // The exporter ignores one name too many below a file: that path names nothing.
+    if (entry.path !== wanted) {
+      throw new NotFoundError(`Cannot ${what}: no such path: ${path}`, path);
+    }
     return entry.cid;
   } catch (error) {
     if (error instanceof NotFoundError || !(error instanceof Error)) throw error;

@@ -14,8 +14,8 @@
  * backend does not offer, e.g. pubsub on the embedded node), plus
  * `RangeError` for a block over {@linkcode MAX_BLOCK_SIZE}.
  *
- * The API objects (`block`, `pin`, `dag`, `repo`, `name`, `pubsub`, `swarm`,
- * `routing`) take the options of their call type parameter `O`: every call's
+ * The API objects (`block`, `pin`, `dag`, `repo`, `files`, `name`, `pubsub`,
+ * `swarm`, `routing`) take the options of their call type parameter `O`: every call's
  * {@linkcode SignalOptions} by default, a backend's own where it has more
  * (the Kubo backend's `block` is a `BlockApi<KuboCallOptions>`: a timeout
  * per call).
@@ -631,6 +631,113 @@ export interface RoutingApi<O extends SignalOptions = SignalOptions> {
   put(key: string, value: Uint8Array, options?: O): Promise<void>;
 }
 
+/** One entry of {@linkcode FilesApi.ls}. */
+export interface FilesEntry {
+  /** The entry's name in its directory. */
+  name: string;
+  /** What it is. Raw blocks are files. */
+  type: UnixFsType;
+  /** For a file, its content size in bytes; for a symlink, its target's length; `0` for a directory. */
+  size: number;
+  /** The entry's CID. */
+  cid: CID;
+}
+
+/** Options for {@linkcode FilesApi.mkdir}. */
+export interface FilesMkdirOptions extends SignalOptions {
+  /** Create missing parent directories too, and do not fail when it exists (Kubo's `-p`). Default `false`. */
+  parents?: boolean;
+  /** The CID version of the new directories, as Kubo's `--cid-version`. Default: the parent's. */
+  cidVersion?: 0 | 1;
+}
+
+/** Options for {@linkcode FilesApi.write}. */
+export interface FilesWriteOptions extends SignalOptions {
+  /** Create the file when it does not exist (Kubo's `--create`). Default `false`. */
+  create?: boolean;
+  /** Create missing parent directories (Kubo's `--parents`). Default `false`. */
+  parents?: boolean;
+  /** Cut the file to what is written, dropping the old bytes past it (Kubo's `--truncate`). Default `false`. */
+  truncate?: boolean;
+  /** Where in the file to start writing (Kubo's `--offset`); past the end fills with zeros. Default `0`. */
+  offset?: number;
+  /** Write at most this many bytes of the content (Kubo's `--count`). Default: all of it. */
+  length?: number;
+  /** The file's CID version (Kubo's `--cid-version`). Default `0`; `1` also turns on raw leaves. */
+  cidVersion?: 0 | 1;
+  /** Store leaves as raw blocks (Kubo's `--raw-leaves`). Default: `cidVersion === 1`. */
+  rawLeaves?: boolean;
+  /** Fixed chunk size in bytes, as {@linkcode AddOptions.chunkSize}. Default 262144. */
+  chunkSize?: number;
+}
+
+/** Options for {@linkcode FilesApi.read}. */
+export interface FilesReadOptions extends SignalOptions {
+  /** First byte to read. Default `0`. */
+  offset?: number;
+  /** How many bytes to read at most (Kubo's `--count`). Default: to the end. */
+  length?: number;
+}
+
+/** Options for {@linkcode FilesApi.cp}. */
+export interface FilesCpOptions extends SignalOptions {
+  /** Create missing parent directories of the destination (Kubo's `--parents`). Default `false`. */
+  parents?: boolean;
+}
+
+/** Options for {@linkcode FilesApi.rm}. */
+export interface FilesRmOptions extends SignalOptions {
+  /** Remove a directory and everything below it (Kubo's `-r`). Default `false`. */
+  recursive?: boolean;
+  /** Do not fail when the path does not exist; remove directories too (Kubo's `--force`). Default `false`. */
+  force?: boolean;
+}
+
+/** Options for {@linkcode FilesApi.chcid}. */
+export interface FilesChcidOptions extends SignalOptions {
+  /** The new CID version of the directory (Kubo's `--cid-version`). */
+  cidVersion?: 0 | 1;
+}
+
+/**
+ * MFS, the mutable file system: a tree of named files and directories over
+ * the store's blocks, as Kubo's `ipfs files` commands. Paths are absolute
+ * (`/docs/a.txt`); every change makes a new root CID, and the root survives
+ * restarts. Garbage collection keeps everything the tree references.
+ *
+ * Errors: {@linkcode NotFoundError} for a path (or a parent) that does not
+ * exist; {@linkcode InvalidInputError} for a path that is not absolute, an
+ * entry that exists already, a file where a directory is needed or the other
+ * way round, a directory removed without `recursive`.
+ *
+ * @typeParam O The options every call takes.
+ */
+export interface FilesApi<O extends SignalOptions = SignalOptions> {
+  /** Lists a directory (for a file, the file itself). Default path `/`. */
+  ls(path?: string, options?: O): Promise<FilesEntry[]>;
+  /** A file's or directory's CID, type and sizes, as `ipfs files stat`. */
+  stat(path: string, options?: O): Promise<StatResult>;
+  /** Makes a directory; with `parents`, its missing parents too. */
+  mkdir(path: string, options?: FilesMkdirOptions & O): Promise<void>;
+  /** Writes content into a file, as `ipfs files write`: `create`, `truncate`, `offset`, `parents`. */
+  write(path: string, content: AddInput, options?: FilesWriteOptions & O): Promise<void>;
+  /** Streams a file's bytes; errors surface on the stream. */
+  read(path: string, options?: FilesReadOptions & O): ReadableStream<Uint8Array>;
+  /**
+   * Copies a file or directory: `from` is an MFS path or an IPFS path
+   * (`/ipfs/<cid>/...`); `to` must not exist.
+   */
+  cp(from: string, to: string, options?: FilesCpOptions & O): Promise<void>;
+  /** Moves (renames) a file or directory; into `to` when `to` is a directory. */
+  mv(from: string, to: string, options?: O): Promise<void>;
+  /** Removes a file, or a directory with `recursive`. */
+  rm(path: string, options?: FilesRmOptions & O): Promise<void>;
+  /** Makes sure the tree at `path` (default `/`) is on disk, and returns its CID. */
+  flush(path?: string, options?: O): Promise<CID>;
+  /** Changes a directory's CID version (default path `/`), as `ipfs files chcid`. */
+  chcid(path?: string, options?: FilesChcidOptions & O): Promise<void>;
+}
+
 /**
  * Content-addressed storage with UnixFS files: what every backend offers.
  * Operations a backend cannot do throw `NotSupportedError`: the embedded
@@ -708,6 +815,8 @@ export interface ContentStore extends AsyncDisposable {
   readonly swarm: SwarmApi;
   /** Content and peer routing. */
   readonly routing: RoutingApi;
+  /** MFS: the mutable file tree, as Kubo's `ipfs files` commands. */
+  readonly files: FilesApi;
   /** The node's identity: its peer ID and public key. */
   id(options?: SignalOptions): Promise<IdResult>;
   /** The implementation's and the repository's versions. */

@@ -26,6 +26,7 @@ import type {
   CidLike,
   ContentStore,
   DagApi,
+  FilesApi,
   GetOptions,
   GetResult,
   HealthResult,
@@ -47,6 +48,7 @@ import { InvalidInputError } from "./errors.ts";
 import { checkCount, checkEntries, checkFlag, messageOf, pathString } from "./_arguments.ts";
 import { embeddedBlockApi } from "./_embedded_block_api.ts";
 import { embeddedDagApi } from "./_embedded_dag_api.ts";
+import { embeddedFilesApi } from "./_embedded_files_api.ts";
 import { importEntries, importFile } from "./_embedded_import.ts";
 import { embeddedPinApi } from "./_embedded_pin_api.ts";
 import { embeddedRepoApi } from "./_embedded_repo_api.ts";
@@ -161,6 +163,13 @@ export class EmbeddedNode implements ContentStore {
   readonly dag: DagApi;
   /** Garbage collection and statistics, as Kubo's `ipfs repo` commands. */
   readonly repo: RepoApi;
+  /**
+   * MFS, as Kubo's `ipfs files` commands: the root is kept in the repository
+   * (replaced crash-safely) and garbage collection keeps what it references.
+   * A change of the tree loads `@helia/unixfs`, which needs `--allow-env` and
+   * `--allow-sys` as it loads.
+   */
+  readonly files: FilesApi;
   /** IPNS: not supported by the embedded node (every call throws `NotSupportedError`). */
   readonly name: NameApi;
   /** Pubsub: not supported by the embedded node (every call throws `NotSupportedError`). */
@@ -177,6 +186,7 @@ export class EmbeddedNode implements ContentStore {
     this.pin = embeddedPinApi(repo);
     this.dag = embeddedDagApi(repo);
     this.repo = embeddedRepoApi(repo);
+    this.files = embeddedFilesApi(repo, (cid, options) => this.cat(cid, options));
     // The node has no network: these four answer NotSupportedError.
     const network = unsupportedNetworkApis("embedded");
     this.name = network.name;

@@ -17,6 +17,7 @@ import type {
   CidLike,
   ContentStore,
   DagApi,
+  FilesApi,
   GetOptions,
   GetResult,
   HealthResult,
@@ -86,6 +87,8 @@ export class ForwardingStore implements ContentStore {
   readonly swarm: SwarmApi;
   /** Content and peer routing: the store below's. */
   readonly routing: RoutingApi;
+  /** MFS: the store below's. */
+  readonly files: FilesApi;
 
   /**
    * Creates a store forwarding to `below`.
@@ -102,6 +105,7 @@ export class ForwardingStore implements ContentStore {
     this.pubsub = below.pubsub;
     this.swarm = below.swarm;
     this.routing = below.routing;
+    this.files = below.files;
   }
 
   /** Adds one file. See {@linkcode ContentStore.add}. */

@@ -44,6 +44,7 @@ import type {
   CidLike,
   ContentStore,
   DagApi,
+  FilesApi,
   GetOptions,
   GetResult,
   HealthResult,
@@ -79,6 +80,7 @@ import {
 import { createKuboRpc } from "./_kubo_client.ts";
 import { KuboConnection } from "./_kubo_connection.ts";
 import { kuboDagApi } from "./_kubo_dag_api.ts";
+import { kuboFilesApi } from "./_kubo_files_api.ts";
 import { kuboNameApi } from "./_kubo_name_api.ts";
 import { kuboPinApi } from "./_kubo_pin_api.ts";
 import { kuboPubsubApi } from "./_kubo_pubsub_api.ts";
@@ -145,6 +147,8 @@ export class KuboBackend implements ContentStore {
   readonly swarm: SwarmApi<KuboCallOptions>;
   /** Content and peer routing. */
   readonly routing: RoutingApi<KuboCallOptions>;
+  /** MFS: the daemon's own, through its `files` commands. */
+  readonly files: FilesApi<KuboCallOptions>;
 
   /** @ignore */
   private constructor(kubo: KuboConnection) {
@@ -157,6 +161,7 @@ export class KuboBackend implements ContentStore {
     this.pubsub = kuboPubsubApi(kubo);
     this.swarm = kuboSwarmApi(kubo);
     this.routing = kuboRoutingApi(kubo);
+    this.files = kuboFilesApi(kubo);
   }
 
   /**

@@ -10,43 +10,16 @@
  */
 
 import type { AddAllResult, AddPathOptions, PinType } from "../ipfs/content_store.ts";
-import type { Kit } from "./kit.ts";
-import type { CommandSpec, OptionSpec, OptionValues } from "./_cli_args.ts";
+import type { OptionSpec } from "./_cli_args.ts";
 import { UsageError } from "./_cli_args.ts";
-import type { Output } from "./_cli_output.ts";
 import { formatBytes, ProgressBar } from "./_progress.ts";
+import { FILES_COMMANDS } from "./_cli_files_commands.ts";
 
 /** The program's name in help and messages. */
 export const PROGRAM = "kit";
 
-/** What a command runs with. */
-export interface CommandContext {
-  /** The open kit. */
-  kit: Kit;
-  /** The command's arguments. */
-  args: string[];
-  /** The options given. */
-  values: OptionValues;
-  /** Whether `--json` was given. */
-  json: boolean;
-  /** Aborts when the command is interrupted or times out. */
-  signal: AbortSignal;
-  /** Standard output. */
-  out: Output;
-}
-
-/** A command: its spec and what it does. */
-export interface Command extends CommandSpec {
-  /**
-   * How the command opens the embedded node's repository: `"read"` never
-   * creates one (a missing repository is an error), `"write"` creates it where
-   * the path is missing or empty, `"init"` also in a directory of other files
-   * when `--force` is given. Default `"write"`.
-   */
-  repository?: "read" | "write" | "init";
-  /** Runs the command. */
-  run(context: CommandContext): Promise<void>;
-}
+export type { Command, CommandContext } from "./_cli_command.ts";
+import type { Command } from "./_cli_command.ts";
 
 /** Options every command takes. */
 export const GLOBAL_OPTIONS: readonly OptionSpec[] = [
@@ -554,6 +527,7 @@ export const COMMANDS: readonly Command[] = [
   pinLs,
   gc,
   repoStat,
+  ...FILES_COMMANDS,
   id,
   version,
 ];

@@ -285,6 +285,7 @@ Deno.test("cli: pin ls, pin rm, pin add and gc", async () => {
 Deno.test("cli: errors are one line with exit 1; usage errors exit 2", async () => {
   await withTempDir(async (dir) => {
     const repo = `${dir}/repo`;
+    ok(await kit(["init"], { repo })); // read-only commands need one
     oneLineError(await kit(["cat", "not-a-cid"], { repo }), 1, /not a valid CID/);
     oneLineError(await kit(["ls", "QmNope"], { repo }), 1, /CID/);
     oneLineError(await kit(["add", `${dir}/missing.txt`], { repo }), 1, /no such file/);
@@ -338,6 +339,7 @@ Deno.test("cli: --help for the program, a group and every command", async () => 
 Deno.test("cli: id, version and repo stat, as text and JSON", async () => {
   await withTempDir(async (dir) => {
     const repo = `${dir}/repo`;
+    ok(await kit(["init"], { repo })); // id is read-only: it needs one
     const id = ok(await kit(["id"], { repo })).text;
     const json = JSON.parse(ok(await kit(["id", "--json"], { repo })).text);
     assert.match(json.id, /^12D3KooW/);
@@ -732,3 +734,42 @@ async function symlinkCid(target: string): Promise<string> {
   const bytes = dagPb.encode({ Data: data, Links: [] });
   return CID.createV0(await sha256.digest(bytes)).toString();
 }
+
+Deno.test("cli: files write, ls, stat, read, cp, mv, rm as Kubo's ipfs files", async () => {
+  await withTempDir(async (repo) => {
+    const input = new TextEncoder().encode("hello world\n");
+    ok(await kit(["files", "write", "--create", "-p", "/docs/a.txt"], { repo, stdin: input }));
+    assert.equal(ok(await kit(["files", "ls"], { repo })).text, "docs/\n");
+    assert.equal(
+      ok(await kit(["files", "ls", "-l", "/docs"], { repo })).text,
+      "a.txt\tQmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o\t12\n",
+    );
+    assert.match(
+      ok(await kit(["files", "stat", "/docs/a.txt"], { repo })).text,
+      /^QmT78zSuBmuS4z925WZfrqQ1qHaJ56DQaTfyMUF7F8ff5o\nSize: 12\n.*Type: file\n$/s,
+    );
+    assert.equal(
+      ok(await kit(["files", "read", "-o", "6", "/docs/a.txt"], { repo })).text,
+      "world\n",
+    );
+    ok(await kit(["files", "cp", "/docs/a.txt", "/b.txt"], { repo }));
+    ok(await kit(["files", "mv", "/b.txt", "/c.txt"], { repo }));
+    ok(await kit(["files", "mkdir", "/empty"], { repo }));
+    assert.equal(ok(await kit(["files", "ls"], { repo })).text, "c.txt\ndocs/\nempty/\n");
+    oneLineError(
+      await kit(["files", "rm", "/docs"], { repo }),
+      1,
+      /^error: Cannot remove file: \/docs is a directory, use -r to remove directories\n$/,
+    );
+    ok(await kit(["files", "rm", "-r", "/docs", "/empty"], { repo }));
+    assert.equal(ok(await kit(["files", "ls"], { repo })).text, "c.txt\n");
+    // gc keeps what MFS references.
+    ok(await kit(["gc"], { repo }));
+    assert.equal(ok(await kit(["files", "read", "/c.txt"], { repo })).text, "hello world\n");
+    oneLineError(
+      await kit(["files", "write", "/x/y", "-"], { repo, stdin: input }),
+      1,
+      /^error: Cannot write file: \/x\/y: parent directory \/x does not exist\n$/,
+    );
+  });
+});

@@ -22,3 +22,10 @@
  */
 
 export { Kit, type KitBackend, type KitLayer, type KitOptions } from "./kit.ts";
+export { createGatewayHandler, type GatewayHandler, type GatewayOptions } from "./gateway.ts";
+export {
+  createRpcHandler,
+  type RpcHandler,
+  type RpcHandlerOptions,
+  type RpcRequestInfo,
+} from "./rpc_api.ts";

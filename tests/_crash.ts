@@ -13,6 +13,8 @@ export interface KillTrialOptions {
   dir: string;
   /** The child's further arguments. */
   args: string[];
+  /** More permission flags for the child (e.g. `--allow-env`). Default: none. */
+  allow?: string[];
   /**
    * One trial in five is killed within this many ms of the start, wherever
    * the child is (startup, recovery, first writes).
@@ -33,6 +35,7 @@ export async function runAndKill(options: KillTrialOptions): Promise<string[]> {
       "run",
       `--allow-read=${options.dir}`,
       `--allow-write=${options.dir}`,
+      ...(options.allow ?? []),
       options.script,
       options.dir,
       ...options.args,

@@ -29,7 +29,7 @@ Deno.test("layers: a planted back edge fails, naming the file and the import", a
   assert.equal(violations[0].file, "runtime/clock.ts");
   assert.equal(violations[0].line, 1);
   assert.equal(violations[0].specifier, "../kit/kit.ts");
-  assert.match(violations[0].message, /back edge: runtime\/ \(floor 1\) imports kit\/ \(floor 5\)/);
+  assert.match(violations[0].message, /back edge: runtime\/ \(floor 1\) imports kit\/ \(floor 6\)/);
 });
 
 Deno.test("layers: siblings on one floor may not import each other", async () => {
@@ -38,7 +38,7 @@ Deno.test("layers: siblings on one floor may not import each other", async () =>
     "wal/b.ts": "export const b = 1;\n",
   });
   assert.equal(violations.length, 1);
-  assert.match(violations[0].message, /sideways edge: cache\/ and wal\/ share floor 3/);
+  assert.match(violations[0].message, /sideways edge: cache\/ and wal\/ share floor 4/);
 });
 
 Deno.test("layers: a private file used from another folder fails, even downwards", async () => {
@@ -93,6 +93,18 @@ Deno.test("layers: importsOf reads static, re-export, type and dynamic imports w
     ["ipfs/d.ts", 3],
     ["ipfs/e.ts", 4],
   ]);
+});
+
+Deno.test("layers: http/ stands on runtime/ alone, and every floor above may use it", () => {
+  assert.equal(edgeProblem("http/server.ts", "runtime/task_group.ts"), undefined);
+  assert.match(
+    edgeProblem("http/server.ts", "ipfs/content_store.ts")!,
+    /back edge: http\/ \(floor 2\)/,
+  );
+  assert.match(edgeProblem("runtime/run.ts", "http/server.ts")!, /back edge/);
+  assert.equal(edgeProblem("wal/http_server.ts", "http/server.ts"), undefined);
+  assert.equal(edgeProblem("ipfs/a.ts", "http/errors.ts"), undefined);
+  assert.match(edgeProblem("wal/a.ts", "http/_conn_reader.ts")!, /a private file of http\//);
 });
 
 Deno.test("layers: edgeProblem allows downward edges and the root module", () => {

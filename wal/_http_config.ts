@@ -2,7 +2,7 @@
 // with their defaults, with what every feed connection shares. Private to
 // the WAL; the options are described by `WalHandlerOptions`.
 
-import { type AccessRules, checkToken, originOf, TokenMatcher } from "./_http_access.ts";
+import { AccessPolicy } from "../http/access.ts";
 import type { FeedConfig } from "./_ws_connection.ts";
 import { walEventSource } from "./event_source.ts";
 import type { WalEventSource, WalHandlerOptions, WalHealth } from "./types.ts";
@@ -14,7 +14,9 @@ const DEFAULT_BASE_PATH = "/api/v0/wal";
 const BASE_PATH = /^(\/[A-Za-z0-9._~!$&'()*+,;=:@-]+)+$/;
 
 /** A handler's options, checked, with their defaults. */
-export interface HandlerConfig extends AccessRules {
+export interface HandlerConfig {
+  /** Who is served: the HTTP layer's rules, with the handler's token and origins. */
+  access: AccessPolicy;
   /** The base path; `""` for `/`. */
   basePath: string;
   maxBodyBytes: number;
@@ -45,24 +47,11 @@ export function configure(
       }`,
     );
   }
-  const token = checkToken(options.token, what);
-  const allowedOrigins = new Set<string>();
-  if (options.allowedOrigins !== undefined) {
-    if (!Array.isArray(options.allowedOrigins)) {
-      throw new TypeError(`${what}: allowedOrigins must be an array of origins`);
-    }
-    for (const entry of options.allowedOrigins) {
-      const origin = typeof entry === "string" ? originOf(entry) : undefined;
-      if (origin === undefined || origin !== entry.toLowerCase().replace(/\/$/, "")) {
-        throw new TypeError(
-          `${what}: allowedOrigins must hold origins such as "https://example.com": received ${
-            describeValue(entry)
-          }`,
-        );
-      }
-      allowedOrigins.add(origin);
-    }
-  }
+  const access = new AccessPolicy({
+    token: options.token,
+    allowedOrigins: options.allowedOrigins,
+    realm: "ipfs-kit-wal",
+  }, what);
   const events = options.events === null ? undefined : options.events ?? walEventSource(wal);
   if (events !== undefined && typeof events?.watch !== "function") {
     throw new TypeError(
@@ -88,9 +77,8 @@ export function configure(
   };
   const config: HandlerConfig = {
     basePath: basePath === "/" ? "" : basePath,
-    token: token === undefined ? undefined : new TokenMatcher(token),
+    access,
     maxBodyBytes: integer("maxBodyBytes", options.maxBodyBytes, 64 * KIB, 1, 64 * MIB, what),
-    allowedOrigins,
     requestTimeoutMs: integer(
       "requestTimeoutMs",
       options.requestTimeoutMs,

@@ -1,42 +1,19 @@
 // Responses and errors of the WAL's HTTP API, and the bounded reading of
 // request bodies. Private to the WAL.
 
+import { HttpError } from "../http/errors.ts";
 import { TimeoutError } from "../runtime/errors.ts";
 import {
   OperationNotFoundError,
   OperationStateError,
+  WalBusyError,
   WalClosedError,
   WalDiskFullError,
   WalFailedError,
 } from "./errors.ts";
 import { stringify } from "./_http_json.ts";
 
-/** An error the API answers with its status and `{ error: { code, message } }`. */
-export class HttpError extends Error {
-  /** The HTTP status. */
-  readonly status: number;
-  /** A stable, machine-readable code. */
-  readonly code: string;
-  /** Extra fields of the error object. */
-  readonly details: Record<string, unknown> | undefined;
-  /** Extra response headers. */
-  readonly headers: Record<string, string> | undefined;
-
-  /** Creates the error. */
-  constructor(
-    status: number,
-    code: string,
-    message: string,
-    options: { details?: Record<string, unknown>; headers?: Record<string, string> } = {},
-  ) {
-    super(message);
-    this.name = "HttpError";
-    this.status = status;
-    this.code = code;
-    this.details = options.details;
-    this.headers = options.headers;
-  }
-}
+export { HttpError };
 
 const JSON_TYPE = "application/json; charset=utf-8";
 
@@ -69,7 +46,8 @@ export function errorResponse(error: HttpError, headers?: Headers): Response {
 /**
  * The HTTP error for what the log threw: unknown operation 404, wrong state
  * 409, invalid input 400, closed or failed log 503, full disk 507, timeout
- * 504. `undefined` for what is not one of those.
+ * 504, too many pending operations 503 with `Retry-After`. `undefined` for
+ * what is not one of those.
  */
 export function walHttpError(error: unknown): HttpError | undefined {
   if (error instanceof HttpError) return error;
@@ -82,6 +60,11 @@ export function walHttpError(error: unknown): HttpError | undefined {
     });
   }
   if (error instanceof WalClosedError) return new HttpError(503, "closed", error.message);
+  if (error instanceof WalBusyError) {
+    return new HttpError(503, "busy", error.message, {
+      headers: { "retry-after": String(Math.max(1, Math.ceil(error.retryAfterMs / 1000))) },
+    });
+  }
   if (error instanceof WalFailedError) return new HttpError(503, "failed", error.message);
   if (error instanceof WalDiskFullError) return new HttpError(507, "disk_full", error.message);
   if (error instanceof TimeoutError) return new HttpError(504, "timeout", error.message);
@@ -145,19 +128,16 @@ async function readLimited(request: Request, maxBytes: number, what: string): Pr
   const reader = body.getReader();
   const chunks: Uint8Array[] = [];
   let total = 0;
-  try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      total += value.length;
-      if (total > maxBytes) {
-        await reader.cancel().catch(() => {});
-        throw tooLarge(what, maxBytes, total, true);
-      }
-      chunks.push(value);
+  // No releaseLock(): the body is not read again, and in Deno releasing builds an Error.
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.length;
+    if (total > maxBytes) {
+      await reader.cancel().catch(() => {});
+      throw tooLarge(what, maxBytes, total, true);
     }
-  } finally {
-    reader.releaseLock();
+    chunks.push(value);
   }
   if (chunks.length === 1) return chunks[0];
   const out = new Uint8Array(total);

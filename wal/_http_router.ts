@@ -41,15 +41,15 @@ export function findRoute(path: string, method: string): Route {
   if (parts.length === 1) {
     switch (parts[0]) {
       case "operations":
-        return allow("GET, POST", { name: method === "POST" ? "submit" : "list" });
+        return allow("GET, HEAD, POST", { name: method === "POST" ? "submit" : "list" });
       case "stats":
       case "health":
       case "metrics":
       case "feed":
-        return allow("GET", { name: parts[0] });
+        return allow("GET, HEAD", { name: parts[0] });
     }
   } else if (parts[0] === "operations" && parts.length === 2) {
-    return allow("GET", { name: "get", id: parts[1] });
+    return allow("GET, HEAD", { name: "get", id: parts[1] });
   } else if (parts[0] === "operations" && parts.length === 3) {
     if (parts[2] === "retry" || parts[2] === "cancel") {
       return allow("POST", { name: parts[2], id: parts[1] });

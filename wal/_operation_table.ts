@@ -95,6 +95,11 @@ export class OperationTable {
   readonly #counts: Record<OperationState, number>;
   /** Non-terminal operations per type. */
   readonly #active = new Map<string, number>();
+  /** Every entry, sorted by id: the index of `page()` (a listing costs its page, not the table). */
+  #order: Entry[] = [];
+  /** The encoded size of each operation submitted since the log opened (for `pendingBytes`). */
+  readonly #sizes = new Map<string, number>();
+  #pendingBytes = 0;
   readonly #queue = new ReadyQueue();
   /** Retrying operations that found the backend unreachable. */
   readonly #awaitingBackend = new Set<Entry>();
@@ -120,7 +125,9 @@ export class OperationTable {
     for (const entry of this.#entries.values()) {
       this.#count(entry, 1);
       this.#queue.place(entry);
+      this.#order.push(entry);
     }
+    this.#order.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     this.telemetry = new WalTelemetry(() => ({
       log: {
         ...this.log.stats,
@@ -171,6 +178,76 @@ export class OperationTable {
     return this.#entries.values();
   }
 
+  /** Operations not finished (pending, processing, retrying). */
+  get unfinished(): number {
+    return this.#counts.pending + this.#counts.processing + this.#counts.retrying;
+  }
+
+  /** Encoded bytes of the unfinished operations submitted since the log opened. */
+  get pendingBytes(): number {
+    return this.#pendingBytes;
+  }
+
+  /**
+   * A page of entries in id order from the index: those after `after` (in
+   * `order`), that `matches`, at most `limit`; `more` when another follows.
+   */
+  page(
+    after: string | undefined,
+    order: "asc" | "desc",
+    limit: number,
+    matches: (entry: Entry) => boolean,
+  ): { entries: Entry[]; more: boolean } {
+    const list = this.#order;
+    const entries: Entry[] = [];
+    if (order === "asc") {
+      for (let i = after === undefined ? 0 : this.#firstAbove(after); i < list.length; i++) {
+        if (!matches(list[i])) continue;
+        if (entries.length === limit) return { entries, more: true };
+        entries.push(list[i]);
+      }
+    } else {
+      const start = after === undefined ? list.length - 1 : this.#firstAtOrAbove(after) - 1;
+      for (let i = start; i >= 0; i--) {
+        if (!matches(list[i])) continue;
+        if (entries.length === limit) return { entries, more: true };
+        entries.push(list[i]);
+      }
+    }
+    return { entries, more: false };
+  }
+
+  /** The index of the first entry whose id is above `id`. */
+  #firstAbove(id: string): number {
+    let low = 0;
+    let high = this.#order.length;
+    while (low < high) {
+      const mid = (low + high) >>> 1;
+      if (this.#order[mid].id <= id) low = mid + 1;
+      else high = mid;
+    }
+    return low;
+  }
+
+  /** The index of the first entry whose id is `id` or above. */
+  #firstAtOrAbove(id: string): number {
+    let low = 0;
+    let high = this.#order.length;
+    while (low < high) {
+      const mid = (low + high) >>> 1;
+      if (this.#order[mid].id < id) low = mid + 1;
+      else high = mid;
+    }
+    return low;
+  }
+
+  /** Puts a new entry in the index: at the end, as ids increase, else in its place. */
+  #index(entry: Entry): void {
+    const list = this.#order;
+    if (list.length === 0 || list[list.length - 1].id < entry.id) list.push(entry);
+    else list.splice(this.#firstAbove(entry.id), 0, entry);
+  }
+
   /** How many operations are in each state. */
   counts(): Record<OperationState, number> {
     return { ...this.#counts };
@@ -191,6 +268,8 @@ export class OperationTable {
     this.writer.appended(true, started, encoded.bytes.length);
     const entry = newEntry(id, type, encoded.value, maxAttempts, createdAt);
     this.#entries.set(id, entry);
+    this.#index(entry);
+    this.#sizes.set(id, encoded.bytes.length);
     this.#count(entry, 1);
     this.#queue.place(entry);
     this.telemetry.record(type, "submitted");
@@ -286,9 +365,11 @@ export class OperationTable {
       if (finished.length - dropped <= this.#retainCount && entry.updatedAt >= oldest) break;
       this.#entries.delete(entry.id);
       this.#count(entry, -1);
+      this.#sizes.delete(entry.id);
       dropped++;
       this.#emit("removed", entry, entry.state);
     }
+    if (dropped > 0) this.#order = this.#order.filter((entry) => this.#entries.has(entry.id));
     return dropped;
   }
 
@@ -520,6 +601,7 @@ export class OperationTable {
   #count(entry: Entry, delta: 1 | -1): void {
     this.#counts[entry.state] += delta;
     if (!TERMINAL.has(entry.state)) {
+      this.#pendingBytes += delta * (this.#sizes.get(entry.id) ?? 0);
       const active = (this.#active.get(entry.type) ?? 0) + delta;
       if (active === 0) this.#active.delete(entry.type);
       else this.#active.set(entry.type, active);

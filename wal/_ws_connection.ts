@@ -1,17 +1,13 @@
 // One WebSocket connection of the WAL's live feed: the client's
-// subscriptions, a bounded queue of outgoing messages and the task that
-// writes them, and the tickers of periodic topics. Private to the WAL; the
-// protocol is documented in ws_feed.ts.
+// subscriptions and the tickers of periodic topics, over a session of the
+// HTTP layer (which bounds incoming messages before they are buffered and
+// the queue of outgoing ones, closing a client too slow to read with 1013
+// and its socket with it). Private to the WAL; the protocol is documented
+// in ws_feed.ts.
 
+import type { WebSocketMessage, WebSocketSession } from "../http/websocket.ts";
 import { CancelScope } from "../runtime/cancel_scope.ts";
 import { isCancellationError } from "../runtime/errors.ts";
-import { WouldBlock } from "../runtime/errors.ts";
-import { Event } from "../runtime/event.ts";
-import {
-  createMemoryChannel,
-  type MemoryReceiveChannel,
-  type MemorySendChannel,
-} from "../runtime/memory_channel.ts";
 import { sleep } from "../runtime/sleep.ts";
 import { type TaskGroup, taskGroup } from "../runtime/task_group.ts";
 import { errorMessage } from "./_error_text.ts";
@@ -26,9 +22,6 @@ import {
 import type { WalEvent, WalHealth } from "./types.ts";
 import type { WriteAheadLog } from "./write_ahead_log.ts";
 import { FEED_CLOSE_CODES, FEED_TOPICS, type FeedTopic, LIVE_TOPICS } from "./ws_feed.ts";
-
-/** How often a writer looks at a socket whose send buffer is over the limit, in ms. */
-const BACKPRESSURE_POLL_MS = 5;
 
 /** What every connection of a handler shares. */
 export interface FeedConfig {
@@ -105,73 +98,55 @@ export class EventMemo {
 
 /** One client of the feed. */
 export class FeedConnection {
-  readonly #socket: WebSocket;
+  readonly #socket: WebSocketSession;
   readonly #config: FeedConfig;
-  readonly #send: MemorySendChannel<string>;
-  readonly #receive: MemoryReceiveChannel<string>;
   readonly #subscriptions = new Map<SubscriptionId, Subscription>();
-  readonly #scope = new CancelScope({ name: "wal feed connection" });
-  /** Set once the socket is open or closed. */
-  readonly #ready = new Event();
-  /** Set once the socket is closed. */
-  readonly #closed = new Event();
   #group: TaskGroup | undefined;
   #ending = false;
-  #closeCode: number = FEED_CLOSE_CODES.goingAway;
-  #closeReason = "The server is shutting down";
 
-  constructor(socket: WebSocket, config: FeedConfig) {
+  constructor(socket: WebSocketSession, config: FeedConfig) {
     this.#socket = socket;
     this.#config = config;
-    [this.#send, this.#receive] = createMemoryChannel<string>(config.maxQueuedMessages);
-    socket.onopen = () => this.#ready.set();
-    socket.onclose = () => {
-      this.#ready.set();
-      this.#closed.set();
-      this.#end();
-    };
-    socket.onerror = () => {}; // a close event follows
-    socket.onmessage = (event) => {
-      try {
-        this.#onMessage(event.data);
-      } catch (error) {
-        this.#fail(error);
-      }
-    };
     this.#post(stringify({ type: "hello", version: 1, topics: servedTopics(config.live) }));
   }
 
-  /** Subscriptions open now. */
-  get subscriptions(): number {
-    return this.#subscriptions.size;
-  }
-
   /**
-   * Serves the connection until the socket closes, the connection ends
-   * (overflow, oversized message) or the task is cancelled; then closes the
-   * socket and waits (at most `closeTimeoutMs`) for it to be closed.
+   * Serves the connection until the socket closes or the connection ends
+   * (an internal error, the handler closing); the HTTP layer closes the
+   * socket afterwards.
    */
   async run(): Promise<void> {
     try {
-      await this.#scope.run(() =>
-        taskGroup(async (tg) => {
-          this.#group = tg;
-          tg.spawn(() => this.#write());
-          await this.#closed.wait();
-          tg.cancelScope.cancel();
-        })
-      );
+      await taskGroup(async (tg) => {
+        this.#group = tg;
+        for await (const message of this.#socket) {
+          if (this.#ending) break;
+          try {
+            this.#onMessage(message);
+          } catch (error) {
+            this.#fail(error);
+          }
+        }
+        tg.cancelScope.cancel();
+      });
     } catch (error) {
-      if (!isCancellationError(error)) this.#fail(error);
-      else throw error;
+      if (isCancellationError(error)) throw error;
+      this.#fail(error);
     } finally {
       this.#ending = true;
       this.#group = undefined;
       this.#subscriptions.clear();
-      this.#send.close();
-      this.#receive.close();
-      await this.#closeSocket();
     }
+  }
+
+  /** Ends the connection with `code` (1001 when the handler closes). */
+  end(code: number, reason: string): void {
+    if (this.#ending) return;
+    this.#ending = true;
+    for (const subscription of this.#subscriptions.values()) {
+      if ("scope" in subscription) subscription.scope.cancel();
+    }
+    this.#socket.close(code, reason);
   }
 
   /** Sends what an event means to this client's subscriptions. Synchronous; never throws. */
@@ -208,16 +183,10 @@ export class FeedConnection {
 
   // ---- incoming ---------------------------------------------------------------
 
-  #onMessage(data: unknown): void {
+  #onMessage(data: WebSocketMessage): void {
     if (this.#ending) return;
-    const max = this.#config.maxMessageBytes;
+    // The HTTP layer refused a message over maxMessageBytes (1009) before reading it.
     if (typeof data !== "string") {
-      const size = data instanceof ArrayBuffer
-        ? data.byteLength
-        : data instanceof Blob
-        ? data.size
-        : 0;
-      if (size > max) return this.#tooBig();
       this.#postError({
         error: {
           code: "unsupported_data",
@@ -225,9 +194,6 @@ export class FeedConnection {
         },
       });
       return;
-    }
-    if (data.length > max || (data.length * 3 > max && utf8Length(data) > max)) {
-      return this.#tooBig();
     }
     const message = parseClientMessage(data);
     if (isProtocolError(message)) return this.#postError(message);
@@ -384,99 +350,25 @@ export class FeedConnection {
     this.#post(stringify({ type: "error", ...refused.error }));
   }
 
-  /** Queues a message; a full queue ends the connection (the client reads too slowly). */
+  /**
+   * Queues a message. Past the session's bounds the HTTP layer closes the
+   * connection (1013) and its socket: the client reads too slowly.
+   */
   #post(text: string): void {
     if (this.#ending) return;
-    try {
-      this.#send.sendNowait(text);
-    } catch (failure) {
-      if (failure instanceof WouldBlock) {
-        this.#end(
-          FEED_CLOSE_CODES.tryAgainLater,
-          `Too slow: more than ${this.#config.maxQueuedMessages} messages waited to be sent`,
-        );
-      } else if (!this.#ending) this.#fail(failure);
-    }
-  }
-
-  /** Writes queued messages, holding back while the socket's send buffer is over the limit. */
-  async #write(): Promise<void> {
-    await this.#ready.wait();
-    const socket = this.#socket;
-    for await (const text of this.#receive) {
-      while (socket.bufferedAmount > this.#config.maxBufferedBytes) {
-        if (socket.readyState !== WebSocket.OPEN) return;
-        await sleep(BACKPRESSURE_POLL_MS);
-      }
-      if (socket.readyState !== WebSocket.OPEN) return;
-      socket.send(text);
-    }
+    if (!this.#socket.send(text)) this.#ending = true;
   }
 
   // ---- ending -----------------------------------------------------------------
 
-  #tooBig(): void {
-    this.#end(
-      FEED_CLOSE_CODES.messageTooBig,
-      `Message too big: the limit is ${this.#config.maxMessageBytes} bytes`,
-    );
-  }
-
   #fail(failure: unknown): void {
     this.#config.onError(failure);
-    this.#end(FEED_CLOSE_CODES.internalError, "Internal error");
-  }
-
-  /** Ends the connection: `run()` stops its tasks and closes the socket with `code`. */
-  #end(code?: number, reason?: string): void {
-    if (this.#ending) return;
-    this.#ending = true;
-    if (code !== undefined) {
-      this.#closeCode = code;
-      this.#closeReason = reason ?? "";
-    }
-    this.#scope.cancel();
-  }
-
-  async #closeSocket(): Promise<void> {
-    const socket = this.#socket;
-    if (socket.readyState === WebSocket.CLOSED) return;
-    await new CancelScope({ shield: true, timeout: this.#config.closeTimeoutMs }).run(async () => {
-      await this.#ready.wait();
-      if (socket.readyState === WebSocket.OPEN) {
-        try {
-          socket.close(this.#closeCode, truncateReason(this.#closeReason));
-        } catch (failure) {
-          this.#config.onError(failure);
-          return;
-        }
-      }
-      await this.#closed.wait();
-    });
+    this.end(FEED_CLOSE_CODES.internalError, "Internal error");
   }
 }
 
 function error(code: string, message: string, id: SubscriptionId): ProtocolError {
   return { error: { code, message, id } };
-}
-
-function utf8Length(text: string): number {
-  let bytes = 0;
-  for (let i = 0; i < text.length; i++) {
-    const code = text.charCodeAt(i);
-    if (code < 0x80) bytes += 1;
-    else if (code < 0x800) bytes += 2;
-    else if (code >= 0xd800 && code <= 0xdbff) {
-      bytes += 4;
-      i++;
-    } else bytes += 3;
-  }
-  return bytes;
-}
-
-/** A close reason fits in 123 bytes of UTF-8. */
-function truncateReason(reason: string): string {
-  return utf8Length(reason) <= 123 ? reason : reason.slice(0, 40);
 }
 
 /** The topics a connection may subscribe to. */

@@ -249,3 +249,39 @@ export class OperationStateError extends WalError {
     this.state = state;
   }
 }
+
+/**
+ * A submission was refused because the log holds as many unfinished
+ * operations (or bytes of their parameters) as `maxPending`
+ * (`maxPendingBytes`) allow: try again once some have finished. The HTTP API
+ * answers it with 503 `busy` and `Retry-After`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { WalBusyError, WriteAheadLog } from "@ipfs-kit/kit/wal";
+ *
+ * const dir = await Deno.makeTempDir();
+ * await using wal = await WriteAheadLog.open(dir, { maxPending: 1 });
+ * await wal.submit("custom", {});
+ * await wal.submit("custom", {}).catch((error) => assert(error instanceof WalBusyError));
+ * await wal.close();
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export class WalBusyError extends WalError {
+  /** How long to wait before trying again, in ms: a hint. */
+  readonly retryAfterMs: number;
+
+  /**
+   * Creates a busy-log error.
+   *
+   * @param message What limit was reached.
+   * @param retryAfterMs When to try again, in ms.
+   */
+  constructor(message: string, retryAfterMs = 1000) {
+    super(message);
+    this.name = "WalBusyError";
+    this.retryAfterMs = retryAfterMs;
+  }
+}

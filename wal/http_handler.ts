@@ -1,8 +1,10 @@
 /**
- * The write-ahead log's HTTP API: a `Deno.serve` handler to mount in a
- * server of your own ({@linkcode createWalHandler}), or a server of its own
- * on loopback ({@linkcode serveWal}, in `http_server.ts`), with a live
- * WebSocket feed (see `ws_feed.ts` for its protocol).
+ * The write-ahead log's HTTP API: a handler to mount in a server of the
+ * kit's HTTP layer ({@linkcode createWalHandler}; `serve()` or a `Router` of
+ * `@ipfs-kit/kit/http`, or `Deno.serve` for the routes other than the
+ * feed), or a server of its own on loopback ({@linkcode serveWal}, in
+ * `http_server.ts`), with a live WebSocket feed (see `ws_feed.ts` for its
+ * protocol).
  *
  * ## Routes
  * Under `basePath` (default `/api/v0/wal`); bodies and answers are JSON.
@@ -17,7 +19,9 @@
  * | `GET /stats` | the telemetry snapshot ({@linkcode WalTelemetrySnapshot}) |
  * | `GET /health` | {@linkcode WalHealth}; 503 once the log is closed |
  * | `GET /metrics` | Prometheus text, `text/plain; version=0.0.4` |
- * | `GET /feed` | WebSocket upgrade: the live feed |
+ * | `GET /feed` | WebSocket upgrade: the live feed (on the kit's HTTP server only) |
+ *
+ * Every `GET` route answers `HEAD` with its head alone.
  *
  * List queries: `state` (repeatable, or comma-separated), `type`
  * (repeatable), `limit` (1 to 10 000, default 100), `after` (the `next`
@@ -43,13 +47,20 @@
  * `forbidden_peer`, `forbidden_host`, `forbidden_origin`; 404 `not_found`;
  * 405 `method_not_allowed`; 409 `invalid_state`; 413 `body_too_large`; 414
  * `uri_too_long`; 415 `unsupported_media_type`; 426 `upgrade_required`;
- * 503 `closed`, `failed`, `shutting_down`, `too_many_connections`; 504
- * `timeout`; 507 `disk_full`; 500 `internal_error` (the error goes to
- * `onError`, not to the client).
+ * 501 `not_implemented` (the feed outside the kit's HTTP server); 503
+ * `closed`, `failed`, `shutting_down`, `too_many_connections`, `busy` (the
+ * log holds `maxPending` unfinished operations, or `maxPendingBytes` of
+ * them: with `Retry-After`); 504 `timeout`; 507 `disk_full`; 500
+ * `internal_error` (the error goes to `onError`, not to the client). The
+ * server itself answers malformed requests (400, 414, 431, 501, 505) and
+ * closes their connections.
  *
  * ## Security
+ * The rules are the HTTP layer's `AccessPolicy`, checked by the server for
+ * every request and again by the handler (which may be mounted elsewhere).
  * Without a `token`, the handler serves only this machine: requests from a
- * peer that is not on a loopback address get 403 `forbidden_peer`, and
+ * peer that is not on a loopback address get 403 `forbidden_peer` (so do
+ * requests without connection info: the check fails closed), and
  * requests whose `Host` is not a loopback name (`localhost`, `127.0.0.1`,
  * `[::1]`) get 403 `forbidden_host`, so a web page cannot reach the API
  * through DNS rebinding. With a `token`, every route, the feed's upgrade
@@ -60,7 +71,9 @@
  * unless the origin is the server's own or one of `allowedOrigins`, which
  * also get CORS headers. Bodies are read up to `maxBodyBytes` and no
  * further (413); every path segment, query parameter, body field and feed
- * message is checked.
+ * message is checked. The listener of {@linkcode serveWal} bounds open
+ * connections, the time a request's head may take and idle connections;
+ * feed messages are refused past `maxMessageBytes` before they are read.
  *
  * @example Serve a log on loopback
  * ```ts
@@ -86,10 +99,12 @@
  * @module
  */
 
+import type { RequestInfo } from "../http/types.ts";
 import { CancelScope } from "../runtime/cancel_scope.ts";
 import { isCancellationError } from "../runtime/errors.ts";
+import { Event } from "../runtime/event.ts";
 import { TaskGroup } from "../runtime/task_group.ts";
-import { checkAccess, preflight } from "./_http_access.ts";
+import { moveOnAfter } from "../runtime/timeouts.ts";
 import { configure, describeValue, type HandlerConfig } from "./_http_config.ts";
 import { operationJson } from "./_http_json.ts";
 import {
@@ -109,6 +124,7 @@ import {
 } from "./_http_response.ts";
 import { findRoute, type Route, subPath } from "./_http_router.ts";
 import { EventMemo, FeedConnection } from "./_ws_connection.ts";
+import { FEED_CLOSE_CODES } from "./ws_feed.ts";
 import type { WalHandlerOptions } from "./types.ts";
 import type { WriteAheadLog } from "./write_ahead_log.ts";
 
@@ -128,13 +144,15 @@ export interface WalHandler extends AsyncDisposable {
    * Answers a request.
    *
    * @param request The request.
-   * @param info The connection's info (its `remoteAddr` is checked when no token is set).
+   * @param info The connection's info: its `remoteAddr` is checked when no
+   * token is set, and without it the peer counts as remote (403). The feed
+   * needs the info of the kit's server (`serve()` of `@ipfs-kit/kit/http`).
    * @returns The response; never rejects.
    */
-  (request: Request, info?: Deno.ServeHandlerInfo): Promise<Response>;
+  (request: Request, info?: RequestInfo | Deno.ServeHandlerInfo): Promise<Response>;
   /** Where the routes are. */
   readonly basePath: string;
-  /** Open feed connections. */
+  /** Feed connections, each counted from its upgrade until its socket is closed. */
   readonly connections: number;
   /** Whether `close()` was called. */
   readonly closed: boolean;
@@ -190,7 +208,8 @@ export function createWalHandler(wal: WriteAheadLog, options: WalHandlerOptions 
   }
   const api = new WalApi(wal, configure(wal, options, what));
   const handler =
-    ((request: Request, info?: Deno.ServeHandlerInfo) => api.handle(request, info)) as WalHandler;
+    ((request: Request, info?: RequestInfo | Deno.ServeHandlerInfo) =>
+      api.handle(request, info)) as WalHandler;
   Object.defineProperties(handler, {
     basePath: { get: () => api.basePath, enumerable: true },
     connections: { get: () => api.connections, enumerable: true },
@@ -208,6 +227,9 @@ class WalApi {
   readonly #group: TaskGroup;
   readonly #closing = new AbortController();
   readonly #connections = new Set<FeedConnection>();
+  /** Feeds upgraded and not yet gone (their sockets still open). */
+  #feeds = 0;
+  #feedsGone = new Event();
   readonly #watch: Disposable | undefined;
   #closePromise: Promise<void> | undefined;
 
@@ -240,14 +262,14 @@ class WalApi {
   }
 
   get connections(): number {
-    return this.#connections.size;
+    return this.#feeds;
   }
 
   get closed(): boolean {
     return this.#closing.signal.aborted;
   }
 
-  handle(request: Request, info?: Deno.ServeHandlerInfo): Promise<Response> {
+  handle(request: Request, info?: RequestInfo | Deno.ServeHandlerInfo): Promise<Response> {
     if (this.closed) return Promise.resolve(shuttingDown());
     const { promise, resolve } = Promise.withResolvers<Response>();
     try {
@@ -274,6 +296,14 @@ class WalApi {
     this.#closing.abort(new HttpError(503, "shutting_down", "The server is shutting down"));
     this.#watch?.[Symbol.dispose]();
     this.#group.cancelScope.cancel();
+    // Feeds run in the server's tasks: tell them the server goes away, and wait
+    // (a close handshake at most, with a margin) until their sockets are closed.
+    for (const connection of this.#connections) {
+      connection.end(FEED_CLOSE_CODES.goingAway, "The server is shutting down");
+    }
+    if (this.#feeds > 0) {
+      await moveOnAfter(this.#config.feed.closeTimeoutMs + 1000, () => this.#feedsGone.wait());
+    }
     try {
       await this.#group.join();
     } catch (error) {
@@ -284,7 +314,10 @@ class WalApi {
 
   // ---- requests --------------------------------------------------------------------
 
-  async #respond(request: Request, info: Deno.ServeHandlerInfo | undefined): Promise<Response> {
+  async #respond(
+    request: Request,
+    info: RequestInfo | Deno.ServeHandlerInfo | undefined,
+  ): Promise<Response> {
     const headers = baseHeaders();
     try {
       if (request.url.length > MAX_URL_LENGTH) {
@@ -299,9 +332,17 @@ class WalApi {
       if (path === undefined) {
         throw new HttpError(404, "not_found", `No such route: ${url.pathname.slice(0, 200)}`);
       }
-      checkAccess(this.#config, { request, info, url, path, headers });
-      if (request.method === "OPTIONS") return preflight(headers);
-      return await this.#serve(findRoute(path, request.method), request, url, headers);
+      const access = this.#config.access;
+      const grant = access.check(request, url, info);
+      access.applyCors(grant, headers);
+      if (request.method === "OPTIONS") return access.preflight(grant, "GET, HEAD, POST", headers);
+      if (request.method === "HEAD") {
+        // Mounted in a server other than the kit's (which sends HEAD as GET): the head only.
+        const answer = await this.#serve(findRoute(path, "GET"), request, url, headers, info);
+        await answer.body?.cancel();
+        return new Response(null, { status: answer.status, headers: answer.headers });
+      }
+      return await this.#serve(findRoute(path, request.method), request, url, headers, info);
     } catch (error) {
       return this.#errorResponse(error, headers);
     }
@@ -325,7 +366,13 @@ class WalApi {
 
   // ---- routes ----------------------------------------------------------------------
 
-  async #serve(route: Route, request: Request, url: URL, headers: Headers): Promise<Response> {
+  async #serve(
+    route: Route,
+    request: Request,
+    url: URL,
+    headers: Headers,
+    info: RequestInfo | Deno.ServeHandlerInfo | undefined,
+  ): Promise<Response> {
     const wal = this.#wal;
     const query = url.searchParams;
     switch (route.name) {
@@ -408,8 +455,8 @@ class WalApi {
         return new Response(wal.telemetry.toPrometheus(), { status: 200, headers });
       }
       case "feed":
-        checkKeys(query, this.#config.token === undefined ? [] : ["token"], "Cannot open feed");
-        return this.#upgrade(request);
+        checkKeys(query, this.#config.access.requiresToken ? ["token"] : [], "Cannot open feed");
+        return this.#upgrade(request, info);
     }
   }
 
@@ -442,21 +489,18 @@ class WalApi {
   async #noBody(request: Request, what: string): Promise<void> {
     if (request.body === null) return;
     const reader = request.body.getReader();
-    try {
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) return;
-        if (value.length > 0) {
-          await reader.cancel().catch(() => {});
-          throw new HttpError(400, "unexpected_body", `${what}: the request must have no body`);
-        }
+    // No releaseLock(): the body is not read again, and in Deno releasing builds an Error.
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return;
+      if (value.length > 0) {
+        await reader.cancel().catch(() => {});
+        throw new HttpError(400, "unexpected_body", `${what}: the request must have no body`);
       }
-    } finally {
-      reader.releaseLock();
     }
   }
 
-  #upgrade(request: Request): Response {
+  #upgrade(request: Request, info: RequestInfo | Deno.ServeHandlerInfo | undefined): Response {
     const what = "Cannot open feed";
     if (
       request.headers.get("upgrade")?.toLowerCase() !== "websocket" ||
@@ -466,31 +510,47 @@ class WalApi {
         headers: { upgrade: "websocket" },
       });
     }
-    if (this.#connections.size >= this.#config.maxConnections) {
+    if (info === undefined || !("upgradeWebSocket" in info)) {
+      throw new HttpError(
+        501,
+        "not_implemented",
+        `${what}: the feed needs the kit's HTTP server (serve() of @ipfs-kit/kit/http), whose WebSockets are bounded`,
+      );
+    }
+    const config = this.#config;
+    if (this.#feeds >= config.maxConnections) {
       throw new HttpError(
         503,
         "too_many_connections",
-        `${what}: ${this.#config.maxConnections} connections are open`,
+        `${what}: ${config.maxConnections} connections are open`,
       );
     }
-    let upgraded: { socket: WebSocket; response: Response };
-    try {
-      upgraded = Deno.upgradeWebSocket(request);
-    } catch (error) {
-      throw new HttpError(400, "invalid_request", `${what}: ${describeValue(error)}`);
-    }
-    const connection = new FeedConnection(upgraded.socket, this.#config.feed);
-    this.#connections.add(connection);
-    this.#group.spawn(async () => {
-      try {
-        await connection.run();
-      } catch (error) {
-        if (!isCancellationError(error)) this.#config.onError(error);
-      } finally {
-        this.#connections.delete(connection);
-      }
-    }, { name: "wal feed connection" });
-    return upgraded.response;
+    const feed = config.feed;
+    const response = info.upgradeWebSocket({
+      maxMessageBytes: feed.maxMessageBytes,
+      maxQueuedMessages: feed.maxQueuedMessages,
+      maxQueuedBytes: feed.maxBufferedBytes,
+      closeTimeoutMs: feed.closeTimeoutMs,
+      onSocket: async (socket) => {
+        const connection = new FeedConnection(socket, feed);
+        if (this.closed) {
+          connection.end(FEED_CLOSE_CODES.goingAway, "The server is shutting down");
+          return;
+        }
+        this.#connections.add(connection);
+        try {
+          await connection.run();
+        } finally {
+          this.#connections.delete(connection);
+        }
+      },
+      // Counted until the socket is gone, not until the close frame went.
+      onClosed: () => {
+        if (--this.#feeds === 0) this.#feedsGone.set();
+      },
+    });
+    if (this.#feeds++ === 0) this.#feedsGone = new Event();
+    return response;
   }
 }
 

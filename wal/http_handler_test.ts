@@ -8,6 +8,9 @@ import { testEachStrategy } from "../runtime/testing.ts";
 import { createWalHandler } from "./http_handler.ts";
 import { serveWal, type WalServer } from "./http_server.ts";
 import { processUntilIdle, UNKNOWN_ID, withWal } from "../tests/_wal.ts";
+import { rawRequest } from "../tests/_http.ts";
+import { withTempDir } from "../tests/_files.ts";
+import { WriteAheadLog } from "./write_ahead_log.ts";
 
 const TOKEN = "s3cret-token-0123456789";
 const JSON_HEADERS = { "content-type": "application/json" };
@@ -49,44 +52,6 @@ function assertError(answer: Answer, status: number, code: string): void {
   assert.equal(answer.body?.error?.code, code, answer.text);
   assert.equal(typeof answer.body.error.message, "string");
   assert.match(answer.headers.get("content-type") ?? "", /^application\/json/);
-}
-
-/** A raw HTTP/1.1 exchange, for headers `fetch` will not send (Host, Upgrade). */
-async function rawRequest(
-  port: number,
-  head: string,
-): Promise<{ status: number; headers: Map<string, string>; body: string }> {
-  using conn = await Deno.connect({ hostname: "127.0.0.1", port });
-  await conn.write(new TextEncoder().encode(head));
-  let data = new Uint8Array(0);
-  const buffer = new Uint8Array(16384);
-  const decoder = new TextDecoder();
-  for (;;) {
-    const text = decoder.decode(data);
-    const end = text.indexOf("\r\n\r\n");
-    if (end >= 0) {
-      const lines = text.slice(0, end).split("\r\n");
-      const headers = new Map<string, string>();
-      for (const line of lines.slice(1)) {
-        const colon = line.indexOf(":");
-        headers.set(line.slice(0, colon).toLowerCase(), line.slice(colon + 1).trim());
-      }
-      const length = Number(headers.get("content-length") ?? 0);
-      if (data.length >= end + 4 + length) {
-        return {
-          status: Number(lines[0].split(" ")[1]),
-          headers,
-          body: text.slice(end + 4, end + 4 + length),
-        };
-      }
-    }
-    const n = await conn.read(buffer);
-    if (n === null) throw new Error(`connection closed early: ${decoder.decode(data)}`);
-    const next = new Uint8Array(data.length + n);
-    next.set(data);
-    next.set(buffer.subarray(0, n), data.length);
-    data = next;
-  }
 }
 
 testEachStrategy(
@@ -329,7 +294,7 @@ testEachStrategy("bad input gets 4xx with a JSON error and leaves the log as it 
 
     const wrongMethod = await call(server, "DELETE", "/operations");
     assertError(wrongMethod, 405, "method_not_allowed");
-    assert.equal(wrongMethod.headers.get("allow"), "GET, POST");
+    assert.equal(wrongMethod.headers.get("allow"), "GET, HEAD, POST");
     assertError(await call(server, "POST", "/stats"), 405, "method_not_allowed");
     assertError(
       await call(server, "GET", `/operations/${UNKNOWN_ID}/retry`),
@@ -672,6 +637,72 @@ testEachStrategy("a closed log: health 503, changes 503, reads still answered", 
     assert.match(
       (await call(server, "GET", "/metrics")).text,
       /ipfs_kit_wal_operations\{state="pending"\} 1/,
+    );
+  });
+});
+
+testEachStrategy(
+  "without connection info the peer counts as remote: 403, fail closed",
+  async () => {
+    await withWal(async (wal) => {
+      await using handler = createWalHandler(wal);
+      const blind = await handler(new Request("http://127.0.0.1/api/v0/wal/health"));
+      assert.equal(blind.status, 403);
+      assert.equal((await blind.json()).error.code, "forbidden_peer");
+      // With a token the token decides, as for any peer.
+      await using guarded = createWalHandler(wal, { token: TOKEN });
+      const bearer = await guarded(
+        new Request("http://127.0.0.1/api/v0/wal/health", {
+          headers: { authorization: `Bearer ${TOKEN}` },
+        }),
+      );
+      assert.equal(bearer.status, 200);
+      await bearer.body?.cancel();
+    });
+  },
+);
+
+testEachStrategy("HEAD is answered on every GET route, with the head only", async () => {
+  await withWal(async (wal) => {
+    await using server = serveWal(wal);
+    const { body: op } = await call(server, "POST", "/operations", { json: { type: "custom" } });
+    for (const path of ["/operations", `/operations/${op.id}`, "/stats", "/health", "/metrics"]) {
+      const get = await fetch(`${server.url}${path}`);
+      const length = (await get.arrayBuffer()).byteLength;
+      const head = await fetch(`${server.url}${path}`, { method: "HEAD" });
+      assert.equal(head.status, 200, path);
+      assert.equal(await head.text(), "");
+      assert.equal(head.headers.get("content-type"), get.headers.get("content-type"));
+      // The metrics' histograms may move between the two requests; the rest is byte-exact.
+      if (path !== "/metrics" && path !== "/stats") {
+        assert.equal(Number(head.headers.get("content-length")), length, path);
+      }
+    }
+    const wrong = await call(server, "PUT", "/stats");
+    assertError(wrong, 405, "method_not_allowed");
+    assert.equal(wrong.headers.get("allow"), "GET, HEAD");
+  });
+});
+
+testEachStrategy("past maxPending a submission gets 503 busy with Retry-After", async () => {
+  await withTempDir(async (dir) => {
+    await using wal = await WriteAheadLog.open(dir, { syncPolicy: "none", maxPending: 3 });
+    await using server = serveWal(wal);
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const answer = await call(server, "POST", "/operations", { json: { type: "custom" } });
+      assert.equal(answer.status, 201, answer.text);
+      ids.push(answer.body.id);
+    }
+    const busy = await call(server, "POST", "/operations", { json: { type: "custom" } });
+    assertError(busy, 503, "busy");
+    assert.equal(busy.headers.get("retry-after"), "1");
+    assert.equal(wal.size, 3);
+    // A finished operation frees a place.
+    assert.equal((await call(server, "POST", `/operations/${ids[0]}/cancel`)).status, 200);
+    assert.equal(
+      (await call(server, "POST", "/operations", { json: { type: "custom" } })).status,
+      201,
     );
   });
 });

@@ -1,15 +1,19 @@
 /**
  * A server of its own for the write-ahead log's HTTP API
- * ({@linkcode serveWal}): `Deno.serve` on loopback and a free port unless
- * told otherwise, serving the handler of {@linkcode createWalHandler}. The
+ * ({@linkcode serveWal}): the kit's HTTP server (`serve()` of
+ * `@ipfs-kit/kit/http`: connection cap, header deadline, idle timeout,
+ * bounded bodies and WebSockets) on loopback and a free port unless told
+ * otherwise, serving the handler of {@linkcode createWalHandler}. The
  * routes, the values and the security rules are described in
  * `http_handler.ts`.
  *
  * @module
  */
 
+import { serve } from "../http/server.ts";
+import type { HttpServer } from "../http/server.ts";
+import type { ServeOptions } from "../http/types.ts";
 import { isCancellationError } from "../runtime/errors.ts";
-import { checkToken, isLoopbackHostname } from "./_http_access.ts";
 import { describeValue } from "./_http_config.ts";
 import { createWalHandler, type WalHandler } from "./http_handler.ts";
 import type { WalHandlerOptions } from "./types.ts";
@@ -25,6 +29,20 @@ export interface ServeWalOptions extends WalHandlerOptions {
   signal?: AbortSignal;
   /** Called once the server listens. Default: nothing (no log line). */
   onListen?: (addr: Deno.NetAddr) => void;
+  /**
+   * The listener's bounds (see `ServeOptions` of `@ipfs-kit/kit/http`):
+   * open connections (default 1024), head deadline (10 s), idle timeout
+   * (30 s), head size, shutdown deadline.
+   */
+  server?: Pick<
+    ServeOptions,
+    | "maxConnections"
+    | "headersTimeoutMs"
+    | "idleTimeoutMs"
+    | "maxHeaderBytes"
+    | "maxHeaderFields"
+    | "shutdownTimeoutMs"
+  >;
 }
 
 /** A running API server, from {@linkcode serveWal}; `await using` shuts it down. */
@@ -83,58 +101,49 @@ export function serveWal(wal: WriteAheadLog, options: ServeWalOptions = {}): Wal
   if (options === null || typeof options !== "object") {
     throw new TypeError(`${what}: options must be an object: received ${describeValue(options)}`);
   }
-  const { hostname = "127.0.0.1", port = 0, signal, onListen, ...handlerOptions } = options;
-  if (typeof hostname !== "string" || hostname.length === 0 || hostname.length > 253) {
-    throw new TypeError(
-      `${what}: hostname must be a non-empty string: received ${describeValue(hostname)}`,
-    );
-  }
-  if (!Number.isSafeInteger(port) || port < 0 || port > 65535) {
-    throw new RangeError(`${what}: port must be an integer from 0 to 65535: received ${port}`);
-  }
+  const { hostname = "127.0.0.1", port = 0, signal, onListen, server: bounds, ...handlerOptions } =
+    options;
   if (signal !== undefined && !(signal instanceof AbortSignal)) {
     throw new TypeError(
       `${what}: signal must be an AbortSignal: received ${describeValue(signal)}`,
     );
   }
-  if (onListen !== undefined && typeof onListen !== "function") {
-    throw new TypeError(
-      `${what}: onListen must be a function: received ${describeValue(onListen)}`,
-    );
-  }
-  checkToken(handlerOptions.token, what);
-  if (handlerOptions.token === undefined && !isLoopbackHostname(hostname)) {
-    throw new TypeError(
-      `${what}: hostname ${
-        JSON.stringify(hostname)
-      } is not a loopback address: set a token to serve beyond this machine`,
-    );
-  }
   if (signal?.aborted) throw signal.reason;
   const handler = createWalHandler(wal, handlerOptions);
-  let server: Deno.HttpServer<Deno.NetAddr>;
+  const onError = handlerOptions.onError ?? console.error;
+  let server: HttpServer;
   try {
-    server = Deno.serve({
+    server = serve(handler, {
+      ...bounds,
       hostname,
       port,
-      onListen: (addr) => onListen?.(addr),
-      onError: (error) => {
-        // The handler answers every error itself: this is a last resort.
-        (handlerOptions.onError ?? console.error)(error);
-        return new Response("Internal error", { status: 500 });
-      },
-    }, handler);
+      onListen,
+      onError,
+      token: handlerOptions.token,
+      allowedOrigins: handlerOptions.allowedOrigins,
+      realm: "ipfs-kit-wal",
+      // The handler reads its bodies up to its own limit (413 as it reads).
+      maxBodyBytes: handlerOptions.maxBodyBytes ?? 64 * 1024,
+    });
   } catch (error) {
     // Nothing runs in it yet: closing only ends its task group, at once.
     void handler.close().catch(() => {});
+    if (error instanceof TypeError && /needs a token/.test(error.message)) {
+      throw new TypeError(
+        `${what}: hostname ${
+          JSON.stringify(hostname)
+        } is not a loopback address: set a token to serve beyond this machine`,
+        { cause: error },
+      );
+    }
     throw error;
   }
-  return new ApiServer(server, handler, signal, handlerOptions.onError ?? console.error);
+  return new ApiServer(server, handler, signal, onError);
 }
 
 /** A running server: see {@linkcode WalServer}. */
 class ApiServer implements WalServer {
-  readonly #server: Deno.HttpServer<Deno.NetAddr>;
+  readonly #server: HttpServer;
   readonly handler: WalHandler;
   readonly #signal: AbortSignal | undefined;
   readonly #onAbort: (() => void) | undefined;
@@ -142,7 +151,7 @@ class ApiServer implements WalServer {
   #shutdown: Promise<void> | undefined;
 
   constructor(
-    server: Deno.HttpServer<Deno.NetAddr>,
+    server: HttpServer,
     handler: WalHandler,
     signal: AbortSignal | undefined,
     onError: (error: unknown) => void,
@@ -166,9 +175,7 @@ class ApiServer implements WalServer {
   }
 
   get url(): string {
-    const { hostname, port } = this.#server.addr;
-    const host = hostname.includes(":") ? `[${hostname}]` : hostname;
-    return `http://${host}:${port}${this.handler.basePath}`;
+    return `${this.#server.url}${this.handler.basePath}`;
   }
 
   get finished(): Promise<void> {
@@ -187,7 +194,6 @@ class ApiServer implements WalServer {
     if (this.#onAbort !== undefined) this.#signal!.removeEventListener("abort", this.#onAbort);
     try {
       const results = await Promise.allSettled([this.handler.close(), this.#server.shutdown()]);
-      await this.#server.finished;
       const failed = results.find((r): r is PromiseRejectedResult => r.status === "rejected");
       if (failed !== undefined) throw failed.reason;
       this.#finished.resolve();

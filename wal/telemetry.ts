@@ -242,6 +242,32 @@ const EVENTS: readonly OperationEvent[] = [
 const PREFIX = "ipfs_kit_wal_";
 
 /**
+ * The label value of the operation types counted past
+ * {@linkcode WalTelemetryOptions.maxTypes}: types come from users (any
+ * string up to 256 characters), so the metrics keep at most that many
+ * apart and count the rest together under this one.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { OTHER_OPERATION_TYPE } from "@ipfs-kit/kit/wal";
+ *
+ * assert.equal(OTHER_OPERATION_TYPE, "_other");
+ * ```
+ */
+export const OTHER_OPERATION_TYPE = "_other";
+
+/** Options of {@linkcode WalTelemetry}. */
+export interface WalTelemetryOptions {
+  /**
+   * The most operation types counted apart, in the snapshot and as
+   * Prometheus label values; later types are counted as
+   * {@linkcode OTHER_OPERATION_TYPE}. Default 64.
+   */
+  maxTypes?: number;
+}
+
+/**
  * The telemetry of one {@linkcode WriteAheadLog} (`wal.telemetry`): it
  * counts what the log and its processor report and reads gauges when asked
  * for a snapshot. Numbers cover the time since the log was opened, except
@@ -270,6 +296,7 @@ export class WalTelemetry {
   readonly #fsync = new Histogram(IO_LATENCY_BUCKETS);
   readonly #checkpointSeconds = new Histogram(IO_LATENCY_BUCKETS);
   readonly #types = new Map<string, TypeAccumulator>();
+  readonly #maxTypes: number;
   #checkpoints = 0;
   #checkpointFailures = 0;
   #segmentsRemoved = 0;
@@ -284,14 +311,22 @@ export class WalTelemetry {
    *
    * @param gauges Read on every snapshot: the log's size and counters, the
    * queue depth per state and the backend's health.
+   * @param options How many operation types are counted apart.
    */
-  constructor(gauges: () => TelemetryGauges) {
+  constructor(gauges: () => TelemetryGauges, options: WalTelemetryOptions = {}) {
     if (typeof gauges !== "function") {
       throw new TypeError(
         `Cannot create telemetry: gauges must be a function: received ${typeof gauges}`,
       );
     }
+    const maxTypes = options?.maxTypes ?? 64;
+    if (!Number.isSafeInteger(maxTypes) || maxTypes < 1 || maxTypes > 10_000) {
+      throw new RangeError(
+        `Cannot create telemetry: maxTypes must be an integer from 1 to 10000: received ${maxTypes}`,
+      );
+    }
     this.#gauges = gauges;
+    this.#maxTypes = maxTypes;
   }
 
   /**
@@ -559,6 +594,11 @@ export class WalTelemetry {
 
   #type(type: string): TypeAccumulator {
     let accumulator = this.#types.get(type);
+    if (accumulator === undefined && this.#types.size >= this.#maxTypes) {
+      // A bounded label set: one more type past the cap is counted with the others.
+      type = OTHER_OPERATION_TYPE;
+      accumulator = this.#types.get(type);
+    }
     if (accumulator === undefined) {
       accumulator = {
         counts: Object.fromEntries(EVENTS.map((event) => [event, 0])) as Record<

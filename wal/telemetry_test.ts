@@ -3,7 +3,7 @@ import { testEachStrategy } from "../runtime/testing.ts";
 import { taskGroup } from "../runtime/task_group.ts";
 import { sleep } from "../runtime/sleep.ts";
 import { Histogram } from "./histogram.ts";
-import { WalTelemetry } from "./telemetry.ts";
+import { OTHER_OPERATION_TYPE, WalTelemetry } from "./telemetry.ts";
 import { WriteAheadLog } from "./write_ahead_log.ts";
 
 interface Sample {
@@ -326,4 +326,54 @@ Deno.test("recordSync and recordGroup feed their histograms", () => {
   assert.equal(count(s.groupSize, 2), 1);
   assert.equal(count(s.groupSize, 4), 2);
   assert.equal(count(s.groupSize, 64), 4);
+});
+
+testEachStrategy("operation types from users are bounded as label values", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await using wal = await WriteAheadLog.open(dir, { syncPolicy: "none" });
+    // 5,000 types made /metrics 57 MB when every one got its labels.
+    for (let i = 0; i < 5000; i++) await wal.submit(`type-${i}`, {});
+    const snapshot = wal.telemetry.snapshot();
+    const types = Object.keys(snapshot.operations);
+    assert.equal(types.length, 65);
+    assert(types.includes(OTHER_OPERATION_TYPE));
+    assert.equal(snapshot.operations[OTHER_OPERATION_TYPE].submitted, 5000 - 64);
+    assert.equal(snapshot.operations["type-0"].submitted, 1);
+    const text = wal.telemetry.toPrometheus();
+    assert(text.length < 200_000, `${text.length} bytes of metrics`);
+    const submitted = parseExposition(text).samples.filter((s) =>
+      s.name === "ipfs_kit_wal_operations_submitted_total"
+    );
+    assert.equal(submitted.length, 65);
+    assert.equal(submitted.reduce((sum, s) => sum + s.value, 0), 5000);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("maxTypes is checked", () => {
+  const gauges = () => ({
+    log: {
+      records: 0,
+      groups: 0,
+      syncs: 0,
+      rotations: 0,
+      bytes: 0,
+      segments: 1,
+      firstLsn: 1,
+      nextLsn: 1,
+    },
+    queue: { pending: 0, processing: 0, retrying: 0, completed: 0, failed: 0, cancelled: 0 },
+    health: undefined,
+  });
+  assert.throws(() => new WalTelemetry(gauges, { maxTypes: 0 }), RangeError);
+  const telemetry = new WalTelemetry(gauges, { maxTypes: 1 });
+  telemetry.record("a", "submitted");
+  telemetry.record("b", "submitted");
+  telemetry.record("c", "submitted");
+  assert.deepEqual(Object.keys(telemetry.snapshot().operations), [
+    OTHER_OPERATION_TYPE,
+    "a",
+  ]);
 });

@@ -553,13 +553,13 @@ export interface WalHandlerOptions {
   events?: WalEventSource | null;
   /** How long a submission, retry or cancellation may wait, in ms. Default 30 000. */
   requestTimeoutMs?: number;
-  /** WebSocket connections at once; more get 503. Default 64. */
+  /** Feed (WebSocket) connections at once, each counted until its TCP socket is closed; more get 503. Default 64. */
   maxConnections?: number;
-  /** Messages waiting to be sent to one feed client; one more disconnects it (1013). Default 256. */
+  /** Messages waiting to be sent to one feed client; one more closes it (1013) and its socket. Default 256. */
   maxQueuedMessages?: number;
-  /** Unsent bytes a feed socket may hold before its messages wait in the queue. Default 1 MiB. */
+  /** Bytes waiting to be sent to one feed client; more close it (1013) and its socket. Default 1 MiB. */
   maxBufferedBytes?: number;
-  /** The largest message a feed client may send; a larger one closes the connection (1009). Default 16 KiB. */
+  /** The largest message a feed client may send; a larger one closes the connection (1009) before it is read. Default 16 KiB. */
   maxMessageBytes?: number;
   /** Subscriptions one feed connection may hold. Default 64. */
   maxSubscriptions?: number;

@@ -72,6 +72,7 @@ import type { UlidGenerator } from "./_ulid.ts";
 import {
   OperationNotFoundError,
   OperationStateError,
+  WalBusyError,
   WalClosedError,
   WalDiskFullError,
 } from "./errors.ts";
@@ -112,6 +113,17 @@ export interface WriteAheadLogOptions {
    * writes due checkpoints; `checkpoint()` writes one at once. Default 32 MiB.
    */
   checkpointBytes?: number;
+  /**
+   * The most unfinished operations (pending, processing, retrying); a
+   * submission past it throws {@linkcode WalBusyError}. Default 10 000.
+   */
+  maxPending?: number;
+  /**
+   * The most bytes of encoded parameters of unfinished operations
+   * submitted since the log opened; a submission past it throws
+   * {@linkcode WalBusyError}. Default 256 MiB.
+   */
+  maxPendingBytes?: number;
 }
 
 /** Options for {@linkcode WriteAheadLog.submit}. */
@@ -145,6 +157,8 @@ export interface SubscribeOptions {
 const MIB = 1024 * 1024;
 
 interface Config {
+  maxPending: number;
+  maxPendingBytes: number;
   maxOperationBytes: number;
   maxAttempts: number;
   retainMs: number;
@@ -245,6 +259,16 @@ export class WriteAheadLog implements AsyncDisposable {
       throw new TypeError(`Cannot open log: options must be an object: received ${options}`);
     }
     const config: Config = {
+      maxPending: checkNumber("maxPending", options.maxPending, 10_000, {
+        min: 1,
+        max: 1e9,
+        integer: true,
+      }),
+      maxPendingBytes: checkNumber("maxPendingBytes", options.maxPendingBytes, 256 * MIB, {
+        min: 1,
+        max: Number.MAX_SAFE_INTEGER,
+        integer: true,
+      }),
       maxOperationBytes: checkNumber("maxOperationBytes", options.maxOperationBytes, 16 * MIB, {
         min: 64,
         max: 1000 * MIB,
@@ -343,6 +367,7 @@ export class WriteAheadLog implements AsyncDisposable {
    * @throws {TypeError} The type is empty, or the parameters hold values
    * that cannot be stored (functions, class instances, cycles).
    * @throws {RangeError} The encoded parameters exceed `maxOperationBytes`.
+   * @throws {WalBusyError} `maxPending` operations are unfinished, or their parameters hold `maxPendingBytes`.
    * @throws {WalDiskFullError} The disk is full; the operation was not kept.
    * @throws {WalFailedError} The log failed on an I/O error.
    * @throws {WalClosedError} The log is closed.
@@ -396,6 +421,18 @@ export class WriteAheadLog implements AsyncDisposable {
       encoded.release();
       throw new RangeError(
         `Cannot submit operation: encoded parameters exceed ${this.#config.maxOperationBytes} bytes: received ${size}`,
+      );
+    }
+    if (table.unfinished >= this.#config.maxPending) {
+      encoded.release();
+      throw new WalBusyError(
+        `Cannot submit operation: ${table.unfinished} operations are unfinished (maxPending ${this.#config.maxPending})`,
+      );
+    }
+    if (table.pendingBytes + size > this.#config.maxPendingBytes) {
+      encoded.release();
+      throw new WalBusyError(
+        `Cannot submit operation: unfinished operations hold ${table.pendingBytes} bytes (maxPendingBytes ${this.#config.maxPendingBytes})`,
       );
     }
     const signal = options.signal;
@@ -597,22 +634,18 @@ export class WriteAheadLog implements AsyncDisposable {
         `Cannot list operations: after must be a string: received ${typeof after}`,
       );
     }
-    const matches: Entry[] = [];
-    for (const entry of this.#table.entries()) {
-      if (states !== undefined && !states.has(entry.state)) continue;
-      if (types !== undefined && !types.has(entry.type)) continue;
-      if (after !== undefined && (order === "asc" ? entry.id <= after : entry.id >= after)) {
-        continue;
-      }
-      matches.push(entry);
-    }
-    matches.sort(
-      order === "asc" ? (a, b) => compareIds(a.id, b.id) : (a, b) => compareIds(b.id, a.id),
+    // The table keeps its entries sorted by id: a page costs its length, not the table's.
+    const { entries, more } = this.#table.page(
+      after,
+      order,
+      limit,
+      (entry) =>
+        (states === undefined || states.has(entry.state)) &&
+        (types === undefined || types.has(entry.type)),
     );
-    const page = matches.slice(0, limit);
     return {
-      operations: page.map(snapshot),
-      next: matches.length > limit ? page[page.length - 1].id : undefined,
+      operations: entries.map(snapshot),
+      next: more ? entries[entries.length - 1].id : undefined,
     };
   }
 
@@ -855,10 +888,6 @@ function submitError(error: unknown, type: string): unknown {
     );
   }
   return error;
-}
-
-function compareIds(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 function toSet(

@@ -5,6 +5,7 @@ import { faults } from "./_faults.ts";
 import {
   OperationNotFoundError,
   OperationStateError,
+  WalBusyError,
   WalClosedError,
   WalDiskFullError,
 } from "./errors.ts";
@@ -564,6 +565,77 @@ testEachStrategy(
       } finally {
         globalThis.removeEventListener("error", onError);
       }
+    });
+  },
+);
+
+testEachStrategy(
+  "maxPending and maxPendingBytes refuse submissions with WalBusyError",
+  async () => {
+    await withWalDir(async (dir) => {
+      await using wal = await WriteAheadLog.open(dir, { syncPolicy: "none", maxPending: 2 });
+      const a = await wal.submit("custom", {});
+      await wal.submit("custom", {});
+      await assert.rejects(wal.submit("custom", {}), (error: unknown) => {
+        assert(error instanceof WalBusyError);
+        assert.match(error.message, /2 operations are unfinished \(maxPending 2\)/);
+        return true;
+      });
+      await wal.cancel(a.id);
+      await wal.submit("custom", {});
+      await wal.close();
+    });
+    await withWalDir(async (dir) => {
+      await using wal = await WriteAheadLog.open(dir, {
+        syncPolicy: "none",
+        maxPendingBytes: 3000,
+      });
+      const big = { s: "x".repeat(1000) };
+      const first = await wal.submit("custom", big);
+      await wal.submit("custom", big);
+      await assert.rejects(wal.submit("custom", big), WalBusyError);
+      // Small ones still fit; a cancelled one gives its bytes back.
+      await wal.submit("custom", {});
+      await wal.cancel(first.id);
+      await wal.submit("custom", big);
+      await wal.close();
+    });
+  },
+);
+
+testEachStrategy(
+  "list pages come from the id index, also after pruning and reopening",
+  async () => {
+    await withWalDir(async (dir) => {
+      {
+        await using wal = await WriteAheadLog.open(dir, { syncPolicy: "none", retainCount: 5 });
+        const ids: string[] = [];
+        for (let i = 0; i < 300; i++) ids.push((await wal.submit(i % 3 === 0 ? "a" : "b", {})).id);
+        for (const id of ids.slice(0, 30)) await wal.cancel(id);
+        // Retention keeps 5 finished operations: the checkpoint drops 25 from the table and index.
+        await wal.checkpoint();
+        const all: string[] = [];
+        let after: string | undefined;
+        do {
+          const page = wal.list({ limit: 7, after });
+          all.push(...page.operations.map((op) => op.id));
+          after = page.next;
+        } while (after !== undefined);
+        assert.deepEqual(all, ids.slice(25));
+        const newest = wal.list({ order: "desc", limit: 2, type: "a", state: "pending" });
+        assert.deepEqual(newest.operations.map((op) => op.id), [ids[297], ids[294]]);
+        const before = wal.list({ order: "desc", limit: 2, after: ids[294], type: "a" });
+        assert.deepEqual(before.operations.map((op) => op.id), [ids[291], ids[288]]);
+        assert.equal(wal.list({ after: ids[299] }).operations.length, 0);
+        await wal.close();
+      }
+      await using reopened = await WriteAheadLog.open(dir, { syncPolicy: "none", retainCount: 5 });
+      const first = reopened.list({ limit: 3 });
+      assert.equal(first.operations.length, 3);
+      assert.equal(reopened.list({ limit: 10_000 }).operations.length, 275);
+      const sorted = reopened.list({ limit: 10_000 }).operations.map((op) => op.id);
+      assert.deepEqual(sorted, [...sorted].sort());
+      await reopened.close();
     });
   },
 );

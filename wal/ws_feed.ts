@@ -53,10 +53,13 @@
  * `internal_error`.
  *
  * The server closes the connection with code 1009 when a message is larger
- * than `maxMessageBytes`, 1013 when the client reads too slowly (its queue
- * of `maxQueuedMessages` overflowed while the socket held more than
- * `maxBufferedBytes` unsent: the server never buffers without bound), 1001
- * when it shuts down, 1011 on an internal error.
+ * than `maxMessageBytes` (refused from its frame header, before it is read),
+ * 1007 when a text message is not UTF-8, 1013 when the client reads too
+ * slowly (more than `maxQueuedMessages` messages or `maxBufferedBytes` bytes
+ * wait to be sent: the server never buffers without bound, and closes the
+ * socket too, without waiting for an answer), 1001 when it shuts down, 1011
+ * on an internal error. A connection counts against `maxConnections` until
+ * its socket is closed.
  *
  * ## Live changes
  * The `operations`, `operation` and `state-changes` topics need a
