@@ -13,6 +13,7 @@
 import { createHash } from "node:crypto";
 import { chromium } from "npm:playwright-core@1.65.2";
 import type { CID } from "npm:multiformats@14.0.5/cid";
+import { serve } from "../http/server.ts";
 import { run } from "../runtime/run.ts";
 import type { StrategyName } from "../runtime/strategy.ts";
 import { createSignalingHandler, StreamingManager } from "../webrtc/mod.ts";
@@ -120,18 +121,15 @@ await run(async () => {
     );
     await using honestRoute = createSignalingHandler(honest);
     await using lyingRoute = createSignalingHandler(liar, { path: "/lying/signaling" });
-    await using server = Deno.serve(
-      { hostname: "127.0.0.1", port: 0, onListen() {} },
-      (request, info) => {
-        const path = new URL(request.url).pathname;
-        if (path === "/webrtc/signaling") return honestRoute(request, info);
-        if (path === "/lying/signaling") return lyingRoute(request, info);
-        if (path === "/receiver.js") {
-          return new Response(bundle, { headers: { "content-type": "text/javascript" } });
-        }
-        return new Response(PAGE, { headers: { "content-type": "text/html" } });
-      },
-    );
+    await using server = serve((request, info) => {
+      const path = new URL(request.url).pathname;
+      if (path === "/webrtc/signaling") return honestRoute(request, info);
+      if (path === "/lying/signaling") return lyingRoute(request, info);
+      if (path === "/receiver.js") {
+        return new Response(bundle, { headers: { "content-type": "text/javascript" } });
+      }
+      return new Response(PAGE, { headers: { "content-type": "text/html" } });
+    });
     const browser = await chromium.launch({
       executablePath: chromiumPath(),
       args: [...CHROMIUM_FLAGS],
@@ -141,7 +139,7 @@ await run(async () => {
       const console: string[] = [];
       page.on("console", (message) => console.push(message.text()));
       page.on("pageerror", (error) => console.push(`page error: ${error.message}`));
-      await page.goto(`http://127.0.0.1:${server.addr.port}/`);
+      await page.goto(`${server.url}/`);
       await page.waitForFunction(() => (globalThis as { ready?: boolean }).ready === true);
       const seen = await page.evaluate(
         (params) =>

@@ -18,7 +18,8 @@ import {
   parseServerSignal,
   type ServerSignal,
 } from "./_signaling_messages.ts";
-import { CLOSE, type WsPort } from "./_ws_port.ts";
+import { CLOSE } from "./_ws_port.ts";
+import type { SignalingSocket } from "./_signaling_socket.ts";
 
 /** How one side runs the session. */
 export interface SessionSide {
@@ -40,7 +41,7 @@ export interface SessionSide {
 
 /** Runs the session until the connection or the socket ends; then closes the socket. */
 export async function runSignalingSession(
-  ws: WsPort,
+  ws: SignalingSocket,
   peer: Peer,
   connection: WebRtcConnection,
   side: SessionSide,

@@ -18,7 +18,7 @@
  * | `_wire.ts`, `_block_assembler.ts` | the data channel protocol (one channel per stream; a request, block headers and bytes, credits, `end`) |
  * | `_dag_walk.ts`, `_verified_reader.ts` | the walk both ends make over a UnixFS DAG (which block comes next, and its check); a receiver's logic, shared by Deno and browsers |
  * | `_ipfs_errors.ts` | the IPFS floor's errors for that shared code, on the Deno side |
- * | `_signaling_messages.ts`, `_signaling_session.ts`, `_ws_port.ts`, `_security.ts` | signaling's messages, its session, a bounded WebSocket, access checks |
+ * | `_signaling_messages.ts`, `_signaling_session.ts`, `_signaling_socket.ts`, `_ws_port.ts` | signaling: its messages, its session, its sockets (the HTTP layer's on the server, a Web `WebSocket` on the client) |
  * | `_native.ts`, `_peer.ts`, `_data_channel.ts`, `_notifier.ts` | node-datachannel for tasks: guarded native callbacks, bounded queues, backpressure |
  * | `_stream_sender.ts`, `_stream_receiver.ts`, `_counters.ts` | one stream's two ends; what a connection counts |
  *

@@ -16,7 +16,7 @@ import { Peer } from "./_peer.ts";
 import { BadSignal, parseServerSignal } from "./_signaling_messages.ts";
 import { runSignalingSession } from "./_signaling_session.ts";
 import { CLOSE, WsPort } from "./_ws_port.ts";
-import { checkToken } from "./_security.ts";
+import { checkToken } from "../http/access.ts";
 
 /** Options for {@linkcode connectWebRtc}. */
 export interface ConnectWebRtcOptions extends WebRtcOptions {

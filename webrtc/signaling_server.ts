@@ -1,8 +1,10 @@
 /**
- * Signaling over WebSocket: a route to mount in a server of your own
- * ({@linkcode createSignalingHandler}; the daemon mounts it) or a server of
- * its own on loopback ({@linkcode serveSignaling}), handing each session to
- * a {@linkcode StreamingManager}.
+ * Signaling over WebSocket: a route to mount in the kit's HTTP server
+ * ({@linkcode createSignalingHandler}, for `serve()` or a `Router` of
+ * `@ipfs-kit/kit/http`; the daemon mounts it) or a server of its own on
+ * loopback ({@linkcode serveSignaling}), handing each session to a
+ * {@linkcode StreamingManager}. Messages are bounded before they are
+ * buffered (the HTTP layer's WebSockets).
  *
  * ## Protocol
  * Every message is one JSON object in a text frame. On connecting, the
@@ -34,7 +36,7 @@
  * live and die together.
  *
  * ## Security
- * As the WAL's HTTP API: without a `token`, only loopback peers and
+ * The HTTP layer's `AccessPolicy`, as every route of the kit: without a `token`, only loopback peers and
  * loopback `Host` names are served (no DNS rebinding); {@linkcode serveSignaling}
  * listens on 127.0.0.1 and refuses any other address without a token. With
  * a token, the upgrade needs `Authorization: Bearer <token>` or, for a
@@ -45,17 +47,14 @@
  * @module
  */
 
+import { AccessPolicy, checkToken, isLoopbackHostname } from "../http/access.ts";
+import { errorResponse, HttpError } from "../http/errors.ts";
+import { serve } from "../http/server.ts";
+import type { RequestInfo } from "../http/types.ts";
+import { CancelScope } from "../runtime/cancel_scope.ts";
 import { isCancellationError } from "../runtime/errors.ts";
-import { TaskGroup } from "../runtime/task_group.ts";
-import type { StreamingManager } from "./streaming_manager.ts";
-import {
-  bearerToken,
-  checkToken,
-  isLoopbackHostname,
-  isLoopbackPeer,
-  originOf,
-  TokenMatcher,
-} from "./_security.ts";
+import { Event } from "../runtime/event.ts";
+import { managerInternals, type StreamingManager } from "./streaming_manager.ts";
 
 /** Options for {@linkcode createSignalingHandler}. */
 export interface SignalingHandlerOptions {
@@ -75,25 +74,27 @@ export interface SignalingHandlerOptions {
 }
 
 /**
- * A request handler for `Deno.serve`: answers the signaling route's
- * WebSocket upgrade (404 elsewhere) and runs each session in a task group
- * of its own, made in the cancel scope the handler was made in. Close it
- * before that scope ends.
+ * A request handler for the kit's HTTP layer (`serve()` of
+ * `@ipfs-kit/kit/http`, or its `Router`): answers the signaling route's
+ * WebSocket upgrade (404 elsewhere), with the layer's access rules, and runs
+ * each session in a task of the server. Under another server (`Deno.serve`)
+ * it answers 501: its WebSockets would not be bounded; use
+ * {@linkcode StreamingManager.accept} there.
  */
 export interface SignalingHandler extends AsyncDisposable {
   /**
    * Answers a request.
    *
    * @param request The request.
-   * @param info The connection's info (its `remoteAddr` is checked when no token is set).
+   * @param info The connection's info, from the kit's HTTP layer.
    * @returns The response; never rejects.
    */
-  (request: Request, info?: Deno.ServeHandlerInfo): Promise<Response>;
+  (request: Request, info?: RequestInfo | Deno.ServeHandlerInfo): Promise<Response>;
   /** The route's path. */
   readonly path: string;
   /** Sockets open now. */
   readonly sockets: number;
-  /** Ends every session (the manager's connections with them) and waits for them. Idempotent. */
+  /** Ends every session this handler started (their connections with them) and waits for them. Idempotent. */
   close(): Promise<void>;
 }
 
@@ -110,6 +111,7 @@ export interface SignalingHandler extends AsyncDisposable {
  * @example Mount it beside routes of your own
  * ```ts
  * import assert from "node:assert/strict";
+ * import { Router, serve } from "@ipfs-kit/kit/http";
  * import { EmbeddedNode } from "@ipfs-kit/kit/ipfs";
  * import { connectWebRtc, createSignalingHandler, StreamingManager } from "@ipfs-kit/kit/webrtc";
  *
@@ -117,9 +119,10 @@ export interface SignalingHandler extends AsyncDisposable {
  * const { cid } = await node.add("mounted");
  * await using manager = new StreamingManager(node, { bindAddress: "127.0.0.1" });
  * await using handler = createSignalingHandler(manager, { path: "/rtc" });
- * await using server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (request, info) =>
- *   new URL(request.url).pathname === "/rtc" ? handler(request, info) : new Response("home"));
- * const url = `ws://127.0.0.1:${server.addr.port}/rtc`;
+ * await using server = serve((request, info) =>
+ *   new URL(request.url).pathname === "/rtc" ? handler(request, info) : new Response("home")
+ * );
+ * const url = `${server.url.replace("http", "ws")}/rtc`;
  * await using connection = await connectWebRtc(url, { bindAddress: "127.0.0.1" });
  * assert.equal(await new Response(connection.open(cid)).text(), "mounted");
  * ```
@@ -136,125 +139,99 @@ export function createSignalingHandler(
   if (typeof path !== "string" || !/^(\/[A-Za-z0-9._~!$&'()*+,;=:@-]+)+$/.test(path)) {
     throw new TypeError(`${what}: path must be an absolute path such as "/webrtc/signaling"`);
   }
-  const token = checkToken(options.token, what);
-  const matcher = token === undefined ? undefined : new TokenMatcher(token);
-  const allowed = new Set<string>();
-  for (const entry of options.allowedOrigins ?? []) {
-    const origin = typeof entry === "string" ? originOf(entry) : undefined;
-    if (origin === undefined || origin !== entry.toLowerCase().replace(/\/$/, "")) {
-      throw new TypeError(
-        `${what}: allowedOrigins must hold origins such as "https://example.com"`,
-      );
-    }
-    allowed.add(origin);
-  }
+  const access = new AccessPolicy({
+    token: options.token,
+    allowedOrigins: options.allowedOrigins,
+    realm: "ipfs-kit-webrtc",
+  }, what);
   const maxSockets = options.maxSockets ?? manager.maxConnections + 8;
   if (!Number.isSafeInteger(maxSockets) || maxSockets < 1) {
     throw new RangeError(`${what}: maxSockets must be a positive integer`);
   }
   const onError = options.onError ?? console.error;
-  const group = new TaskGroup();
+  const sessions = new Set<CancelScope>();
+  const gone = new Set<Event>();
   let sockets = 0;
   let closing: Promise<void> | undefined;
 
-  const refuse = (status: number, code: string, message: string, headers: HeadersInit = {}) =>
-    Response.json({ error: { code, message } }, { status, headers });
-
-  const handle = (request: Request, info?: Deno.ServeHandlerInfo): Promise<Response> => {
+  const respond = (request: Request, info?: RequestInfo | Deno.ServeHandlerInfo): Response => {
     const url = new URL(request.url);
-    if (url.pathname !== path) return Promise.resolve(refuse(404, "not_found", "No such route"));
+    if (url.pathname !== path) throw new HttpError(404, "not_found", "No such route");
     if (closing !== undefined) {
-      return Promise.resolve(refuse(503, "shutting_down", "The server is shutting down"));
+      throw new HttpError(503, "shutting_down", "The server is shutting down");
     }
+    access.check(request, url, info);
     if (request.method !== "GET") {
-      return Promise.resolve(refuse(405, "method_not_allowed", "Only GET", { allow: "GET" }));
-    }
-    if (matcher === undefined) {
-      if (!isLoopbackPeer(info?.remoteAddr)) {
-        return Promise.resolve(
-          refuse(
-            403,
-            "forbidden_peer",
-            "Cannot connect: without a token only this machine is served",
-          ),
-        );
-      }
-      if (!isLoopbackHostname(url.hostname)) {
-        return Promise.resolve(
-          refuse(
-            403,
-            "forbidden_host",
-            "Cannot connect: without a token only loopback host names are served",
-          ),
-        );
-      }
-    }
-    const originHeader = request.headers.get("origin");
-    if (originHeader !== null) {
-      const origin = originOf(originHeader);
-      const own = origin !== undefined && new URL(origin).host === url.host.toLowerCase();
-      if (!own && !(origin !== undefined && allowed.has(origin))) {
-        return Promise.resolve(
-          refuse(
-            403,
-            "forbidden_origin",
-            `Cannot connect: origin not allowed: ${originHeader.slice(0, 200)}`,
-          ),
-        );
-      }
-    }
-    if (matcher !== undefined) {
-      let candidate = bearerToken(request.headers.get("authorization"));
-      if (candidate === undefined) {
-        const values = url.searchParams.getAll("token");
-        if (values.length === 1) candidate = values[0];
-      }
-      if (!matcher.matches(candidate)) {
-        return Promise.resolve(
-          refuse(401, "unauthorized", "Cannot connect: a valid bearer token is required", {
-            "www-authenticate": 'Bearer realm="ipfs-kit-webrtc"',
-          }),
-        );
-      }
+      throw new HttpError(405, "method_not_allowed", "Only GET", { headers: { allow: "GET" } });
     }
     if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
-      return Promise.resolve(
-        refuse(426, "upgrade_required", "Cannot connect: a WebSocket upgrade is required", {
-          upgrade: "websocket",
-        }),
+      throw new HttpError(
+        426,
+        "upgrade_required",
+        "Cannot connect: a WebSocket upgrade is required",
+        {
+          headers: { upgrade: "websocket" },
+        },
+      );
+    }
+    if (info === undefined || !("upgradeWebSocket" in info)) {
+      throw new HttpError(
+        501,
+        "not_implemented",
+        "Cannot connect: signaling needs the kit's HTTP server (serve() of @ipfs-kit/kit/http), whose WebSockets are bounded",
       );
     }
     if (sockets >= maxSockets) {
-      return Promise.resolve(
-        refuse(503, "too_many_connections", `Cannot connect: ${maxSockets} sockets are open`),
+      throw new HttpError(
+        503,
+        "too_many_connections",
+        `Cannot connect: ${maxSockets} sockets are open`,
       );
     }
-    let upgraded: { socket: WebSocket; response: Response };
-    try {
-      upgraded = Deno.upgradeWebSocket(request);
-    } catch (error) {
-      return Promise.resolve(
-        refuse(400, "invalid_request", `Cannot connect: ${(error as Error).message}`),
-      );
-    }
-    sockets++;
-    group.spawn(async () => {
-      try {
-        await manager.accept(upgraded.socket);
-      } catch (error) {
-        if (isCancellationError(error)) throw error;
-        onError(error);
-      } finally {
+    const done = new Event();
+    const response = info.upgradeWebSocket({
+      maxMessageBytes: managerInternals.maxMessageBytes(manager),
+      maxQueuedMessages: 256,
+      onSocket: async (session) => {
+        const scope = new CancelScope({ name: "webrtc signaling session" });
+        sessions.add(scope);
+        try {
+          if (closing !== undefined) scope.cancel("the signaling handler closed");
+          await scope.run(() => managerInternals.acceptSession(manager, session));
+        } catch (error) {
+          if (isCancellationError(error)) throw error;
+          onError(error);
+        } finally {
+          sessions.delete(scope);
+        }
+      },
+      onClosed: () => {
         sockets--;
-      }
-    }, { name: "webrtc signaling session" });
-    return Promise.resolve(upgraded.response);
+        gone.delete(done);
+        done.set();
+      },
+    });
+    sockets++;
+    gone.add(done);
+    return response;
+  };
+
+  const handle = (request: Request, info?: RequestInfo | Deno.ServeHandlerInfo) => {
+    try {
+      return Promise.resolve(respond(request, info));
+    } catch (error) {
+      if (error instanceof HttpError) return Promise.resolve(errorResponse(error));
+      onError(error);
+      return Promise.resolve(
+        errorResponse(new HttpError(500, "internal_error", "Cannot connect: internal error")),
+      );
+    }
   };
 
   const close = (): Promise<void> => {
     closing ??= (async () => {
-      group.cancelScope.cancel("the signaling handler closed");
-      await group.join();
+      for (const scope of sessions) scope.cancel("the signaling handler closed");
+      for (const done of [...gone]) await done.wait();
     })();
     return closing;
   };
@@ -285,14 +262,14 @@ export interface SignalingServer extends AsyncDisposable {
   readonly url: string;
   /** The handler it serves. */
   readonly handler: SignalingHandler;
-  /** Closes every session, then stops listening. Idempotent. */
+  /** Ends every session, then stops listening. Idempotent. */
   shutdown(): Promise<void>;
 }
 
 /**
- * Serves the signaling route for `manager` with `Deno.serve`, on 127.0.0.1
- * and a free port unless told otherwise. A hostname that is not a loopback
- * address needs a `token`.
+ * Serves the signaling route for `manager` with the kit's HTTP server, on
+ * 127.0.0.1 and a free port unless told otherwise. A hostname that is not a
+ * loopback address needs a `token`.
  *
  * @param manager Where the sessions go.
  * @param options Where to listen, a token, the handler's options.
@@ -321,9 +298,6 @@ export function serveSignaling(
   if (typeof hostname !== "string" || hostname.length === 0) {
     throw new TypeError(`${what}: hostname must be a non-empty string`);
   }
-  if (!Number.isSafeInteger(port) || port < 0 || port > 65535) {
-    throw new RangeError(`${what}: port must be an integer from 0 to 65535: received ${port}`);
-  }
   checkToken(handlerOptions.token, what);
   if (handlerOptions.token === undefined && !isLoopbackHostname(hostname)) {
     throw new TypeError(
@@ -332,35 +306,27 @@ export function serveSignaling(
       } is not a loopback address: set a token to serve beyond this machine`,
     );
   }
-  // Requests come only once Deno.serve returned: the handler is made then,
-  // so that a failed listen leaves nothing to close.
-  let handler: SignalingHandler | undefined;
-  const server = Deno.serve(
-    { hostname, port, onListen() {} },
-    (request, info) => handler!(request, info),
-  );
-  try {
-    handler = createSignalingHandler(manager, handlerOptions);
-  } catch (error) {
-    void server.shutdown();
-    throw error;
-  }
-  const routes = handler;
-  const host = server.addr.hostname.includes(":")
-    ? `[${server.addr.hostname}]`
-    : server.addr.hostname;
+  const handler = createSignalingHandler(manager, handlerOptions);
+  const server = serve(handler, {
+    hostname,
+    port,
+    token: handlerOptions.token,
+    allowedOrigins: handlerOptions.allowedOrigins,
+    realm: "ipfs-kit-webrtc",
+    onError: handlerOptions.onError,
+  });
   let stopping: Promise<void> | undefined;
   const shutdown = (): Promise<void> => {
     stopping ??= (async () => {
-      await routes.close();
+      await handler.close();
       await server.shutdown();
     })();
     return stopping;
   };
   return {
     addr: server.addr,
-    url: `ws://${host}:${server.addr.port}${routes.path}`,
-    handler: routes,
+    url: `${server.url.replace(/^http/, "ws")}${handler.path}`,
+    handler,
     shutdown,
     [Symbol.asyncDispose]: shutdown,
   };

@@ -239,7 +239,13 @@ testEachStrategy("tokens, origins and hosts are checked before the upgrade", asy
         401,
       );
       assert.equal(await status(http, { authorization: `Bearer ${TOKEN}` }), 426);
-      assert.equal(await status(http.replace("/webrtc/signaling", "/other"), upgrade), 404);
+      assert.equal(
+        await status(http.replace("/webrtc/signaling", "/other"), {
+          ...upgrade,
+          authorization: `Bearer ${TOKEN}`,
+        }),
+        404,
+      );
       assert.equal(
         await status(http, {
           ...upgrade,

@@ -17,6 +17,8 @@ import { Peer } from "./_peer.ts";
 import { SIGNALING_VERSION } from "./_signaling_messages.ts";
 import { runSignalingSession } from "./_signaling_session.ts";
 import { CLOSE, WsPort, type WsPortOptions } from "./_ws_port.ts";
+import { SessionSocket, type SignalingSocket } from "./_signaling_socket.ts";
+import type { WebSocketSession } from "../http/websocket.ts";
 
 /** Options for {@linkcode StreamingManager}. */
 export interface StreamingManagerOptions extends WebRtcOptions {
@@ -35,6 +37,14 @@ export interface StreamingManagerOptions extends WebRtcOptions {
   /** Malformed or out-of-turn signaling messages tolerated before the socket is closed. Default 8. */
   maxBadMessages?: number;
 }
+
+/** What the signaling handler does with a manager; not exported from `mod.ts`. */
+export let managerInternals: {
+  /** Runs a session on a WebSocket of the kit's HTTP layer. */
+  acceptSession(manager: StreamingManager, session: WebSocketSession): Promise<void>;
+  /** The largest signaling message the manager takes. */
+  maxMessageBytes(manager: StreamingManager): number;
+};
 
 interface Session {
   connection: WebRtcConnection;
@@ -203,19 +213,26 @@ export class StreamingManager implements AsyncDisposable {
 
   /**
    * Runs the server's side of the signaling protocol on an open (or
-   * opening) WebSocket, until the connection it makes ends; then closes
-   * the socket. The connection's tasks run in the caller's cancel scope:
-   * call it from a task of a long-lived task group (the handler of
-   * {@linkcode createSignalingHandler} does). A manager that is full or
-   * closed tells the client so (`too_many_connections`, `shutting_down`)
-   * and closes the socket.
+   * opening) Web `WebSocket` of a server of your own, until the connection
+   * it makes ends; then closes the socket. (The handler of
+   * {@linkcode createSignalingHandler} needs none of this: it runs sessions
+   * on the kit's HTTP layer, whose messages are bounded before they are
+   * buffered; `Deno.upgradeWebSocket` buffers a message whole whatever its
+   * size, and only then is it found too large.) The connection's tasks run
+   * in the caller's cancel scope: call it from a task of a long-lived task
+   * group. A manager that is full or closed tells the client so
+   * (`too_many_connections`, `shutting_down`) and closes the socket.
    *
    * @param socket The socket, from `Deno.upgradeWebSocket` or a server of your own.
    * @returns A promise that settles once the session is over; it rejects
    * only when the caller is cancelled.
    */
-  async accept(socket: WebSocket): Promise<void> {
-    const ws = new WsPort(socket, this.#wsOptions);
+  accept(socket: WebSocket): Promise<void> {
+    return this.#run(new WsPort(socket, this.#wsOptions));
+  }
+
+  /** Runs a session on a socket of either kind; see {@linkcode StreamingManager.accept}. */
+  async #run(ws: SignalingSocket): Promise<void> {
     const refusal = this.#closed
       ? { code: "shutting_down", message: "the server is shutting down", close: CLOSE.goingAway }
       : this.size >= this.#maxConnections
@@ -315,6 +332,20 @@ export class StreamingManager implements AsyncDisposable {
   /** Closes the manager, for `await using`. */
   [Symbol.asyncDispose](): Promise<void> {
     return this.close();
+  }
+
+  static {
+    managerInternals = {
+      acceptSession: (manager, session) =>
+        manager.#run(
+          new SessionSocket(session, {
+            ratePerSecond: manager.#wsOptions.ratePerSecond,
+            burst: manager.#wsOptions.burst,
+            closeTimeoutMs: manager.#wsOptions.closeTimeoutMs,
+          }),
+        ),
+      maxMessageBytes: (manager) => manager.#wsOptions.maxMessageBytes,
+    };
   }
 }
 
