@@ -9,6 +9,7 @@ import { readAll, seededBytes } from "../tests/_bytes.ts";
 import { withWebRtc } from "../tests/_webrtc.ts";
 import { WebRtcLimitError } from "./errors.ts";
 import { connectWebRtc } from "./signaling_client.ts";
+import { TaskGroup } from "../runtime/task_group.ts";
 
 testEachStrategy(
   "connections are listed with their statistics, and closed all at once",
@@ -58,3 +59,32 @@ testEachStrategy("a sender refuses streams past its own limit", async () => {
     for (const reader of readers) await reader.cancel().catch(() => {});
   }, { manager: { maxStreams: 2 }, client: { maxStreams: 3 } });
 });
+
+testEachStrategy(
+  "accept() runs a session on a Web WebSocket of a server of one's own",
+  async () => {
+    await withWebRtc(async ({ node, manager }) => {
+      const { cid } = await node.add("over Deno.serve");
+      await using group = new TaskGroup();
+      await using server = Deno.serve(
+        { hostname: "127.0.0.1", port: 0, onListen() {} },
+        (request) => {
+          const { socket, response } = Deno.upgradeWebSocket(request);
+          group.spawn(() => manager.accept(socket));
+          return response;
+        },
+      );
+      {
+        await using connection = await connectWebRtc(`ws://127.0.0.1:${server.addr.port}/`, {
+          bindAddress: "127.0.0.1",
+        });
+        assert.equal(
+          new TextDecoder().decode(await readAll(connection.open(cid))),
+          "over Deno.serve",
+        );
+        assert.equal(manager.size, 2); // the fixture's client, and this one
+      }
+      await eventually(() => manager.size === 1, "the session to end");
+    });
+  },
+);
