@@ -13,6 +13,8 @@
  * | never lose an IPFS operation across crashes | {@linkcode WriteAheadLog}, {@linkcode SegmentLog} | `@ipfs-kit/kit/wal` |
  * | serve the WAL over HTTP and WebSocket | {@linkcode serveWal} | `@ipfs-kit/kit/wal` |
  * | serve HTTP and WebSockets, bounded (cap, deadlines, body and message limits, token, Host and Origin checks) | {@linkcode serve}, {@linkcode Router} | `@ipfs-kit/kit/http` |
+ * | stream content to Deno peers and browsers over WebRTC, every block verified | {@linkcode StreamingManager}, {@linkcode serveSignaling}, {@linkcode connectWebRtc} | `@ipfs-kit/kit/webrtc` |
+ * | read verified streams in a browser page | `connectBrowserReceiver` | `@ipfs-kit/kit/webrtc/browser` |
  * | run tasks that are always joined and cancelled together | {@linkcode taskGroup}, {@linkcode CancelScope} | `@ipfs-kit/kit/runtime` |
  * | timeouts and deadlines | {@linkcode moveOnAfter}, {@linkcode failAfter}, {@linkcode withSignal} | `@ipfs-kit/kit/runtime` |
  * | channels, locks, semaphores, events | {@linkcode createMemoryChannel}, {@linkcode Lock}, {@linkcode Semaphore}, {@linkcode Event} | `@ipfs-kit/kit/runtime` |
@@ -44,5 +46,6 @@ export * from "./kit/mod.ts";
 export * from "./ipfs/mod.ts";
 export * from "./cache/mod.ts";
 export * from "./wal/mod.ts";
+export * from "./webrtc/mod.ts";
 export * from "./http/mod.ts";
 export * from "./runtime/mod.ts";

@@ -12,6 +12,10 @@
  * Start a local daemon with `eval "$(tools/start_js_ipfs.sh)"` and stop it with
  * `tools/start_js_ipfs.sh stop`.
  *
+ * A tool of this machine rather than a service at a URL (a browser, root
+ * for a network namespace) is found with {@linkcode requireTool}, with the
+ * same rules.
+ *
  * ```ts ignore
  * import { probeKubo, requireService } from "../tests/_services.ts";
  *
@@ -94,9 +98,45 @@ async function find(
     }
   }
   if (reason === undefined) return { url, ignore: false, reason };
-  const message = `Service ${name} is not available: ${reason}`;
+  return unavailable(`Service ${name}`, name, reason, "service");
+}
+
+/**
+ * Finds a tool of this machine for the tests of this module: `probe`
+ * returns why it cannot be used, or `undefined` when it can. Skipped (or,
+ * under `IPFS_KIT_REQUIRE_SERVICES=1`, failed) as {@linkcode requireService}
+ * does; `url` is `""`.
+ *
+ * @param name The tool's name, e.g. `"chromium"`.
+ * @param probe Checks that it is there and works.
+ * @returns Whether to skip, and why.
+ */
+export function requireTool(
+  name: string,
+  probe: () => Promise<string | undefined>,
+): Promise<ServiceStatus> {
+  const key = `tool\0${name}`;
+  let status = statuses.get(key);
+  if (status === undefined) {
+    status = probe().then((reason) =>
+      reason === undefined
+        ? { url: "", ignore: false, reason }
+        : unavailable(`Tool ${name}`, name, reason, "tool")
+    );
+    statuses.set(key, status);
+  }
+  return status;
+}
+
+function unavailable(
+  what: string,
+  name: string,
+  reason: string,
+  kind: "service" | "tool",
+): ServiceStatus {
+  const message = `${what} is not available: ${reason}`;
   if (Deno.env.get("IPFS_KIT_REQUIRE_SERVICES") === "1") {
-    Deno.test(`service ${name} is available`, () => {
+    Deno.test(`${kind} ${name} is available`, () => {
       throw new Error(`${message}; IPFS_KIT_REQUIRE_SERVICES=1 makes this a failure`);
     });
   } else {

@@ -16,12 +16,31 @@ const SERIAL = [
   "tests/kubo_backend_exclusive_test.ts",
 ];
 
+// Modules that load node-datachannel (the WebRTC floor's Deno peers) run in
+// a `deno test` process of their own, one each, their doc examples too (and
+// one at a time, so the WebRTC cancellation bounds hold as the ones above):
+// the addon keeps a static reference into the first isolate that loaded it,
+// and a second isolate of the same process that loads it crashes Deno 2.9.6
+// ("attempt to access Handle hosted by disposed Isolate"). Every test
+// module, and every doc example, is an isolate of its own.
+const ISOLATED = await isolatedModules();
+
 const common = ["test", "--allow-all", "--sanitize-ops", "--sanitize-resources"];
 // Markdown whose code blocks are tests: deno test reads them only when named.
 const DOCS = ["docs/migrating.md"];
-const passes = Deno.args.length > 0 ? [[...common, "--parallel", "--doc", ...Deno.args]] : [
-  [...common, "--parallel", "--doc", `--ignore=${SERIAL.join(",")}`, ".", ...DOCS],
+const passes = Deno.args.length > 0 ? passesFor(Deno.args) : [
+  [
+    ...common,
+    "--parallel",
+    "--doc",
+    `--ignore=${[...SERIAL, ...ISOLATED].join(",")}`,
+    ".",
+    ...DOCS,
+  ],
   [...common, ...SERIAL],
+  // Type-checked together once (no isolate runs), then run one process each.
+  ...(ISOLATED.length > 0 ? [[...common, "--no-run", "--doc", ...ISOLATED]] : []),
+  ...ISOLATED.map((module) => [...common, "--no-check", "--doc", module]),
 ];
 
 // One seed for the whole run, printed first: the shuffle strategy orders tasks by it,
@@ -82,6 +101,58 @@ async function runDenoTest(
   const { code } = await child.status;
   if (code !== 0 && failed === 0) failed = 1;
   return { passed, failed, code };
+}
+
+/**
+ * The passes for paths given on the command line: the isolated modules they
+ * name (a module, or a folder holding some) one process each, the rest
+ * together.
+ */
+function passesFor(args: readonly string[]): string[][] {
+  const paths = args.filter((arg) => !arg.startsWith("-"));
+  const flags = args.filter((arg) => arg.startsWith("-"));
+  const named = (module: string) =>
+    paths.some((path) => {
+      const clean = path.replace(/^\.\//, "").replace(/\/+$/, "");
+      return clean === module || clean === "." || module.startsWith(`${clean}/`);
+    });
+  const isolated = ISOLATED.filter(named);
+  const rest = paths.filter((path) => !isolated.includes(path.replace(/^\.\//, "")));
+  return [
+    ...(rest.length > 0 || paths.length === 0
+      ? [[
+        ...common,
+        "--parallel",
+        "--doc",
+        ...(isolated.length > 0 ? [`--ignore=${isolated.join(",")}`] : []),
+        ...flags,
+        ...rest,
+      ]]
+      : []),
+    ...isolated.map((module) => [...common, "--doc", ...flags, module]),
+  ];
+}
+
+/**
+ * The modules whose tests or doc examples load node-datachannel: the tests
+ * of webrtc/ and the WebRTC tests of tests/, and the public modules of
+ * webrtc/ whose examples connect (they call `connectWebRtc`).
+ */
+async function isolatedModules(): Promise<string[]> {
+  const found: string[] = [];
+  for await (const entry of Deno.readDir("webrtc")) {
+    if (!entry.isFile || !entry.name.endsWith(".ts") || entry.name.startsWith("_")) continue;
+    const path = `webrtc/${entry.name}`;
+    if (
+      entry.name.endsWith("_test.ts") || (await Deno.readTextFile(path)).includes("connectWebRtc(")
+    ) {
+      found.push(path);
+    }
+  }
+  for await (const entry of Deno.readDir("tests")) {
+    if (entry.isFile && /^webrtc_.*_test\.ts$/.test(entry.name)) found.push(`tests/${entry.name}`);
+  }
+  return found.sort();
 }
 
 function withoutInitCwd(env: Record<string, string>): Record<string, string> {
