@@ -10,7 +10,7 @@
  * @module
  */
 
-import { LockedError } from "../runtime/directory.ts";
+import { LockedError } from "../runtime/directory_errors.ts";
 
 /**
  * A block, or a path below a CID, is not in the store. The embedded node is
