@@ -159,6 +159,38 @@ const SYNC_WRITE_LIMIT = 256 * 1024;
 /** How far ahead of its records the active segment file is extended. */
 const RESERVE_BYTES = 4 * MIB;
 
+/**
+ * The payload's bytes as they are now, in a copy the log owns, or the error
+ * to reject with. Everything after the call (the frame size, the queue's
+ * byte count, the encoding) uses the copy: a payload resized, modified or
+ * transferred after `append()` returned changes nothing (a length-tracking
+ * view over a resizable buffer would otherwise change the frame between
+ * the size the log counted and the bytes it wrote). `new Uint8Array(view)`
+ * copies with the view's internal length, calling no code of a subclass.
+ */
+function takeBytes(payload: Uint8Array, maxPayloadSize: number): Uint8Array | Error {
+  // Too large already: no copy of it.
+  if (payload.length > maxPayloadSize) return tooLarge(payload.length, maxPayloadSize);
+  let bytes: Uint8Array;
+  try {
+    bytes = new Uint8Array(payload);
+  } catch (error) {
+    return new TypeError(
+      `Cannot append record: payload cannot be read (its buffer is detached or out of bounds): ${
+        errorMessage(error)
+      }`,
+      { cause: error },
+    );
+  }
+  return bytes.length > maxPayloadSize ? tooLarge(bytes.length, maxPayloadSize) : bytes;
+}
+
+function tooLarge(length: number, maxPayloadSize: number): RangeError {
+  return new RangeError(
+    `Cannot append record: payload exceeds ${maxPayloadSize} bytes: received ${length}`,
+  );
+}
+
 /** A record read back by {@linkcode SegmentLog.replay}. */
 export interface LogRecord {
   /** Its log sequence number. */
@@ -352,14 +384,16 @@ export class SegmentLog implements AsyncDisposable {
   /**
    * Appends a record and resolves with its LSN once it is as durable as the
    * sync policy (and `options.durable`) asks. Records get LSNs in the order
-   * of the calls. The payload is read when the record is written: do not
-   * modify it until the promise settles.
+   * of the calls. The payload's bytes are copied at the call: the caller may
+   * reuse, modify, resize or transfer its buffer as soon as `append()`
+   * returns, and the record holds the bytes as they were at the call.
    *
    * @param type The record type, an integer from 1 to 255.
    * @param payload The bytes, up to `maxPayloadSize`.
    * @param options A signal, and whether to wait for `fdatasync`.
    * @returns The record's LSN.
    * @throws {RangeError} `type` out of range or payload too large.
+   * @throws {TypeError} `payload` is not a `Uint8Array`, or its buffer is detached.
    * @throws {WalFailedError} The log failed (fatal I/O error).
    * @throws {WalDiskFullError} The disk is full; the record was not kept.
    * @throws {WalClosedError} `close()` was called.
@@ -394,21 +428,16 @@ export class SegmentLog implements AsyncDisposable {
         ),
       );
     }
-    if (payload.length > this.#config.maxPayloadSize) {
-      return Promise.reject(
-        new RangeError(
-          `Cannot append record: payload exceeds ${this.#config.maxPayloadSize} bytes: received ${payload.length}`,
-        ),
-      );
-    }
     if (this.#failure !== undefined) return Promise.reject(this.#failure);
     if (this.#closing) {
       return Promise.reject(new WalClosedError("Cannot append record: the log is closed"));
     }
+    const bytes = takeBytes(payload, this.#config.maxPayloadSize);
+    if (!(bytes instanceof Uint8Array)) return Promise.reject(bytes);
     const durable = options?.durable ?? true;
     const signal = options?.signal;
-    if (signal !== undefined) return withSignal(signal, () => this.#append(type, payload, durable));
-    return this.#append(type, payload, durable);
+    if (signal !== undefined) return withSignal(signal, () => this.#append(type, bytes, durable));
+    return this.#append(type, bytes, durable);
   }
 
   // Not an async function: an append that waits for a group (most do) costs one `then`

@@ -706,6 +706,107 @@ testEachStrategy("arguments are validated", async () => {
   });
 });
 
+/**
+ * Appends 300 records from concurrent callers, then one whose payload is a
+ * length-tracking view, `change`s that payload's buffer while the record is
+ * queued, appends 300 more, and checks after reopening that every record
+ * (the changed one as it was at its call) is there.
+ */
+async function appendThenChange(
+  dir: string,
+  policy: SyncPolicy,
+  payload: Uint8Array,
+  change: () => void,
+): Promise<void> {
+  const expected = payload.slice();
+  const ids = Array.from({ length: 600 }, (_, i) => i);
+  {
+    await using log = await SegmentLog.open(dir, { syncPolicy: policy, segmentSize: 16 * 1024 });
+    const before = ids.slice(0, 300).map((id) => log.append(1, payloadFor(id)));
+    const changed = log.append(2, payload);
+    change();
+    const after = ids.slice(300).map((id) => log.append(1, payloadFor(id)));
+    const results = await Promise.all([...before, changed, ...after]);
+    assert.deepEqual(results.map((r) => r.lsn), results.map((_, i) => i + 1));
+    assert.equal(log.failure, undefined);
+  }
+  await using log = await SegmentLog.open(dir);
+  assert.equal(log.recovery.damage, undefined);
+  const records = await readAll(log);
+  assert.equal(records.length, 601, "acknowledged records lost");
+  for (const record of records) {
+    if (record.lsn === 301) {
+      assert.equal(record.type, 2);
+      assert.deepEqual(record.payload, expected, "the payload as it was at the call");
+    } else {
+      const id = record.lsn <= 300 ? record.lsn - 1 : record.lsn - 2;
+      assert.deepEqual(record.payload, payloadFor(id), `record ${id}`);
+    }
+  }
+}
+
+testEachStrategy(
+  "a payload resized after append() (a length-tracking view) changes nothing: no record lost",
+  async () => {
+    for (const policy of POLICIES) {
+      for (const newLength of [5000, 3, 0]) {
+        await withWalDir(async (dir) => {
+          const buffer = new ArrayBuffer(100, { maxByteLength: 10_000 });
+          const payload = new Uint8Array(buffer);
+          payload.forEach((_, i) => payload[i] = i + 1);
+          await appendThenChange(dir, policy, payload, () => {
+            buffer.resize(newLength);
+            assert.equal(payload.length, newLength); // it tracks the buffer
+            payload.fill(0xee);
+          });
+        });
+      }
+      await withWalDir(async (dir) => {
+        const shared = new SharedArrayBuffer(64, { maxByteLength: 4096 });
+        const payload = new Uint8Array(shared);
+        payload.forEach((_, i) => payload[i] = 255 - i);
+        await appendThenChange(dir, policy, payload, () => {
+          shared.grow(4096);
+          assert.equal(payload.length, 4096);
+        });
+      });
+    }
+  },
+);
+
+testEachStrategy(
+  "a payload whose buffer is transferred after append() is written as it was; the log goes on",
+  async () => {
+    for (const policy of POLICIES) {
+      await withWalDir(async (dir) => {
+        const buffer = new ArrayBuffer(300);
+        const payload = new Uint8Array(buffer);
+        payload.forEach((_, i) => payload[i] = i * 7);
+        await appendThenChange(dir, policy, payload, () => {
+          buffer.transfer();
+          assert.equal(payload.length, 0); // detached
+        });
+      });
+    }
+    await withWalDir(async (dir) => {
+      await using log = await SegmentLog.open(dir);
+      const detached = new Uint8Array(new ArrayBuffer(8));
+      detached.buffer.transfer();
+      const shrunk = new ArrayBuffer(8, { maxByteLength: 8 });
+      const outOfBounds = new Uint8Array(shrunk, 0, 8);
+      shrunk.resize(4);
+      for (const payload of [detached, outOfBounds]) {
+        await assert.rejects(log.append(1, payload), {
+          name: "TypeError",
+          message:
+            /^Cannot append record: payload cannot be read \(its buffer is detached or out of bounds\)/,
+        });
+      }
+      assert.equal((await log.append(1, payloadFor(1))).lsn, 1);
+    });
+  },
+);
+
 testEachStrategy("a big record gets a segment of its own", async () => {
   await withWalDir(async (dir) => {
     await using log = await SegmentLog.open(dir, { segmentSize: 256 });
