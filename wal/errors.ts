@@ -7,6 +7,8 @@
  * @module
  */
 
+import type { DamageKind } from "./types.ts";
+
 /**
  * The base class of the log's errors: catch it to handle them all.
  *
@@ -155,6 +157,137 @@ export class WalCorruptionError extends WalError {
 }
 
 /**
+ * `open()` found damage that it does not repair on its own: anywhere but in
+ * the torn tail of the newest segment (the last write before a crash, which
+ * is cut off as such). Nothing was changed on disk. The error names the
+ * segment file and the offset where the log stops being readable; the
+ * records from {@linkcode WalDamagedError.lsn} on cannot be read.
+ *
+ * To open the log anyway, pass `recovery: "point-in-time"`: the log opens
+ * with the records before the damage, sets the damaged part aside (nothing
+ * is deleted) and never hands out a dropped LSN again. See "Recovery" in
+ * the documentation of {@linkcode SegmentLog}.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { SegmentLog, WalCorruptionError, WalDamagedError } from "@ipfs-kit/kit/wal";
+ *
+ * const dir = await Deno.makeTempDir();
+ * {
+ *   await using log = await SegmentLog.open(dir, { segmentSize: 256 });
+ *   for (let i = 0; i < 20; i++) await log.append(1, new Uint8Array(40).fill(i));
+ * }
+ * // One bit flips in the first segment, which is not the newest.
+ * const first = `${dir}/00000000000000000001.wal`;
+ * const bytes = await Deno.readFile(first);
+ * bytes[100] ^= 1;
+ * await Deno.writeFile(first, bytes);
+ *
+ * const error = await SegmentLog.open(dir).catch((error) => error);
+ * assert(error instanceof WalDamagedError && error instanceof WalCorruptionError);
+ * assert.equal(error.segment, "00000000000000000001.wal");
+ * assert.equal(error.kind, "corrupt");
+ *
+ * await using log = await SegmentLog.open(dir, { recovery: "point-in-time" });
+ * assert.equal(log.recovery.damage?.lsn, error.lsn);
+ * assert(log.nextLsn > 20); // dropped LSNs are never handed out again
+ * await log.close();
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export class WalDamagedError extends WalCorruptionError {
+  /** The damaged segment's file name, such as `00000000000000000042.wal`. */
+  readonly segment: string;
+  /** Its path. */
+  readonly path: string;
+  /** The byte offset in it where the log stops being readable. */
+  readonly offset: number;
+  /** What is wrong there: see {@linkcode RecoveryDamage.kind}. */
+  readonly kind: DamageKind;
+  /** The first LSN that cannot be read. */
+  readonly lsn: number;
+  /** Details, such as `record checksum mismatch`. */
+  readonly reason: string;
+
+  /**
+   * Creates the error; the message names the segment, the offset and the
+   * reason.
+   *
+   * @param damage Where the damage is and what it is.
+   */
+  constructor(
+    damage: { kind: DamageKind; path: string; offset: number; lsn: number; reason: string },
+  ) {
+    const segment = damage.path.slice(damage.path.lastIndexOf("/") + 1);
+    super(
+      `Cannot open WAL: segment ${segment} is damaged at offset ${damage.offset}: ${damage.reason}; ` +
+        `records from LSN ${damage.lsn} on cannot be read. Open it with recovery: "point-in-time" ` +
+        `to keep the records before the damage and set the rest aside`,
+    );
+    this.name = "WalDamagedError";
+    this.segment = segment;
+    this.path = damage.path;
+    this.offset = damage.offset;
+    this.kind = damage.kind;
+    this.lsn = damage.lsn;
+    this.reason = damage.reason;
+  }
+}
+
+/**
+ * What is wrong with a log's directory (see {@linkcode WalDirectoryError}):
+ * - `"not-a-directory"`: the path is a file (or another non-directory);
+ * - `"under-a-file"`: a component of the path is a file, so nothing can be
+ *   created under it;
+ * - `"not-writable"`: the directory (or a file in it) cannot be created or
+ *   written: permissions, or a read-only file system;
+ * - `"not-readable"`: the directory cannot be listed or reached.
+ */
+export type DirectoryProblem = "not-a-directory" | "under-a-file" | "not-writable" | "not-readable";
+
+/**
+ * The log's directory cannot be used: it is a file, it lies under a file,
+ * or it cannot be written or read. Thrown by `open()` instead of the raw
+ * operating system error, which is the `cause` (when there is one).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { SegmentLog, WalDirectoryError } from "@ipfs-kit/kit/wal";
+ *
+ * const dir = await Deno.makeTempDir();
+ * await Deno.writeTextFile(`${dir}/file`, "not a directory");
+ * const error = await SegmentLog.open(`${dir}/file/wal`).catch((error) => error);
+ * assert(error instanceof WalDirectoryError);
+ * assert.equal(error.problem, "under-a-file");
+ * assert.equal(error.path, `${dir}/file/wal`);
+ * await Deno.remove(dir, { recursive: true });
+ * ```
+ */
+export class WalDirectoryError extends WalError {
+  /** The directory the log was to be opened in. */
+  readonly path: string;
+  /** What is wrong with it. */
+  readonly problem: DirectoryProblem;
+
+  /**
+   * Creates the error.
+   *
+   * @param message What is wrong, naming the path.
+   * @param path The log's directory.
+   * @param problem What is wrong, as a code.
+   * @param options The operating system's error as `cause`.
+   */
+  constructor(message: string, path: string, problem: DirectoryProblem, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "WalDirectoryError";
+    this.path = path;
+    this.problem = problem;
+  }
+}
+
+/**
  * Another process (or another open handle in this one) holds the log's
  * directory lock.
  *
@@ -165,20 +298,26 @@ export class WalCorruptionError extends WalError {
  *
  * const dir = await Deno.makeTempDir();
  * const log = await SegmentLog.open(dir);
- * await SegmentLog.open(dir).catch((error) => assert(error instanceof WalLockedError));
+ * const error = await SegmentLog.open(dir).catch((error) => error);
+ * assert(error instanceof WalLockedError && error.path === dir);
  * await log.close();
  * await Deno.remove(dir, { recursive: true });
  * ```
  */
 export class WalLockedError extends WalError {
+  /** The locked directory, when known. */
+  readonly path: string | undefined;
+
   /**
    * Creates a locked-log error.
    *
    * @param message Which directory.
+   * @param path The directory.
    */
-  constructor(message: string) {
+  constructor(message: string, path?: string) {
     super(message);
     this.name = "WalLockedError";
+    this.path = path;
   }
 }
 

@@ -1,0 +1,103 @@
+// The directory a log opens in: created when missing (and its entry made
+// durable in the parent), and every way it can be unusable (a file, a path
+// under a file, no permission, a read-only file system) turned into a
+// `WalDirectoryError` instead of the raw operating system error. Private to
+// the WAL.
+
+import { errorMessage } from "./_error_text.ts";
+import { IoFailure, syncDir } from "./_segment_files.ts";
+import { WalDirectoryError } from "./errors.ts";
+
+/**
+ * Makes sure `dir` is a directory the log can use, creating it (with its
+ * parents) when it is missing.
+ *
+ * @throws {WalDirectoryError} It is a file, lies under a file, or cannot be
+ * created or reached.
+ */
+export async function prepareDirectory(dir: string): Promise<void> {
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.stat(dir);
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) {
+      throw await directoryError(dir, error, "not-readable");
+    }
+    try {
+      await Deno.mkdir(dir, { recursive: true });
+      const slash = dir.lastIndexOf("/");
+      await syncDir(slash > 0 ? dir.slice(0, slash) : slash === 0 ? "/" : ".");
+    } catch (error) {
+      throw await directoryError(dir, error, "not-writable");
+    }
+    return;
+  }
+  if (!info.isDirectory) {
+    throw new WalDirectoryError(
+      `Cannot open WAL: ${dir} is a file, not a directory`,
+      dir,
+      "not-a-directory",
+    );
+  }
+}
+
+/**
+ * The typed error for an operating system error met while opening the log
+ * in `dir`, or the error itself when it says nothing about the directory.
+ * A permission or read-only error becomes `problem`; a component of the
+ * path that is a file becomes `"under-a-file"`.
+ */
+export async function directoryError(
+  dir: string,
+  error: unknown,
+  problem: "not-writable" | "not-readable",
+): Promise<unknown> {
+  const cause = error instanceof IoFailure ? error.cause : error;
+  if (cause instanceof Deno.errors.NotADirectory) {
+    const file = await fileAbove(dir);
+    if (file !== undefined) {
+      return new WalDirectoryError(
+        `Cannot open WAL: ${dir} is under ${file}, which is a file, not a directory`,
+        dir,
+        "under-a-file",
+        { cause },
+      );
+    }
+  }
+  if (isPermissionError(cause)) {
+    const what = problem === "not-writable" ? "is not writable" : "cannot be read";
+    return new WalDirectoryError(
+      `Cannot open WAL: ${dir} ${what}: ${errorMessage(cause)}`,
+      dir,
+      problem,
+      {
+        cause,
+      },
+    );
+  }
+  return error;
+}
+
+/** Whether an error says the file system refused: permissions, or read-only. */
+export function isPermissionError(error: unknown): boolean {
+  if (error instanceof Deno.errors.PermissionDenied || error instanceof Deno.errors.NotCapable) {
+    return true;
+  }
+  const code = (error as { code?: unknown } | null)?.code;
+  return code === "EACCES" || code === "EPERM" || code === "EROFS";
+}
+
+/** The nearest existing ancestor of `dir` that is not a directory, if any. */
+async function fileAbove(dir: string): Promise<string | undefined> {
+  const parts = dir.split("/");
+  for (let i = 1; i < parts.length; i++) {
+    const path = parts.slice(0, i).join("/");
+    if (path === "") continue;
+    try {
+      if (!(await Deno.stat(path)).isDirectory) return path;
+    } catch {
+      return undefined;
+    }
+  }
+  return undefined;
+}
