@@ -548,6 +548,7 @@ testEachStrategy(
         expected = log.nextLsn;
       }
       let syncs = 0;
+      let finished = 0;
       for (let crashAt = 1;; crashAt++) {
         const target = `${dir}/crash-${crashAt}`;
         await copyDirectory(source, target);
@@ -571,6 +572,10 @@ testEachStrategy(
           log = await SegmentLog.open(target, PIT);
         } else {
           assert.ok(next instanceof SegmentLog, String(next));
+          // It finished the recovery, or found it done (cut short after its last change).
+          const damage = next.recovery.damage;
+          assert.ok(damage === undefined || damage.resumed, `crash at sync ${crashAt}`);
+          if (damage !== undefined) finished++;
           log = next;
         }
         try {
@@ -585,6 +590,7 @@ testEachStrategy(
         assert.equal(again.nextLsn, expected + 1);
       }
       assert.ok(syncs >= 5, `the recovery made ${syncs} syncs`);
+      assert.ok(finished >= 2, `${finished} strict opens finished the recovery`);
     });
   },
 );

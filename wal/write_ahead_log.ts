@@ -39,6 +39,15 @@
  * `processing` and `retrying` states are not synced on their own (losing
  * one only makes the operation run again sooner).
  *
+ * ## Damage
+ * The operation log follows its segment log's rule (see "Recovery" in the
+ * documentation of {@linkcode SegmentLog}): a torn tail after a crash is
+ * cut off; any other damage, and a record that passes its checksum but
+ * cannot be decoded, makes `open()` throw {@linkcode WalDamagedError},
+ * naming the segment and the offset. With `recovery: "point-in-time"` the
+ * log opens with the operations recorded before the damage, sets the rest
+ * aside, and never hands out one of the LSNs it gave up again.
+ *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
