@@ -66,8 +66,9 @@ export async function runAndKill(options: KillTrialOptions): Promise<string[]> {
     await sleep(Math.random() * options.earlyKillMs);
   } else {
     const waiter = park<void>();
-    working.promise.then(() => waiter.wake());
-    child.status.then(() => waiter.wake());
+    // Neither rejects; waking a waiter twice, or after the timeout, does nothing.
+    void working.promise.then(() => waiter.wake());
+    void child.status.then(() => waiter.wake());
     await moveOnAfter(options.workTimeoutMs ?? 60_000, () => waiter.promise);
     await sleep(Math.random() * options.lateKillMs);
   }

@@ -1,8 +1,8 @@
 // The directory a log opens in: created when missing (and its entry made
 // durable in the parent), and every way it can be unusable (a file, a path
 // under a file, no permission, a read-only file system) turned into a
-// `WalDirectoryError` instead of the raw operating system error. Private to
-// the WAL.
+// `WalDirectoryError` (a `DirectoryError` of the runtime, as every store's)
+// instead of the raw operating system error. Private to the WAL.
 
 import { errorMessage } from "./_error_text.ts";
 import { IoFailure, syncDir } from "./_segment_files.ts";
@@ -10,7 +10,8 @@ import { WalDirectoryError } from "./errors.ts";
 
 /**
  * Makes sure `dir` is a directory the log can use, creating it (with its
- * parents) when it is missing.
+ * parents) when it is missing, and syncing its parent so that the new entry
+ * survives a crash of the machine (the records written in it will).
  *
  * @throws {WalDirectoryError} It is a file, lies under a file, or cannot be
  * created or reached.
@@ -20,15 +21,13 @@ export async function prepareDirectory(dir: string): Promise<void> {
   try {
     info = await Deno.stat(dir);
   } catch (error) {
-    if (!(error instanceof Deno.errors.NotFound)) {
-      throw await directoryError(dir, error, "not-readable");
-    }
+    if (!(error instanceof Deno.errors.NotFound)) throw await directoryError(dir, error, "read");
     try {
       await Deno.mkdir(dir, { recursive: true });
       const slash = dir.lastIndexOf("/");
       await syncDir(slash > 0 ? dir.slice(0, slash) : slash === 0 ? "/" : ".");
     } catch (error) {
-      throw await directoryError(dir, error, "not-writable");
+      throw await directoryError(dir, error, "write");
     }
     return;
   }
@@ -43,14 +42,15 @@ export async function prepareDirectory(dir: string): Promise<void> {
 
 /**
  * The typed error for an operating system error met while opening the log
- * in `dir`, or the error itself when it says nothing about the directory.
- * A permission or read-only error becomes `problem`; a component of the
- * path that is a file becomes `"under-a-file"`.
+ * in `dir` (`doing` a write or a read), or the error itself when it says
+ * nothing about the directory. A permission or read-only error is
+ * `"not-writable"` (the runtime's word for both; the message says which); a
+ * component of the path that is a file, `"not-a-directory"`.
  */
 export async function directoryError(
   dir: string,
   error: unknown,
-  problem: "not-writable" | "not-readable",
+  doing: "write" | "read",
 ): Promise<unknown> {
   const cause = error instanceof IoFailure ? error.cause : error;
   if (cause instanceof Deno.errors.NotADirectory) {
@@ -59,26 +59,27 @@ export async function directoryError(
       return new WalDirectoryError(
         `Cannot open WAL: ${dir} is under ${file}, which is a file, not a directory`,
         dir,
-        "under-a-file",
+        "not-a-directory",
         { cause },
       );
     }
   }
   if (isPermissionError(cause)) {
-    const what = problem === "not-writable" ? "is not writable" : "cannot be read";
+    const what = doing === "write" ? "is not writable" : "cannot be read";
     return new WalDirectoryError(
       `Cannot open WAL: ${dir} ${what}: ${errorMessage(cause)}`,
       dir,
-      problem,
-      {
-        cause,
-      },
+      "not-writable",
+      { cause },
     );
   }
   return error;
 }
 
-/** Whether an error says the file system refused: permissions, or read-only. */
+/**
+ * Whether an error says the file system refused: permissions (the
+ * operating system's, or Deno's), or a read-only file system.
+ */
 export function isPermissionError(error: unknown): boolean {
   if (error instanceof Deno.errors.PermissionDenied || error instanceof Deno.errors.NotCapable) {
     return true;

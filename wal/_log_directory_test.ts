@@ -1,11 +1,13 @@
 // Bad directories give typed errors, not raw operating system errors: a path
 // that is a file, a path under a file, a read-only file system, a directory
 // that cannot be written or read (for the segment log and the operation log
-// above it); and a second opener gets WalLockedError.
+// above it); and a second opener gets WalLockedError. Both are also the
+// runtime's DirectoryError and LockedError, which every store throws.
 
 import assert from "node:assert/strict";
 import { testEachStrategy } from "../runtime/testing.ts";
-import { WalDirectoryError, WalLockedError } from "./errors.ts";
+import { DirectoryError, LockedError } from "../runtime/directory.ts";
+import { WalDirectoryError, WalError, WalLockedError } from "./errors.ts";
 import { SegmentLog } from "./segment_log.ts";
 import { WriteAheadLog } from "./write_ahead_log.ts";
 import { mountTmpfs, remountReadOnly, unmount } from "../tests/_tmpfs.ts";
@@ -29,6 +31,7 @@ async function assertDirectoryError(
 ): Promise<void> {
   const error = await open(dir).then(() => assert.fail(`${dir} opened`), (error) => error);
   assert.ok(error instanceof WalDirectoryError, `${error?.name}: ${error?.message}`);
+  assert.ok(error instanceof DirectoryError && error instanceof WalError);
   assert.equal(error.problem, problem);
   assert.equal(error.path, dir);
   assert.match(error.message, message);
@@ -48,7 +51,7 @@ testEachStrategy("a path that is a file, or lies under one, is a WalDirectoryErr
         await assertDirectoryError(
           open,
           path,
-          "under-a-file",
+          "not-a-directory",
           new RegExp(`^Cannot open WAL: ${path} is under ${dir}/file, which is a file`),
         );
       }
@@ -113,7 +116,7 @@ testEachStrategy(
         },
         {
           path: `${dir}/unlisted`,
-          problem: "not-readable",
+          problem: "not-writable",
           message: /cannot be read: Permission denied/,
         },
       ];
@@ -146,8 +149,12 @@ testEachStrategy("a second opener gets WalLockedError, naming the directory", as
       const first = await SegmentLog.open(`${dir}/log`);
       const error = await open(`${dir}/log`).catch((error) => error);
       assert.ok(error instanceof WalLockedError, String(error));
+      assert.ok(error instanceof LockedError && error instanceof WalError);
       assert.equal(error.path, `${dir}/log`);
-      assert.match(error.message, /is locked by another process or an open handle/);
+      assert.match(
+        error.message,
+        /^Cannot open WAL: .* is in use by another process or another open handle$/,
+      );
       await first.close();
     }
   });

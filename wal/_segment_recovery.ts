@@ -317,7 +317,7 @@ async function fileNames(dir: string): Promise<string[]> {
   try {
     for await (const entry of Deno.readDir(dir)) if (entry.isFile) names.push(entry.name);
   } catch (error) {
-    throw await directoryError(dir, error, "not-readable");
+    throw await directoryError(dir, error, "read");
   }
   return names;
 }

@@ -2,11 +2,15 @@
  * The write-ahead log's error family. Every error the log throws on its own
  * account is a {@linkcode WalError}; invalid arguments are `TypeError` and
  * `RangeError`, and cancellation is the runtime's `CancelledError` (or the
- * `signal`'s reason).
+ * `signal`'s reason). The errors about the log's directory are also those
+ * every store shares (`@ipfs-kit/kit/runtime/lowlevel`): a
+ * {@linkcode WalLockedError} is a `LockedError`, as the disk cache's and the
+ * repository's are, and a {@linkcode WalDirectoryError} a `DirectoryError`.
  *
  * @module
  */
 
+import { DirectoryError, type DirectoryProblem, LockedError } from "../runtime/directory.ts";
 import type { DamageKind } from "./types.ts";
 
 /**
@@ -38,6 +42,20 @@ export class WalError extends Error {
   constructor(message: string, options?: ErrorOptions) {
     super(message, options);
     this.name = "WalError";
+  }
+
+  /**
+   * `error instanceof WalError` holds for every error of the log's family:
+   * also for {@linkcode WalLockedError} and {@linkcode WalDirectoryError},
+   * whose classes extend the runtime's `LockedError` and `DirectoryError`.
+   *
+   * @param value Anything.
+   * @returns Whether it is one of the log's errors.
+   */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    if (Function.prototype[Symbol.hasInstance].call(this, value)) return true;
+    return this === WalError &&
+      (value instanceof WalLockedError || value instanceof WalDirectoryError);
   }
 }
 
@@ -236,41 +254,32 @@ export class WalDamagedError extends WalCorruptionError {
 }
 
 /**
- * What is wrong with a log's directory (see {@linkcode WalDirectoryError}):
- * - `"not-a-directory"`: the path is a file (or another non-directory);
- * - `"under-a-file"`: a component of the path is a file, so nothing can be
- *   created under it;
- * - `"not-writable"`: the directory (or a file in it) cannot be created or
- *   written: permissions, or a read-only file system;
- * - `"not-readable"`: the directory cannot be listed or reached.
- */
-export type DirectoryProblem = "not-a-directory" | "under-a-file" | "not-writable" | "not-readable";
-
-/**
- * The log's directory cannot be used: it is a file, it lies under a file,
- * or it cannot be written or read. Thrown by `open()` instead of the raw
- * operating system error, which is the `cause` (when there is one).
+ * The log's directory cannot be used: `problem` is `"not-a-directory"` (the
+ * path is a file, or lies under one) or `"not-writable"` (it cannot be
+ * created, written or read: permissions, or a read-only file system; the
+ * message says which). Thrown by `open()` instead of the raw operating
+ * system error, which is the `cause` (when there is one). A `DirectoryError`
+ * of `@ipfs-kit/kit/runtime/lowlevel`, as the disk cache's, and a
+ * {@linkcode WalError}.
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { SegmentLog, WalDirectoryError } from "@ipfs-kit/kit/wal";
+ * import { SegmentLog, WalDirectoryError, WalError } from "@ipfs-kit/kit/wal";
+ * import { DirectoryError } from "@ipfs-kit/kit/runtime/lowlevel";
  *
  * const dir = await Deno.makeTempDir();
  * await Deno.writeTextFile(`${dir}/file`, "not a directory");
  * const error = await SegmentLog.open(`${dir}/file/wal`).catch((error) => error);
- * assert(error instanceof WalDirectoryError);
- * assert.equal(error.problem, "under-a-file");
+ * assert(error instanceof WalDirectoryError && error instanceof DirectoryError);
+ * assert(error instanceof WalError);
+ * assert.equal(error.problem, "not-a-directory");
  * assert.equal(error.path, `${dir}/file/wal`);
+ * assert.match(error.message, /is under .*file, which is a file/);
  * await Deno.remove(dir, { recursive: true });
  * ```
  */
-export class WalDirectoryError extends WalError {
-  /** The directory the log was to be opened in. */
-  readonly path: string;
-  /** What is wrong with it. */
-  readonly problem: DirectoryProblem;
-
+export class WalDirectoryError extends DirectoryError {
   /**
    * Creates the error.
    *
@@ -280,44 +289,42 @@ export class WalDirectoryError extends WalError {
    * @param options The operating system's error as `cause`.
    */
   constructor(message: string, path: string, problem: DirectoryProblem, options?: ErrorOptions) {
-    super(message, options);
+    super(message, path, problem, options);
     this.name = "WalDirectoryError";
-    this.path = path;
-    this.problem = problem;
   }
 }
 
 /**
  * Another process (or another open handle in this one) holds the log's
- * directory lock.
+ * directory lock. A `LockedError` of `@ipfs-kit/kit/runtime/lowlevel` (the
+ * error every store's second opener gets, the disk cache's included), and a
+ * {@linkcode WalError}.
  *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { SegmentLog, WalLockedError } from "@ipfs-kit/kit/wal";
+ * import { SegmentLog, WalError, WalLockedError } from "@ipfs-kit/kit/wal";
+ * import { LockedError } from "@ipfs-kit/kit/runtime/lowlevel";
  *
  * const dir = await Deno.makeTempDir();
  * const log = await SegmentLog.open(dir);
  * const error = await SegmentLog.open(dir).catch((error) => error);
  * assert(error instanceof WalLockedError && error.path === dir);
+ * assert(error instanceof LockedError && error instanceof WalError);
  * await log.close();
  * await Deno.remove(dir, { recursive: true });
  * ```
  */
-export class WalLockedError extends WalError {
-  /** The locked directory, when known. */
-  readonly path: string | undefined;
-
+export class WalLockedError extends LockedError {
   /**
    * Creates a locked-log error.
    *
    * @param message Which directory.
    * @param path The directory.
    */
-  constructor(message: string, path?: string) {
-    super(message);
+  constructor(message: string, path: string) {
+    super(message, path);
     this.name = "WalLockedError";
-    this.path = path;
   }
 }
 

@@ -407,11 +407,11 @@ export class SegmentLog implements AsyncDisposable {
     try {
       lock = await lockFile(join(dir, "LOCK"));
     } catch (error) {
-      throw await directoryError(dir, error, "not-writable");
+      throw await directoryError(dir, error, "write");
     }
     if (lock === undefined) {
       throw new WalLockedError(
-        `Cannot open log: ${dir} is locked by another process or an open handle`,
+        `Cannot open WAL: ${dir} is in use by another process or another open handle`,
         dir,
       );
     }
@@ -420,7 +420,7 @@ export class SegmentLog implements AsyncDisposable {
       recovered = await recover(dir, { mode: config.recovery, dropFrom });
     } catch (error) {
       lock.close();
-      throw await directoryError(dir, error, "not-writable");
+      throw await directoryError(dir, error, "write");
     }
     const log = new SegmentLog(dir, config, lock, recovered);
     try {
@@ -433,7 +433,7 @@ export class SegmentLog implements AsyncDisposable {
     } catch (error) {
       recovered.file.close();
       lock.close();
-      throw await directoryError(dir, error, "not-writable");
+      throw await directoryError(dir, error, "write");
     }
     return log;
   }
