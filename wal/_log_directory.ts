@@ -5,6 +5,8 @@
 // instead of the raw operating system error. Private to the WAL.
 
 import { errorMessage } from "./_error_text.ts";
+import { TEMP_SUFFIX } from "./_frame.ts";
+import { LSN_LIMIT_FILE } from "./_lsn_limit.ts";
 import { IoFailure, syncDir } from "./_segment_files.ts";
 import { WalDirectoryError } from "./errors.ts";
 
@@ -37,6 +39,24 @@ export async function prepareDirectory(dir: string): Promise<void> {
       dir,
       "not-a-directory",
     );
+  }
+}
+
+/**
+ * Creates and removes a scratch file in `dir` (the LSN limit's temp file,
+ * which the log owns): a directory that cannot be written, though the log's
+ * files in it can, is reported at open rather than at the log's first
+ * rotation. The caller holds the log's lock.
+ *
+ * @throws {WalDirectoryError} `dir` cannot be written.
+ */
+export async function checkWritable(dir: string): Promise<void> {
+  const path = `${dir}/${LSN_LIMIT_FILE}${TEMP_SUFFIX}`;
+  try {
+    (await Deno.open(path, { write: true, create: true, truncate: true })).close();
+    await Deno.remove(path);
+  } catch (error) {
+    throw await directoryError(dir, error, "write");
   }
 }
 

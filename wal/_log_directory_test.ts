@@ -103,6 +103,13 @@ testEachStrategy(
       await Deno.chmod(`${dir}/readonly`, 0o555);
       await Deno.mkdir(`${dir}/unlisted`);
       await Deno.chmod(`${dir}/unlisted`, 0o333); // may be written and entered, not listed
+      // Logs that became unwritable: their files still are, the directory is not.
+      for (const kind of ["segment", "operation"]) {
+        const path = `${dir}/existing-${kind}`;
+        if (kind === "segment") await (await SegmentLog.open(path)).close();
+        else await (await WriteAheadLog.open(path)).close();
+        await Deno.chmod(path, 0o555);
+      }
       const cases = [
         {
           path: `${dir}/readonly`,
@@ -121,7 +128,12 @@ testEachStrategy(
         },
       ];
       for (const kind of ["segment", "operation"]) {
-        for (const { path, problem, message } of cases) {
+        const existing = {
+          path: `${dir}/existing-${kind}`,
+          problem: "not-writable",
+          message: /is not writable: Permission denied/,
+        };
+        for (const { path, problem, message } of [...cases, existing]) {
           const output = await runWithoutFileCapabilities(CHILD, [path, kind]);
           if (output === undefined) {
             console.warn("cannot drop file capabilities here: permissions not tested");

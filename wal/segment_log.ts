@@ -181,7 +181,7 @@ import { errorMessage, typeName } from "./_error_text.ts";
 import { faults } from "./_faults.ts";
 import { encodeRecord, FrameReader, HEADER_SIZE, RECORD_OVERHEAD } from "./_frame.ts";
 import { deliver, DONE, Pending, QUEUED, reject, settled, TAKEN } from "./_pending_append.ts";
-import { directoryError, prepareDirectory } from "./_log_directory.ts";
+import { checkWritable, directoryError, prepareDirectory } from "./_log_directory.ts";
 import { mostRecordsPerSegment, writeLsnLimit } from "./_lsn_limit.ts";
 import {
   createSegment,
@@ -417,6 +417,7 @@ export class SegmentLog implements AsyncDisposable {
     }
     let recovered: Recovered;
     try {
+      await checkWritable(dir);
       recovered = await recover(dir, { mode: config.recovery, dropFrom });
     } catch (error) {
       lock.close();
