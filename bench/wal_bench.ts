@@ -29,7 +29,9 @@
  * resizing or reusing its buffer changes nothing). `log none` appends 64
  * records of that size from 64 callers under `"none"` (no `fdatasync`: the
  * cheapest append there is, so the copy's largest share); `copy` makes the
- * same 64 copies and nothing else, as `append()` does (`new Uint8Array(view)`).
+ * same 64 copies and nothing else, as `append()` does (into a shared slab up
+ * to 16 KiB, `new Uint8Array(view)` above); `copy, own buffer` makes them
+ * with `new Uint8Array(view)` whatever the size, for comparison.
  *
  * Every entry checks that it did all of its work (operations, LSNs or rows
  * advanced by exactly the count) and throws otherwise.
@@ -46,6 +48,7 @@
  */
 
 import { DatabaseSync } from "node:sqlite";
+import { PayloadCopier } from "../wal/_payload_copy.ts";
 import { SegmentLog } from "../wal/segment_log.ts";
 import type { SyncPolicy } from "../wal/types.ts";
 import { WriteAheadLog } from "../wal/write_ahead_log.ts";
@@ -386,8 +389,19 @@ for (const [label, size] of [["256B", 256], ["64KiB", 64 * 1024], ["1MiB", 1024 
     },
   });
   const kept: Uint8Array[] = new Array(COPIES);
+  const copier = new PayloadCopier();
   Deno.bench({
     name: "copy",
+    group: `copy-${label}`,
+    fn(b) {
+      b.start();
+      for (let i = 0; i < COPIES; i++) kept[i] = copier.copy(bytes);
+      b.end();
+      if (kept[COPIES - 1].length !== size) throw new Error("copy missing");
+    },
+  });
+  Deno.bench({
+    name: "copy, own buffer",
     group: `copy-${label}`,
     fn(b) {
       b.start();

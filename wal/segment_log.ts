@@ -181,6 +181,7 @@ import { errorMessage, typeName } from "./_error_text.ts";
 import { faults } from "./_faults.ts";
 import { encodeRecord, FrameReader, HEADER_SIZE, RECORD_OVERHEAD } from "./_frame.ts";
 import { deliver, DONE, Pending, QUEUED, reject, settled, TAKEN } from "./_pending_append.ts";
+import { PayloadCopier } from "./_payload_copy.ts";
 import { checkWritable, directoryError, prepareDirectory } from "./_log_directory.ts";
 import { mostRecordsPerSegment, writeLsnLimit } from "./_lsn_limit.ts";
 import {
@@ -218,20 +219,20 @@ const SYNC_WRITE_LIMIT = 256 * 1024;
 const RESERVE_BYTES = 4 * MIB;
 
 /**
- * The payload's bytes as they are now, in a copy the log owns, or the error
- * to reject with. Everything after the call (the frame size, the queue's
- * byte count, the encoding) uses the copy: a payload resized, modified or
- * transferred after `append()` returned changes nothing (a length-tracking
- * view over a resizable buffer would otherwise change the frame between
- * the size the log counted and the bytes it wrote). `new Uint8Array(view)`
- * copies with the view's internal length, calling no code of a subclass.
+ * The payload's bytes as they are now, in a copy the log owns (see
+ * _payload_copy.ts), or the error to reject with. Everything after the call
+ * (the frame size, the queue's byte count, the encoding) uses the copy.
  */
-function takeBytes(payload: Uint8Array, maxPayloadSize: number): Uint8Array | Error {
+function takeBytes(
+  copier: PayloadCopier,
+  payload: Uint8Array,
+  maxPayloadSize: number,
+): Uint8Array | Error {
   // Too large already: no copy of it.
   if (payload.length > maxPayloadSize) return tooLarge(payload.length, maxPayloadSize);
   let bytes: Uint8Array;
   try {
-    bytes = new Uint8Array(payload);
+    bytes = copier.copy(payload);
   } catch (error) {
     return new TypeError(
       `Cannot append record: payload cannot be read (its buffer is detached or out of bounds): ${
@@ -332,6 +333,7 @@ export class SegmentLog implements AsyncDisposable {
   #closePromise: Promise<void> | undefined;
   /** Bytes written to the active segment since its last sync. */
   #dirty = false;
+  readonly #copier = new PayloadCopier();
   #buffer = new Uint8Array(64 * 1024);
   #view = new DataView(this.#buffer.buffer);
   #compaction: Promise<unknown> = Promise.resolve();
@@ -359,6 +361,17 @@ export class SegmentLog implements AsyncDisposable {
     segmentLogInternals.openDroppingFrom = (dir, options, dropFrom) =>
       SegmentLog.#open(dir, { ...options, recovery: "point-in-time" }, dropFrom);
     segmentLogInternals.locate = (log, lsn) => (log as SegmentLog).#locate(lsn);
+    segmentLogInternals.appendOwned = (log, type, bytes, options) => {
+      const self = log as SegmentLog;
+      if (self.#failure !== undefined) return Promise.reject(self.#failure);
+      if (self.#closing) {
+        return Promise.reject(new WalClosedError("Cannot append record: the log is closed"));
+      }
+      if (bytes.length > self.#config.maxPayloadSize) {
+        return Promise.reject(tooLarge(bytes.length, self.#config.maxPayloadSize));
+      }
+      return self.#appendBytes(type, bytes, options);
+    };
   }
 
   /**
@@ -543,8 +556,18 @@ export class SegmentLog implements AsyncDisposable {
     if (this.#closing) {
       return Promise.reject(new WalClosedError("Cannot append record: the log is closed"));
     }
-    const bytes = takeBytes(payload, this.#config.maxPayloadSize);
+    const bytes = takeBytes(this.#copier, payload, this.#config.maxPayloadSize);
     if (!(bytes instanceof Uint8Array)) return Promise.reject(bytes);
+    return this.#appendBytes(type, bytes, options);
+  }
+
+  /**
+   * Appends bytes the log may read until the append settles: the copy
+   * `append()` takes, or (for the write-ahead log's own records, through
+   * `segmentLogInternals.appendOwned`) a buffer its owner does not change
+   * before then.
+   */
+  #appendBytes(type: number, bytes: Uint8Array, options?: AppendOptions): Promise<AppendResult> {
     const durable = options?.durable ?? true;
     const signal = options?.signal;
     if (signal !== undefined) return withSignal(signal, () => this.#append(type, bytes, durable));

@@ -577,6 +577,18 @@ testEachStrategy(
         });
       }
       assert.equal((await log.append(1, payloadFor(1))).lsn, 1);
+      // A subclass that lies about its length: its own bytes are taken, no more, no fewer.
+      class Liar extends Uint8Array {
+        override get length(): number {
+          return 1000;
+        }
+      }
+      const liar = new Liar(10).fill(9);
+      assert.equal((await log.append(2, liar)).lsn, 2);
+      assert.equal((await log.append(3, payloadFor(3))).lsn, 3);
+      const records = await readRecords(log);
+      assert.deepEqual(records[1].payload, new Uint8Array(10).fill(9));
+      assert.deepEqual(records[2].payload, payloadFor(3));
     });
   },
 );

@@ -454,7 +454,7 @@ export class WriteAheadLog implements AsyncDisposable {
         // The common case, inline: one async frame less per submit.
         writer.enter();
         try {
-          await this.#log.append(SUBMIT, encoded.bytes, DURABLE);
+          await segmentLogInternals.appendOwned(this.#log, SUBMIT, encoded.bytes, DURABLE);
           entry = table.add(id, type, encoded, maxAttempts, createdAt, started);
         } finally {
           writer.leave();
@@ -887,7 +887,7 @@ export class WriteAheadLog implements AsyncDisposable {
     writer.enter();
     const started = performance.now();
     try {
-      await this.#log.append(SUBMIT, encoded.bytes, DURABLE);
+      await segmentLogInternals.appendOwned(this.#log, SUBMIT, encoded.bytes, DURABLE);
       return this.#table.add(id, type, encoded, maxAttempts, createdAt, started);
     } finally {
       writer.leave();
