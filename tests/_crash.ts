@@ -65,11 +65,14 @@ export async function runAndKill(options: KillTrialOptions): Promise<string[]> {
   if (Math.random() < 0.2) {
     await sleep(Math.random() * options.earlyKillMs);
   } else {
-    const waiter = park<void>();
-    // Neither rejects; waking a waiter twice, or after the timeout, does nothing.
-    void working.promise.then(() => waiter.wake());
-    void child.status.then(() => waiter.wake());
-    await moveOnAfter(options.workTimeoutMs ?? 60_000, () => waiter.promise);
+    await moveOnAfter(options.workTimeoutMs ?? 60_000, () => {
+      // Parked in the timeout's scope, so that its deadline ends the wait.
+      const waiter = park<void>();
+      // Neither rejects; waking a waiter twice, or after the timeout, does nothing.
+      void working.promise.then(() => waiter.wake());
+      void child.status.then(() => waiter.wake());
+      return waiter.promise;
+    });
     await sleep(Math.random() * options.lateKillMs);
   }
   try {
