@@ -24,6 +24,15 @@
  * costs more per submit: a bigger `Map`, and more for the garbage collector
  * to copy.)
  *
+ * Groups `copy-256B`, `copy-64KiB`, `copy-1MiB`: what `append()`'s copy of
+ * its payload costs (the log copies the bytes at the call, so that a caller
+ * resizing or reusing its buffer changes nothing). `log none` appends 64
+ * records of that size from 64 callers under `"none"` (no `fdatasync`: the
+ * cheapest append there is, so the copy's largest share); `copy` makes the
+ * same 64 copies and nothing else, as `append()` does (into a shared slab up
+ * to 16 KiB, `new Uint8Array(view)` above); `copy, own buffer` makes them
+ * with `new Uint8Array(view)` whatever the size, for comparison.
+ *
  * Every entry checks that it did all of its work (operations, LSNs or rows
  * advanced by exactly the count) and throws otherwise.
  *
@@ -39,6 +48,7 @@
  */
 
 import { DatabaseSync } from "node:sqlite";
+import { PayloadCopier } from "../wal/_payload_copy.ts";
 import { SegmentLog } from "../wal/segment_log.ts";
 import type { SyncPolicy } from "../wal/types.ts";
 import { WriteAheadLog } from "../wal/write_ahead_log.ts";
@@ -355,6 +365,52 @@ Deno.bench({
     b.end();
   },
 });
+
+// ---- the payload copy -------------------------------------------------------
+
+/** 64 records of `size` bytes, appended under "none" from 64 callers, or only copied. */
+const COPIES = 64;
+for (const [label, size] of [["256B", 256], ["64KiB", 64 * 1024], ["1MiB", 1024 * 1024]] as const) {
+  const bytes = new Uint8Array(size).map((_, i) => (i * 31) & 0xff);
+  const noneLog = lazy(() => SegmentLog.open(`${root}/copy-${label}`, { syncPolicy: "none" }));
+  Deno.bench({
+    name: "log none",
+    group: `copy-${label}`,
+    baseline: true,
+    async fn(b) {
+      const log = await noneLog();
+      const before = log.nextLsn;
+      b.start();
+      await Promise.all(Array.from({ length: COPIES }, () => log.append(1, bytes)));
+      b.end();
+      if (log.nextLsn - before !== COPIES) throw new Error("records missing");
+      // Untimed: keep the disk use to one segment.
+      if (log.segmentCount > 1) await log.compact(log.nextLsn);
+    },
+  });
+  const kept: Uint8Array[] = new Array(COPIES);
+  const copier = new PayloadCopier();
+  Deno.bench({
+    name: "copy",
+    group: `copy-${label}`,
+    fn(b) {
+      b.start();
+      for (let i = 0; i < COPIES; i++) kept[i] = copier.copy(bytes);
+      b.end();
+      if (kept[COPIES - 1].length !== size) throw new Error("copy missing");
+    },
+  });
+  Deno.bench({
+    name: "copy, own buffer",
+    group: `copy-${label}`,
+    fn(b) {
+      b.start();
+      for (let i = 0; i < COPIES; i++) kept[i] = new Uint8Array(bytes);
+      b.end();
+      if (kept[COPIES - 1].length !== size) throw new Error("copy missing");
+    },
+  });
+}
 
 // ---- `deno run` report ----------------------------------------------------
 

@@ -1,9 +1,13 @@
 // The SIGKILL half of every crash trial: run a child Deno script, kill it at a
 // random moment, and return the whole lines it printed to stdout first. The
-// child prints them with `say` of `_crash_child.ts`.
+// child prints them with `say` of `_crash_child.ts`. And the plan of a crash
+// test's trials: how many, and how they adapt to a slow machine without
+// counting a trial that proved nothing.
 
 import assert from "node:assert/strict";
+import { park } from "../runtime/park.ts";
 import { sleep } from "../runtime/sleep.ts";
+import { moveOnAfter } from "../runtime/timeouts.ts";
 
 /** How a crash trial's child is run and when it is killed. */
 export interface KillTrialOptions {
@@ -20,8 +24,19 @@ export interface KillTrialOptions {
    * the child is (startup, recovery, first writes).
    */
   earlyKillMs: number;
-  /** Otherwise: within this many ms after the child printed `ready`. */
+  /**
+   * Otherwise: within this many ms after the child printed its first line
+   * starting with `workPrefix` (its first acknowledged write), so that the
+   * kill finds it working however slow the machine is.
+   */
   lateKillMs: number;
+  /** The start of the lines that report an acknowledged write. Default `"a "`. */
+  workPrefix?: string;
+  /**
+   * The longest wait for that line; then the child is killed anyway (the
+   * trial then shows no acknowledged write). Default 60 s.
+   */
+  workTimeoutMs?: number;
 }
 
 /**
@@ -44,15 +59,23 @@ export async function runAndKill(options: KillTrialOptions): Promise<string[]> {
     stdout: "piped",
     stderr: "piped",
   }).spawn();
-  const ready = Promise.withResolvers<void>();
+  const working = Promise.withResolvers<void>();
+  const prefix = "\n" + (options.workPrefix ?? "a ");
   const stdout = collect(child.stdout, (text) => {
-    if (text.startsWith("ready\n")) ready.resolve();
+    if (("\n" + text).includes(prefix)) working.resolve();
   });
   const stderr = collect(child.stderr);
   if (Math.random() < 0.2) {
     await sleep(Math.random() * options.earlyKillMs);
   } else {
-    await Promise.race([ready.promise, child.status]);
+    await moveOnAfter(options.workTimeoutMs ?? 60_000, () => {
+      // Parked in the timeout's scope, so that its deadline ends the wait.
+      const waiter = park<void>();
+      // Neither rejects; waking a waiter twice, or after the timeout, does nothing.
+      void working.promise.then(() => waiter.wake());
+      void child.status.then(() => waiter.wake());
+      return waiter.promise;
+    });
     await sleep(Math.random() * options.lateKillMs);
   }
   try {
@@ -77,4 +100,70 @@ async function collect(
     onText?.(text);
   }
   return text + decoder.decode();
+}
+
+/** How many trials a crash test runs, and how it adapts to a slow machine. */
+export interface TrialPlan {
+  /** The trials to run on a machine fast enough. */
+  trials: number;
+  /**
+   * The trials that must kill the child after it acknowledged a write (the
+   * trials that test what the suite is about), however slow the machine.
+   */
+  minWorking: number;
+  /**
+   * Wall-clock budget: once it is spent, the test stops after the trial
+   * that brings it to `minWorking` working trials (a warning says so).
+   */
+  budgetMs: number;
+  /** Hard limit: past it, the test fails unless `minWorking` was reached. */
+  limitMs: number;
+}
+
+/** What one trial showed. */
+export interface TrialResult {
+  /** Whether the child was killed after it acknowledged a write. */
+  working: boolean;
+}
+
+/** What a crash test's trials did. */
+export interface TrialSummary {
+  trials: number;
+  working: number;
+  ms: number;
+}
+
+/**
+ * Runs `trial` (which kills a child and checks everything it must) as the
+ * plan says: `plan.trials` of them, fewer on a machine too slow for the
+ * budget, but never fewer than `plan.minWorking` that killed the child
+ * while it worked. Fails, saying how far it got, when the hard limit passes
+ * first. Returns what ran.
+ */
+export async function runTrials(
+  label: string,
+  plan: TrialPlan,
+  trial: (index: number) => Promise<TrialResult>,
+): Promise<TrialSummary> {
+  const started = performance.now();
+  let trials = 0;
+  let working = 0;
+  const elapsed = () => Math.round(performance.now() - started);
+  for (; trials < plan.trials; trials++) {
+    if (elapsed() > plan.budgetMs && working >= plan.minWorking) {
+      console.warn(
+        `${label}: time budget of ${plan.budgetMs} ms spent after ${trials} of ${plan.trials} trials ` +
+          `(${working} killed the child while it worked, ${plan.minWorking} needed)`,
+      );
+      break;
+    }
+    if (elapsed() > plan.limitMs) break;
+    if ((await trial(trials)).working) working++;
+  }
+  assert.ok(
+    working >= plan.minWorking,
+    `${label}: only ${working} of ${trials} trials killed the child while it worked ` +
+      `(${plan.minWorking} needed) in ${elapsed()} ms`,
+  );
+  return { trials, working, ms: elapsed() };
 }

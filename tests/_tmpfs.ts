@@ -1,5 +1,5 @@
 /**
- * Test helper: a real, tiny file system to fill up.
+ * Test helpers: a real, tiny file system to fill up, or to make read-only.
  *
  * @module
  */
@@ -15,6 +15,24 @@ export async function mountTmpfs(
   try {
     const { success } = await new Deno.Command("mount", {
       args: ["-t", "tmpfs", "-o", options.readOnly ? "ro,size=1m" : "size=1m", "tmpfs", dir],
+      stdout: "null",
+      stderr: "null",
+    }).output();
+    return success;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Makes the file system mounted on `dir` (by {@linkcode mountTmpfs})
+ * read-only: every write under it fails with `EROFS`. False where the
+ * machine does not allow it.
+ */
+export async function remountReadOnly(dir: string): Promise<boolean> {
+  try {
+    const { success } = await new Deno.Command("mount", {
+      args: ["-o", "remount,ro", dir],
       stdout: "null",
       stderr: "null",
     }).output();

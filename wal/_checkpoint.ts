@@ -17,6 +17,7 @@ import {
 } from "./_records.ts";
 import type { RecordWriter } from "./_record_writer.ts";
 import { WalClosedError, WalDiskFullError, WalError } from "./errors.ts";
+import { segmentLogInternals } from "./_segment_log_internals.ts";
 import type { SegmentLog } from "./segment_log.ts";
 import type { WalTelemetry } from "./telemetry.ts";
 import type { AppendResult, CheckpointResult } from "./types.ts";
@@ -65,7 +66,8 @@ export async function writeCheckpoint(target: CheckpointTarget): Promise<Checkpo
     // Shielded: a record of the checkpoint must not be dropped once the first is queued.
     const results = await new CancelScope({ shield: true }).run(() => {
       const appends: Promise<AppendResult>[] = records.map((bytes, i) =>
-        log.append(
+        segmentLogInternals.appendOwned(
+          log,
           i === 0 ? CHECKPOINT_BEGIN : i === records.length - 1 ? CHECKPOINT_END : SNAPSHOT,
           bytes,
           { durable: i === records.length - 1 },

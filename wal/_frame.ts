@@ -5,9 +5,15 @@ import { crc32c } from "./_crc32c.ts";
 
 /** `ipfskwal`: the first eight bytes of every segment. */
 export const MAGIC: Uint8Array = new Uint8Array([0x69, 0x70, 0x66, 0x73, 0x6b, 0x77, 0x61, 0x6c]);
-export const FORMAT_VERSION = 1;
-/** magic 8, version 2, reserved 2, salt 4, log id 8, base LSN 8, header CRC 4. */
-export const HEADER_SIZE = 36;
+/** The format new segments are written in. */
+export const FORMAT_VERSION = 2;
+/**
+ * Version 2: magic 8, version 2, reserved 2, salt 4, log id 8, base LSN 8,
+ * previous end 8, header CRC 4.
+ */
+export const HEADER_SIZE = 44;
+/** Version 1 (still read): the same without the previous end; its CRC at 32. */
+const V1_HEADER_SIZE = 36;
 /** The bytes of the header that identify the segment and seed its record CRCs. */
 const IDENTITY_START = 12;
 const IDENTITY_END = 32;
@@ -28,6 +34,17 @@ export interface SegmentHeader {
   logId: bigint;
   /** The LSN of the segment's first record. */
   baseLsn: number;
+  /**
+   * The LSN the log had reached when this segment was created: `baseLsn`,
+   * unless a point-in-time recovery dropped the LSNs from `previousEnd` up
+   * to `baseLsn` (never to be used again). Version 1: `baseLsn`.
+   */
+  previousEnd: number;
+}
+
+/** A decoded header, with its size (where the segment's records start). */
+export interface DecodedHeader extends SegmentHeader {
+  size: number;
 }
 
 export function encodeHeader(header: SegmentHeader): Uint8Array {
@@ -39,26 +56,37 @@ export function encodeHeader(header: SegmentHeader): Uint8Array {
   view.setUint32(12, header.salt, true);
   view.setBigUint64(16, header.logId, true);
   view.setBigUint64(24, BigInt(header.baseLsn), true);
-  view.setUint32(32, crc32c(bytes, 0, 0, 32), true);
+  view.setBigUint64(32, BigInt(header.previousEnd), true);
+  view.setUint32(40, crc32c(bytes, 0, 0, 40), true);
   return bytes;
 }
 
-/** Decodes a header; a string says why it is invalid. */
-export function decodeHeader(bytes: Uint8Array): SegmentHeader | string {
-  if (bytes.length < HEADER_SIZE) return `header is truncated: ${bytes.length} bytes`;
+/** Decodes a header (version 2, or 1); a string says why it is invalid. */
+export function decodeHeader(bytes: Uint8Array): DecodedHeader | string {
+  if (bytes.length < V1_HEADER_SIZE) return `header is truncated: ${bytes.length} bytes`;
   for (let i = 0; i < MAGIC.length; i++) {
     if (bytes[i] !== MAGIC[i]) return "bad magic: not a segment of an ipfs-kit log";
   }
-  const view = new DataView(bytes.buffer, bytes.byteOffset, HEADER_SIZE);
-  if (view.getUint32(32, true) !== crc32c(bytes, 0, 0, 32)) return "header checksum mismatch";
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
   const version = view.getUint16(8, true);
-  if (version !== FORMAT_VERSION) return `unsupported format version ${version}`;
+  const size = version === 1 ? V1_HEADER_SIZE : HEADER_SIZE;
+  if (bytes.length < size) return `header is truncated: ${bytes.length} bytes`;
+  if (view.getUint32(size - 4, true) !== crc32c(bytes, 0, 0, size - 4)) {
+    return "header checksum mismatch";
+  }
+  if (version !== 1 && version !== FORMAT_VERSION) return `unsupported format version ${version}`;
   const baseLsn = view.getBigUint64(24, true);
   if (baseLsn > BigInt(Number.MAX_SAFE_INTEGER)) return `base LSN out of range: ${baseLsn}`;
+  const previousEnd = version === 1 ? baseLsn : view.getBigUint64(32, true);
+  if (previousEnd > baseLsn) {
+    return `previous end ${previousEnd} is past the base LSN ${baseLsn}`;
+  }
   return {
     salt: view.getUint32(12, true),
     logId: view.getBigUint64(16, true),
     baseLsn: Number(baseLsn),
+    previousEnd: Number(previousEnd),
+    size,
   };
 }
 

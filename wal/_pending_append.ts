@@ -1,4 +1,5 @@
-// An append on its way to the disk: queued, taken into a group, done; and
+// An append on its way to the disk (with the log's own copy of its payload,
+// taken at the call): queued, taken into a group, done; and
 // how its caller learns the outcome (woken, or a deferred promise when its
 // wait was cancelled while its group was in flight). Private to the WAL.
 

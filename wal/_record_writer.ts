@@ -4,6 +4,7 @@
 // bytes, which tell when the next checkpoint is due. Private to the WAL.
 
 import { Event } from "../runtime/event.ts";
+import { segmentLogInternals } from "./_segment_log_internals.ts";
 import type { SegmentLog } from "./segment_log.ts";
 import type { WalTelemetry } from "./telemetry.ts";
 import type { AppendOptions, SegmentLogObserver } from "./types.ts";
@@ -109,7 +110,12 @@ export class RecordWriter {
     this.#inflight++;
     const started = performance.now();
     try {
-      const { lsn } = await this.#log.append(type, bytes, durable ? DURABLE : BUFFERED);
+      const { lsn } = await segmentLogInternals.appendOwned(
+        this.#log,
+        type,
+        bytes,
+        durable ? DURABLE : BUFFERED,
+      );
       this.appended(durable, started, bytes.length);
       return lsn;
     } finally {

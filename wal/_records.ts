@@ -130,7 +130,7 @@ export function encodeCheckpointEnd(lsn: number, count: number): Uint8Array {
 export function applyRecord(entry: Entry, value: Record<string, unknown>): void {
   const state = String(value.state) as OperationState;
   if (!OPERATION_STATES.includes(state)) {
-    throw new WalCorruptionError(`Cannot open log: unknown operation state: ${state}`);
+    throw new WalCorruptionError(`unknown operation state: ${state}`);
   }
   entry.state = state;
   entry.version = Number(value.v);

@@ -20,6 +20,18 @@ import { WalCorruptionError } from "./errors.ts";
 import type { SegmentLog } from "./segment_log.ts";
 import type { WalRecoveryReport } from "./types.ts";
 
+/**
+ * A record that passed its checksum but cannot be applied (it does not
+ * decode, or has an unknown type or state): damage of the operation log,
+ * which `WriteAheadLog.open` handles as its recovery mode says.
+ */
+export class UndecodableRecord extends Error {
+  constructor(readonly lsn: number, readonly reason: string, options?: ErrorOptions) {
+    super(`Cannot open log: record ${lsn} ${reason}`, options);
+    this.name = "UndecodableRecord";
+  }
+}
+
 /** What replay found: the table, the id generator past every id seen, the report. */
 export interface Replayed {
   table: Map<string, Entry>;
@@ -36,7 +48,7 @@ interface Collecting {
 /**
  * Folds the log's records into the table of operations.
  *
- * @throws {WalCorruptionError} A record cannot be decoded, or has an unknown type or state.
+ * @throws {UndecodableRecord} A record cannot be decoded, or has an unknown type or state.
  */
 export async function replay(log: SegmentLog): Promise<Replayed> {
   let table = new Map<string, Entry>();
@@ -52,86 +64,91 @@ export async function replay(log: SegmentLog): Promise<Replayed> {
       value = decodeValue(record.payload) as Record<string, unknown>;
       if (value === null || typeof value !== "object") throw new Error("not an object");
     } catch (error) {
-      throw new WalCorruptionError(
-        `Cannot open log: record ${record.lsn} (type ${record.type}) cannot be decoded: ${
-          describeError(error)
-        }`,
+      throw new UndecodableRecord(
+        record.lsn,
+        `(type ${record.type}) cannot be decoded: ${describeError(error)}`,
         { cause: error },
       );
     }
-    if (collecting !== undefined && record.type !== SNAPSHOT && record.type !== CHECKPOINT_END) {
-      collecting = undefined;
-      incompleteCheckpoints++;
-    }
-    switch (record.type) {
-      case SUBMIT: {
-        const id = String(value.id);
-        if (!table.has(id)) {
-          table.set(
-            id,
-            newEntry(
+    try {
+      if (collecting !== undefined && record.type !== SNAPSHOT && record.type !== CHECKPOINT_END) {
+        collecting = undefined;
+        incompleteCheckpoints++;
+      }
+      switch (record.type) {
+        case SUBMIT: {
+          const id = String(value.id);
+          if (!table.has(id)) {
+            table.set(
+              id,
+              newEntry(
+                id,
+                String(value.type),
+                value.params,
+                Number(value.maxAttempts),
+                Number(value.at),
+              ),
+            );
+          }
+          ids.observe(id);
+          break;
+        }
+        case TRANSITION: {
+          const entry = table.get(String(value.id));
+          if (entry !== undefined && Number(value.v) > entry.version) applyRecord(entry, value);
+          break;
+        }
+        case CHECKPOINT_BEGIN:
+          if (collecting !== undefined) incompleteCheckpoints++;
+          collecting = { lsn: record.lsn, count: Number(value.count), table: new Map() };
+          if (value.cp !== record.lsn) {
+            collecting = undefined;
+            incompleteCheckpoints++;
+          }
+          break;
+        case SNAPSHOT:
+          if (
+            collecting === undefined || value.cp !== collecting.lsn ||
+            record.lsn !== collecting.lsn + 1 + collecting.table.size
+          ) {
+            if (collecting !== undefined) incompleteCheckpoints++;
+            collecting = undefined;
+            break;
+          }
+          {
+            const id = String(value.id);
+            const entry = newEntry(
               id,
               String(value.type),
               value.params,
               Number(value.maxAttempts),
-              Number(value.at),
-            ),
-          );
-        }
-        ids.observe(id);
-        break;
-      }
-      case TRANSITION: {
-        const entry = table.get(String(value.id));
-        if (entry !== undefined && Number(value.v) > entry.version) applyRecord(entry, value);
-        break;
-      }
-      case CHECKPOINT_BEGIN:
-        if (collecting !== undefined) incompleteCheckpoints++;
-        collecting = { lsn: record.lsn, count: Number(value.count), table: new Map() };
-        if (value.cp !== record.lsn) {
-          collecting = undefined;
-          incompleteCheckpoints++;
-        }
-        break;
-      case SNAPSHOT:
-        if (
-          collecting === undefined || value.cp !== collecting.lsn ||
-          record.lsn !== collecting.lsn + 1 + collecting.table.size
-        ) {
-          if (collecting !== undefined) incompleteCheckpoints++;
+              Number(value.createdAt),
+            );
+            applyRecord(entry, value);
+            collecting.table.set(id, entry);
+            ids.observe(id);
+          }
+          break;
+        case CHECKPOINT_END:
+          if (
+            collecting !== undefined && value.cp === collecting.lsn &&
+            value.count === collecting.count && collecting.table.size === collecting.count &&
+            record.lsn === collecting.lsn + collecting.count + 1
+          ) {
+            table = collecting.table;
+            checkpointLsn = collecting.lsn;
+          } else if (collecting !== undefined) incompleteCheckpoints++;
           collecting = undefined;
           break;
-        }
-        {
-          const id = String(value.id);
-          const entry = newEntry(
-            id,
-            String(value.type),
-            value.params,
-            Number(value.maxAttempts),
-            Number(value.createdAt),
-          );
-          applyRecord(entry, value);
-          collecting.table.set(id, entry);
-          ids.observe(id);
-        }
-        break;
-      case CHECKPOINT_END:
-        if (
-          collecting !== undefined && value.cp === collecting.lsn &&
-          value.count === collecting.count && collecting.table.size === collecting.count &&
-          record.lsn === collecting.lsn + collecting.count + 1
-        ) {
-          table = collecting.table;
-          checkpointLsn = collecting.lsn;
-        } else if (collecting !== undefined) incompleteCheckpoints++;
-        collecting = undefined;
-        break;
-      default:
-        throw new WalCorruptionError(
-          `Cannot open log: record ${record.lsn} has an unknown type: ${record.type}`,
-        );
+        default:
+          throw new UndecodableRecord(record.lsn, `has an unknown type: ${record.type}`);
+      }
+    } catch (error) {
+      // An unknown operation state (from `applyRecord`).
+      if (!(error instanceof WalCorruptionError)) throw error;
+      throw new UndecodableRecord(record.lsn, `(type ${record.type}): ${error.message}`, {
+        cause: error,
+      });
     }
   }
   if (collecting !== undefined) incompleteCheckpoints++;

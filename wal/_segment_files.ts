@@ -12,6 +12,8 @@ import { encodeHeader, HEADER_SIZE, identitySeed, segmentFileName, TEMP_SUFFIX }
 export interface Segment {
   baseLsn: number;
   path: string;
+  /** Where its records start: the header's size. */
+  start: number;
   /** Records acknowledged in it. */
   count: number;
   /** Bytes, header included, up to the end of the last acknowledged group. */
@@ -27,16 +29,21 @@ export class IoFailure extends Error {
   }
 }
 
-/** Creates a segment whole: temp file, header, fsync, rename, directory fsync. */
+/**
+ * Creates a segment whole: temp file, header, fsync, rename, directory
+ * fsync. `previousEnd` is the LSN the log had reached: `baseLsn`, or lower
+ * when a point-in-time recovery gives up the LSNs in between.
+ */
 export async function createSegment(
   dir: string,
   baseLsn: number,
   logId: bigint,
+  previousEnd = baseLsn,
 ): Promise<{ segment: Segment; file: Deno.FsFile }> {
   const path = join(dir, segmentFileName(baseLsn));
   const temp = path + TEMP_SUFFIX;
   const salt = crypto.getRandomValues(new Uint32Array(1))[0];
-  const header = encodeHeader({ salt, logId, baseLsn });
+  const header = encodeHeader({ salt, logId, baseLsn, previousEnd });
   let file: Deno.FsFile | undefined;
   let syncing = false;
   try {
@@ -65,7 +72,14 @@ export async function createSegment(
     throw new IoFailure(`fsync of directory ${dir}`, true, error);
   }
   return {
-    segment: { baseLsn, path, count: 0, size: HEADER_SIZE, seed: identitySeed(header) },
+    segment: {
+      baseLsn,
+      path,
+      start: HEADER_SIZE,
+      count: 0,
+      size: HEADER_SIZE,
+      seed: identitySeed(header),
+    },
     file,
   };
 }
@@ -85,22 +99,6 @@ export async function syncDir(dir: string): Promise<void> {
   } finally {
     handle.close();
   }
-}
-
-/** Creates `dir` if missing, and makes its entry durable in the parent. */
-export async function ensureDir(dir: string): Promise<void> {
-  try {
-    const info = await Deno.stat(dir);
-    if (!info.isDirectory) {
-      throw new TypeError(`Cannot open log: ${dir} exists and is not a directory`);
-    }
-    return;
-  } catch (error) {
-    if (!(error instanceof Deno.errors.NotFound)) throw error;
-  }
-  await Deno.mkdir(dir, { recursive: true });
-  const slash = dir.lastIndexOf("/");
-  await syncDir(slash > 0 ? dir.slice(0, slash) : slash === 0 ? "/" : ".");
 }
 
 /** A new log's id: random. */

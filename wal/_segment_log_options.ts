@@ -3,9 +3,10 @@
 
 import { typeName } from "./_error_text.ts";
 import { RECORD_OVERHEAD } from "./_frame.ts";
-import type { SegmentLogObserver, SegmentLogOptions, SyncPolicy } from "./types.ts";
+import type { RecoveryMode, SegmentLogObserver, SegmentLogOptions, SyncPolicy } from "./types.ts";
 
 const POLICIES: readonly string[] = ["always", "group", "none"];
+const RECOVERY_MODES: readonly string[] = ["strict", "point-in-time"];
 const MIB = 1024 * 1024;
 /** The smallest allowed segment size. */
 const MIN_SEGMENT_SIZE = 256;
@@ -20,6 +21,7 @@ export interface SegmentLogConfig {
   maxGroupBytes: number;
   maxGroupDelayMs: number;
   observer: SegmentLogObserver | undefined;
+  recovery: RecoveryMode;
 }
 
 /**
@@ -70,7 +72,23 @@ export function checkOptions(options: SegmentLogOptions): SegmentLogConfig {
       `Cannot open log: observer must be an object: received ${typeName(observer)}`,
     );
   }
-  return { policy, segmentSize, maxPayloadSize, maxGroupBytes, maxGroupDelayMs, observer };
+  const recovery = options.recovery ?? "strict";
+  if (!RECOVERY_MODES.includes(recovery)) {
+    throw new TypeError(
+      `Cannot open log: recovery must be one of ${RECOVERY_MODES.join(", ")}: received ${
+        JSON.stringify(recovery)
+      }`,
+    );
+  }
+  return {
+    policy,
+    segmentSize,
+    maxPayloadSize,
+    maxGroupBytes,
+    maxGroupDelayMs,
+    observer,
+    recovery,
+  };
 }
 
 function checkInteger(name: string, value: number, min: number, max: number): number {

@@ -1,33 +1,33 @@
 // Crash trials: a child process (testdata/crash_child.ts) appends from
 // concurrent writers and prints every acknowledged record; the parent kills
-// it with SIGKILL at a random moment, reopens the log (recovery) and checks
-// that every acknowledged record is there with its payload, and that the log
-// is consistent. The trials of one test share a log directory, so each child
-// also recovers from the previous kill, and children compact as they go.
+// it with SIGKILL at a random moment, reopens the log (recovery, strict: any
+// damage fails the trial, a torn tail is cut) and checks that every
+// acknowledged record is there with its payload, that the log is consistent
+// and its side files within their bounds. The trials of one test share a log
+// directory, so each child also recovers from the previous kill, and
+// children compact as they go.
 
 import assert from "node:assert/strict";
 import { testEachStrategy } from "../runtime/testing.ts";
-import { runAndKill } from "../tests/_crash.ts";
+import { runAndKill, runTrials, type TrialPlan } from "../tests/_crash.ts";
+import { sideFiles } from "../tests/_wal.ts";
+import { MAX_TORN_SIDE_FILES } from "./_side_files.ts";
 import { SegmentLog } from "./segment_log.ts";
 import type { SyncPolicy } from "./types.ts";
 import { crashId, crashPayload, crashType } from "./testdata/crash_payload.ts";
 
 const CHILD = new URL("./testdata/crash_child.ts", import.meta.url).pathname;
 
-interface Plan {
+interface Plan extends TrialPlan {
   policy: SyncPolicy;
-  /** Trials per strategy. */
-  trials: number;
   /** Concurrent writers in the child. */
   writers: number;
-  /** Wall-clock budget per strategy: trials left when it runs out are skipped, with a warning. */
-  budgetMs: number;
 }
 
 const PLANS: Plan[] = [
-  { policy: "always", trials: 50, writers: 4, budgetMs: 15_000 },
-  { policy: "group", trials: 50, writers: 32, budgetMs: 15_000 },
-  { policy: "none", trials: 25, writers: 8, budgetMs: 8_000 },
+  { policy: "always", trials: 50, minWorking: 12, budgetMs: 15_000, limitMs: 180_000, writers: 4 },
+  { policy: "group", trials: 50, minWorking: 12, budgetMs: 15_000, limitMs: 180_000, writers: 32 },
+  { policy: "none", trials: 25, minWorking: 8, budgetMs: 8_000, limitMs: 120_000, writers: 8 },
 ];
 
 /** What one child printed before it was killed. */
@@ -71,24 +71,16 @@ for (const plan of PLANS) {
   testEachStrategy(
     `crash trials under "${plan.policy}": SIGKILL at random moments`,
     async ({ strategy }) => {
+      const label = `crash trials under "${plan.policy}" [${strategy}]`;
       const dir = await Deno.makeTempDir({ prefix: `wal-crash-${plan.policy}-` });
-      const started = performance.now();
       /** Acknowledged records not yet compacted away: LSN to id. */
       const acknowledged = new Map<number, number>();
       let maxCompact = 0;
-      let trials = 0;
-      let killedWhileAppending = 0;
       let verified = 0;
+      let tornTails = 0;
       try {
-        for (; trials < plan.trials; trials++) {
-          if (performance.now() - started > plan.budgetMs) {
-            console.warn(
-              `crash trials under "${plan.policy}" [${strategy}]: time budget spent after ${trials} of ${plan.trials} trials`,
-            );
-            break;
-          }
-          const output = await runTrial(dir, plan, strategy, trials * 1_000_000);
-          if (output.acknowledged.length > 0) killedWhileAppending++;
+        const summary = await runTrials(label, plan, async (trial) => {
+          const output = await runTrial(dir, plan, strategy, trial * 1_000_000);
           for (const [id, lsn] of output.acknowledged) {
             const previous = acknowledged.get(lsn);
             assert.ok(previous === undefined, `LSN ${lsn} acknowledged for ${previous} and ${id}`);
@@ -97,6 +89,11 @@ for (const plan of PLANS) {
           for (const upTo of output.compactRequests) maxCompact = Math.max(maxCompact, upTo);
 
           await using log = await SegmentLog.open(dir, { syncPolicy: plan.policy });
+          assert.equal(log.recovery.damage, undefined);
+          if (log.recovery.tornTail !== undefined) tornTails++;
+          const sides = await sideFiles(dir);
+          assert.ok(sides.every((name) => name.includes(".torn-")), `side files: ${sides}`);
+          assert.ok(sides.length <= MAX_TORN_SIDE_FILES, `${sides.length} side files`);
           const present = new Map<number, number>();
           let expectedLsn = log.firstLsn;
           for await (const record of log.replay()) {
@@ -114,22 +111,19 @@ for (const plan of PLANS) {
               acknowledged.delete(lsn);
               continue;
             }
-            // Under "none" too: an acknowledged record was written, and a killed process loses
-            // no written data (only a crash of the machine would).
+            // Under "none" too: an acknowledged record was written, and a killed process
+            // loses no written data (only a crash of the machine would).
             assert.equal(present.get(lsn), id, `acknowledged record ${id} (LSN ${lsn}) lost`);
             verified++;
           }
-        }
+          return { working: output.acknowledged.length > 0 };
+        });
+        console.log(
+          `${label}: ${summary.trials} trials, ${summary.working} killed while appending, ${verified} acknowledgements checked, ${tornTails} torn tails cut, ${summary.ms} ms`,
+        );
       } finally {
         await Deno.remove(dir, { recursive: true });
       }
-      assert.ok(trials >= 10, `only ${trials} trials ran`);
-      assert.ok(killedWhileAppending > 0, "no trial killed the child while it was appending");
-      console.log(
-        `crash trials under "${plan.policy}" [${strategy}]: ${trials} trials, ${killedWhileAppending} killed while appending, ${verified} acknowledgements checked, ${
-          Math.round(performance.now() - started)
-        } ms`,
-      );
     },
   );
 }

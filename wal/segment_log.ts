@@ -4,24 +4,27 @@
  *
  * ## On disk
  * A log is a directory holding a `LOCK` file (an exclusive `flock` while
- * the log is open) and segment files named after the LSN (log sequence
- * number) of their first record, 20 decimal digits and `.wal`:
+ * the log is open), an `LSNLIMIT` file (see "LSNs are never handed out
+ * twice" below) and segment files named after the LSN (log sequence number)
+ * of their first record, 20 decimal digits and `.wal`:
  * `00000000000000000001.wal`. Records are numbered from 1 without gaps
- * across segments.
+ * across segments, except where a point-in-time recovery gave LSNs up.
  *
- * A segment starts with a 36-byte header, little-endian:
+ * A segment starts with a 44-byte header, little-endian:
  *
  * | offset | size | field |
  * |---|---|---|
  * | 0 | 8 | magic `ipfskwal` |
- * | 8 | 2 | format version, 1 |
+ * | 8 | 2 | format version, 2 |
  * | 10 | 2 | reserved, 0 |
  * | 12 | 4 | salt: random per segment |
  * | 16 | 8 | log id: random per log, the same in all its segments |
  * | 24 | 8 | base LSN: the LSN of the segment's first record |
- * | 32 | 4 | CRC32C of bytes 0 to 31 |
+ * | 32 | 8 | previous end: the LSN the log had reached when the segment was created; the base LSN, or lower when a point-in-time recovery gave the LSNs in between up |
+ * | 40 | 4 | CRC32C of bytes 0 to 39 |
  *
- * Then records, back to back, each framed as
+ * (Format 1, still read, has a 36-byte header: no previous end, the CRC at
+ * 32.) Then records, back to back, each framed as
  * `[u32 payload length][u8 type][payload][u32 CRC32C]`: 9 bytes of framing.
  * The CRC covers the segment identity (header bytes 12 to 31: salt, log id,
  * base LSN), then the type and the payload: a record copied from another
@@ -74,22 +77,74 @@
  *
  * ## Recovery
  * `open()` checks every segment: header, continuity of LSNs from one segment
- * to the next, and every record's CRC. At the first bad spot, replay stops at
- * the last good record: a torn tail (a record running past the end of the
- * file) or a record whose checksum does not match is cut off, its bytes first
- * copied to a side file `<segment>.tail-<offset>-<time>`; segments after the
- * damage are renamed to `<segment>.discarded-<time>`. Nothing is deleted, and
- * {@linkcode SegmentLog.recovery} reports what was found. The exception: a
- * last segment whose records are followed by zeros only (at least 9 bytes,
- * so never a torn record: a record never starts with 5 zero bytes) is the
- * space reserved ahead of them, cut off without a side file and reported as
- * `reservedBytes`, not as damage. Leftover `.tmp`
- * files of an interrupted rotation are removed.
+ * to the next, and every record's CRC. Then:
+ * - Zeros after the last record of the newest segment (at least 9 bytes, so
+ *   never a torn record: a record never starts with 5 zero bytes) are the
+ *   space reserved ahead of its records, cut off and reported as
+ *   `reservedBytes`.
+ * - The newest segment's **torn tail**, the last write before a crash cut
+ *   short, is cut off and reported as {@linkcode RecoveryReport.tornTail},
+ *   not as damage; its non-zero bytes are first copied to a side file
+ *   `<segment>.torn-<offset>-<time>`. A torn tail is recognised by its
+ *   shape: its first bad record is unfinished (it runs past the end of the
+ *   file, its type byte is zero, or its checksum fails while one 512-byte
+ *   sector of it is all zeros: a sector never written, as etcd's WAL tells a
+ *   torn write), and no intact record follows it, at any offset. A process
+ *   killed in a write leaves the pages it had copied, a machine that loses
+ *   power the sectors it had written: such a tail never held a record
+ *   acknowledged as durable. At most 8 torn-tail side files of at most
+ *   16 MiB in all are kept (older ones are removed, and `compact()` removes
+ *   them with their segment).
+ * - Any other damage (a checksum that fails in a record written whole, an
+ *   intact record after a bad one, an invalid header, a segment that does
+ *   not start where the one before ends, damage in a segment that is not the
+ *   newest) makes `open()` throw {@linkcode WalDamagedError}, naming the
+ *   segment and the offset, and changing nothing: it means that records
+ *   acknowledged as durable may be unreadable. With
+ *   `recovery: "point-in-time"` the log opens instead with the records
+ *   before the first damage (as RocksDB's point-in-time recovery): it
+ *   creates the segment it goes on in (see below), then copies the damaged
+ *   segment's bytes from the damage on to `<segment>.damaged-<offset>-<time>`
+ *   and cuts it there (or renames it whole to `<segment>.discarded-<time>`),
+ *   and renames every later segment to `<segment>.discarded-<time>`.
+ *   Nothing is deleted; {@linkcode SegmentLog.recovery} reports the damage,
+ *   the side files and the LSNs given up.
+ *
+ * Leftover `.tmp` files of an interrupted rotation are removed.
+ *
+ * ## LSNs are never handed out twice
+ * An LSN is handed out when an append resolves with it. Those of records a
+ * point-in-time recovery gives up may have been, so the log goes on from
+ * an LSN past every one it may ever have handed out, and:
+ * - It keeps that bound on disk apart from the segments: `LSNLIMIT` holds an
+ *   LSN that no LSN handed out reaches. Before a segment takes records the
+ *   log makes sure the limit is past the most records that segment can hold
+ *   (its base LSN plus one per 9 bytes of `segmentSize`), writing the file
+ *   whole (temp file, fsync, rename, directory fsync) when it is not: one
+ *   small write per segment. Recovery goes on from at least the limit, and
+ *   from past what the segment files show (a segment's records lie below
+ *   the next segment's base LSN; the newest segment's, below one per 9 bytes
+ *   of its file): so a damaged, truncated or lost segment, header included,
+ *   leaves no LSN to reuse.
+ * - It records the jump where later opens find it: the segment it goes on
+ *   in is created first, before anything is cut or renamed, with the LSN
+ *   where the kept records end as its previous end. Later opens accept that
+ *   gap (and only a gap so recorded); an open after a crash in the middle
+ *   of the recovery finds the segment and finishes the job (reported with
+ *   `resumed: true`), in any mode; and the LSNs below it stay given up when
+ *   the side files are deleted.
+ *
+ * ## Bad directories
+ * A `dir` that is a file, that lies under a file, or that cannot be created,
+ * written or read (permissions, a read-only file system) makes `open()`
+ * throw {@linkcode WalDirectoryError} (with the operating system's error as
+ * its `cause`); a directory another process or handle has open,
+ * {@linkcode WalLockedError}.
  *
  * ## Compaction
  * `compact(lsn)` removes the segments whose records all have LSNs below
  * `lsn` (oldest first, then `fsync` of the directory), never the segment
- * being appended to.
+ * being appended to, and the torn-tail side files of the segments removed.
  *
  * @example
  * ```ts
@@ -126,17 +181,21 @@ import { errorMessage, typeName } from "./_error_text.ts";
 import { faults } from "./_faults.ts";
 import { encodeRecord, FrameReader, HEADER_SIZE, RECORD_OVERHEAD } from "./_frame.ts";
 import { deliver, DONE, Pending, QUEUED, reject, settled, TAKEN } from "./_pending_append.ts";
+import { PayloadCopier } from "./_payload_copy.ts";
+import { checkWritable, directoryError, prepareDirectory } from "./_log_directory.ts";
+import { mostRecordsPerSegment, writeLsnLimit } from "./_lsn_limit.ts";
 import {
   createSegment,
-  ensureDir,
   IoFailure,
   isNoSpace,
   join,
   type Segment,
   syncDir,
 } from "./_segment_files.ts";
+import { type DropFrom, segmentLogInternals } from "./_segment_log_internals.ts";
 import { checkOptions, type SegmentLogConfig } from "./_segment_log_options.ts";
 import { recover, type Recovered } from "./_segment_recovery.ts";
+import type { SideFile } from "./_side_files.ts";
 import {
   WalClosedError,
   WalCorruptionError,
@@ -158,6 +217,38 @@ const MIB = 1024 * 1024;
 const SYNC_WRITE_LIMIT = 256 * 1024;
 /** How far ahead of its records the active segment file is extended. */
 const RESERVE_BYTES = 4 * MIB;
+
+/**
+ * The payload's bytes as they are now, in a copy the log owns (see
+ * _payload_copy.ts), or the error to reject with. Everything after the call
+ * (the frame size, the queue's byte count, the encoding) uses the copy.
+ */
+function takeBytes(
+  copier: PayloadCopier,
+  payload: Uint8Array,
+  maxPayloadSize: number,
+): Uint8Array | Error {
+  // Too large already: no copy of it.
+  if (payload.length > maxPayloadSize) return tooLarge(payload.length, maxPayloadSize);
+  let bytes: Uint8Array;
+  try {
+    bytes = copier.copy(payload);
+  } catch (error) {
+    return new TypeError(
+      `Cannot append record: payload cannot be read (its buffer is detached or out of bounds): ${
+        errorMessage(error)
+      }`,
+      { cause: error },
+    );
+  }
+  return bytes.length > maxPayloadSize ? tooLarge(bytes.length, maxPayloadSize) : bytes;
+}
+
+function tooLarge(length: number, maxPayloadSize: number): RangeError {
+  return new RangeError(
+    `Cannot append record: payload exceeds ${maxPayloadSize} bytes: received ${length}`,
+  );
+}
 
 /** A record read back by {@linkcode SegmentLog.replay}. */
 export interface LogRecord {
@@ -220,6 +311,10 @@ export class SegmentLog implements AsyncDisposable {
   readonly #logId: bigint;
   readonly #segments: Segment[];
   readonly #recovery: RecoveryReport;
+  /** Side files of torn tails: removed with their segments by `compact()`. */
+  #tornSideFiles: SideFile[];
+  /** The LSN limit on disk: no LSN handed out reaches it (see _lsn_limit.ts). */
+  #lsnLimit: number;
   #file: Deno.FsFile;
   /** The active segment file's length: records, then zeros reserved ahead of them. */
   #allocated: number;
@@ -238,6 +333,7 @@ export class SegmentLog implements AsyncDisposable {
   #closePromise: Promise<void> | undefined;
   /** Bytes written to the active segment since its last sync. */
   #dirty = false;
+  readonly #copier = new PayloadCopier();
   #buffer = new Uint8Array(64 * 1024);
   #view = new DataView(this.#buffer.buffer);
   #compaction: Promise<unknown> = Promise.resolve();
@@ -257,6 +353,25 @@ export class SegmentLog implements AsyncDisposable {
     this.#file = recovered.file;
     this.#allocated = this.#segments[this.#segments.length - 1].size;
     this.#recovery = recovered.report;
+    this.#tornSideFiles = recovered.tornSideFiles;
+    this.#lsnLimit = recovered.lsnLimit ?? 0;
+  }
+
+  static {
+    segmentLogInternals.openDroppingFrom = (dir, options, dropFrom) =>
+      SegmentLog.#open(dir, { ...options, recovery: "point-in-time" }, dropFrom);
+    segmentLogInternals.locate = (log, lsn) => (log as SegmentLog).#locate(lsn);
+    segmentLogInternals.appendOwned = (log, type, bytes, options) => {
+      const self = log as SegmentLog;
+      if (self.#failure !== undefined) return Promise.reject(self.#failure);
+      if (self.#closing) {
+        return Promise.reject(new WalClosedError("Cannot append record: the log is closed"));
+      }
+      if (bytes.length > self.#config.maxPayloadSize) {
+        return Promise.reject(tooLarge(bytes.length, self.#config.maxPayloadSize));
+      }
+      return self.#appendBytes(type, bytes, options);
+    };
   }
 
   /**
@@ -267,6 +382,10 @@ export class SegmentLog implements AsyncDisposable {
    * @param options Sync policy, segment size, payload and group limits.
    * @returns The open log.
    * @throws {WalLockedError} Another process or handle has the log open.
+   * @throws {WalDamagedError} The log is damaged (other than a torn tail of
+   * its newest segment) and `recovery` is `"strict"`, the default.
+   * @throws {WalDirectoryError} `dir` is a file, lies under one, or cannot be
+   * created, written or read.
    * @throws {TypeError} An option has the wrong type.
    * @throws {RangeError} An option is out of range.
    *
@@ -282,25 +401,62 @@ export class SegmentLog implements AsyncDisposable {
    * await Deno.remove(dir, { recursive: true });
    * ```
    */
-  static async open(dir: string, options: SegmentLogOptions = {}): Promise<SegmentLog> {
+  static open(dir: string, options: SegmentLogOptions = {}): Promise<SegmentLog> {
+    return SegmentLog.#open(dir, options, undefined);
+  }
+
+  static async #open(
+    dir: string,
+    options: SegmentLogOptions,
+    dropFrom: DropFrom | undefined,
+  ): Promise<SegmentLog> {
     if (typeof dir !== "string" || dir === "") {
       throw new TypeError(`Cannot open log: dir must be a non-empty string: received ${dir}`);
     }
     const config = checkOptions(options);
     dir = dir.length > 1 ? dir.replace(/\/+$/, "") : dir;
-    await ensureDir(dir);
-    const lock = await lockFile(join(dir, "LOCK"));
+    await prepareDirectory(dir);
+    let lock: Deno.FsFile | undefined;
+    try {
+      lock = await lockFile(join(dir, "LOCK"));
+    } catch (error) {
+      throw await directoryError(dir, error, "write");
+    }
     if (lock === undefined) {
       throw new WalLockedError(
-        `Cannot open log: ${dir} is locked by another process or an open handle`,
+        `Cannot open WAL: ${dir} is in use by another process or another open handle`,
+        dir,
       );
     }
+    let recovered: Recovered;
     try {
-      return new SegmentLog(dir, config, lock, await recover(dir));
+      await checkWritable(dir);
+      recovered = await recover(dir, { mode: config.recovery, dropFrom });
     } catch (error) {
       lock.close();
-      throw error;
+      throw await directoryError(dir, error, "write");
     }
+    const log = new SegmentLog(dir, config, lock, recovered);
+    try {
+      // The active segment may take records up to its size: reserve their LSNs first.
+      const active = recovered.segments[recovered.segments.length - 1];
+      await log.#raiseLsnLimit(
+        active.baseLsn +
+          Math.max(active.count, mostRecordsPerSegment(config.segmentSize, active.start)),
+      );
+    } catch (error) {
+      recovered.file.close();
+      lock.close();
+      throw await directoryError(dir, error, "write");
+    }
+    return log;
+  }
+
+  /** Makes the LSN limit on disk at least `limit` before LSNs below it are handed out. */
+  async #raiseLsnLimit(limit: number): Promise<void> {
+    if (limit <= this.#lsnLimit) return;
+    await writeLsnLimit(this.#dir, this.#logId, limit);
+    this.#lsnLimit = limit;
   }
 
   /** The log's directory. */
@@ -352,14 +508,16 @@ export class SegmentLog implements AsyncDisposable {
   /**
    * Appends a record and resolves with its LSN once it is as durable as the
    * sync policy (and `options.durable`) asks. Records get LSNs in the order
-   * of the calls. The payload is read when the record is written: do not
-   * modify it until the promise settles.
+   * of the calls. The payload's bytes are copied at the call: the caller may
+   * reuse, modify, resize or transfer its buffer as soon as `append()`
+   * returns, and the record holds the bytes as they were at the call.
    *
    * @param type The record type, an integer from 1 to 255.
    * @param payload The bytes, up to `maxPayloadSize`.
    * @param options A signal, and whether to wait for `fdatasync`.
    * @returns The record's LSN.
    * @throws {RangeError} `type` out of range or payload too large.
+   * @throws {TypeError} `payload` is not a `Uint8Array`, or its buffer is detached.
    * @throws {WalFailedError} The log failed (fatal I/O error).
    * @throws {WalDiskFullError} The disk is full; the record was not kept.
    * @throws {WalClosedError} `close()` was called.
@@ -394,21 +552,26 @@ export class SegmentLog implements AsyncDisposable {
         ),
       );
     }
-    if (payload.length > this.#config.maxPayloadSize) {
-      return Promise.reject(
-        new RangeError(
-          `Cannot append record: payload exceeds ${this.#config.maxPayloadSize} bytes: received ${payload.length}`,
-        ),
-      );
-    }
     if (this.#failure !== undefined) return Promise.reject(this.#failure);
     if (this.#closing) {
       return Promise.reject(new WalClosedError("Cannot append record: the log is closed"));
     }
+    const bytes = takeBytes(this.#copier, payload, this.#config.maxPayloadSize);
+    if (!(bytes instanceof Uint8Array)) return Promise.reject(bytes);
+    return this.#appendBytes(type, bytes, options);
+  }
+
+  /**
+   * Appends bytes the log may read until the append settles: the copy
+   * `append()` takes, or (for the write-ahead log's own records, through
+   * `segmentLogInternals.appendOwned`) a buffer its owner does not change
+   * before then.
+   */
+  #appendBytes(type: number, bytes: Uint8Array, options?: AppendOptions): Promise<AppendResult> {
     const durable = options?.durable ?? true;
     const signal = options?.signal;
-    if (signal !== undefined) return withSignal(signal, () => this.#append(type, payload, durable));
-    return this.#append(type, payload, durable);
+    if (signal !== undefined) return withSignal(signal, () => this.#append(type, bytes, durable));
+    return this.#append(type, bytes, durable);
   }
 
   // Not an async function: an append that waits for a group (most do) costs one `then`
@@ -685,12 +848,14 @@ export class SegmentLog implements AsyncDisposable {
     this.#failGroup(group, new IoFailure(`write to ${segment.path}`, false, error));
   }
 
-  /** Syncs the active segment and starts a new one after it. */
+  /** Syncs the active segment and starts a new one after it, its LSNs reserved first. */
   async #rotate(): Promise<void> {
     const old = this.#segments[this.#segments.length - 1];
     await this.#trim(old);
     if (this.#dirty) await this.#sync(old.path);
-    const created = await createSegment(this.#dir, old.baseLsn + old.count, this.#logId);
+    const baseLsn = old.baseLsn + old.count;
+    await this.#raiseLsnLimit(baseLsn + mostRecordsPerSegment(this.#config.segmentSize));
+    const created = await createSegment(this.#dir, baseLsn, this.#logId);
     const oldFile = this.#file;
     this.#file = created.file;
     this.#allocated = HEADER_SIZE;
@@ -793,8 +958,8 @@ export class SegmentLog implements AsyncDisposable {
         throw error;
       }
       try {
-        await file.seek(HEADER_SIZE, Deno.SeekMode.Start);
-        const reader = new FrameReader(file, segment.seed, HEADER_SIZE, segment.size);
+        await file.seek(segment.start, Deno.SeekMode.Start);
+        const reader = new FrameReader(file, segment.seed, segment.start, segment.size);
         let lsn = segment.baseLsn;
         const end = segment.baseLsn + segment.count;
         while (lsn < end) {
@@ -822,6 +987,16 @@ export class SegmentLog implements AsyncDisposable {
         file.close();
       }
     }
+  }
+
+  /** The segment file and byte offset of the record `lsn` (for an error that names them). */
+  async #locate(lsn: number): Promise<{ path: string; offset: number }> {
+    const segment = this.#segments.findLast((s) => s.baseLsn <= lsn) ?? this.#segments[0];
+    using file = await Deno.open(segment.path, { read: true });
+    await file.seek(segment.start, Deno.SeekMode.Start);
+    const reader = new FrameReader(file, segment.seed, segment.start, segment.size);
+    for (let at = segment.baseLsn; at < lsn && (await reader.next()) !== undefined; at++);
+    return { path: segment.path, offset: reader.offset };
   }
 
   /**
@@ -883,6 +1058,22 @@ export class SegmentLog implements AsyncDisposable {
         }
       }
     }
+    // The side files of torn tails of the segments removed go with them (best effort: one
+    // that cannot be removed now is tried again at the next compaction).
+    const firstLsn = segments[0].baseLsn;
+    const sideFiles: SideFile[] = [];
+    for (const side of this.#tornSideFiles) {
+      if (side.baseLsn >= firstLsn) {
+        sideFiles.push(side);
+        continue;
+      }
+      try {
+        await Deno.remove(side.path);
+      } catch (error) {
+        if (!(error instanceof Deno.errors.NotFound)) sideFiles.push(side);
+      }
+    }
+    this.#tornSideFiles = sideFiles;
     try {
       await syncDir(this.#dir);
     } catch (error) {

@@ -343,6 +343,12 @@ export interface SegmentLogOptions {
    * for telemetry (the write-ahead log feeds its histograms from it).
    */
   observer?: SegmentLogObserver;
+  /**
+   * What `open()` does with damage other than the newest segment's torn
+   * tail: refuse (`"strict"`, the default) or open up to it
+   * (`"point-in-time"`). See {@linkcode RecoveryMode}.
+   */
+  recovery?: RecoveryMode;
 }
 
 /**
@@ -388,20 +394,57 @@ export interface AppendResult {
   lsn: number;
 }
 
+/**
+ * What kind of damage recovery found (see {@linkcode RecoveryDamage}):
+ * - `"corrupt"`: a record's checksum (or type) is wrong;
+ * - `"torn"`: a record runs past the end of a segment that is not the
+ *   newest (in the newest one, that is a torn tail: {@linkcode TornTail});
+ * - `"header"`: a segment header is invalid, or names another log;
+ * - `"gap"`: a segment does not start where the one before it ends (one is
+ *   missing);
+ * - `"undecodable"`: a record of the write-ahead log passed its checksum but
+ *   cannot be decoded (only {@linkcode WriteAheadLog.open} reports it).
+ */
+export type DamageKind = "corrupt" | "torn" | "header" | "gap" | "undecodable";
+
 /** Where recovery found damage. */
 export interface RecoveryDamage {
-  /**
-   * `"torn"`: a record runs past the end of its segment; `"corrupt"`: a
-   * record's checksum (or type) is wrong; `"header"`: a segment header is
-   * invalid; `"gap"`: a segment does not start where the one before ends.
-   */
-  kind: "torn" | "corrupt" | "header" | "gap";
+  /** What is wrong. */
+  kind: DamageKind;
   /** The segment file. */
   path: string;
-  /** The byte offset in it where replay stops. */
+  /** The byte offset in it where the log stops being readable. */
   offset: number;
+  /** The first LSN that could not be read: the log kept the records below it. */
+  lsn: number;
   /** Details. */
   reason: string;
+  /**
+   * Whether this open finished a point-in-time recovery that a crash had
+   * interrupted (the recovery had already recorded that these LSNs are
+   * given up), rather than one asked for now.
+   */
+  resumed: boolean;
+}
+
+/**
+ * The torn tail of the newest segment: the last write before a crash, cut
+ * short. It is recognised by its shape (a record that runs past the end of
+ * the file, or whose checksum fails with a 512-byte sector of it never
+ * written, followed by nothing but zeros) and never held a record that was
+ * acknowledged as durable. Cut off, not damage.
+ */
+export interface TornTail {
+  /** The segment file. */
+  path: string;
+  /** The byte offset where it starts: the end of the last intact record. */
+  offset: number;
+  /** How many bytes were cut off (zeros after it included). */
+  bytes: number;
+  /** What was wrong with the record there. */
+  reason: string;
+  /** The file its non-zero bytes were copied to, if any. */
+  sideFile: string | undefined;
 }
 
 /** What {@linkcode SegmentLog.open} found and repaired. */
@@ -410,8 +453,21 @@ export interface RecoveryReport {
   records: number;
   /** Intact segments kept. */
   segments: number;
-  /** The damage where replay stopped, `undefined` when the log was intact. */
+  /** The newest segment's torn tail, cut off; `undefined` when there was none. */
+  tornTail: TornTail | undefined;
+  /**
+   * Damage the log opened past: only under `recovery: "point-in-time"` (or
+   * when finishing such a recovery that a crash interrupted). Otherwise
+   * damage makes `open()` throw {@linkcode WalDamagedError}.
+   */
   damage: RecoveryDamage | undefined;
+  /**
+   * LSNs given up by a point-in-time recovery in this open: from `from`
+   * (the first record not kept) up to `to` (excluded), the LSN the log goes
+   * on from. `to` is past every LSN the log may ever have handed out, so
+   * none is handed out twice.
+   */
+  droppedLsns: { from: number; to: number } | undefined;
   /** Files that received the bytes cut off or set aside. */
   sideFiles: string[];
   /** How many bytes were cut off or set aside. */
@@ -424,7 +480,19 @@ export interface RecoveryReport {
   reservedBytes: number;
   /** Leftover temporary files of an interrupted rotation that were removed. */
   removedTempFiles: number;
+  /** Side files of older torn tails removed to keep them within their bounds. */
+  removedSideFiles: number;
 }
+
+/**
+ * What {@linkcode SegmentLog.open} does with damage that is not the torn
+ * tail of the newest segment:
+ * - `"strict"` (the default): refuse to open, with {@linkcode WalDamagedError};
+ * - `"point-in-time"`: open with the records before the first damage, set
+ *   the rest aside (renamed, never deleted) and go on from an LSN past every
+ *   one the log may have handed out (as RocksDB's point-in-time recovery).
+ */
+export type RecoveryMode = "strict" | "point-in-time";
 
 // ---- live changes -------------------------------------------------------------------
 

@@ -39,6 +39,15 @@
  * `processing` and `retrying` states are not synced on their own (losing
  * one only makes the operation run again sooner).
  *
+ * ## Damage
+ * The operation log follows its segment log's rule (see "Recovery" in the
+ * documentation of {@linkcode SegmentLog}): a torn tail after a crash is
+ * cut off; any other damage, and a record that passes its checksum but
+ * cannot be decoded, makes `open()` throw {@linkcode WalDamagedError},
+ * naming the segment and the offset. With `recovery: "point-in-time"` the
+ * log opens with the operations recorded before the damage, sets the rest
+ * aside, and never hands out one of the LSNs it gave up again.
+ *
  * @example
  * ```ts
  * import assert from "node:assert/strict";
@@ -67,13 +76,16 @@ import { MAX_LIST_LIMIT, MAX_TYPE_LENGTH } from "./_limits.ts";
 import { logTables, OperationTable } from "./_operation_table.ts";
 import { RECORD_HEADROOM, SUBMIT, SubmitEncoder } from "./_records.ts";
 import { DURABLE, LogObserver } from "./_record_writer.ts";
-import { replay, type Replayed } from "./_replay.ts";
+import { replay, type Replayed, UndecodableRecord } from "./_replay.ts";
+import { segmentLogInternals } from "./_segment_log_internals.ts";
 import type { UlidGenerator } from "./_ulid.ts";
 import {
   OperationNotFoundError,
   OperationStateError,
   WalBusyError,
   WalClosedError,
+  WalCorruptionError,
+  WalDamagedError,
   WalDiskFullError,
 } from "./errors.ts";
 import { SegmentLog } from "./segment_log.ts";
@@ -87,6 +99,8 @@ import {
   type OperationState,
   type ParamsOf,
   type ProcessOptions,
+  type RecoveryMode,
+  type SegmentLogOptions,
   type SyncPolicy,
   type WalRecoveryReport,
 } from "./types.ts";
@@ -107,6 +121,14 @@ export interface WriteAheadLogOptions {
   retainMs?: number;
   /** How many finished operations stay listed at most. Default 10 000. */
   retainCount?: number;
+  /**
+   * What `open()` does with damage (in its segment log, or a record that
+   * cannot be decoded) other than the newest segment's torn tail: refuse
+   * with {@linkcode WalDamagedError} (`"strict"`, the default), or open with
+   * the operations recorded before it (`"point-in-time"`). See
+   * {@linkcode RecoveryMode}.
+   */
+  recovery?: RecoveryMode;
   /**
    * A checkpoint is due once this many bytes were appended since the last
    * one (and at least twice what the last one wrote). A running processor
@@ -239,7 +261,11 @@ export class WriteAheadLog implements AsyncDisposable {
    * @param options Sync policy, sizes, attempts, retention, checkpoints.
    * @returns The open log.
    * @throws {WalLockedError} Another process or handle has the log open.
-   * @throws {WalCorruptionError} A record cannot be decoded.
+   * @throws {WalDamagedError} The log is damaged (a record does not match its
+   * checksum or cannot be decoded, a segment is missing...) and `recovery` is
+   * `"strict"`.
+   * @throws {WalDirectoryError} `dir` is a file, lies under one, or cannot be
+   * written.
    * @throws {RangeError} An option is out of range.
    *
    * @example
@@ -286,18 +312,40 @@ export class WriteAheadLog implements AsyncDisposable {
       }),
     };
     const observer = new LogObserver();
-    const log = await SegmentLog.open(dir, {
+    const logOptions: SegmentLogOptions = {
       syncPolicy: options.syncPolicy,
       segmentSize: options.segmentSize,
       maxGroupDelayMs: options.maxGroupDelayMs,
       maxPayloadSize: config.maxOperationBytes + RECORD_HEADROOM,
       observer,
-    });
-    try {
-      return new WriteAheadLog(log, config, await replay(log), observer);
-    } catch (error) {
-      await log.close();
-      throw error;
+      recovery: options.recovery,
+    };
+    let log = await SegmentLog.open(dir, logOptions);
+    let droppedFrom = Infinity;
+    for (;;) {
+      try {
+        return new WriteAheadLog(log, config, await replay(log), observer);
+      } catch (error) {
+        if (!(error instanceof UndecodableRecord)) {
+          await log.close();
+          throw error;
+        }
+        // A record that passed its checksum but cannot be applied: damage of the operation
+        // log, handled as the segment log handles its own.
+        const reason = `record ${error.lsn} ${error.reason}`;
+        if (logOptions.recovery !== "point-in-time") {
+          const where = await segmentLogInternals.locate(log, error.lsn).finally(() => log.close());
+          throw new WalDamagedError({ kind: "undecodable", ...where, lsn: error.lsn, reason });
+        }
+        await log.close();
+        // The records before a drop decoded the first time: they cannot fail again.
+        if (error.lsn >= droppedFrom) throw new WalCorruptionError(reason, { cause: error });
+        droppedFrom = error.lsn;
+        log = await segmentLogInternals.openDroppingFrom(dir, logOptions, {
+          lsn: error.lsn,
+          reason,
+        }) as SegmentLog;
+      }
     }
   }
 
@@ -443,7 +491,7 @@ export class WriteAheadLog implements AsyncDisposable {
         // The common case, inline: one async frame less per submit.
         writer.enter();
         try {
-          await this.#log.append(SUBMIT, encoded.bytes, DURABLE);
+          await segmentLogInternals.appendOwned(this.#log, SUBMIT, encoded.bytes, DURABLE);
           entry = table.add(id, type, encoded, maxAttempts, createdAt, started);
         } finally {
           writer.leave();
@@ -872,7 +920,7 @@ export class WriteAheadLog implements AsyncDisposable {
     writer.enter();
     const started = performance.now();
     try {
-      await this.#log.append(SUBMIT, encoded.bytes, DURABLE);
+      await segmentLogInternals.appendOwned(this.#log, SUBMIT, encoded.bytes, DURABLE);
       return this.#table.add(id, type, encoded, maxAttempts, createdAt, started);
     } finally {
       writer.leave();

@@ -2,13 +2,17 @@ import assert from "node:assert/strict";
 import { CID } from "npm:multiformats@14.0.5/cid";
 import { testEachStrategy } from "../runtime/testing.ts";
 import { faults } from "./_faults.ts";
+import { HEADER_SIZE } from "./_frame.ts";
+import { SUBMIT } from "./_records.ts";
 import {
   OperationNotFoundError,
   OperationStateError,
   WalBusyError,
   WalClosedError,
+  WalDamagedError,
   WalDiskFullError,
 } from "./errors.ts";
+import { SegmentLog } from "./segment_log.ts";
 import {
   type Operation,
   OPERATION_STATES,
@@ -17,7 +21,14 @@ import {
 } from "./types.ts";
 import { WriteAheadLog } from "./write_ahead_log.ts";
 import { mountTmpfs, unmount } from "../tests/_tmpfs.ts";
-import { ioError, withWalDir } from "../tests/_wal.ts";
+import {
+  copyDirectory,
+  frameEnds,
+  ioError,
+  readRecords,
+  segmentFiles,
+  withWalDir,
+} from "../tests/_wal.ts";
 
 const POLICIES: SyncPolicy[] = ["always", "group", "none"];
 const SOME_CID = "bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy";
@@ -119,6 +130,35 @@ testEachStrategy(
       await assert.rejects(wal.submit("custom", {}, { maxAttempts: 0 }), RangeError);
       assert.equal(wal.size, 0);
       assert.equal(wal.telemetry.snapshot().log.records, 0);
+    });
+  },
+);
+
+testEachStrategy(
+  "parameters are taken at the call: a buffer resized or transferred afterwards changes nothing",
+  async () => {
+    await withWalDir(async (dir) => {
+      const resizable = new ArrayBuffer(64, { maxByteLength: 4096 });
+      const tracking = new Uint8Array(resizable);
+      tracking.set(bytesFor(1, 64));
+      const transferable = new ArrayBuffer(100);
+      const plain = new Uint8Array(transferable);
+      plain.set(bytesFor(2, 100));
+      let ids: string[];
+      {
+        await using wal = await WriteAheadLog.open(dir, { syncPolicy: "group" });
+        const first = wal.submit("blockPut", { bytes: tracking });
+        resizable.resize(4096);
+        tracking.fill(0xee);
+        const second = wal.submit("blockPut", { bytes: plain });
+        transferable.transfer();
+        const others = Array.from({ length: 50 }, (_, i) => wal.submit("custom", { i }));
+        ids = (await Promise.all([first, second, ...others])).map((op) => op.id);
+      }
+      await using wal = await WriteAheadLog.open(dir);
+      assert.equal(wal.size, 52);
+      assert.deepEqual((wal.get(ids[0])!.params as { bytes: Uint8Array }).bytes, bytesFor(1, 64));
+      assert.deepEqual((wal.get(ids[1])!.params as { bytes: Uint8Array }).bytes, bytesFor(2, 100));
     });
   },
 );
@@ -636,6 +676,157 @@ testEachStrategy(
       const sorted = reopened.list({ limit: 10_000 }).operations.map((op) => op.id);
       assert.deepEqual(sorted, [...sorted].sort());
       await reopened.close();
+
+// ---- damage -------------------------------------------------------------------------
+
+testEachStrategy(
+  "damage in the log under it is refused; point-in-time recovery keeps the operations before it",
+  async () => {
+    await withWalDir(async (dir) => {
+      const ids: string[] = [];
+      {
+        await using wal = await WriteAheadLog.open(dir, { segmentSize: 1024 });
+        for (let i = 0; i < 40; i++) ids.push((await wal.submit("custom", { i })).id);
+      }
+      const names = await segmentFiles(dir);
+      assert.ok(names.length >= 4);
+      const second = `${dir}/${names[1]}`;
+      const bytes = await Deno.readFile(second);
+      const offset = frameEnds(bytes, HEADER_SIZE)[1];
+      bytes[offset + 20] ^= 0x04; // in the third record of the second segment
+      await Deno.writeFile(second, bytes);
+      const error = await WriteAheadLog.open(dir).catch((error) => error);
+      assert.ok(error instanceof WalDamagedError, String(error));
+      assert.deepEqual([error.segment, error.offset, error.kind], [names[1], offset, "corrupt"]);
+      const kept = error.lsn - 1;
+      let dropped: { from: number; to: number };
+      {
+        await using wal = await WriteAheadLog.open(dir, { recovery: "point-in-time" });
+        assert.deepEqual(all(wal).map((op) => op.id), ids.slice(0, kept));
+        assert.equal(wal.recovery.log.damage?.lsn, kept + 1);
+        dropped = wal.recovery.log.droppedLsns!;
+        assert.equal(dropped.from, kept + 1);
+        assert.ok(dropped.to > 40, "LSNs up to 40 were handed out");
+        const op = await wal.submit("custom", { i: 40 });
+        assert.ok(!ids.includes(op.id));
+        assert.ok((await wal.checkpoint()).lsn > dropped.to, "a dropped LSN handed out again");
+      }
+      await using wal = await WriteAheadLog.open(dir);
+      assert.equal(wal.recovery.log.damage, undefined);
+      assert.equal(wal.size, kept + 1);
+    });
+  },
+);
+
+/**
+ * A log of five operations, then a record that passes its checksum but does
+ * not decode (LSN 6), then the submit records of three more operations.
+ * Returns the ids of the five and of the three.
+ */
+async function logWithUndecodableRecord(
+  dir: string,
+): Promise<{ before: string[]; after: string[] }> {
+  const before: string[] = [];
+  const after: string[] = [];
+  {
+    await using wal = await WriteAheadLog.open(`${dir}/wal`);
+    for (let i = 0; i < 5; i++) before.push((await wal.submit("custom", { i })).id);
+  }
+  {
+    await using scratch = await WriteAheadLog.open(`${dir}/scratch`);
+    for (let i = 5; i < 8; i++) after.push((await scratch.submit("custom", { i })).id);
+  }
+  const records = await (async () => {
+    await using scratch = await SegmentLog.open(`${dir}/scratch`);
+    return await readRecords(scratch);
+  })();
+  await using log = await SegmentLog.open(`${dir}/wal`);
+  assert.equal((await log.append(SUBMIT, new Uint8Array([0xff, 0xfe, 0xfd]))).lsn, 6);
+  for (const record of records) await log.append(record.type, record.payload);
+  return { before, after };
+}
+
+testEachStrategy(
+  "a record that passes its checksum but cannot be decoded is refused, naming its segment and offset; point-in-time recovery opens to it",
+  async () => {
+    await withWalDir(async (dir) => {
+      const { before, after } = await logWithUndecodableRecord(dir);
+      const [name] = await segmentFiles(`${dir}/wal`);
+      const offset = frameEnds(await Deno.readFile(`${dir}/wal/${name}`), HEADER_SIZE)[4];
+      const error = await WriteAheadLog.open(`${dir}/wal`).catch((error) => error);
+      assert.ok(error instanceof WalDamagedError, String(error));
+      assert.deepEqual([error.segment, error.offset, error.kind, error.lsn], [
+        name,
+        offset,
+        "undecodable",
+        6,
+      ]);
+      assert.match(
+        error.message,
+        new RegExp(
+          `^Cannot open WAL: segment ${name} is damaged at offset ${offset}: record 6 \\(type 1\\) cannot be decoded`,
+        ),
+      );
+      {
+        await using wal = await WriteAheadLog.open(`${dir}/wal`, { recovery: "point-in-time" });
+        assert.deepEqual(all(wal).map((op) => op.id), before);
+        assert.equal(wal.recovery.log.damage?.kind, "undecodable");
+        assert.deepEqual(wal.recovery.log.droppedLsns?.from, 6);
+        assert.ok(wal.recovery.log.droppedLsns!.to > 9);
+        for (const id of after) assert.equal(wal.get(id), undefined);
+      }
+      await using wal = await WriteAheadLog.open(`${dir}/wal`);
+      assert.deepEqual(all(wal).map((op) => op.id), before);
+    });
+  },
+);
+
+testEachStrategy(
+  "a point-in-time recovery to an undecodable record cut short at any step is finished by the next open",
+  async () => {
+    await withWalDir(async (dir) => {
+      const { before } = await logWithUndecodableRecord(dir);
+      let expected: number;
+      {
+        await copyDirectory(`${dir}/wal`, `${dir}/clean`);
+        await using wal = await WriteAheadLog.open(`${dir}/clean`, { recovery: "point-in-time" });
+        expected = wal.recovery.log.droppedLsns!.to;
+      }
+      let finished = 0;
+      for (let crashAt = 1;; crashAt++) {
+        const target = `${dir}/crash-${crashAt}`;
+        await copyDirectory(`${dir}/wal`, target);
+        let count = 0;
+        faults.beforeSync = () => {
+          if (++count === crashAt) throw ioError("EIO", "crash");
+        };
+        const opened = await WriteAheadLog.open(target, { recovery: "point-in-time" })
+          .catch(() => undefined);
+        faults.beforeSync = undefined;
+        if (opened !== undefined) {
+          await opened.close();
+          assert.ok(crashAt > 5, `the recovery made ${crashAt - 1} syncs`);
+          break;
+        }
+        let wal = await WriteAheadLog.open(target).catch((error) => error);
+        if (wal instanceof WalDamagedError) {
+          // Cut short before its new segment existed: nothing was given up yet.
+          wal = await WriteAheadLog.open(target, { recovery: "point-in-time" });
+        } else {
+          // It finished the recovery, or found it done (cut short after its last change).
+          const damage = wal.recovery?.log.damage;
+          assert.ok(damage === undefined || damage.resumed, `crash at sync ${crashAt}`);
+          if (damage !== undefined) finished++;
+        }
+        assert.ok(wal instanceof WriteAheadLog, String(wal));
+        try {
+          assert.deepEqual(all(wal).map((op) => op.id), before, `crash at sync ${crashAt}`);
+          assert.ok((await wal.checkpoint()).lsn >= expected, `crash at sync ${crashAt}`);
+        } finally {
+          await wal.close();
+        }
+      }
+      assert.ok(finished >= 2, `${finished} strict opens finished the recovery`);
     });
   },
 );
