@@ -676,6 +676,9 @@ testEachStrategy(
       const sorted = reopened.list({ limit: 10_000 }).operations.map((op) => op.id);
       assert.deepEqual(sorted, [...sorted].sort());
       await reopened.close();
+    });
+  },
+);
 
 // ---- damage -------------------------------------------------------------------------
 
