@@ -11,7 +11,12 @@ import { CancelScope } from "../runtime/cancel_scope.ts";
 import { checkpoint, checkpointIfCancelled } from "../runtime/checkpoint.ts";
 import { ClosedResourceError } from "../runtime/errors.ts";
 import { Lock } from "../runtime/lock.ts";
-import { ensureDirectory, lockDirectory } from "../runtime/directory.ts";
+import {
+  checkWritable,
+  ensureDirectory,
+  lockDirectory,
+  toDirectoryError,
+} from "../runtime/directory.ts";
 import { withSignal } from "../runtime/timeouts.ts";
 import type { SignalOptions } from "../ipfs/content_store.ts";
 import { DiskDirectory } from "./_disk_directory.ts";
@@ -285,9 +290,16 @@ export class DiskCache implements AsyncDisposable {
     const directory = new DiskDirectory(root);
     const lock = await lockDirectory(root, "open disk cache", DiskDirectory.LOCK_NAME);
     try {
-      await directory.prepare();
-      const sizes = await directory.scan();
-      const lists = await directory.readSnapshot();
+      await checkWritable(root, "open disk cache");
+      let sizes: Awaited<ReturnType<DiskDirectory["scan"]>>;
+      let lists: Awaited<ReturnType<DiskDirectory["readSnapshot"]>>;
+      try {
+        await directory.prepare();
+        sizes = await directory.scan();
+        lists = await directory.readSnapshot();
+      } catch (error) {
+        throw await toDirectoryError(error, root, "open disk cache", "read");
+      }
       const cache = new DiskCache({ directory, lockFile: lock }, options);
       restoreIndex(cache.#index, sizes, lists);
       await shielded(() => cache.#removeEvicted());

@@ -11,15 +11,16 @@
 import assert from "node:assert/strict";
 import { equals } from "npm:multiformats@14.0.5/bytes";
 import { testEachStrategy } from "../runtime/testing.ts";
-import { runAndKill } from "../tests/_crash.ts";
+import { runAndKill, runTrials, type TrialPlan } from "../tests/_crash.ts";
 import { DiskCache } from "./disk_cache.ts";
 import { crashPayload, MAX_BYTES } from "./testdata/disk_cache_crash_child.ts";
 
 const CHILD = new URL("./testdata/disk_cache_crash_child.ts", import.meta.url).pathname;
-/** Trials per strategy. */
-const TRIALS = 45;
-/** Wall-clock budget per strategy: trials left when it runs out are skipped, with a warning. */
-const BUDGET_MS = 14_000;
+/**
+ * Trials per strategy: fewer on a slow machine, but never fewer than 12 that
+ * killed the child after it acknowledged a write (see `runTrials`).
+ */
+const PLAN: TrialPlan = { trials: 45, minWorking: 12, budgetMs: 14_000, limitMs: 180_000 };
 const WRITERS = 4;
 
 /** What one child printed before it was killed. */
@@ -70,21 +71,13 @@ testEachStrategy(
      * or a later one found on disk after a kill, which is then stored for good).
      */
     const floor = new Map<number, number>();
-    let trials = 0;
-    let killedWhileWriting = 0;
     let acknowledgedTotal = 0;
     let unacknowledgedFound = 0;
     let checked = 0;
+    let summary;
     try {
-      for (; trials < TRIALS; trials++) {
-        if (performance.now() - started > BUDGET_MS) {
-          console.warn(
-            `disk cache crash trials [${strategy}]: time budget spent after ${trials} of ${TRIALS} trials`,
-          );
-          break;
-        }
-        const output = await runTrial(dir, strategy, trials * 1_000_000);
-        if (output.acknowledged.length > 0) killedWhileWriting++;
+      summary = await runTrials(`disk cache crash trials [${strategy}]`, PLAN, async (trial) => {
+        const output = await runTrial(dir, strategy, trial * 1_000_000);
         acknowledgedTotal += output.acknowledged.length;
         for (const { key, version, size } of output.begun) {
           if (!begun.has(key)) begun.set(key, new Map());
@@ -128,14 +121,13 @@ testEachStrategy(
         assert.equal(stats.corrupt, 0, "a killed write exposed a corrupt entry");
         assert.equal(stats.evictions, 0);
         assert.equal(stats.entries, present, "entries that no set of the child wrote");
-      }
+        return { working: output.acknowledged.length > 0 };
+      });
     } finally {
       await Deno.remove(dir, { recursive: true });
     }
-    assert.ok(trials >= 10, `only ${trials} trials ran`);
-    assert.ok(killedWhileWriting > 0, "no trial killed the child while it was writing");
     console.log(
-      `disk cache crash trials [${strategy}]: ${trials} trials, ${killedWhileWriting} killed while writing, ${acknowledgedTotal} sets acknowledged, ${checked} entries checked, ${unacknowledgedFound} found newer than acknowledged, ${
+      `disk cache crash trials [${strategy}]: ${summary.trials} trials, ${summary.working} killed while writing, ${acknowledgedTotal} sets acknowledged, ${checked} entries checked, ${unacknowledgedFound} found newer than acknowledged, ${
         Math.round(performance.now() - started)
       } ms`,
     );

@@ -6,6 +6,7 @@ import { testEachStrategy } from "../runtime/testing.ts";
 import { DiskCache, type DiskCacheOptions } from "./disk_cache.ts";
 import { DirectoryError, LockedError } from "../runtime/directory.ts";
 import { mountTmpfs, unmount } from "../tests/_tmpfs.ts";
+import { runWithoutFileCapabilities } from "../tests/_unprivileged.ts";
 import { CorruptEntryError } from "./errors.ts";
 import { mulberry32 } from "../tests/_workloads.ts";
 import { chunked, readAll, seededBytes } from "../tests/_bytes.ts";
@@ -825,6 +826,44 @@ testEachStrategy(
         });
       } finally {
         await unmount(`${dir}/ro`);
+      }
+    });
+  },
+);
+
+testEachStrategy(
+  "open: a directory this user cannot write or list is a DirectoryError, new or existing",
+  async () => {
+    await withTempDir(async (dir) => {
+      const child = new URL("./testdata/disk_cache_open_child.ts", import.meta.url).pathname;
+      // An existing cache whose directory became read-only (0555), one that cannot be
+      // listed (0333), and a new cache under a directory that cannot be written.
+      for (const [name, mode] of [["readonly", 0o555], ["unlistable", 0o333]] as const) {
+        await (await DiskCache.open(`${dir}/${name}`, { maxBytes: MiB })).close();
+        await Deno.chmod(`${dir}/${name}`, mode);
+      }
+      await Deno.mkdir(`${dir}/locked`, { mode: 0o555 });
+      await Deno.chmod(dir, 0o755);
+      try {
+        for (const path of [`${dir}/readonly`, `${dir}/unlistable`, `${dir}/locked/cache`]) {
+          const output = await runWithoutFileCapabilities(child, [path]);
+          if (output === undefined) {
+            console.warn("cannot drop file capabilities here: permissions not tested");
+            return;
+          }
+          assert.equal(output.code, 0, output.stderr);
+          const result = JSON.parse(output.stdout);
+          assert.equal(result.name, "DirectoryError", `${path}: ${output.stdout}`);
+          assert.equal(result.problem, "not-writable", path);
+          assert.match(
+            result.message,
+            /^Cannot open disk cache: \S+ (is not writable|cannot be read)/,
+          );
+        }
+      } finally {
+        for (const name of ["readonly", "unlistable", "locked"]) {
+          await Deno.chmod(`${dir}/${name}`, 0o755);
+        }
       }
     });
   },

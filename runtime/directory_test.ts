@@ -20,7 +20,7 @@ Deno.test("ensureDirectory: creates parents; a file or a path under one is a Dir
         [`${dir}/file`, /Cannot open store: \S+\/file is a file, not a directory$/],
         [
           `${dir}/file/sub`,
-          /Cannot open store: \S+\/file\/sub lies under a file, not a directory$/,
+          /Cannot open store: \S+\/file\/sub is under \S+\/file, which is a file, not a directory$/,
         ],
       ] as const
     ) {

@@ -12,7 +12,8 @@
  * - {@linkcode lockFile} / {@linkcode LOCK_WAIT_MS}: an exclusive lock file,
  *   how a directory is kept to one owner.
  * - {@linkcode syncPath}: `fsync` a file or a directory.
- * - {@linkcode ensureDirectory}, {@linkcode lockDirectory}: a store's own
+ * - {@linkcode ensureDirectory}, {@linkcode lockDirectory},
+ *   {@linkcode checkWritable}, {@linkcode toDirectoryError}: a store's own
  *   directory, with typed errors ({@linkcode DirectoryError},
  *   {@linkcode LockedError}) instead of raw OS errors.
  *
