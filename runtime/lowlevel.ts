@@ -62,9 +62,13 @@ export { MinHeap } from "./min_heap.ts";
 export { LOCK_WAIT_MS, lockFile } from "./lock_file.ts";
 export { syncPath } from "./sync_path.ts";
 export {
+  checkWritable,
   DirectoryError,
+  type DirectoryErrorClass,
+  type DirectoryErrorOptions,
   type DirectoryProblem,
   ensureDirectory,
   lockDirectory,
   LockedError,
+  toDirectoryError,
 } from "./directory.ts";
