@@ -9,7 +9,10 @@
  * `sqlite` (`node:sqlite`, WAL journal, `synchronous=FULL`, one insert per
  * transaction; its API is synchronous, so the 64 submitters take turns), and
  * the same two policies one layer down: `ipfs-kit log group` and
- * `ipfs-kit log always` (`SegmentLog.append()`).
+ * `ipfs-kit log always` (`SegmentLog.append()`), and `bare-group-commit`, the
+ * floor of the design on this disk: one committer writing each batch of the
+ * same 64 waiting submitters in one write and one `fdatasync`, no framing, no
+ * checks.
  *
  * Group `durable-1`: one submitter; each iteration is 64 operations in a
  * row. `ipfs-kit always` (submit) and `ipfs-kit log always` (append) against
@@ -104,6 +107,8 @@ class Operations implements Target {
       }
       this.#wal = await WriteAheadLog.open(`${root}/wal-${this.#policy}-${directories++}`, {
         syncPolicy: this.#policy,
+        // Nothing processes here: every operation stays pending until the log is replaced.
+        maxPending: this.#perLog,
       });
       this.#submitted = 0;
     }
@@ -245,6 +250,63 @@ class RawFile {
   }
 }
 
+/**
+ * The physical floor of group commit on this disk: one committer that writes
+ * each batch of waiting payloads in one `write` and one `fdatasync`, the same
+ * 64 submitters waiting on it, and nothing else (no framing, no checksum, no
+ * table, no checks). What `ipfs-kit group` adds on top is the log's own work.
+ */
+class BareGroupCommit implements Target {
+  readonly #file: Deno.FsFile;
+  #queue: Array<{ bytes: Uint8Array; done: () => void }> = [];
+  #committing = false;
+  #written = 0;
+
+  constructor(path: string) {
+    this.#file = Deno.openSync(path, { append: true, create: true });
+  }
+
+  /** Resolves once `bytes` is on disk. */
+  commit(bytes: Uint8Array): Promise<void> {
+    const { promise, resolve } = Promise.withResolvers<void>();
+    this.#queue.push({ bytes, done: resolve });
+    if (!this.#committing) void this.#commitAll();
+    return promise;
+  }
+
+  async #commitAll(): Promise<void> {
+    this.#committing = true;
+    while (this.#queue.length > 0) {
+      const batch = this.#queue;
+      this.#queue = [];
+      let size = 0;
+      for (const { bytes } of batch) size += bytes.length;
+      const buffer = new Uint8Array(size);
+      let at = 0;
+      for (const { bytes } of batch) {
+        buffer.set(bytes, at);
+        at += bytes.length;
+      }
+      let data = buffer;
+      while (data.length > 0) data = data.subarray(await this.#file.write(data));
+      await this.#file.syncData();
+      this.#written += batch.length;
+      for (const { done } of batch) done();
+    }
+    this.#committing = false;
+  }
+
+  async run(submitters: number, count: number): Promise<void> {
+    const before = this.#written;
+    await Promise.all(
+      Array.from({ length: submitters }, async () => {
+        for (let i = 0; i < count; i++) await this.commit(payload);
+      }),
+    );
+    if (this.#written - before !== submitters * count) throw new Error("commits missing");
+  }
+}
+
 /** Opens lazily, once per bench entry, outside the measured part. */
 function lazy<T>(make: () => Promise<T> | T): () => Promise<T> {
   let value: Promise<T> | undefined;
@@ -259,6 +321,7 @@ const alwaysLog = lazy(() => Records.open("always"));
 const serialLog = lazy(() => Records.open("always"));
 const sqlite = lazy(() => new Sqlite(`${root}/sqlite.db`));
 const raw = lazy(() => new RawFile(`${root}/raw.dat`));
+const bare = lazy(() => new BareGroupCommit(`${root}/bare.dat`));
 
 Deno.bench({
   name: "ipfs-kit group",
@@ -270,6 +333,19 @@ Deno.bench({
     await groupOps.prepare(RECORDS);
     b.start();
     await groupOps.run(SUBMITTERS, PER_SUBMITTER);
+    b.end();
+  },
+});
+
+Deno.bench({
+  name: "bare-group-commit",
+  group: "durable-64",
+  n: 200,
+  warmup: 20,
+  async fn(b) {
+    const floor = await bare();
+    b.start();
+    await floor.run(SUBMITTERS, PER_SUBMITTER);
     b.end();
   },
 });
