@@ -64,7 +64,9 @@ async function readIfThere(path: string): Promise<string | undefined> {
   try {
     return (await Deno.readTextFile(path)).trim();
   } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return undefined;
+    if (error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory) {
+      return undefined;
+    }
     throw error;
   }
 }
