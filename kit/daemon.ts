@@ -513,20 +513,26 @@ export class Daemon implements AsyncDisposable {
         shutdownTimeoutMs: config.shutdownTimeoutMs,
         onError: config.onError,
       };
-      this.#api = listen("RPC API", "--port", () =>
-        serve(this.#apiRouter(walHandler!).handler, {
-          ...limits,
-          hostname: config.hostname,
-          port: config.port,
-          ...(config.token === undefined ? {} : { token: config.token }),
-          allowedOrigins: config.allowedOrigins,
-          openPaths: PAGE_PATHS,
-          maxBodyBytes: config.limits.maxBodyBytes ?? Infinity,
-        }));
+      this.#api = listen(
+        "RPC API",
+        "--port",
+        config.port,
+        () =>
+          serve(this.#apiRouter(walHandler!).handler, {
+            ...limits,
+            hostname: config.hostname,
+            port: config.port,
+            ...(config.token === undefined ? {} : { token: config.token }),
+            allowedOrigins: config.allowedOrigins,
+            openPaths: PAGE_PATHS,
+            maxBodyBytes: config.limits.maxBodyBytes ?? Infinity,
+          }),
+      );
       const gateway = createGatewayHandler(this.#kit);
       this.#gateway = listen(
         "gateway",
         "--gateway-port",
+        config.gatewayPort,
         () =>
           serve(this.#observe("gateway", (request) => gatewayRoute(request), gateway), {
             ...limits,
@@ -670,17 +676,14 @@ export class Daemon implements AsyncDisposable {
 }
 
 /** Binds one listener; a busy port is a {@linkcode DaemonError} that names the option. */
-function listen(what: string, flag: string, bind: () => HttpServer): HttpServer {
+function listen(what: string, flag: string, port: number, bind: () => HttpServer): HttpServer {
   try {
     return bind();
   } catch (error) {
     if (error instanceof Deno.errors.AddrInUse) {
-      const port = /:(\d+)/.exec(error.message)?.[1];
       throw new DaemonError(
         "port_in_use",
-        `Cannot start daemon: the ${what}'s port${
-          port === undefined ? "" : ` ${port}`
-        } is in use (pass ${flag} 0 for a free one)`,
+        `Cannot start daemon: the ${what}'s port ${port} is in use (pass ${flag} 0 for a free one)`,
         { cause: error },
       );
     }
