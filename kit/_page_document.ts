@@ -15,6 +15,7 @@ export const PAGE_HTML = `<!doctype html>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>ipfs-kit</title>
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="/page.css">
 <script type="module" src="/page.js"></script>
 </head>
@@ -73,6 +74,7 @@ export const PAGE_HTML = `<!doctype html>
 
 /** The style sheet at `/page.css`. */
 export const PAGE_CSS = `:root { color-scheme: light dark; font-family: system-ui, sans-serif; }
+[hidden] { display: none !important; }
 body { margin: 0 auto; max-width: 72rem; padding: 1rem; }
 header { display: flex; align-items: baseline; gap: 1rem; flex-wrap: wrap; }
 h1 { margin: 0; font-size: 1.5rem; }
@@ -83,7 +85,7 @@ h2 { font-size: 1.1rem; }
 #drop-zone.over, #drop-zone:focus { border-color: #36c; outline: none; background: #36c2; }
 progress { width: 100%; }
 ol, ul { padding-left: 1.25rem; }
-li { margin: 0.25rem 0; overflow-wrap: anywhere; }
+li, p { margin: 0.25rem 0; overflow-wrap: anywhere; }
 code, .cid { font-family: ui-monospace, monospace; font-size: 0.9em; }
 .help { font-size: 0.85em; opacity: 0.8; }
 .state-completed { color: #2a2; } .state-failed { color: #c33; } .state-cancelled { opacity: 0.6; }

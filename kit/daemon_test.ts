@@ -10,11 +10,10 @@
 import assert from "node:assert/strict";
 import { testEachStrategy } from "../runtime/testing.ts";
 import { sleep } from "../runtime/sleep.ts";
-import { ForwardingStore } from "../ipfs/forwarding_store.ts";
-import type { ContentStore, SwarmApi, SwarmPeer } from "../ipfs/content_store.ts";
 import { randomBytes } from "../tests/_bytes.ts";
 import { eventually } from "../tests/_async.ts";
 import { withTempDir } from "../tests/_files.ts";
+import { TwoPeers } from "../tests/_swarm.ts";
 import { Daemon, type DaemonExtension } from "./daemon.ts";
 import { DaemonError } from "./daemon_errors.ts";
 import { Kit } from "./kit.ts";
@@ -151,19 +150,6 @@ testEachStrategy(
     });
   },
 );
-
-/** A swarm with two peers: what a networked node answers (a test stand-in for the network). */
-class TwoPeers extends ForwardingStore {
-  override readonly swarm: SwarmApi;
-  constructor(below: ContentStore) {
-    super(below);
-    const peers: SwarmPeer[] = [
-      { peer: "12D3KooWPeerOne", addr: "/ip4/10.0.0.1/tcp/4001" },
-      { peer: "12D3KooWPeerTwo", addr: "/ip4/10.0.0.2/tcp/4001" },
-    ];
-    this.swarm = { ...below.swarm, peers: () => Promise.resolve(peers) };
-  }
-}
 
 testEachStrategy(
   "daemon: extensions mount routes, add metrics and features, close on stop; a networked kit is the network feature",
