@@ -3,15 +3,16 @@
  * one `deno bench` run, 64 MiB of random bytes.
  *
  * - Group `gateway-64MiB`, a GET of the whole file read to its end:
- *   `ipfs-kit gateway` (the gateway port of a `Daemon`: `createGatewayHandler`
- *   over the daemon's `Kit` with its default tiered cache, behind the kit's
- *   hardened HTTP layer, as `deno task start` serves it), `js-ipfs gateway` (the shared daemon's
+ *   `ipfs-kit gateway` (the gateway port of the kit's daemon, a `kit daemon`
+ *   process as `deno task start` runs it: `createGatewayHandler` over its
+ *   `Kit` with the default tiered cache, behind the hardened HTTP layer),
+ *   `js-ipfs gateway` (the shared daemon's
  *   gateway port: `Addresses.Gateway` in the repository config
  *   `tools/start_js_ipfs.sh` writes; asked with `accept-encoding: identity`,
  *   as it gzips on the fly otherwise) and `deno-file-server` (`Deno.serve`
  *   streaming the same bytes from a file: the local limit).
  * - Group `rpc-add-64MiB`, an add through `kubo-rpc-client` (the Kit's Kubo
- *   backend, `pin: false`): `ipfs-kit daemon` (the same `Daemon`'s API port:
+ *   backend, `pin: false`): `ipfs-kit daemon` (the same daemon's API port:
  *   `createRpcHandler` behind the HTTP layer) and `js-ipfs`. Every iteration adds other bytes
  *   (its number in the first bytes of every 256 KiB chunk).
  *
@@ -29,7 +30,7 @@
  */
 
 import { KuboBackend } from "../ipfs/kubo_backend.ts";
-import { Daemon } from "../kit/daemon.ts";
+import { startDaemonProcess } from "../tests/_daemon_process.ts";
 import { randomBytes } from "../tests/_bytes.ts";
 import { JsIpfsDaemon } from "../tests/_kubo_daemon.ts";
 
@@ -39,8 +40,8 @@ const CHUNK = 262_144;
 
 const bytes = randomBytes(SIZE);
 const dir = await Deno.makeTempDir({ prefix: "ipfs-kit-gateway-bench-" });
-const daemon = await Daemon.start({ repo: `${dir}/repo`, port: 0, gatewayPort: 0 });
-const { cid } = await daemon.kit.add(bytes);
+// The daemon as `deno task start` runs it: a process of its own, found through its api file.
+const daemon = await startDaemonProcess({ repo: `${dir}/repo` });
 await Deno.writeFile(`${dir}/file.bin`, bytes);
 
 const quiet = { hostname: "127.0.0.1", port: 0, onListen: () => {} };
@@ -52,10 +53,8 @@ const files = Deno.serve(quiet, async () => {
 });
 
 const jsIpfs = await findJsIpfs();
-const kitRpc = await KuboBackend.connect({
-  api: daemon.apiUrl,
-  timeoutMs: 300_000,
-});
+const kitRpc = await KuboBackend.connect({ api: daemon.url, timeoutMs: 300_000 });
+const { cid } = await kitRpc.add(bytes);
 const jsRpc = jsIpfs === undefined
   ? undefined
   : await KuboBackend.connect({ api: jsIpfs.api, timeoutMs: 300_000 });
@@ -65,7 +64,7 @@ addEventListener("unload", () => {
   void files.shutdown();
   void kitRpc.close();
   void jsRpc?.close();
-  void daemon.stop();
+  // The daemon process is killed by its fixture when this process ends.
   if (jsIpfs !== undefined) {
     new Deno.Command("bash", {
       args: [new URL("../tools/start_js_ipfs.sh", import.meta.url).pathname, "stop", jsIpfs.state],
@@ -92,7 +91,7 @@ Deno.bench({
   n: 8,
   warmup: 1,
   async fn() {
-    await download(`${daemon.gatewayUrl}/ipfs/${cid}`);
+    await download(`${daemon.gateway}/ipfs/${cid}`);
   },
 });
 
