@@ -41,6 +41,8 @@ export interface DaemonProcessOptions {
   args?: string[];
   /** More environment variables. */
   env?: Record<string, string>;
+  /** Its permission flags. Default `--allow-all`. */
+  permissions?: string[];
 }
 
 /**
@@ -57,7 +59,7 @@ export async function startDaemonProcess(
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
-      "--allow-all",
+      ...(options.permissions ?? ["--allow-all"]),
       CLI,
       "daemon",
       "--repo",

@@ -9,15 +9,30 @@
 
 import assert from "node:assert/strict";
 import { randomBytes } from "./_bytes.ts";
-import { kit, ok, oneLineError } from "./_cli.ts";
+import { kit, ok, oneLineError, ROOT } from "./_cli.ts";
 import { startDaemonProcess } from "./_daemon_process.ts";
 import { withTempDir } from "./_files.ts";
+
+/** The permissions of `deno task start`, read from deno.json (the test fails if the task changes shape). */
+async function startTaskPermissions(): Promise<string[]> {
+  const config = JSON.parse(await Deno.readTextFile(`${ROOT}/deno.json`));
+  const match = /^deno run ((?:--allow-[a-z]+ )+)kit\/cli\.ts daemon$/.exec(
+    config.tasks?.start ?? "",
+  );
+  assert.ok(match, `deno.json's start task runs kit/cli.ts daemon: ${config.tasks?.start}`);
+  return match[1].trim().split(" ");
+}
 
 Deno.test("daemon process: serves, writes api and gateway, the CLI goes through it, SIGTERM cleans up", async () => {
   await withTempDir(async (dir) => {
     const repo = `${dir}/repo`;
-    const daemon = await startDaemonProcess({ repo });
+    // With exactly the permissions of `deno task start`.
+    const daemon = await startDaemonProcess({ repo, permissions: await startTaskPermissions() });
     try {
+      // The page is built by `deno bundle` when first asked for: the task may run it.
+      const script = await fetch(`${daemon.url}/page.js`);
+      assert.equal(script.status, 200, await script.clone().text());
+      assert.match(await script.text(), /WebSocket/);
       assert.match(daemon.api, /^\/ip4\/127\.0\.0\.1\/tcp\/\d+$/);
       assert.match(daemon.gateway, /^http:\/\/127\.0\.0\.1:\d+$/);
       const printed = daemon.output();
