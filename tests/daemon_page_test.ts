@@ -11,7 +11,7 @@
 
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
-import type { Page } from "npm:playwright-core@1.65.2";
+import type { FileChooser, Page } from "npm:playwright-core@1.65.2";
 import { Daemon, type DaemonOptions } from "../kit/daemon.ts";
 import { ARTIFACTS, launchChromium, requireChromium } from "./_browser.ts";
 import { withTempDir } from "./_files.ts";
@@ -51,6 +51,9 @@ Deno.test({
     try {
       await withDaemon({}, async (daemon) => {
         const page = await browser.newPage();
+        // Listened for from the start: Chromium's file chooser is intercepted once this is on.
+        const chooser = Promise.withResolvers<FileChooser>();
+        page.on("filechooser", (opened) => chooser.resolve(opened));
         const errors: string[] = [];
         page.on("pageerror", (error) => errors.push(error.message));
         page.on("console", (message) => {
@@ -109,11 +112,8 @@ Deno.test({
           focused = await page.evaluate(() => document.activeElement?.id ?? "");
         }
         assert.equal(focused, "drop-zone");
-        const [chooser] = await Promise.all([
-          page.waitForEvent("filechooser"),
-          page.keyboard.press("Enter"),
-        ]);
-        await chooser.setFiles({
+        await page.keyboard.press("Enter");
+        await (await chooser.promise).setFiles({
           name: "typed.txt",
           mimeType: "text/plain",
           buffer: Buffer.from("chosen with the keyboard\n"),
