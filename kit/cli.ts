@@ -8,6 +8,12 @@
  * deno task kit --api http://127.0.0.1:5001 pin ls
  * ```
  *
+ * `kit daemon` (what `deno task start` runs) serves the node until Ctrl-C or
+ * SIGTERM: Kubo's RPC API, the WAL, `/metrics` and a web page on one port, a
+ * gateway on another. Any other command given a repository a daemon runs on
+ * goes through that daemon (its address is in `<repo>/api`; a token, when it
+ * has one, comes from `IPFS_KIT_API_TOKEN`); `init` says it cannot.
+ *
  * Run `deno task kit --help` for every command, and `<command> --help` for
  * its options. The repository defaults to the per-user data folder
  * (`$IPFS_KIT_REPO`, else `~/.local/share/ipfs-kit` on Linux, `~/Library/

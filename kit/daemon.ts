@@ -180,8 +180,11 @@ export interface DaemonOptions {
   shutdownTimeoutMs?: number;
   /** Limits of the two listeners (see `ServeOptions`); the defaults are the HTTP layer's. */
   limits?: {
+    /** Open connections per listener, WebSockets included. Default 1024. */
     maxConnections?: number;
+    /** How long a request's head may take to arrive, in ms. Default 10 000. */
     headersTimeoutMs?: number;
+    /** How long a connection may sit idle or a body read or write stall, in ms. Default 30 000. */
     idleTimeoutMs?: number;
     /** The largest request body on the API port. Default none (adds are streamed to disk). */
     maxBodyBytes?: number;
