@@ -3,15 +3,17 @@
  * one `deno bench` run, 64 MiB of random bytes.
  *
  * - Group `gateway-64MiB`, a GET of the whole file read to its end:
- *   `ipfs-kit gateway` (`createGatewayHandler` over a `Kit` with its default
- *   tiered cache, on `Deno.serve`), `js-ipfs gateway` (the shared daemon's
+ *   `ipfs-kit gateway` (the gateway port of the kit's daemon, a `kit daemon`
+ *   process as `deno task start` runs it: `createGatewayHandler` over its
+ *   `Kit` with the default tiered cache, behind the hardened HTTP layer),
+ *   `js-ipfs gateway` (the shared daemon's
  *   gateway port: `Addresses.Gateway` in the repository config
  *   `tools/start_js_ipfs.sh` writes; asked with `accept-encoding: identity`,
  *   as it gzips on the fly otherwise) and `deno-file-server` (`Deno.serve`
  *   streaming the same bytes from a file: the local limit).
  * - Group `rpc-add-64MiB`, an add through `kubo-rpc-client` (the Kit's Kubo
- *   backend, `pin: false`): `ipfs-kit daemon` (`createRpcHandler` over a
- *   `Kit`, on `Deno.serve`) and `js-ipfs`. Every iteration adds other bytes
+ *   backend, `pin: false`): `ipfs-kit daemon` (the same daemon's API port:
+ *   `createRpcHandler` behind the HTTP layer) and `js-ipfs`. Every iteration adds other bytes
  *   (its number in the first bytes of every 256 KiB chunk).
  *
  * The js-ipfs entries run on a js-ipfs daemon of this file's own, started
@@ -28,9 +30,7 @@
  */
 
 import { KuboBackend } from "../ipfs/kubo_backend.ts";
-import { createGatewayHandler } from "../kit/gateway.ts";
-import { Kit } from "../kit/kit.ts";
-import { createRpcHandler } from "../kit/rpc_api.ts";
+import { startDaemonProcess } from "../tests/_daemon_process.ts";
 import { randomBytes } from "../tests/_bytes.ts";
 import { JsIpfsDaemon } from "../tests/_kubo_daemon.ts";
 
@@ -40,13 +40,11 @@ const CHUNK = 262_144;
 
 const bytes = randomBytes(SIZE);
 const dir = await Deno.makeTempDir({ prefix: "ipfs-kit-gateway-bench-" });
-const kit = await Kit.open({ repo: `${dir}/repo` });
-const { cid } = await kit.add(bytes);
+// The daemon as `deno task start` runs it: a process of its own, found through its api file.
+const daemon = await startDaemonProcess({ repo: `${dir}/repo` });
 await Deno.writeFile(`${dir}/file.bin`, bytes);
 
 const quiet = { hostname: "127.0.0.1", port: 0, onListen: () => {} };
-const gateway = Deno.serve(quiet, createGatewayHandler(kit));
-const rpc = Deno.serve(quiet, createRpcHandler(kit));
 const files = Deno.serve(quiet, async () => {
   const file = await Deno.open(`${dir}/file.bin`);
   return new Response(file.readable, {
@@ -55,22 +53,18 @@ const files = Deno.serve(quiet, async () => {
 });
 
 const jsIpfs = await findJsIpfs();
-const kitRpc = await KuboBackend.connect({
-  api: `http://127.0.0.1:${rpc.addr.port}`,
-  timeoutMs: 300_000,
-});
+const kitRpc = await KuboBackend.connect({ api: daemon.url, timeoutMs: 300_000 });
+const { cid } = await kitRpc.add(bytes);
 const jsRpc = jsIpfs === undefined
   ? undefined
   : await KuboBackend.connect({ api: jsIpfs.api, timeoutMs: 300_000 });
 if (jsRpc !== undefined) await jsRpc.add(bytes, { pin: false });
 
 addEventListener("unload", () => {
-  void gateway.shutdown();
-  void rpc.shutdown();
   void files.shutdown();
   void kitRpc.close();
   void jsRpc?.close();
-  void kit.close();
+  // The daemon process is killed by its fixture when this process ends.
   if (jsIpfs !== undefined) {
     new Deno.Command("bash", {
       args: [new URL("../tools/start_js_ipfs.sh", import.meta.url).pathname, "stop", jsIpfs.state],
@@ -97,7 +91,7 @@ Deno.bench({
   n: 8,
   warmup: 1,
   async fn() {
-    await download(`http://127.0.0.1:${gateway.addr.port}/ipfs/${cid}`);
+    await download(`${daemon.gateway}/ipfs/${cid}`);
   },
 });
 

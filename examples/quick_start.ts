@@ -1,5 +1,5 @@
 /**
- * `deno task start`: a quick start on the embedded IPFS node, with no daemon
+ * `deno task quickstart`: a quick start on the embedded IPFS node, with no daemon
  * and no set-up.
  *
  * Opens a kit on the repository in the per-user data folder (the one
@@ -79,6 +79,7 @@ async function quickStart(): Promise<void> {
     ["deno task kit get <cid> -o <path>", "save it to disk"],
     ["deno task kit pin ls", "what gc keeps"],
     ["deno task kit --help", "every command; --api <url> for a daemon"],
+    ["deno task start", "run the daemon: RPC API, gateway, web page"],
   ];
   const width = Math.max(...next.map(([command]) => command.length));
   for (const [command, what] of next) console.log(`  ${command.padEnd(width)}  # ${what}`);

@@ -8,7 +8,10 @@
  * headers on one). A request with an `Origin` header (a browser's) is
  * refused unless the origin is the server's own or an allowed one, which
  * also gets CORS headers. A `public` policy serves anyone: for a read-only
- * server meant to face the world, such as the gateway.
+ * server meant to face the world, such as the gateway. `openPaths` names the
+ * few paths whose `GET` and `HEAD` need no token: a static web page that
+ * holds no secret and asks its user for the token (the peer, `Host` and
+ * `Origin` rules still apply to them).
  *
  * @module
  */
@@ -52,6 +55,12 @@ export interface AccessOptions {
   public?: boolean;
   /** The realm of `WWW-Authenticate` on a 401. Default `"ipfs-kit"`. */
   realm?: string;
+  /**
+   * Exact paths (`"/"`, `"/page.js"`) whose `GET` and `HEAD` requests need no
+   * token: static assets with no secret in them, such as a web page that asks
+   * for the token. At most 64. Default none.
+   */
+  openPaths?: readonly string[];
 }
 
 /** What the server passes on about a request's connection. */
@@ -202,6 +211,7 @@ export class AccessPolicy {
   readonly #anyOrigin: boolean;
   readonly #public: boolean;
   readonly #realm: string;
+  readonly #openPaths: ReadonlySet<string>;
 
   /**
    * Checks the options and builds the policy.
@@ -248,6 +258,14 @@ export class AccessPolicy {
     if (typeof realm !== "string" || !/^[\x20\x21\x23-\x7e]{1,64}$/.test(realm)) {
       throw new TypeError(`${what}: realm must be 1 to 64 visible ASCII characters, no quotes`);
     }
+    const openPaths = options.openPaths ?? [];
+    if (
+      !Array.isArray(openPaths) || openPaths.length > 64 ||
+      openPaths.some((path) => typeof path !== "string" || !/^\/[\x21-\x7e]{0,255}$/.test(path))
+    ) {
+      throw new TypeError(`${what}: openPaths must be at most 64 paths such as "/page.js"`);
+    }
+    this.#openPaths = new Set(openPaths);
     this.#digest = token === undefined ? undefined : sha256(token);
     this.#origins = origins;
     this.#anyOrigin = any;
@@ -319,7 +337,10 @@ export class AccessPolicy {
       }
       if (allowed && !own) corsOrigin = origin;
     }
-    if (this.#digest === undefined || request.method === "OPTIONS") {
+    if (
+      this.#digest === undefined || request.method === "OPTIONS" ||
+      (this.#openPaths.has(url.pathname) && (request.method === "GET" || request.method === "HEAD"))
+    ) {
       return { corsOrigin, authenticated: vouched };
     }
     let candidate = bearerToken(request.headers.get("authorization"));

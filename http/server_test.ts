@@ -302,6 +302,30 @@ testEachStrategy(
   },
 );
 
+testEachStrategy(
+  "openPaths: GET and HEAD of those paths need no token; the other rules hold",
+  async () => {
+    await using server = serve(hello, { token: TOKEN, openPaths: ["/", "/page.js"] });
+    const port = server.addr.port;
+    const ask = (line: string, headers = "") =>
+      rawRequest(port, `${line} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n${headers}\r\n`);
+    assert.equal((await ask("GET /")).status, 200);
+    const head = await fetch(`${server.url}/page.js`, { method: "HEAD" });
+    assert.equal(head.status, 200);
+    assert.equal((await ask("GET /page.js?x=1")).status, 200);
+    assert.equal((await ask("POST /", "content-length: 0\r\n")).status, 401);
+    assert.equal((await ask("GET /other")).status, 401);
+    assert.equal((await ask("GET /page.js/more")).status, 401);
+    const foreign = await ask("GET /", "Origin: https://evil.example\r\n");
+    assert.equal(foreign.status, 403);
+    assert.throws(() => serve(hello, { openPaths: ["no-slash"] }), TypeError);
+    assert.throws(
+      () => serve(hello, { openPaths: Array.from({ length: 65 }, (_, i) => `/${i}`) }),
+      TypeError,
+    );
+  },
+);
+
 testEachStrategy("handler errors: HttpError keeps its status, anything else is a 500", async () => {
   const errors: unknown[] = [];
   await using server = serve((request) => {

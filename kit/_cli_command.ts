@@ -33,6 +33,17 @@ export interface Command extends CommandSpec {
    * when `--force` is given. Default `"write"`.
    */
   repository?: "read" | "write" | "init";
-  /** Runs the command. */
-  run(context: CommandContext): Promise<void>;
+  /**
+   * Why the command cannot go through a daemon that runs on the repository
+   * (it then says so and stops); by default a command given a repository a
+   * daemon runs on goes through that daemon's RPC API.
+   */
+  local?: string;
+  /** Runs the command with an open kit. */
+  run?(context: CommandContext): Promise<void>;
+  /**
+   * Runs the command without a kit (it opens what it needs itself), instead
+   * of `run`; returns the exit status.
+   */
+  main?(values: OptionValues, signal: AbortSignal): Promise<number>;
 }

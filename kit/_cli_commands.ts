@@ -14,6 +14,7 @@ import type { OptionSpec } from "./_cli_args.ts";
 import { UsageError } from "./_cli_args.ts";
 import { formatBytes, ProgressBar } from "./_progress.ts";
 import { FILES_COMMANDS } from "./_cli_files_commands.ts";
+import { DAEMON_COMMAND } from "./_cli_daemon.ts";
 
 /** The program's name in help and messages. */
 export const PROGRAM = "kit";
@@ -499,6 +500,7 @@ const init: Command = {
     "as it is most likely the wrong path, unless --force is given.",
   ].join("\n"),
   repository: "init",
+  local: "the daemon has the repository open, so it exists already",
   minArgs: 0,
   maxArgs: 0,
   options: [
@@ -517,6 +519,7 @@ const init: Command = {
 /** Every command, in the order the help lists them. */
 export const COMMANDS: readonly Command[] = [
   init,
+  DAEMON_COMMAND,
   add,
   cat,
   get,

@@ -8,6 +8,12 @@
  * deno task kit --api http://127.0.0.1:5001 pin ls
  * ```
  *
+ * `kit daemon` (what `deno task start` runs) serves the node until Ctrl-C or
+ * SIGTERM: Kubo's RPC API, the WAL, `/metrics` and a web page on one port, a
+ * gateway on another. Any other command given a repository a daemon runs on
+ * goes through that daemon (its address is in `<repo>/api`; a token, when it
+ * has one, comes from `IPFS_KIT_API_TOKEN`); `init` says it cannot.
+ *
  * Run `deno task kit --help` for every command, and `<command> --help` for
  * its options. The repository defaults to the per-user data folder
  * (`$IPFS_KIT_REPO`, else `~/.local/share/ipfs-kit` on Linux, `~/Library/
@@ -29,12 +35,15 @@ import {
   commandLines,
   groupHelp,
   optionLines,
+  type OptionValues,
   parseCommandLine,
   UsageError,
 } from "./_cli_args.ts";
 import { type Command, COMMANDS, GLOBAL_OPTIONS, PROGRAM } from "./_cli_commands.ts";
 import { StdoutClosedError, stdoutOutput } from "./_cli_output.ts";
 import { quoteCidsAsGiven } from "./_cli_cids.ts";
+import { tokenFromEnv } from "./_cli_daemon.ts";
+import { findDaemon, removeDaemonFiles } from "./_daemon_files.ts";
 import { RepoPathError } from "../ipfs/errors.ts";
 
 /** Exit statuses of {@linkcode main}. */
@@ -86,16 +95,40 @@ export async function main(args: readonly string[]): Promise<number> {
     return EXIT.usage;
   }
 
+  if (command.main !== undefined) {
+    if (values.api !== undefined) {
+      return fail(new UsageError(`${command.name} runs the embedded node: leave out --api`));
+    }
+    return await runStandalone(command, values);
+  }
+
   let timeoutMs: number | undefined;
   const options: KitOptions = {};
+  /** Whether the command goes through a daemon that runs on the repository. */
+  let throughDaemon = false;
   try {
     if (values.timeout !== undefined) timeoutMs = parseDuration(values.timeout as string);
     if (values.repo !== undefined && values.api !== undefined) {
       throw new UsageError("--repo (the embedded node) and --api (a daemon) exclude each other");
     }
-    if (values.repo !== undefined) options.repo = values.repo as string;
     if (values.api !== undefined) options.api = values.api as string;
-    if (timeoutMs !== undefined) options.kubo = { timeoutMs };
+    else {
+      const repo = (values.repo as string | undefined) ?? Kit.defaultRepo();
+      const daemon = await findDaemon(repo);
+      if (daemon.state === "running") {
+        if (command.local !== undefined) {
+          throw new Error(
+            `Cannot ${command.name} while a daemon runs on ${repo} (its RPC API: ${daemon.api}): ` +
+              `${command.local}; stop the daemon first`,
+          );
+        }
+        options.api = daemon.api;
+        throughDaemon = true;
+        const token = tokenFromEnv();
+        options.kubo = token === undefined ? {} : { headers: { authorization: `Bearer ${token}` } };
+      } else if (values.repo !== undefined) options.repo = values.repo as string;
+    }
+    if (timeoutMs !== undefined) options.kubo = { ...options.kubo, timeoutMs };
   } catch (error) {
     return fail(error);
   }
@@ -116,8 +149,16 @@ export async function main(args: readonly string[]): Promise<number> {
         : command.repository === "init" && values.force === true
         ? "force"
         : "if-empty";
-      await using kit = await Kit.open({ ...options, create, signal: scope.signal });
-      await command.run({
+      await using kit = await Kit.open({
+        ...options,
+        ...(throughDaemon ? {} : { create }),
+        signal: scope.signal,
+      });
+      if (kit.backend === "embedded" && values.api === undefined) {
+        // This process holds the repository's lock: an api file there is a crashed daemon's.
+        await removeDaemonFiles(kit.location);
+      }
+      await command.run!({
         kit,
         args: parsed.args,
         values,
@@ -137,6 +178,28 @@ export async function main(args: readonly string[]): Promise<number> {
     return fail(error, parsed.args);
   } finally {
     Deno.removeSignalListener("SIGINT", onInterrupt);
+  }
+}
+
+/**
+ * Runs a command that opens what it needs (the daemon) until it ends or
+ * Ctrl-C or SIGTERM asks it to stop (gracefully: a second signal exits at
+ * once).
+ */
+async function runStandalone(command: Command, values: OptionValues): Promise<number> {
+  const stop = new AbortController();
+  const onSignal = () => {
+    if (stop.signal.aborted) Deno.exit(EXIT.interrupted);
+    stop.abort(new Error("interrupted"));
+  };
+  const signals: Deno.Signal[] = Deno.build.os === "windows" ? ["SIGINT"] : ["SIGINT", "SIGTERM"];
+  for (const name of signals) Deno.addSignalListener(name, onSignal);
+  try {
+    return await command.main!(values, stop.signal);
+  } catch (error) {
+    return fail(error);
+  } finally {
+    for (const name of signals) Deno.removeSignalListener(name, onSignal);
   }
 }
 

@@ -18,82 +18,11 @@ import { formatBytes, ProgressBar } from "./_progress.ts";
 import { randomBytes } from "../tests/_bytes.ts";
 import { withTempDir } from "../tests/_files.ts";
 import { withNode } from "../tests/_node.ts";
+import { CLI, kit, KIT_PERMISSIONS, ok, oneLineError, ROOT, runDeno } from "../tests/_cli.ts";
 
 const kubo = await requireService("kubo", probeKubo);
 
-/** The permissions `deno task kit` runs the CLI with: the tests use exactly these. */
-const KIT_PERMISSIONS = [
-  "--allow-read",
-  "--allow-write",
-  "--allow-env",
-  "--allow-net",
-  "--allow-sys",
-];
-const ROOT = new URL("..", import.meta.url).pathname;
-const CLI = new URL("./cli.ts", import.meta.url).pathname;
 const decoder = new TextDecoder();
-
-interface Run {
-  code: number;
-  stdout: Uint8Array;
-  text: string;
-  stderr: string;
-}
-
-interface RunOptions {
-  /** The repository (as `IPFS_KIT_REPO`); omit to pass none. */
-  repo?: string;
-  env?: Record<string, string>;
-  stdin?: Uint8Array;
-  cwd?: string;
-}
-
-/** Runs `deno run <permissions> kit/cli.ts ...args`. */
-function kit(args: string[], options: RunOptions = {}): Promise<Run> {
-  return runDeno(["run", ...KIT_PERMISSIONS, CLI, ...args], options);
-}
-
-async function runDeno(args: string[], options: RunOptions = {}): Promise<Run> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args,
-    cwd: options.cwd ?? ROOT,
-    env: {
-      NO_COLOR: "1",
-      IPFS_KIT_DEBUG: "",
-      ...(options.repo === undefined ? {} : { IPFS_KIT_REPO: options.repo }),
-      ...options.env,
-    },
-    stdin: options.stdin === undefined ? "null" : "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  if (options.stdin !== undefined) {
-    const writer = child.stdin.getWriter();
-    await writer.write(options.stdin);
-    await writer.close();
-  }
-  const output = await child.output();
-  return {
-    code: output.code,
-    stdout: output.stdout,
-    text: decoder.decode(output.stdout),
-    stderr: decoder.decode(output.stderr),
-  };
-}
-
-/** Asserts a run succeeded, showing its error output if not. */
-function ok(run: Run): Run {
-  assert.equal(run.code, 0, `exit ${run.code}: ${run.stderr}`);
-  return run;
-}
-
-/** Asserts a failure printed exactly one line, `error: ...`, and no stack. */
-function oneLineError(run: Run, code: number, pattern: RegExp): void {
-  assert.equal(run.code, code, `exit ${run.code}: ${run.stderr}`);
-  assert.match(run.stderr, /^error: [^\n]+\n$/);
-  assert.match(run.stderr, pattern);
-  assert.doesNotMatch(run.stderr, /\n\s+at /);
-}
 
 /** The `added <cid> <name>` lines of an add, as [cid, name] pairs. */
 function addedLines(text: string): Array<[string, string]> {
@@ -452,11 +381,11 @@ Deno.test("cli: deno.json's kit task runs the CLI from the caller's folder", asy
   });
 });
 
-Deno.test("quick start: deno task start adds, reads back and prints what to try next", async () => {
+Deno.test("quick start: deno task quickstart adds, reads back and prints what to try next", async () => {
   await withTempDir(async (dir) => {
     const env = { IPFS_KIT_REPO: `${dir}/repo` };
     const run = ok(
-      await runDeno(["task", "--config", `${ROOT}/deno.json`, "start"], { env, cwd: dir }),
+      await runDeno(["task", "--config", `${ROOT}/deno.json`, "quickstart"], { env, cwd: dir }),
     );
     const cid = /CID: (\S+)/.exec(run.text)?.[1];
     assert.ok(cid, run.text);
@@ -467,7 +396,7 @@ Deno.test("quick start: deno task start adds, reads back and prints what to try 
     assert.match(ok(await kit(["cat", cid], { env })).text, /^Hello from ipfs-kit!/);
     // --temp leaves nothing behind in the default repository.
     const temp = ok(
-      await runDeno(["task", "--config", `${ROOT}/deno.json`, "start", "--temp"], {
+      await runDeno(["task", "--config", `${ROOT}/deno.json`, "quickstart", "--temp"], {
         env: { IPFS_KIT_REPO: `${dir}/untouched` },
       }),
     );

@@ -6,6 +6,9 @@
  *   repository, no set-up) or a Kubo daemon (`api`), with the tiered cache
  *   of `@ipfs-kit/kit/cache` and any layers of your own stacked over it.
  * - The `kit` command line is `@ipfs-kit/kit/cli` (`deno task kit`).
+ * - {@linkcode Daemon}: the node as a service (`deno task start`): Kubo's RPC
+ *   API, the WAL API and feed, `/metrics` and a web page on one port, the
+ *   gateway on another, `<repo>/api` for clients to find it.
  *
  * @example
  * ```ts
@@ -23,6 +26,14 @@
 
 export { Kit, type KitBackend, type KitLayer, type KitOptions } from "./kit.ts";
 export { createGatewayHandler, type GatewayHandler, type GatewayOptions } from "./gateway.ts";
+export {
+  Daemon,
+  type DaemonExtension,
+  type DaemonExtensionContext,
+  type DaemonExtensionFactory,
+  type DaemonOptions,
+} from "./daemon.ts";
+export { DaemonError, type DaemonErrorReason } from "./daemon_errors.ts";
 export {
   createRpcHandler,
   type RpcHandler,

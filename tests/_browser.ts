@@ -1,6 +1,8 @@
 /**
- * Test fixtures for a real browser: Debian's Chromium, driven by
- * `npm:playwright-core`, inside a throwaway network namespace.
+ * Test fixtures for a real browser: Debian's Chromium (`apt-get install -y
+ * chromium`; `.ci/run` installs it), driven by `npm:playwright-core`, either
+ * in this process ({@linkcode requireChromium}, {@linkcode launchChromium}:
+ * pages served on loopback) or inside a throwaway network namespace (WebRTC).
  *
  * Chromium gathers no ICE candidates on loopback alone, so a browser test
  * runs a child script (Deno side, page server and Chromium together) in a
@@ -10,6 +12,9 @@
  *
  * @module
  */
+
+import { type Browser, chromium } from "npm:playwright-core@1.65.2";
+import { requireService, type ServiceStatus } from "./_services.ts";
 
 /** Where Chromium is: `IPFS_KIT_CHROMIUM`, else Debian's `/usr/bin/chromium`. */
 export function chromiumPath(): string {
@@ -129,4 +134,33 @@ export async function runInNetworkNamespace(
     );
   }
   return out;
+}
+
+/** Where test artifacts (screenshots) go: a folder git ignores. */
+export const ARTIFACTS = new URL("../test-artifacts/", import.meta.url).pathname;
+
+/** Finds Chromium: the executable must run and say its version. */
+export function requireChromium(): Promise<ServiceStatus> {
+  return requireService("chromium", async (path, signal) => {
+    const output = await new Deno.Command(path, {
+      args: ["--version"],
+      stdout: "piped",
+      stderr: "null",
+      signal,
+    }).output();
+    const version = new TextDecoder().decode(output.stdout);
+    if (!output.success || !/Chrom/.test(version)) {
+      throw new Error(`${path} --version failed: ${version.trim()}`);
+    }
+  }, {
+    env: "IPFS_KIT_CHROMIUM",
+    fallback: "/usr/bin/chromium",
+    hint: "as root: apt-get install -y chromium",
+    timeoutMs: 20_000,
+  });
+}
+
+/** Launches headless Chromium (`executable` from {@linkcode requireChromium}); close it when done. */
+export async function launchChromium(executable: string): Promise<Browser> {
+  return await chromium.launch({ executablePath: executable, args: [...CHROMIUM_FLAGS] });
 }

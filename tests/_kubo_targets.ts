@@ -1,7 +1,8 @@
 /**
  * The daemons the Kubo-backend suites run against: the Kubo-compatible
  * daemon at `IPFS_KIT_KUBO_API` (js-ipfs in CI, standing in for Kubo), and
- * the kit's own RPC handler over an embedded node (`_kit_rpc_server.ts`),
+ * the kit's own daemon, a real `kit daemon` process started on free ports
+ * (`_daemon_process.ts`) and reached through its repository's `api` file,
  * always available. Each suite registers its tests once per target, the
  * target's label in every test name.
  *
@@ -10,11 +11,11 @@
 
 import { probeKubo, requireService } from "./_services.ts";
 import { agentVersion } from "./_kubo_daemon.ts";
-import { type KitRpcServer, startKitRpcServer } from "./_kit_rpc_server.ts";
+import { type DaemonProcess, startDaemonProcess } from "./_daemon_process.ts";
 
 /** One daemon a suite runs against. */
 export interface KuboTarget {
-  /** For test names: `js-ipfs`, `kubo` or `ipfs-kit rpc`. */
+  /** For test names: `js-ipfs`, `kubo` or `ipfs-kit daemon`. */
   label: string;
   /** What it is. */
   kind: "js-ipfs" | "kubo" | "kit";
@@ -26,23 +27,23 @@ export interface KuboTarget {
   agent: string;
 }
 
-let kitServer: Promise<KitRpcServer> | undefined;
+let kitDaemon: Promise<DaemonProcess> | undefined;
 
-/** The kit's RPC server for this test process: started once, stopped when the process exits. */
-export function sharedKitRpcServer(): Promise<KitRpcServer> {
-  kitServer ??= startKitRpcServer();
-  return kitServer;
+/** The kit's daemon for this test process: started once, killed when the process exits. */
+export function sharedKitDaemon(): Promise<DaemonProcess> {
+  kitDaemon ??= startDaemonProcess();
+  return kitDaemon;
 }
 
 /**
  * The targets: the daemon at `IPFS_KIT_KUBO_API` (ignored when it is not
- * there), then the kit's RPC handler.
+ * there), then the kit's daemon.
  */
 export async function kuboTargets(): Promise<KuboTarget[]> {
   const daemon = await requireService("kubo", probeKubo);
   const agent = daemon.ignore ? "" : await agentVersion(daemon.url);
   const isJsIpfs = agent.startsWith("js-ipfs");
-  const kit = await sharedKitRpcServer();
+  const kit = await sharedKitDaemon();
   return [
     {
       label: isJsIpfs ? "js-ipfs" : "kubo",
@@ -52,7 +53,7 @@ export async function kuboTargets(): Promise<KuboTarget[]> {
       agent,
     },
     {
-      label: "ipfs-kit rpc",
+      label: "ipfs-kit daemon",
       kind: "kit",
       url: kit.url,
       ignore: false,

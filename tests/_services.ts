@@ -47,6 +47,10 @@ export interface RequireServiceOptions {
   env?: string;
   /** How long the probe may take, in ms. Default 5000. */
   timeoutMs?: number;
+  /** The value when the environment variable is unset (a program's usual path, say). */
+  fallback?: string;
+  /** What to do when it is missing, for the skip message. Default: how to start js-ipfs. */
+  hint?: string;
 }
 
 const statuses = new Map<string, Promise<ServiceStatus>>();
@@ -69,7 +73,7 @@ export function requireService(
   const key = `${name}\0${env}`;
   let status = statuses.get(key);
   if (status === undefined) {
-    status = find(name, env, probe, options.timeoutMs ?? 5000);
+    status = find(name, env, probe, options);
     statuses.set(key, status);
   }
   return status;
@@ -79,12 +83,14 @@ async function find(
   name: string,
   env: string,
   probe: ServiceProbe,
-  timeoutMs: number,
+  options: RequireServiceOptions,
 ): Promise<ServiceStatus> {
-  const url = Deno.env.get(env)?.replace(/\/+$/, "") ?? "";
+  const timeoutMs = options.timeoutMs ?? 5000;
+  const hint = options.hint ?? `start a daemon with: eval "$(tools/start_js_ipfs.sh)"`;
+  const url = Deno.env.get(env)?.replace(/\/+$/, "") || options.fallback || "";
   let reason: string | undefined;
   if (url === "") {
-    reason = `${env} is not set (start a daemon with: eval "$(tools/start_js_ipfs.sh)")`;
+    reason = `${env} is not set (${hint})`;
   } else {
     try {
       await probe(url, AbortSignal.timeout(timeoutMs));
@@ -94,7 +100,9 @@ async function find(
         : error instanceof Error
         ? error.message
         : String(error);
-      reason = `${env}=${url} does not answer: ${why}`;
+      reason = `${env}=${url} does not answer: ${why}${
+        options.hint === undefined ? "" : ` (${hint})`
+      }`;
     }
   }
   if (reason === undefined) return { url, ignore: false, reason };

@@ -33,7 +33,7 @@ import { TimeoutError } from "../runtime/errors.ts";
 import { InvalidInputError, NotFoundError } from "../ipfs/errors.ts";
 import { KuboBackend } from "../ipfs/kubo_backend.ts";
 import { recursivePins, withPrivateJsIpfs } from "./_kubo_daemon.ts";
-import { startKitRpcServer } from "./_kit_rpc_server.ts";
+import { startDaemonProcess } from "./_daemon_process.ts";
 import { type KuboTarget, kuboTargets } from "./_kubo_targets.ts";
 import { generated, randomBytes } from "./_bytes.ts";
 
@@ -58,7 +58,7 @@ function suite(target: KuboTarget): void {
       options,
     );
 
-  /** A backend on a daemon these tests may disturb: a private js-ipfs, a private kit server. */
+  /** A backend on a daemon these tests may disturb: a private js-ipfs, a private kit daemon. */
   async function withExclusiveDaemon(
     fn: (backend: KuboBackend) => Promise<void>,
   ): Promise<void> {
@@ -68,8 +68,8 @@ function suite(target: KuboTarget): void {
     };
     if (isJsIpfs) await withPrivateJsIpfs(run);
     else if (target.kind === "kit") {
-      await using server = await startKitRpcServer();
-      await run(server.url);
+      await using daemon = await startDaemonProcess();
+      await run(daemon.url);
     } else await run(kubo.url);
   }
 
