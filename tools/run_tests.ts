@@ -29,7 +29,8 @@ const ISOLATED = await isolatedModules();
 // the daemon's page driven in a browser) are type-checked and run in a pass
 // of their own: in one program with the rest, the DOM's types would replace
 // Deno's (Deno's `WebSocket` takes headers, the DOM's does not).
-const DOM = await domTestModules();
+const DOM_MODULES = await domModules();
+const DOM = DOM_MODULES.filter((module) => module.endsWith("_test.ts"));
 
 const common = ["test", "--allow-all", "--sanitize-ops", "--sanitize-resources"];
 // Markdown whose code blocks are tests: deno test reads them only when named.
@@ -39,10 +40,10 @@ const passes = Deno.args.length > 0 ? passesFor(Deno.args) : [
     ...common,
     "--parallel",
     "--doc",
-    `--ignore=${[...SERIAL, ...ISOLATED, ...DOM].join(",")}`,
-    ".",
-    ...DOCS,
+    // No path: a path given here would make deno test check and run what --ignore names.
+    `--ignore=${[...SERIAL, ...ISOLATED, ...DOM_MODULES].join(",")}`,
   ],
+  [...common, "--doc", ...DOCS],
   [...common, ...SERIAL],
   ...(DOM.length > 0 ? [[...common, ...DOM]] : []),
   // Type-checked together once (no isolate runs), then run one process each.
@@ -125,6 +126,7 @@ function passesFor(args: readonly string[]): string[][] {
     });
   const isolated = ISOLATED.filter(named);
   const dom = DOM.filter(named);
+  const domSources = DOM_MODULES.filter((module) => !module.endsWith("_test.ts"));
   const rest = paths.filter((path) => {
     const clean = path.replace(/^\.\//, "");
     return !isolated.includes(clean) && !dom.includes(clean);
@@ -135,9 +137,7 @@ function passesFor(args: readonly string[]): string[][] {
         ...common,
         "--parallel",
         "--doc",
-        ...(isolated.length + dom.length > 0
-          ? [`--ignore=${[...isolated, ...dom].join(",")}`]
-          : []),
+        `--ignore=${[...isolated, ...dom, ...domSources].join(",")}`,
         ...flags,
         ...rest,
       ]]
@@ -169,12 +169,16 @@ async function isolatedModules(): Promise<string[]> {
   return found.sort();
 }
 
-/** The test modules that reference the DOM's types. */
-async function domTestModules(): Promise<string[]> {
+/**
+ * The modules that reference the DOM's types: the daemon's page (browser
+ * code; with `--doc`, deno test would type-check it with everything else)
+ * and the tests that drive it.
+ */
+async function domModules(): Promise<string[]> {
   const found: string[] = [];
   for (const dir of ["tests", "kit"]) {
     for await (const entry of Deno.readDir(dir)) {
-      if (!entry.isFile || !entry.name.endsWith("_test.ts")) continue;
+      if (!entry.isFile || !entry.name.endsWith(".ts")) continue;
       const path = `${dir}/${entry.name}`;
       if (/^\/\/\/ <reference lib="dom" \/>/m.test(await Deno.readTextFile(path))) found.push(path);
     }
