@@ -17,7 +17,7 @@ export const FLOORS: readonly (readonly string[])[] = [
   ["runtime", "lint"],
   ["http"],
   ["ipfs"],
-  ["cache", "wal"],
+  ["cache", "wal", "net"],
   ["webrtc"],
   ["kit"],
 ];

@@ -1,0 +1,12 @@
+/**
+ * The network: the embedded node as a peer of the IPFS network (libp2p,
+ * bitswap, the DHT, gossipsub, IPNS) and authenticated peer discovery over
+ * WebSocket.
+ *
+ * Nothing here starts on its own: a node is offline until it is given a
+ * network, so one-shot commands never open a socket.
+ *
+ * @module
+ */
+
+export {};
