@@ -122,6 +122,14 @@ export interface DaemonExtensionContext {
   readonly wal: WriteAheadLog;
   /** Aborts when the daemon stops. */
   readonly signal: AbortSignal;
+  /**
+   * The API port's token, if it has one: a route that checks access again
+   * (a WebSocket route of its own, such as signaling) checks it with the
+   * same rules.
+   */
+  readonly token?: string;
+  /** The browser origins the API port allows besides its own page. */
+  readonly allowedOrigins: readonly string[];
 }
 
 /**
@@ -498,6 +506,8 @@ export class Daemon implements AsyncDisposable {
           kit: this.#kit,
           wal: this.#wal,
           signal: this.#group.signal,
+          ...(config.token === undefined ? {} : { token: config.token }),
+          allowedOrigins: config.allowedOrigins,
         });
         checkExtension(extension, this.#extensions);
         this.#extensions.push(extension);
