@@ -60,12 +60,13 @@ import {
   type StreamingTotals,
 } from "../webrtc/streaming_manager.ts";
 import type { DaemonExtension, DaemonExtensionFactory } from "./daemon.ts";
+import { SIGNALING_PATH } from "./_webrtc_paths.ts";
 
 /** The extension's name: the daemon's feature (`/daemon/info`) and its page panel's. */
 export const WEBRTC_FEATURE = "webrtc";
 
 /** Where the daemon's API port answers WebRTC signaling (a WebSocket upgrade). */
-export const WEBRTC_SIGNALING_PATH = "/api/v0/webrtc/signaling";
+export const WEBRTC_SIGNALING_PATH: string = SIGNALING_PATH;
 
 /** Options for {@linkcode webrtcExtension}: the streaming manager's (limits, ICE settings, who offers). */
 export interface WebRtcExtensionOptions extends StreamingManagerOptions {
