@@ -39,6 +39,8 @@ export function mountWebRtc(context: PageContext): void {
   const result = byId("webrtc-result");
   let running: AbortController | undefined;
   let objectUrl: string | undefined;
+  /** The names the recent adds gave their CIDs, for the download's name. */
+  const names = new Map<string, string>();
 
   const refreshChoices = async () => {
     try {
@@ -52,6 +54,7 @@ export function mountWebRtc(context: PageContext): void {
       for (const entry of entries) {
         if (entry.kind !== "add" || seen.has(entry.cid)) continue;
         seen.add(entry.cid);
+        if (entry.name !== "" && names.size < 1000) names.set(entry.cid, entry.name);
         options.push(
           el("option", { value: entry.cid }, entry.name === "" ? entry.cid : entry.name),
         );
@@ -113,7 +116,7 @@ export function mountWebRtc(context: PageContext): void {
       const blob = new Blob(chunks);
       const digest = hex(await crypto.subtle.digest("SHA-256", await blob.arrayBuffer()));
       objectUrl = URL.createObjectURL(blob);
-      const name = below.at(-1) ?? cid;
+      const name = below.at(-1) ?? names.get(cid) ?? cid;
       result.dataset.sha256 = digest;
       show(
         status,
