@@ -62,10 +62,32 @@ import {
 import type { DaemonExtension, DaemonExtensionFactory } from "./daemon.ts";
 import { SIGNALING_PATH } from "./_webrtc_paths.ts";
 
-/** The extension's name: the daemon's feature (`/daemon/info`) and its page panel's. */
+/**
+ * The extension's name: the daemon's feature (`/daemon/info`) and its page panel's.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { WEBRTC_FEATURE } from "@ipfs-kit/kit/kit";
+ *
+ * assert.equal(WEBRTC_FEATURE, "webrtc");
+ * ```
+ */
 export const WEBRTC_FEATURE = "webrtc";
 
-/** Where the daemon's API port answers WebRTC signaling (a WebSocket upgrade). */
+/**
+ * Where the daemon's API port answers WebRTC signaling (a WebSocket upgrade):
+ * the URL for `connectWebRtc` or the browser receiver is the API's, `ws:`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { WEBRTC_SIGNALING_PATH } from "@ipfs-kit/kit/kit";
+ *
+ * const url = `${"http://127.0.0.1:5001".replace(/^http/, "ws")}${WEBRTC_SIGNALING_PATH}`;
+ * assert.equal(url, "ws://127.0.0.1:5001/api/v0/webrtc/signaling");
+ * ```
+ */
 export const WEBRTC_SIGNALING_PATH: string = SIGNALING_PATH;
 
 /** Options for {@linkcode webrtcExtension}: the streaming manager's (limits, ICE settings, who offers). */
