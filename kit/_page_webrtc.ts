@@ -6,7 +6,8 @@
  * browser receiver (`webrtc/browser_receiver.ts`), which checks every block
  * against its CID before it hands out a byte. The panel shows the progress,
  * the blocks verified and the throughput, then offers the bytes (a download
- * link, and a preview of text or an image) with their SHA-256. A stream can
+ * link, and a preview of text or an image) with their SHA-256; a file over
+ * 512 MiB is streamed and verified but not kept. A stream can
  * be cancelled; everything works from the keyboard (the form, its buttons).
  *
  * @module
@@ -24,6 +25,8 @@ interface Stat {
 }
 
 const PREVIEW_BYTES = 4096;
+/** The largest file the page keeps to offer (a larger one is streamed and verified, not kept). */
+const KEEP_BYTES = 512 * 1024 * 1024;
 const RECENT_CHOICES = 20;
 
 /** Wires the WebRTC panel. */
@@ -95,6 +98,7 @@ export function mountWebRtc(context: PageContext): void {
       const connected = receiver.stats();
       show(status, `Connected in ${Math.round(connected.connectMs ?? 0)} ms; streaming...`);
       const started = performance.now();
+      const keep = stat.Size <= KEEP_BYTES;
       const chunks: Uint8Array<ArrayBuffer>[] = [];
       let received = 0;
       const reader = receiver.open(cid, {
@@ -104,7 +108,7 @@ export function mountWebRtc(context: PageContext): void {
       for (;;) {
         const { done, value } = await reader.read();
         if (done) break;
-        chunks.push(value as Uint8Array<ArrayBuffer>);
+        if (keep) chunks.push(value as Uint8Array<ArrayBuffer>);
         received += value.length;
         progress.value = stat.Size === 0 ? 1 : received / stat.Size;
         renderFigures(figures, receiver.stats(), received, stat.Size, performance.now() - started);
@@ -113,17 +117,21 @@ export function mountWebRtc(context: PageContext): void {
       const stats = receiver.stats();
       renderFigures(figures, stats, received, stat.Size, seconds * 1000);
       progress.value = 1;
-      const blob = new Blob(chunks);
-      const digest = hex(await crypto.subtle.digest("SHA-256", await blob.arrayBuffer()));
-      objectUrl = URL.createObjectURL(blob);
-      const name = below.at(-1) ?? names.get(cid) ?? cid;
-      result.dataset.sha256 = digest;
       show(
         status,
         el("span", { class: "verified" }, "Verified"),
         `: ${formatBytes(received)} in ${stats.blocksVerified} blocks, every block checked ` +
           `against its CID (${stats.blocksRefused} refused)`,
       );
+      if (!keep) {
+        show(result, `Not kept: over ${formatBytes(KEEP_BYTES)}; open it through the gateway.`);
+        return;
+      }
+      const blob = new Blob(chunks);
+      const digest = hex(await crypto.subtle.digest("SHA-256", await blob.arrayBuffer()));
+      objectUrl = URL.createObjectURL(blob);
+      const name = below.at(-1) ?? names.get(cid) ?? cid;
+      result.dataset.sha256 = digest;
       show(
         result,
         el("p", {}, "SHA-256 ", el("code", { class: "sha256" }, digest)),

@@ -61,6 +61,7 @@ await withTempDir(async (repo) => {
     await page.keyboard.type(cid);
     await page.keyboard.press("Enter");
     await page.waitForSelector("#webrtc-status .verified", { timeout: 60_000 });
+    await page.waitForSelector("#webrtc-result a.download");
     const figure = async (name: string) =>
       await page.textContent(`#webrtc-stats dd[data-figure="${name}"]`) ?? "";
     const shown = {

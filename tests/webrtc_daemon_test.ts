@@ -1,8 +1,9 @@
 // The daemon serves its kit over WebRTC: a Deno peer connects through the
 // signaling route mounted on the API port (with the daemon's token), streams
 // a file and a range of it, verified block by block, and /metrics counts the
-// streams and bytes, after the connection closed too. Without the token,
-// the route refuses the peer. (A module of its own process: it loads
+// streams and bytes, after the connections closed too. Without the token,
+// the route refuses the peer; the token in the query (as browsers send it)
+// is taken. (A module of its own process: it loads
 // node-datachannel; see tools/run_tests.ts.)
 
 import assert from "node:assert/strict";
@@ -10,7 +11,7 @@ import { Daemon } from "../kit/daemon.ts";
 import { WEBRTC_SIGNALING_PATH, webrtcExtension } from "../kit/webrtc_extension.ts";
 import { testEachStrategy } from "../runtime/testing.ts";
 import { connectWebRtc, SignalingError } from "../webrtc/mod.ts";
-import { rejection } from "./_async.ts";
+import { eventually, rejection } from "./_async.ts";
 import { readAll, seededBytes } from "./_bytes.ts";
 import { withTempDir } from "./_files.ts";
 import { sha256Hex } from "./_webrtc.ts";
@@ -63,10 +64,26 @@ testEachStrategy(
         assert.equal(stats.blocksVerified, 9);
       }
 
+      // The token as a browser's WebSocket sends it: in the query.
+      {
+        await using connection = await connectWebRtc(`${url}?token=${TOKEN}`, {
+          bindAddress: "127.0.0.1",
+        });
+        const head = await readAll(connection.open(cid, { length: 100 }));
+        assert.deepEqual(head, data.subarray(0, 100));
+      }
+
+      // The daemon's side ends once it hears the peers closed; what they did stays counted.
+      await eventually(
+        () => sample(daemon.metrics(), "ipfs_kit_webrtc_connections") === 0,
+        "the daemon's connections ended",
+        { limitMs: 10_000 },
+      );
       const metrics = daemon.metrics();
-      assert.equal(sample(metrics, 'ipfs_kit_webrtc_connections_total{outcome="opened"}'), 1);
-      assert.equal(sample(metrics, 'ipfs_kit_webrtc_streams_total{outcome="opened"}'), 2);
-      assert.equal(sample(metrics, 'ipfs_kit_webrtc_blocks_total{direction="sent"}'), 9);
+      assert.equal(sample(metrics, 'ipfs_kit_webrtc_connections_total{outcome="opened"}'), 2);
+      assert.equal(sample(metrics, 'ipfs_kit_webrtc_streams_total{outcome="opened"}'), 3);
+      // 9 blocks for the first connection, the root and the first leaf for the second.
+      assert.equal(sample(metrics, 'ipfs_kit_webrtc_blocks_total{direction="sent"}'), 11);
       assert.ok(sample(metrics, 'ipfs_kit_webrtc_bytes_total{direction="sent"}') > data.length);
       assert.equal(sample(metrics, "ipfs_kit_webrtc_verification_failures_total"), 0);
       const scraped = await fetch(`${daemon.apiUrl}/metrics`, {
