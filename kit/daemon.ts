@@ -57,7 +57,9 @@
  * - Servers of their own on the API port (peer discovery, WebRTC
  *   signaling): an {@linkcode DaemonExtensionFactory} in `extensions`; its
  *   routes are mounted, its metrics appended to `/metrics`, its name listed
- *   in the features, so a page panel marked with that name shows.
+ *   in the features, so a page panel marked with that name shows. WebRTC is
+ *   one: `webrtcExtension()` (`kit/webrtc_extension.ts`), which `kit daemon`
+ *   mounts unless given `--no-webrtc`.
  *
  * @example
  * ```ts

@@ -1,7 +1,8 @@
 // The daemon page's WebRTC test child, run inside a network namespace of its
 // own (tests/_browser.ts; Chromium gathers no ICE candidates on loopback
-// alone): a daemon with its WebRTC extension (every interface: Chromium is on
-// the namespace's veth addresses), headless Chromium on its page. A file is
+// alone): a daemon with a token and its WebRTC extension (every interface:
+// Chromium is on the namespace's veth addresses), headless Chromium on its
+// page (the token given in the URL's fragment). A file is
 // added through the page, then streamed over WebRTC in the page's panel,
 // typed with the keyboard; the panel's figures, its SHA-256 and the bytes
 // of its download link are printed as one JSON line for the test to compare
@@ -20,6 +21,8 @@ import { withTempDir } from "./_files.ts";
 /** 1.1 MiB of text: five leaves of the default chunker and a root, and a text preview. */
 const TEXT = Array.from({ length: 60_000 }, (_, i) => `streamed line ${i}\n`).join("");
 
+const TOKEN = "page-webrtc-token-0123456789";
+
 function sha256(bytes: Uint8Array): string {
   return createHash("sha256").update(bytes).digest("hex");
 }
@@ -29,6 +32,8 @@ await withTempDir(async (repo) => {
     repo,
     port: 0,
     gatewayPort: 0,
+    // With a token: the page passes it to the signaling route as a browser can (`?token=`).
+    token: TOKEN,
     extensions: [webrtcExtension()],
   });
   const browser = await chromium.launch({
@@ -42,7 +47,7 @@ await withTempDir(async (repo) => {
     page.on("console", (message) => {
       if (message.type() === "error") errors.push(message.text());
     });
-    await page.goto(`${daemon.apiUrl}/`);
+    await page.goto(`${daemon.apiUrl}/#token=${TOKEN}`);
     await page.waitForSelector("#webrtc:not([hidden])");
 
     // Added through the page (its file chooser's input).

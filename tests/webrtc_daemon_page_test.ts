@@ -1,6 +1,7 @@
 // The daemon's page streams over WebRTC in a real browser: a file added
 // through the page is streamed from the daemon in the page's WebRTC panel
-// (the CID typed with the keyboard), every block verified, and what the
+// (the CID typed with the keyboard; the daemon has a token, which the page
+// hands the signaling route), every block verified, and what the
 // panel offers (its SHA-256, its download) equals the file. Headless
 // Chromium and the daemon run in a child inside a network namespace of its
 // own (see tests/_browser.ts); the child keeps a screenshot in
