@@ -13,7 +13,12 @@
  * @module
  */
 
-import { connectBrowserReceiver, VerificationError } from "../webrtc/browser_receiver.ts";
+import {
+  type BrowserReceiver,
+  type BrowserReceiverStats,
+  connectBrowserReceiver,
+  VerificationError,
+} from "../webrtc/browser_receiver.ts";
 import { type PageContext, UnauthorizedError } from "./_page_client.ts";
 import { byId, el, formatBytes, messageOf, show } from "./_page_dom.ts";
 import { SIGNALING_PATH } from "./_webrtc_paths.ts";
@@ -86,7 +91,7 @@ export function mountWebRtc(context: PageContext): void {
     if (objectUrl !== undefined) URL.revokeObjectURL(objectUrl);
     objectUrl = undefined;
     show(status, "Looking up its size...");
-    let receiver: Awaited<ReturnType<typeof connectBrowserReceiver>> | undefined;
+    let receiver: BrowserReceiver | undefined;
     try {
       const stat = await context.client.rpc<Stat>("files/stat", { arg: `/ipfs/${clean}` });
       if (stat.Type !== "file") throw new Error(`Cannot stream a ${stat.Type}: give a file's path`);
@@ -177,7 +182,7 @@ export function mountWebRtc(context: PageContext): void {
 /** The stream's figures: bytes, blocks verified and refused, throughput, connect time. */
 function renderFigures(
   list: HTMLElement,
-  stats: ReturnType<Awaited<ReturnType<typeof connectBrowserReceiver>>["stats"]>,
+  stats: BrowserReceiverStats,
   received: number,
   size: number,
   elapsedMs: number,
