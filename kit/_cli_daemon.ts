@@ -10,6 +10,7 @@
 
 import { Kit } from "./kit.ts";
 import { Daemon, type DaemonOptions } from "./daemon.ts";
+import { WEBRTC_SIGNALING_PATH, webrtcExtension } from "./webrtc_extension.ts";
 import { type OptionValues, UsageError } from "./_cli_args.ts";
 import type { Command } from "./_cli_command.ts";
 
@@ -32,10 +33,11 @@ const encoder = new TextEncoder();
 export const DAEMON_COMMAND: Command = {
   name: "daemon",
   args: "",
-  summary: "Run the node: the RPC API, the gateway, the WAL and a web page (until Ctrl-C)",
+  summary: "Run the node: the RPC API, the gateway, the WAL, WebRTC and a web page (until Ctrl-C)",
   details: [
-    "Serves Kubo's RPC API, the WAL API and feed, /metrics and a web page on the API port,",
-    "and a read-only gateway on its own port. Writes the RPC API's address to <repo>/api and",
+    "Serves Kubo's RPC API, the WAL API and feed, WebRTC signaling (verified content streams",
+    `to browsers and Deno peers, at ${WEBRTC_SIGNALING_PATH}), /metrics and a web page on`,
+    "the API port, and a read-only gateway on its own port. Writes the RPC API's address to <repo>/api and",
     "the gateway's URL to <repo>/gateway while it runs; other kit commands given the same",
     "repository go through it. Loopback only unless IPFS_KIT_API_TOKEN holds a token (16 to",
     "1024 visible ASCII characters), which every request to the API port must then carry.",
@@ -74,6 +76,11 @@ export const DAEMON_COMMAND: Command = {
       value: "<origins>",
       help: "browser origins allowed to call the API (comma-separated; default none)",
     },
+    {
+      name: "no-webrtc",
+      kind: "boolean",
+      help: "serve no WebRTC signaling (no node-datachannel, no --allow-ffi needed)",
+    },
   ],
   main: runDaemon,
 };
@@ -95,6 +102,7 @@ async function runDaemon(values: OptionValues, signal: AbortSignal): Promise<num
   }
   const token = tokenFromEnv();
   if (token !== undefined) options.token = token;
+  if (values["no-webrtc"] !== true) options.extensions = [webrtcExtension()];
 
   const daemon = await Daemon.start(options);
   const api = daemon.apiUrl;
@@ -106,6 +114,9 @@ async function runDaemon(values: OptionValues, signal: AbortSignal): Promise<num
     `RPC API:    ${api}/api/v0/  (${daemon.apiMultiaddr}, in ${daemon.repo}/api)`,
     `WAL API:    ${api}/api/v0/wal/  (live feed: ${api.replace(/^http/, "ws")}/api/v0/wal/feed)`,
     `Metrics:    ${api}/metrics`,
+    ...(daemon.features.includes("webrtc")
+      ? [`WebRTC:     ${api.replace(/^http/, "ws")}${WEBRTC_SIGNALING_PATH}  (signaling)`]
+      : []),
     `Gateway:    ${daemon.gatewayUrl}/ipfs/<cid>  (in ${daemon.repo}/gateway)`,
     `Web page:   open ${api}/ in a browser${token === undefined ? "" : " (it asks for the token)"}`,
     `Features:   ${

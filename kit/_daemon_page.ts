@@ -42,8 +42,9 @@ export class PageAssets {
       "script-src 'self'",
       "style-src 'self'",
       `connect-src 'self' ${ws} ${gateway}`,
-      `img-src 'self' data: ${gateway}`,
-      `media-src ${gateway}`,
+      // blob: the WebRTC panel's preview of the bytes it streamed and verified.
+      `img-src 'self' data: blob: ${gateway}`,
+      `media-src blob: ${gateway}`,
       "frame-ancestors 'none'",
       "base-uri 'none'",
       "form-action 'none'",

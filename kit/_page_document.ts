@@ -3,7 +3,7 @@
  * they are (`/` and `/page.css`); the script (`/page.js`) is the bundle of
  * `_page_main.ts`. Panels marked `data-feature` stay hidden unless the
  * daemon lists that feature in `/daemon/info` (`network`: the node has
- * peers; an extension's name for its own panel).
+ * peers; an extension's name for its own panel, such as `webrtc`).
  *
  * @module
  */
@@ -67,6 +67,21 @@ export const PAGE_HTML = `<!doctype html>
     <p id="peers-status" role="status"></p>
     <ul id="peers-list"></ul>
   </section>
+  <section id="webrtc" data-feature="webrtc" aria-labelledby="webrtc-title" hidden>
+    <h2 id="webrtc-title">Stream over WebRTC</h2>
+    <form id="webrtc-form">
+      <label for="webrtc-cid">CID or path (or a recent add)</label>
+      <input id="webrtc-cid" list="webrtc-recent" required spellcheck="false" autocomplete="off" placeholder="bafy.../dir/file">
+      <datalist id="webrtc-recent"></datalist>
+      <button id="webrtc-start" type="submit">Stream</button>
+      <button id="webrtc-cancel" type="button" hidden>Cancel</button>
+    </form>
+    <p class="help">Streamed from the daemon over a WebRTC data channel; this page checks every block against its CID before it keeps a byte.</p>
+    <progress id="webrtc-progress" max="1" value="0" hidden></progress>
+    <p id="webrtc-status" role="status" aria-live="polite"></p>
+    <dl id="webrtc-stats"></dl>
+    <div id="webrtc-result"></div>
+  </section>
 </main>
 </body>
 </html>
@@ -92,5 +107,8 @@ code, .cid { font-family: ui-monospace, monospace; font-size: 0.9em; }
 .error { color: #c33; }
 pre { white-space: pre-wrap; max-height: 16rem; overflow: auto; background: #8881; padding: 0.5rem; }
 img.preview { max-width: 100%; max-height: 16rem; }
+#webrtc-stats { display: grid; grid-template-columns: max-content 1fr; gap: 0.1rem 0.75rem; margin: 0.5rem 0; }
+#webrtc-stats dd { margin: 0; }
+.verified { color: #2a2; font-weight: bold; }
 :focus-visible { outline: 2px solid #36c; outline-offset: 2px; }
 `;

@@ -2,7 +2,7 @@
 /**
  * The daemon's web page, in the browser: asks the daemon about itself
  * (`/daemon/info`), for its token when it has one, then wires the panels
- * (Add, Recent, Browse, WAL) and those of the features the daemon serves
+ * (Add, Recent, Browse, WAL) and those of the features (Peers, WebRTC) the daemon serves
  * (a section marked `data-feature="<name>"` shows only when the daemon
  * lists that feature). Bundled by `deno bundle --platform browser` when the
  * daemon first serves `/page.js`.
@@ -17,10 +17,12 @@ import { byId, messageOf, show } from "./_page_dom.ts";
 import { mountFeed } from "./_page_feed.ts";
 import { mountPeers } from "./_page_peers.ts";
 import { mountRecent } from "./_page_recent.ts";
+import { mountWebRtc } from "./_page_webrtc.ts";
 
 /** The panels of features the daemon may serve, by feature name. */
 const FEATURE_PANELS: Record<string, (context: PageContext) => void> = {
   network: mountPeers,
+  webrtc: mountWebRtc,
 };
 
 async function start(client: ApiClient): Promise<void> {

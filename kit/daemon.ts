@@ -57,7 +57,9 @@
  * - Servers of their own on the API port (peer discovery, WebRTC
  *   signaling): an {@linkcode DaemonExtensionFactory} in `extensions`; its
  *   routes are mounted, its metrics appended to `/metrics`, its name listed
- *   in the features, so a page panel marked with that name shows.
+ *   in the features, so a page panel marked with that name shows. WebRTC is
+ *   one: `webrtcExtension()` (`kit/webrtc_extension.ts`), which `kit daemon`
+ *   mounts unless given `--no-webrtc`.
  *
  * @example
  * ```ts
@@ -122,6 +124,14 @@ export interface DaemonExtensionContext {
   readonly wal: WriteAheadLog;
   /** Aborts when the daemon stops. */
   readonly signal: AbortSignal;
+  /**
+   * The API port's token, if it has one: a route that checks access again
+   * (a WebSocket route of its own, such as signaling) checks it with the
+   * same rules.
+   */
+  readonly token?: string;
+  /** The browser origins the API port allows besides its own page. */
+  readonly allowedOrigins: readonly string[];
 }
 
 /**
@@ -498,6 +508,8 @@ export class Daemon implements AsyncDisposable {
           kit: this.#kit,
           wal: this.#wal,
           signal: this.#group.signal,
+          ...(config.token === undefined ? {} : { token: config.token }),
+          allowedOrigins: config.allowedOrigins,
         });
         checkExtension(extension, this.#extensions);
         this.#extensions.push(extension);

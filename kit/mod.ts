@@ -8,7 +8,9 @@
  * - The `kit` command line is `@ipfs-kit/kit/cli` (`deno task kit`).
  * - {@linkcode Daemon}: the node as a service (`deno task start`): Kubo's RPC
  *   API, the WAL API and feed, `/metrics` and a web page on one port, the
- *   gateway on another, `<repo>/api` for clients to find it.
+ *   gateway on another, `<repo>/api` for clients to find it;
+ *   {@linkcode webrtcExtension} adds WebRTC signaling and verified content
+ *   streams on its API port (on by default in `deno task start`).
  *
  * @example
  * ```ts
@@ -34,6 +36,12 @@ export {
   type DaemonOptions,
 } from "./daemon.ts";
 export { DaemonError, type DaemonErrorReason } from "./daemon_errors.ts";
+export {
+  WEBRTC_FEATURE,
+  WEBRTC_SIGNALING_PATH,
+  webrtcExtension,
+  type WebRtcExtensionOptions,
+} from "./webrtc_extension.ts";
 export {
   createRpcHandler,
   type RpcHandler,

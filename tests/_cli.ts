@@ -16,6 +16,7 @@ export const KIT_PERMISSIONS = [
   "--allow-net",
   "--allow-sys",
   "--allow-run",
+  "--allow-ffi",
 ];
 export const ROOT = new URL("..", import.meta.url).pathname;
 export const CLI = new URL("../kit/cli.ts", import.meta.url).pathname;

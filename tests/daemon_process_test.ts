@@ -39,6 +39,11 @@ Deno.test("daemon process: serves, writes api and gateway, the CLI goes through 
       assert.match(printed, new RegExp(`RPC API: +${daemon.url}/api/v0/`));
       assert.match(printed, new RegExp(`Gateway: +${daemon.gateway}/ipfs/<cid>`));
       assert.match(printed, new RegExp(`Web page: +open ${daemon.url}/ in a browser`));
+      // WebRTC signaling is on by default.
+      const ws = daemon.url.replace(/^http/, "ws");
+      assert.match(printed, new RegExp(`WebRTC: +${ws}/api/v0/webrtc/signaling`));
+      const info = await (await fetch(`${daemon.url}/daemon/info`)).json();
+      assert.ok(info.features.includes("webrtc"), info.features.join());
 
       // The CLI, given the repository, goes through the daemon instead of failing on its lock.
       await Deno.writeTextFile(`${dir}/hello.txt`, "through the daemon\n");
@@ -112,9 +117,13 @@ Deno.test("daemon process: killed with SIGKILL under concurrent RPC adds, every 
     assert.equal(stale, first.api);
 
     // A new daemon replaces them and serves every acknowledged add, pinned.
-    const second = await startDaemonProcess({ repo });
+    // (Without WebRTC, which --no-webrtc leaves out.)
+    const second = await startDaemonProcess({ repo, args: ["--no-webrtc"] });
     try {
       assert.match(second.output(), /replaced the api file a stopped daemon left/);
+      assert.doesNotMatch(second.output(), /WebRTC:/);
+      const info = await (await fetch(`${second.url}/daemon/info`)).json();
+      assert.ok(!info.features.includes("webrtc"), info.features.join());
       assert.equal((await Deno.readTextFile(`${repo}/api`)).trim(), second.api);
       const pins = await (await fetch(`${second.url}/api/v0/pin/ls?type=recursive`, {
         method: "POST",

@@ -1,5 +1,5 @@
 /**
- * The daemon's access rules on every route, on real sockets: with a token,
+ * The daemon's access rules on every route (WebRTC signaling's included), on real sockets: with a token,
  * every route of the API port refuses a missing or wrong token (the page's
  * three static files excepted: they hold no secret); without one, a foreign
  * `Host` (DNS rebinding) and a foreign `Origin` (a web page elsewhere) are
@@ -13,6 +13,7 @@ import { testEachStrategy } from "../runtime/testing.ts";
 import { Daemon, type DaemonOptions } from "../kit/daemon.ts";
 import { DaemonError } from "../kit/daemon_errors.ts";
 import { RPC_COMMANDS } from "../kit/_rpc_commands.ts";
+import { WEBRTC_SIGNALING_PATH, webrtcExtension } from "../kit/webrtc_extension.ts";
 import { connect, rawRequest, readToEnd } from "./_http.ts";
 import { withTempDir } from "./_files.ts";
 
@@ -42,6 +43,8 @@ function apiRoutes(): [string, string][] {
     ["GET", "/api/v0/wal/health"],
     ["GET", "/api/v0/wal/metrics"],
     ["GET", "/api/v0/wal/feed"],
+    // Refused before any session starts (none may here: node-datachannel is for isolated tests).
+    ["GET", WEBRTC_SIGNALING_PATH],
   ];
 }
 
@@ -50,7 +53,13 @@ async function withDaemon(
   fn: (daemon: Daemon) => Promise<void>,
 ): Promise<void> {
   await withTempDir(async (dir) => {
-    await using daemon = await Daemon.start({ repo: dir, port: 0, gatewayPort: 0, ...options });
+    await using daemon = await Daemon.start({
+      repo: dir,
+      port: 0,
+      gatewayPort: 0,
+      extensions: [webrtcExtension()],
+      ...options,
+    });
     await fn(daemon);
   });
 }
@@ -106,6 +115,20 @@ testEachStrategy(
         "sec-websocket-version": "13",
       });
       assert.equal(feed.status, 401);
+      // So may signaling's, and a wrong one is refused there the same way.
+      const signaling = await request(
+        port,
+        "GET",
+        `${WEBRTC_SIGNALING_PATH}?token=wrong-token-0123456789`,
+        {
+          host,
+          upgrade: "websocket",
+          connection: "Upgrade",
+          "sec-websocket-key": btoa("0123456789abcdef"),
+          "sec-websocket-version": "13",
+        },
+      );
+      assert.equal(signaling.status, 401);
       const query = await request(port, "GET", `/daemon/info?token=${TOKEN}`, { host });
       assert.equal(query.status, 401);
     });

@@ -78,7 +78,7 @@
 export { WebRtcConnection } from "./connection.ts";
 export type { ConnectionStats, OpenStreamOptions, StreamInfo } from "./connection.ts";
 export { StreamingManager } from "./streaming_manager.ts";
-export type { StreamingManagerOptions } from "./streaming_manager.ts";
+export type { StreamingManagerOptions, StreamingTotals } from "./streaming_manager.ts";
 export { createSignalingHandler, serveSignaling } from "./signaling_server.ts";
 export type {
   ServeSignalingOptions,

@@ -38,6 +38,46 @@ export interface StreamingManagerOptions extends WebRtcOptions {
   maxBadMessages?: number;
 }
 
+/**
+ * What a {@linkcode StreamingManager} has done since it was made: its
+ * connections' counters, the closed ones' included (from
+ * {@linkcode StreamingManager.totals}; a daemon's `/metrics` shows them).
+ */
+export interface StreamingTotals {
+  /** Connections opened (sessions that made a peer connection). */
+  connectionsOpened: number;
+  /** Sessions refused: the manager was full or closing. */
+  connectionsRefused: number;
+  /** Streams opened, both directions. */
+  streamsOpened: number;
+  /** Streams refused by a limit, both directions. */
+  streamsRefused: number;
+  /** Block bytes sent. */
+  bytesSent: number;
+  /** Blocks sent. */
+  blocksSent: number;
+  /** Block bytes received and verified (when the peer served this side). */
+  bytesVerified: number;
+  /** Blocks received and verified. */
+  blocksVerified: number;
+  /**
+   * Blocks this side refused by verification (a sender's lie). The peer's
+   * receiver verifies what this side sends, and does not report back.
+   */
+  blocksRefused: number;
+}
+
+/** Adds a connection's counters to `totals`. */
+function addStats(totals: StreamingTotals, stats: ConnectionStats): void {
+  totals.streamsOpened += stats.streams.opened;
+  totals.streamsRefused += stats.streams.refused;
+  totals.bytesSent += stats.bytesSent;
+  totals.blocksSent += stats.blocksSent;
+  totals.bytesVerified += stats.bytesVerified;
+  totals.blocksVerified += stats.blocksVerified;
+  totals.blocksRefused += stats.blocksRefused;
+}
+
 /** What the signaling handler does with a manager; not exported from `mod.ts`. */
 export let managerInternals: {
   /** Runs a session on a WebSocket of the kit's HTTP layer. */
@@ -86,6 +126,18 @@ export class StreamingManager implements AsyncDisposable {
   readonly #sessions = new Map<string, Session>();
   #pending = 0;
   #closed = false;
+  /** The counters of closed connections, and the connections opened and refused. */
+  readonly #totals: StreamingTotals = {
+    connectionsOpened: 0,
+    connectionsRefused: 0,
+    streamsOpened: 0,
+    streamsRefused: 0,
+    bytesSent: 0,
+    blocksSent: 0,
+    bytesVerified: 0,
+    blocksVerified: 0,
+    blocksRefused: 0,
+  };
 
   /**
    * Makes a manager for `store`. It opens nothing until a session comes.
@@ -176,6 +228,30 @@ export class StreamingManager implements AsyncDisposable {
   }
 
   /**
+   * What the manager has done since it was made: every connection's
+   * counters, open and closed, summed.
+   *
+   * @returns The totals, a fresh object.
+   *
+   * @example
+   * ```ts
+   * import assert from "node:assert/strict";
+   * import { EmbeddedNode } from "@ipfs-kit/kit/ipfs";
+   * import { StreamingManager } from "@ipfs-kit/kit/webrtc";
+   *
+   * await using node = await EmbeddedNode.open({ repo: await Deno.makeTempDir() });
+   * await using manager = new StreamingManager(node);
+   * assert.equal(manager.totals().connectionsOpened, 0);
+   * assert.equal(manager.totals().bytesSent, 0);
+   * ```
+   */
+  totals(): StreamingTotals {
+    const totals = { ...this.#totals };
+    for (const session of this.#sessions.values()) addStats(totals, session.connection.stats());
+    return totals;
+  }
+
+  /**
    * One connection, by id.
    *
    * @param id The connection's id (the signaling `welcome` carries it).
@@ -247,6 +323,7 @@ export class StreamingManager implements AsyncDisposable {
       }
       : undefined;
     if (refusal !== undefined) {
+      this.#totals.connectionsRefused++;
       await ws.waitOpen();
       ws.send({ type: "error", code: refusal.code, message: refusal.message });
       await ws.close(refusal.close, refusal.code);
@@ -278,6 +355,7 @@ export class StreamingManager implements AsyncDisposable {
     });
     const done = new Event();
     this.#pending--;
+    this.#totals.connectionsOpened++;
     this.#sessions.set(id, { connection, done });
     try {
       await ws.waitOpen();
@@ -315,9 +393,15 @@ export class StreamingManager implements AsyncDisposable {
       if (!isCancellationError(error)) throw error;
       checkpointIfCancelled();
     } finally {
+      this.#count(connection);
       this.#sessions.delete(id);
       done.set();
     }
+  }
+
+  /** Adds a closing connection's counters to the totals. */
+  #count(connection: WebRtcConnection): void {
+    addStats(this.#totals, connection.stats());
   }
 
   /**
