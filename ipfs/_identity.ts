@@ -105,7 +105,7 @@ export async function loadIdentity(
   }
   if (text !== undefined) return await parseIdentity(text, file);
   const { identity: made, privKey } = await generateIdentity();
-  const { id, publicKey } = made;
+  const { id } = made;
   const tmp = `${tmpDir}/${crypto.randomUUID()}`;
   await Deno.writeTextFile(tmp, JSON.stringify({ PeerID: id, PrivKey: privKey }) + "\n", {
     createNew: true,

@@ -627,7 +627,7 @@ export function serveDiscovery(options: ServeDiscoveryOptions = {}): DiscoverySe
       maxConnections: (handlerOptions.maxConnections ?? 256) + 32,
     });
   } catch (error) {
-    handler.close().catch(() => {});
+    void handler.close();
     throw error;
   }
   const started = server;
