@@ -61,7 +61,7 @@ function swarmChange(action: "connect" | "disconnect"): Command {
         done.push(`${action} ${peerOf(addr)} success`);
       }
       if (json) await out.json({ Strings: done });
-      else { for (const line of done) await out.line(line); }
+      else for (const line of done) await out.line(line);
     },
   };
 }
@@ -277,7 +277,7 @@ const pubsubLs: Command = {
   async run({ kit, json, signal, out }) {
     const topics = await kit.pubsub.ls({ signal });
     if (json) await out.json({ Strings: topics });
-    else { for (const topic of topics) await out.line(topic); }
+    else for (const topic of topics) await out.line(topic);
   },
 };
 

@@ -6,7 +6,7 @@ import { deadMultiaddr, LoopbackPeer, RecordingSocket, tcpDial } from "../tests/
 import { DiscoveryClient } from "./discovery_client.ts";
 import { serveDiscovery } from "./discovery_server.ts";
 import { DiscoveryError } from "./errors.ts";
-import { type PeerInfo, type PeerInfoFields, signPeerInfo } from "./peer_info.ts";
+import { type PeerInfoFields, signPeerInfo } from "./peer_info.ts";
 
 const FAST = { reconnect: { baseDelayMs: 20, maxDelayMs: 200 }, refreshMs: 200 };
 
@@ -96,7 +96,7 @@ testEachStrategy("a failing dial lowers the peer's success rate", async () => {
   assert.equal(dialer.successRate(bad.peerId), 0);
 });
 
-async function announce(socket: RecordingSocket, peer: PeerInfo | unknown) {
+function announce(socket: RecordingSocket, peer: unknown): void {
   socket.send({ type: "announce", peer });
 }
 
@@ -117,10 +117,10 @@ testEachStrategy(
       await socket.next("welcome");
       // Another peer's ID, signed with the forger's key.
       const own = await signPeerInfo(forger, fields);
-      await announce(socket, { ...own, peerId: victim.id });
+      announce(socket, { ...own, peerId: victim.id });
       assert.equal((await socket.next("error")).code, "bad_signature");
       // A changed address after signing.
-      await announce(socket, { ...own, multiaddrs: ["/ip4/127.0.0.1/tcp/6666"] });
+      announce(socket, { ...own, multiaddrs: ["/ip4/127.0.0.1/tcp/6666"] });
       assert.equal((await socket.next("error")).code, "bad_signature");
       // A record signed an hour ago.
       await announce(
@@ -130,9 +130,9 @@ testEachStrategy(
       assert.equal((await socket.next("error")).code, "stale");
       // A replay: the forger's genuine record, announced, then an older one.
       const older = await signPeerInfo(forger, fields, { seq: Date.now() - 10 });
-      await announce(socket, own);
+      announce(socket, own);
       assert.equal((await socket.next("announced")).peerId, forger.id);
-      await announce(socket, older);
+      announce(socket, older);
       const replay = await socket.next("error");
       assert.equal(replay.code, "replayed");
       assert.match(String(replay.message), /replay/);
