@@ -104,16 +104,8 @@ export async function loadIdentity(
     if (!(error instanceof Deno.errors.NotFound)) throw error;
   }
   if (text !== undefined) return await parseIdentity(text, file);
-  const pair = await crypto.subtle.generateKey({ name: "Ed25519" }, true, [
-    "sign",
-    "verify",
-  ]) as CryptoKeyPair;
-  const pkcs8 = new Uint8Array(await crypto.subtle.exportKey("pkcs8", pair.privateKey));
-  const seed = pkcs8.subarray(PKCS8_PREFIX.length);
-  const pub = new Uint8Array(await crypto.subtle.exportKey("raw", pair.publicKey));
-  const publicKey = encodeKey(ED25519, pub);
-  const id = await peerIdOf(publicKey);
-  const privKey = base64pad.baseEncode(encodeKey(ED25519, new Uint8Array([...seed, ...pub])));
+  const { identity: made, privKey } = await generateIdentity();
+  const { id } = made;
   const tmp = `${tmpDir}/${crypto.randomUUID()}`;
   await Deno.writeTextFile(tmp, JSON.stringify({ PeerID: id, PrivKey: privKey }) + "\n", {
     createNew: true,
@@ -127,10 +119,33 @@ export async function loadIdentity(
     throw error;
   }
   if (sync) await syncPath(file.slice(0, file.lastIndexOf("/")));
-  return { id, publicKey, privateKey: pair.privateKey };
+  return made;
 }
 
-async function parseIdentity(text: string, file: string): Promise<PeerIdentity> {
+/**
+ * Makes a new identity in memory, and its `PrivKey` (base64 protobuf) for a
+ * key file.
+ */
+export async function generateIdentity(): Promise<{ identity: PeerIdentity; privKey: string }> {
+  const pair = await crypto.subtle.generateKey({ name: "Ed25519" }, true, [
+    "sign",
+    "verify",
+  ]) as CryptoKeyPair;
+  const pkcs8 = new Uint8Array(await crypto.subtle.exportKey("pkcs8", pair.privateKey));
+  const seed = pkcs8.subarray(PKCS8_PREFIX.length);
+  const pub = new Uint8Array(await crypto.subtle.exportKey("raw", pair.publicKey));
+  const publicKey = encodeKey(ED25519, pub);
+  const id = await peerIdOf(publicKey);
+  const privKey = base64pad.baseEncode(encodeKey(ED25519, new Uint8Array([...seed, ...pub])));
+  return { identity: { id, publicKey, privateKey: pair.privateKey }, privKey };
+}
+
+/**
+ * Reads the identity kept in `file` (Kubo's `Identity` shape).
+ *
+ * @throws {InvalidInputError} The file is damaged or holds another kind of key.
+ */
+export async function parseIdentity(text: string, file: string): Promise<PeerIdentity> {
   const fail = (why: string, cause?: unknown): never => {
     throw new InvalidInputError(
       `Cannot open repository: the identity in ${file} is damaged: ${why}`,

@@ -16,6 +16,9 @@
  *   cat, get, ls, stat, pins, blocks, DAG, GC, id, version, health, and the
  *   network APIs (name, pubsub, swarm, routing; the embedded node answers
  *   those with {@linkcode NotSupportedError}).
+ * - {@linkcode PeerIdentity}: the node's Ed25519 identity, for signing on the floors
+ *   above ({@linkcode loadPeerIdentity}, {@linkcode createPeerIdentity},
+ *   {@linkcode publicKeyOfPeerId}).
  * - Errors: {@linkcode NotFoundError}, {@linkcode InvalidCidError},
  *   {@linkcode InvalidInputError}, {@linkcode PinnedError},
  *   {@linkcode RepoLockedError}, {@linkcode NotSupportedError}, and the Kubo
@@ -49,3 +52,4 @@ export * from "./kubo_backend.ts";
 export * from "./kubo_options.ts";
 export * from "./kubo_address.ts";
 export * from "./forwarding_store.ts";
+export * from "./peer_identity.ts";

@@ -15,6 +15,7 @@ import { UsageError } from "./_cli_args.ts";
 import { formatBytes, ProgressBar } from "./_progress.ts";
 import { FILES_COMMANDS } from "./_cli_files_commands.ts";
 import { DAEMON_COMMAND } from "./_cli_daemon.ts";
+import { NETWORK_COMMANDS } from "./_cli_network_commands.ts";
 
 /** The program's name in help and messages. */
 export const PROGRAM = "kit";
@@ -447,7 +448,7 @@ const id: Command = {
   repository: "read",
   name: "id",
   args: "",
-  summary: "Show the node's peer ID and public key",
+  summary: "Show the node's peer ID, public key and addresses",
   minArgs: 0,
   maxArgs: 0,
   options: [],
@@ -531,6 +532,7 @@ export const COMMANDS: readonly Command[] = [
   gc,
   repoStat,
   ...FILES_COMMANDS,
+  ...NETWORK_COMMANDS,
   id,
   version,
 ];

@@ -9,4 +9,7 @@
  * @module
  */
 
-export {};
+export * from "./errors.ts";
+export * from "./peer_info.ts";
+export * from "./discovery_server.ts";
+export * from "./discovery_client.ts";
