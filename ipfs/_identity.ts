@@ -52,6 +52,8 @@ export interface PeerIdentity {
   publicKey: Uint8Array;
   /** The private key, for signing. */
   privateKey: CryptoKey;
+  /** The libp2p protobuf `PrivateKey` (seed then public key), for a network to run a peer on. */
+  privateKeyBytes: Uint8Array;
 }
 
 /**
@@ -113,7 +115,8 @@ export async function loadIdentity(
   const pub = new Uint8Array(await crypto.subtle.exportKey("raw", pair.publicKey));
   const publicKey = encodeKey(ED25519, pub);
   const id = await peerIdOf(publicKey);
-  const privKey = base64pad.baseEncode(encodeKey(ED25519, new Uint8Array([...seed, ...pub])));
+  const privateKeyBytes = encodeKey(ED25519, new Uint8Array([...seed, ...pub]));
+  const privKey = base64pad.baseEncode(privateKeyBytes);
   const tmp = `${tmpDir}/${crypto.randomUUID()}`;
   await Deno.writeTextFile(tmp, JSON.stringify({ PeerID: id, PrivKey: privKey }) + "\n", {
     createNew: true,
@@ -127,7 +130,7 @@ export async function loadIdentity(
     throw error;
   }
   if (sync) await syncPath(file.slice(0, file.lastIndexOf("/")));
-  return { id, publicKey, privateKey: pair.privateKey };
+  return { id, publicKey, privateKey: pair.privateKey, privateKeyBytes };
 }
 
 async function parseIdentity(text: string, file: string): Promise<PeerIdentity> {
@@ -181,5 +184,5 @@ async function parseIdentity(text: string, file: string): Promise<PeerIdentity> 
   const publicKey = encodeKey(ED25519, pub);
   const id = await peerIdOf(publicKey);
   if (stored.PeerID !== id) fail(`PeerID ${String(stored.PeerID)} does not match the key (${id})`);
-  return { id, publicKey, privateKey: privateKey! };
+  return { id, publicKey, privateKey: privateKey!, privateKeyBytes: encodeKey(ED25519, key.data) };
 }
