@@ -9,4 +9,4 @@
  * @module
  */
 
-export {};
+export * from "./libp2p_network.ts";
