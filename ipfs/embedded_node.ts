@@ -196,7 +196,11 @@ export class EmbeddedNode implements ContentStore {
   #lifetime: AbortController;
 
   /** @ignore */
-  private constructor(repo: Repository, network: NodeNetwork | undefined, lifetime: AbortController) {
+  private constructor(
+    repo: Repository,
+    network: NodeNetwork | undefined,
+    lifetime: AbortController,
+  ) {
     this.#repo = repo;
     this.#network = network;
     this.#lifetime = lifetime;

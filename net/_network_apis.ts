@@ -84,10 +84,12 @@ export function swarmApi(node: KitLibp2p): SwarmApi {
   return {
     peers(options = {}) {
       options.signal?.throwIfAborted();
-      return Promise.resolve(node.getConnections().map((connection) => ({
-        peer: connection.remotePeer.toString(),
-        addr: connection.remoteAddr.toString(),
-      })));
+      return Promise.resolve(
+        node.getConnections().map((connection) => ({
+          peer: connection.remotePeer.toString(),
+          addr: connection.remoteAddr.toString(),
+        })),
+      );
     },
     async connect(addr, options = {}) {
       const ma = parseMultiaddr(addr, "connect");

@@ -38,6 +38,8 @@ import type {
   NodeNetworkFactory,
   NodeNetworkStats,
 } from "../ipfs/node_network.ts";
+import type { CancelScope } from "../runtime/cancel_scope.ts";
+import { moveOnAfter } from "../runtime/timeouts.ts";
 import { trackBroadcastChannels } from "./_broadcast_channels.ts";
 import {
   type KitLibp2p,
@@ -241,7 +243,9 @@ class Libp2pNetwork implements NodeNetwork {
         libp2p: node,
         getHasher: (code: number) => {
           if (code === sha256.code) return sha256;
-          throw new InvalidInputError(`Cannot verify block: unsupported hash 0x${code.toString(16)}`);
+          throw new InvalidInputError(
+            `Cannot verify block: unsupported hash 0x${code.toString(16)}`,
+          );
         },
       }, { maxInboundStreams: maxStreams, maxOutboundStreams: maxStreams });
       const network = new Libp2pNetwork(
@@ -257,7 +261,7 @@ class Libp2pNetwork implements NodeNetwork {
       return network;
     } catch (error) {
       await broker?.stop();
-      await node.stop();
+      await stopNode(node);
       for (const channel of channels) channel.close();
       throw error;
     }
@@ -270,30 +274,31 @@ class Libp2pNetwork implements NodeNetwork {
     if (this.#wanted.size > WANTED_MEMORY) {
       this.#wanted.delete(this.#wanted.keys().next().value!);
     }
-    const timeout = AbortSignal.timeout(this.#fetchTimeoutMs);
-    const signal = options.signal === undefined
-      ? timeout
-      : AbortSignal.any([options.signal, timeout]);
     let from: string | undefined;
-    let bytes: Uint8Array;
-    try {
-      bytes = await this.#bitswap.want(cid, {
-        signal,
+    const want = (scope: CancelScope) =>
+      this.#bitswap.want(cid, {
+        signal: options.signal === undefined
+          ? scope.signal
+          : AbortSignal.any([options.signal, scope.signal]),
         onProgress: (event: { type: string; detail: unknown }) => {
           if (event.type === "bitswap:block") {
             from = (event.detail as { sender: { toString(): string } }).sender.toString();
           }
         },
       });
+    let bytes: Uint8Array | undefined;
+    try {
+      bytes = await moveOnAfter(this.#fetchTimeoutMs, want);
     } catch (error) {
       if (options.signal?.aborted) throw options.signal.reason;
-      if (timeout.aborted) {
-        throw new NotFoundError(
-          `Cannot get block: no peer sent it within ${this.#fetchTimeoutMs} ms: ${cid}`,
-          cid.toString(),
-        );
-      }
       throw error;
+    }
+    options.signal?.throwIfAborted();
+    if (bytes === undefined) {
+      throw new NotFoundError(
+        `Cannot get block: no peer sent it within ${this.#fetchTimeoutMs} ms: ${cid}`,
+        cid.toString(),
+      );
     }
     this.#stats.blocksFetched++;
     this.#stats.bytesFetched += bytes.length;
@@ -341,7 +346,7 @@ class Libp2pNetwork implements NodeNetwork {
     this.#closed = true;
     try {
       await this.#broker.stop();
-      await this.#node.stop();
+      await stopNode(this.#node);
       await Promise.allSettled(this.#provides);
     } finally {
       for (const channel of this.#channels) channel.close();
@@ -353,6 +358,16 @@ class Libp2pNetwork implements NodeNetwork {
     const tracked = task.catch(() => {}).finally(() => this.#provides.delete(tracked));
     this.#provides.add(tracked);
   }
+}
+
+/**
+ * Stops a libp2p node, and the debounced address update its stop schedules
+ * (libp2p 3.3.11 leaves that timer running for a second after `stop()`).
+ */
+async function stopNode(node: KitLibp2p): Promise<void> {
+  await node.stop();
+  // deno-lint-ignore no-explicit-any
+  (node as any).components?.addressManager?._updatePeerStoreAddresses?.stop?.();
 }
 
 /** What `withBitswap` adds to a Helia node: a block broker holding the `Bitswap`. */
