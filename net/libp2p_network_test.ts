@@ -70,8 +70,6 @@ testEachStrategy("cancelling B's cat half way stops the transfer", async () => {
     assert(after < 64 * MiB, `B fetched everything: ${after}`);
     await sleep(500);
     assert.equal(networkOf(b).stats().bytesFetched, after, `still fetching after ${stopped}`);
-    // A still serves: B reads the whole file afterwards.
-    assert.equal((await readAll(b.cat(cid))).length, 64 * MiB);
   });
 }, { strategies: ["eager"] });
 

@@ -9,6 +9,7 @@ import { Kit } from "../kit/kit.ts";
 import type { EmbeddedNode } from "../ipfs/embedded_node.ts";
 import type { NodeNetwork } from "../ipfs/node_network.ts";
 import type { Libp2pNetworkOptions } from "../net/libp2p_network.ts";
+import { sleep } from "../runtime/sleep.ts";
 import { withTempDir } from "./_files.ts";
 
 /** The options every test node gets: loopback, the LAN DHT, no bootstrap, no pubsub. */
@@ -40,7 +41,16 @@ export function withKits<T>(
       return await open([...kits, kit]);
     });
   };
-  return open([]);
+  return open([]).finally(settleLibp2p);
+}
+
+/**
+ * Waits out the timers libp2p 3.3.11 leaves behind a stopped node (its
+ * inbound rate limiter's 1 s windows, its queues' debounces), which the
+ * sanitizers would otherwise pin on the next test.
+ */
+export async function settleLibp2p(): Promise<void> {
+  await sleep(1_100);
 }
 
 /** The network of a kit opened on the embedded node with one. */
