@@ -19,8 +19,14 @@
  * @module
  */
 
-import type { CID } from "npm:multiformats@14.0.5/cid";
-import type { NameApi, PubsubApi, RoutingApi, SignalOptions, SwarmApi } from "./content_store.ts";
+import type {
+  CID,
+  NameApi,
+  PubsubApi,
+  RoutingApi,
+  SignalOptions,
+  SwarmApi,
+} from "./content_store.ts";
 
 /** The node's identity, as a network needs it to run a peer. */
 export interface NodeIdentity {

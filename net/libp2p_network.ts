@@ -54,6 +54,15 @@ import {
  * Kubo's default listen addresses (its `Addresses.Swarm`, TCP and
  * WebSockets parts): every interface, port 4001. Pass them as `listen` to
  * listen as Kubo does; the kit's default is loopback only.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { KUBO_LISTEN, libp2pNetwork } from "@ipfs-kit/kit/net";
+ *
+ * assert(KUBO_LISTEN.includes("/ip4/0.0.0.0/tcp/4001"));
+ * assert.equal(typeof libp2pNetwork({ listen: KUBO_LISTEN }), "function");
+ * ```
  */
 export const KUBO_LISTEN: readonly string[] = Object.freeze([
   "/ip4/0.0.0.0/tcp/4001",
@@ -64,6 +73,14 @@ export const KUBO_LISTEN: readonly string[] = Object.freeze([
 /**
  * Kubo's default bootstrap peers (`bootstrap: "default"`): the public IPFS
  * network's entry points.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { KUBO_BOOTSTRAP } from "@ipfs-kit/kit/net";
+ *
+ * assert(KUBO_BOOTSTRAP.every((addr) => addr.includes("/p2p/")));
+ * ```
  */
 export const KUBO_BOOTSTRAP: readonly string[] = Object.freeze([
   "/dnsaddr/bootstrap.libp2p.io/p2p/QmNnooDu7bfjPFoTZYxMNLWUQJyrVwtbZg5gBMjTezGAJN",
