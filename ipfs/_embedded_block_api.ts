@@ -23,7 +23,7 @@ export function embeddedBlockApi(repo: Repository): BlockApi {
   return {
     async get(cid, options = {}): Promise<Uint8Array> {
       return await repo.run("get block", { signal: options.signal }, (signal) => {
-        return repo.blocks.get(parseCid(cid, "get block"), { signal });
+        return repo.getBlock(parseCid(cid, "get block"), signal);
       });
     },
 

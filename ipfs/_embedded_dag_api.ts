@@ -49,7 +49,7 @@ export function embeddedDagApi(repo: Repository): DagApi {
         const resolved = await resolvePath(
           root,
           segments,
-          (cid) => repo.blocks.get(cid, { signal }),
+          (cid) => repo.getBlock(cid, signal),
           "get dag node",
           checkpointIfCancelled,
         );
@@ -63,7 +63,7 @@ export function embeddedDagApi(repo: Repository): DagApi {
         const resolved = await resolvePath(
           root,
           segments,
-          (cid) => repo.blocks.get(cid, { signal }),
+          (cid) => repo.getBlock(cid, signal),
           "resolve dag path",
           checkpointIfCancelled,
           false,

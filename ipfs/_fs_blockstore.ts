@@ -70,6 +70,16 @@ export interface StoreCallOptions {
   signal?: AbortSignal;
 }
 
+/** Options of {@linkcode FsBlockstore.put}. */
+export interface PutBlockOptions extends StoreCallOptions {
+  /**
+   * Sync the block to disk (when the store syncs). Default `true`; `false`
+   * for blocks the node can fetch again (fetched, unpinned), which skip the
+   * file and directory syncs.
+   */
+  durable?: boolean;
+}
+
 /** The one-file-per-block store. */
 export class FsBlockstore {
   #dir: string;
@@ -147,7 +157,7 @@ export class FsBlockstore {
   }
 
   /** Stores a block; a block already present is left as is. */
-  async put(cid: CID, bytes: Uint8Array, options: StoreCallOptions = {}): Promise<void> {
+  async put(cid: CID, bytes: Uint8Array, options: PutBlockOptions = {}): Promise<void> {
     this.#checkOpen("put block");
     options.signal?.throwIfAborted();
     if (cid.multihash.code === identity.code) return;
@@ -156,8 +166,9 @@ export class FsBlockstore {
     const shard = file.slice(0, file.lastIndexOf("/"));
     await this.#ensureShard(shard);
     const tmp = `${shard}/.put-${crypto.randomUUID()}.tmp`;
+    const sync = this.#sync && options.durable !== false;
     try {
-      if (this.#sync) {
+      if (sync) {
         const handle = await Deno.open(tmp, { write: true, createNew: true });
         try {
           for (let at = 0; at < bytes.length;) at += await handle.write(bytes.subarray(at));
@@ -171,7 +182,7 @@ export class FsBlockstore {
       await Deno.remove(tmp).catch(ignoreNotFound);
       throw error;
     }
-    if (this.#sync) this.#dirty.add(shard);
+    if (sync) this.#dirty.add(shard);
   }
 
   /**

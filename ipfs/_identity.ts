@@ -52,6 +52,8 @@ export interface PeerIdentity {
   publicKey: Uint8Array;
   /** The private key, for signing. */
   privateKey: CryptoKey;
+  /** The libp2p protobuf `PrivateKey` (seed then public key), for a network to run a peer on. */
+  privateKeyBytes: Uint8Array;
 }
 
 /**
@@ -136,8 +138,9 @@ export async function generateIdentity(): Promise<{ identity: PeerIdentity; priv
   const pub = new Uint8Array(await crypto.subtle.exportKey("raw", pair.publicKey));
   const publicKey = encodeKey(ED25519, pub);
   const id = await peerIdOf(publicKey);
-  const privKey = base64pad.baseEncode(encodeKey(ED25519, new Uint8Array([...seed, ...pub])));
-  return { identity: { id, publicKey, privateKey: pair.privateKey }, privKey };
+  const privateKeyBytes = encodeKey(ED25519, new Uint8Array([...seed, ...pub]));
+  const privKey = base64pad.baseEncode(privateKeyBytes);
+  return { identity: { id, publicKey, privateKey: pair.privateKey, privateKeyBytes }, privKey };
 }
 
 /**
@@ -196,5 +199,5 @@ export async function parseIdentity(text: string, file: string): Promise<PeerIde
   const publicKey = encodeKey(ED25519, pub);
   const id = await peerIdOf(publicKey);
   if (stored.PeerID !== id) fail(`PeerID ${String(stored.PeerID)} does not match the key (${id})`);
-  return { id, publicKey, privateKey: privateKey! };
+  return { id, publicKey, privateKey: privateKey!, privateKeyBytes: encodeKey(ED25519, key.data) };
 }

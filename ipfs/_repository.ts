@@ -22,6 +22,7 @@
  */
 
 import { equals } from "npm:multiformats@14.0.5/bytes";
+import type { CID } from "npm:multiformats@14.0.5/cid";
 import { CancelScope } from "../runtime/cancel_scope.ts";
 import { checkpoint } from "../runtime/checkpoint.ts";
 import { ClosedResourceError } from "../runtime/errors.ts";
@@ -30,9 +31,11 @@ import { isNotWritable } from "../runtime/directory.ts";
 import type { Permit } from "../runtime/permit.ts";
 import { withSignal } from "../runtime/timeouts.ts";
 import type { AddInput } from "./content_store.ts";
-import { InvalidInputError, RepoLockedError, RepoPathError } from "./errors.ts";
+import { InvalidInputError, NotFoundError, RepoLockedError, RepoPathError } from "./errors.ts";
+import type { NodeNetwork } from "./node_network.ts";
 import { messageOf } from "./_arguments.ts";
 import { exists } from "./_fs.ts";
+import { fetchBlock } from "./_block_fetch.ts";
 import { FsBlockstore, ignoreNotFound } from "./_fs_blockstore.ts";
 import { loadIdentity, type PeerIdentity } from "./_identity.ts";
 import { MfsRoot } from "./_mfs_root.ts";
@@ -69,6 +72,8 @@ export class Repository {
   readonly identity: PeerIdentity;
   /** The MFS root. */
   readonly mfsRoot: MfsRoot;
+  /** The node's network, when it has one: blocks missing here are fetched through it. */
+  network: NodeNetwork | undefined;
   #lock: Deno.FsFile;
   #gcLock = new RwLock();
   #closed = false;
@@ -141,6 +146,22 @@ export class Repository {
       this.blocks.close();
       this.#lock.close();
     }
+  }
+
+  /**
+   * Reads a block from the blockstore or, when it is missing and the node
+   * has a network, fetches it (verified, stored unpinned; a file's DAG read
+   * ahead).
+   *
+   * @throws {NotFoundError} It is missing and cannot be fetched.
+   */
+  async getBlock(cid: CID, signal: AbortSignal | undefined): Promise<Uint8Array> {
+    try {
+      return await this.blocks.get(cid, { signal });
+    } catch (error) {
+      if (this.network === undefined || !(error instanceof NotFoundError)) throw error;
+    }
+    return await fetchBlock(this.blocks, this.network, cid, signal);
   }
 
   /** @throws {ClosedResourceError} The repository is closed. */

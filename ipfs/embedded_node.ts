@@ -60,6 +60,7 @@ import { directoryEntries, inspect } from "./_unixfs_node.ts";
 import { resolveUnixFsPath } from "./_unixfs_path.ts";
 import { openFile, readRange } from "./_unixfs_reader.ts";
 import { unsupportedNetworkApis } from "./_unsupported.ts";
+import type { NodeNetwork, NodeNetworkFactory } from "./node_network.ts";
 
 /** The kit's version, reported by `version()` and `id()`. */
 const KIT_VERSION = "0.1.0";
@@ -84,6 +85,17 @@ export interface EmbeddedNodeOptions extends SignalOptions {
    * Default `true`; `false` trades durability for speed.
    */
   sync?: boolean;
+  /**
+   * Makes the node a peer: a factory (`libp2pNetwork(...)` of
+   * `@ipfs-kit/kit/net`) started once the repository is open, on the node's
+   * identity, and stopped by `close()`. With a network, `cat`, `get`, `ls`,
+   * `stat`, `dag.get` and `block.get` of a CID that is not local fetch it
+   * (every block verified against its CID, stored unpinned), what the node
+   * adds or pins is provided, `id()` lists the listen addresses, and `swarm`,
+   * `routing`, `pubsub` and `name` work. Without one (the default) the node
+   * opens no socket.
+   */
+  network?: NodeNetworkFactory;
 }
 
 /**
@@ -100,9 +112,11 @@ export interface EmbeddedNodeOptions extends SignalOptions {
  * same repository fails with
  * {@linkcode RepoLockedError} until the first node is closed.
  *
- * The node is offline: a block that is not in the repository is reported
- * missing at once ({@linkcode NotFoundError}), and `name`, `pubsub`, `swarm`
- * and `routing` throw {@linkcode NotSupportedError}.
+ * Without a network (the default) the node is offline: a block that is not
+ * in the repository is reported missing at once ({@linkcode NotFoundError}),
+ * and `name`, `pubsub`, `swarm` and `routing` throw
+ * {@linkcode NotSupportedError}. With {@linkcode EmbeddedNodeOptions.network}
+ * it is a peer of the IPFS network.
  *
  * Garbage collection ({@linkcode EmbeddedNode.repo}`.gc()`) holds a lock
  * exclusively that adds, puts and pins hold shared: the blocks of an add in
@@ -170,29 +184,60 @@ export class EmbeddedNode implements ContentStore {
    * `--allow-sys` as it loads.
    */
   readonly files: FilesApi;
-  /** IPNS: not supported by the embedded node (every call throws `NotSupportedError`). */
+  /** IPNS (with a network; without one every call throws `NotSupportedError`). */
   readonly name: NameApi;
-  /** Pubsub: not supported by the embedded node (every call throws `NotSupportedError`). */
+  /** Pubsub (with a network; without one every call throws `NotSupportedError`). */
   readonly pubsub: PubsubApi;
-  /** Swarm: not supported by the embedded node (every call throws `NotSupportedError`). */
+  /** Swarm (with a network; without one every call throws `NotSupportedError`). */
   readonly swarm: SwarmApi;
-  /** Routing: not supported by the embedded node (every call throws `NotSupportedError`). */
+  /** Routing (with a network; without one every call throws `NotSupportedError`). */
   readonly routing: RoutingApi;
+  #network: NodeNetwork | undefined;
+  #lifetime: AbortController;
 
   /** @ignore */
-  private constructor(repo: Repository) {
+  private constructor(
+    repo: Repository,
+    network: NodeNetwork | undefined,
+    lifetime: AbortController,
+  ) {
     this.#repo = repo;
+    this.#network = network;
+    this.#lifetime = lifetime;
+    repo.network = network;
     this.block = embeddedBlockApi(repo);
     this.pin = embeddedPinApi(repo);
     this.dag = embeddedDagApi(repo);
     this.repo = embeddedRepoApi(repo);
     this.files = embeddedFilesApi(repo, (cid, options) => this.cat(cid, options));
-    // The node has no network: these four answer NotSupportedError.
-    const network = unsupportedNetworkApis("embedded");
-    this.name = network.name;
-    this.pubsub = network.pubsub;
-    this.swarm = network.swarm;
-    this.routing = network.routing;
+    // Without a network these four answer NotSupportedError.
+    const apis = network ?? unsupportedNetworkApis("embedded");
+    this.name = apis.name;
+    this.pubsub = apis.pubsub;
+    this.swarm = apis.swarm;
+    this.routing = apis.routing;
+    if (network !== undefined) this.#provideOnChange(network);
+  }
+
+  /** The node's network, when it was opened with one. */
+  get network(): NodeNetwork | undefined {
+    return this.#network;
+  }
+
+  /** Wraps add, addAll, addPath, pin.add and block.put so that what they store is provided. */
+  #provideOnChange(network: NodeNetwork): void {
+    const pinAdd = this.pin.add.bind(this.pin);
+    this.pin.add = async (path, options) => {
+      const cid = await pinAdd(path, options);
+      network.provide(cid);
+      return cid;
+    };
+    const blockPut = this.block.put.bind(this.block);
+    this.block.put = async (bytes, options) => {
+      const cid = await blockPut(bytes, options);
+      network.provide(cid);
+      return cid;
+    };
   }
 
   /**
@@ -221,8 +266,35 @@ export class EmbeddedNode implements ContentStore {
           }`,
         );
       }
+      const factory = options.network;
+      if (factory !== undefined && typeof factory !== "function") {
+        throw new InvalidInputError(
+          `Cannot open repository: network must be a function: received ${typeof factory}`,
+        );
+      }
       await checkpoint();
-      return new EmbeddedNode(await Repository.open(repo, sync, create));
+      const repository = await Repository.open(repo, sync, create);
+      const lifetime = new AbortController();
+      let network: NodeNetwork | undefined;
+      try {
+        network = await factory?.({
+          identity: {
+            id: repository.identity.id,
+            publicKey: repository.identity.publicKey,
+            privateKey: repository.identity.privateKeyBytes,
+          },
+          blocks: {
+            get: (cid, options) => repository.blocks.get(cid, options),
+            has: (cid, options) => repository.blocks.has(cid, options),
+          },
+          signal: lifetime.signal,
+        });
+      } catch (error) {
+        lifetime.abort(error);
+        repository.close();
+        throw error;
+      }
+      return new EmbeddedNode(repository, network, lifetime);
     });
   }
 
@@ -257,7 +329,11 @@ export class EmbeddedNode implements ContentStore {
   add(input: AddInput, options?: AddOptions): Promise<AddResult> {
     options ??= {};
     const run = { lock: "shared", signal: options.signal, input } as const;
-    return this.#repo.run("add", run, (signal) => importFile(this.#repo, input, options, signal));
+    return this.#repo.run("add", run, async (signal) => {
+      const result = await importFile(this.#repo, input, options, signal);
+      if (options.pin !== false) this.#network?.provide(result.cid);
+      return result;
+    });
   }
 
   /**
@@ -286,9 +362,9 @@ export class EmbeddedNode implements ContentStore {
     options?: AddAllOptions,
   ): Promise<AddAllResult[]> {
     options ??= {};
-    return this.#repo.run("add", { lock: "shared", signal: options.signal }, (signal) => {
+    return this.#repo.run("add", { lock: "shared", signal: options.signal }, async (signal) => {
       checkEntries(entries);
-      return importEntries(this.#repo, () => entries, options, signal);
+      return this.#provided(await importEntries(this.#repo, () => entries, options, signal));
     });
   }
 
@@ -325,13 +401,22 @@ export class EmbeddedNode implements ContentStore {
         hidden: checkFlag(options.hidden, false, "add", "hidden"),
         followSymlinks: checkFlag(options.followSymlinks, false, "add", "followSymlinks"),
       }, checkpointIfCancelled);
-      return await importEntries(
-        this.#repo,
-        (inputSignal) => toEntries(scanned, inputSignal),
-        options,
-        signal,
+      return this.#provided(
+        await importEntries(
+          this.#repo,
+          (inputSignal) => toEntries(scanned, inputSignal),
+          options,
+          signal,
+        ),
       );
     });
+  }
+
+  /** Provides the last entry of an add (its root), and returns the entries. */
+  #provided(results: AddAllResult[]): AddAllResult[] {
+    const root = results.at(-1);
+    if (root !== undefined) this.#network?.provide(root.cid);
+    return results;
   }
 
   /**
@@ -363,7 +448,7 @@ export class EmbeddedNode implements ContentStore {
    */
   get(path: CidLike, target: string, options?: GetOptions): Promise<GetResult> {
     return this.#repo.run("get", { signal: options?.signal }, async (signal) => {
-      const get: GetBlock = (cid) => this.#repo.blocks.get(cid, { signal });
+      const get: GetBlock = (cid) => this.#repo.getBlock(cid, signal);
       const cid = await resolveUnixFsPath(get, path, "get", signal);
       return await writeTree(get, cid, target, signal);
     });
@@ -392,7 +477,7 @@ export class EmbeddedNode implements ContentStore {
    */
   ls(path: CidLike, options?: LsOptions): Promise<LsEntry[]> {
     return this.#repo.run("list", { signal: options?.signal }, async (signal) => {
-      const get: GetBlock = (cid) => this.#repo.blocks.get(cid, { signal });
+      const get: GetBlock = (cid) => this.#repo.getBlock(cid, signal);
       const cid = await resolveUnixFsPath(get, path, "list", signal);
       const node = await inspect(get, cid, "list");
       const base = pathString(path);
@@ -436,7 +521,7 @@ export class EmbeddedNode implements ContentStore {
    */
   stat(path: CidLike, options?: StatOptions): Promise<StatResult> {
     return this.#repo.run("stat", { signal: options?.signal }, async (signal) => {
-      const get: GetBlock = (cid) => this.#repo.blocks.get(cid, { signal });
+      const get: GetBlock = (cid) => this.#repo.getBlock(cid, signal);
       const cid = await resolveUnixFsPath(get, path, "stat", signal);
       const node = await inspect(get, cid, "stat");
       return {
@@ -473,9 +558,9 @@ export class EmbeddedNode implements ContentStore {
       return Promise.resolve({
         id: identity.id,
         publicKey: base64pad.baseEncode(identity.publicKey),
-        addresses: [],
+        addresses: this.#network?.addresses() ?? [],
         agentVersion: `ipfs-kit/${KIT_VERSION}`,
-        protocols: [],
+        protocols: this.#network?.protocols() ?? [],
       });
     });
   }
@@ -576,7 +661,7 @@ export class EmbeddedNode implements ContentStore {
     const length = options.length === undefined ? undefined : checkCount(options.length, "length");
     const signal = options.signal;
     let current: AbortSignal | undefined;
-    const get: GetBlock = (cid) => repo.blocks.get(cid, { signal: current });
+    const get: GetBlock = (cid) => repo.getBlock(cid, current);
     const resolve = (path: CidLike) => resolveUnixFsPath(get, path, "cat", current);
     async function* contents(): AsyncGenerator<Uint8Array, void, undefined> {
       const root = await openFile(get, await resolve(path), "cat");
@@ -585,12 +670,17 @@ export class EmbeddedNode implements ContentStore {
       yield* readRange(get, root, start, end);
     }
     let iterator: AsyncGenerator<Uint8Array, void, undefined> | undefined;
+    // Cancelling the stream aborts a read in flight (a fetch from the network).
+    const cancelled = new AbortController();
+    const readSignal = signal === undefined
+      ? cancelled.signal
+      : AbortSignal.any([signal, cancelled.signal]);
     return new ReadableStream<Uint8Array>({
       pull: async (controller) => {
         iterator ??= contents();
         let result: IteratorResult<Uint8Array, void>;
         try {
-          result = await withSignal(signal, async () => {
+          result = await withSignal(readSignal, async () => {
             await checkpoint();
             repo.checkOpen("cat");
             current = CancelScope.current().signal;
@@ -607,16 +697,22 @@ export class EmbeddedNode implements ContentStore {
         if (result.done) controller.close();
         else controller.enqueue(result.value);
       },
-      cancel: async () => {
+      cancel: async (reason) => {
+        cancelled.abort(reason);
         await iterator?.return();
       },
     }, { highWaterMark: 0 });
   }
 
-  /** Closes the node and releases the repository. Idempotent. */
-  close(): Promise<void> {
-    this.#repo.close();
-    return Promise.resolve();
+  /** Stops the network (when it has one), closes the node and releases the repository. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#repo.closed) return;
+    this.#lifetime.abort(new Error("the node closed"));
+    try {
+      await this.#network?.close();
+    } finally {
+      this.#repo.close();
+    }
   }
 
   /** Closes the node, for `await using`. */

@@ -48,6 +48,7 @@ export * from "./content_store.ts";
 export * from "./errors.ts";
 export * from "./parse_cid.ts";
 export * from "./embedded_node.ts";
+export * from "./node_network.ts";
 export * from "./kubo_backend.ts";
 export * from "./kubo_options.ts";
 export * from "./kubo_address.ts";

@@ -34,6 +34,7 @@ import { EmbeddedNode, type RepoCreate } from "../ipfs/embedded_node.ts";
 import { InvalidInputError } from "../ipfs/errors.ts";
 import type { KuboBackendOptions } from "../ipfs/kubo_options.ts";
 import { defaultRepoPath } from "./_data_dir.ts";
+import type { Libp2pNetworkOptions } from "../net/libp2p_network.ts";
 
 /**
  * A layer of a kit: given the store below it, returns the store that takes
@@ -79,6 +80,15 @@ export interface KitOptions extends SignalOptions {
   cache?: TieredCacheOptions | false;
   /** Layers over the cache, bottom first: the last one takes the kit's calls. */
   layers?: readonly KitLayer[];
+  /**
+   * Makes the embedded node a peer of the IPFS network (libp2p on the
+   * repository's identity; `libp2pNetwork` of `@ipfs-kit/kit/net`): listen
+   * addresses (default loopback, a free port), bootstrap peers (none;
+   * `"default"` for Kubo's public list), DHT mode, limits. `true` takes the
+   * defaults. Without it the node stays offline and opens no socket;
+   * libp2p is loaded only when it is given.
+   */
+  network?: Libp2pNetworkOptions | true;
 }
 
 /** Which backend a kit runs on. */
@@ -191,6 +201,11 @@ export class Kit extends ForwardingStore {
           "Cannot open kit: repo (the embedded node) and api (a daemon) exclude each other",
         );
       }
+      if (options.api !== undefined && options.network !== undefined) {
+        throw new InvalidInputError(
+          "Cannot open kit: network is for the embedded node; a daemon (api) has its own",
+        );
+      }
       const layers = options.layers ?? [];
       if (!Array.isArray(layers) || layers.some((layer) => typeof layer !== "function")) {
         throw new InvalidInputError("Cannot open kit: layers must be an array of functions");
@@ -200,10 +215,16 @@ export class Kit extends ForwardingStore {
       let location: string;
       if (options.api === undefined) {
         const repo = options.repo ?? defaultRepoPath();
+        const network = options.network === undefined
+          ? undefined
+          : (await import("../net/libp2p_network.ts")).libp2pNetwork(
+            options.network === true ? {} : options.network,
+          );
         store = await EmbeddedNode.open({
           repo,
           ...(options.sync === undefined ? {} : { sync: options.sync }),
           ...(options.create === undefined ? {} : { create: options.create }),
+          ...(network === undefined ? {} : { network }),
         });
         backend = "embedded";
         location = repo;

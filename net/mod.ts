@@ -9,6 +9,7 @@
  * @module
  */
 
+export * from "./libp2p_network.ts";
 export * from "./errors.ts";
 export * from "./peer_info.ts";
 export * from "./discovery_server.ts";

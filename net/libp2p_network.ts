@@ -1,0 +1,452 @@
+/**
+ * The embedded node's network on libp2p: TCP and WebSockets, noise, yamux
+ * and mplex, identify, ping, bitswap (`@helia/bitswap`) over the node's own
+ * blockstore, the Kademlia DHT and gossipsub, on the repository's identity.
+ *
+ * @module
+ */
+
+import { gossipsub } from "npm:@libp2p/gossipsub@17.1.1";
+import { noise } from "npm:@chainsafe/libp2p-noise@17.0.0";
+import { yamux } from "npm:@chainsafe/libp2p-yamux@8.0.1";
+import { type Bitswap, withBitswap } from "npm:@helia/bitswap@4.0.19";
+import { privateKeyFromProtobuf } from "npm:@libp2p/crypto@5.1.23/keys";
+import { identify } from "npm:@libp2p/identify@4.1.14";
+import {
+  kadDHT,
+  removePrivateAddressesMapper,
+  removePublicAddressesMapper,
+} from "npm:@libp2p/kad-dht@16.4.5";
+import { defaultLogger } from "npm:@libp2p/logger@6.2.13";
+import { mplex } from "npm:@libp2p/mplex@12.0.32";
+import { ping } from "npm:@libp2p/ping@3.1.13";
+import { tcp } from "npm:@libp2p/tcp@11.0.28";
+import { webSockets } from "npm:@libp2p/websockets@10.1.21";
+import { ipnsSelector } from "npm:ipns@10.1.6/selector";
+import { ipnsValidator } from "npm:ipns@10.1.6/validator";
+import { createLibp2p } from "npm:libp2p@3.3.11";
+import { base64 } from "npm:multiformats@14.0.5/bases/base64";
+import type { CID } from "npm:multiformats@14.0.5/cid";
+import { sha256 } from "npm:multiformats@14.0.5/hashes/sha2";
+import type { NameApi, PubsubApi, RoutingApi, SwarmApi } from "../ipfs/content_store.ts";
+import { InvalidInputError, NotFoundError } from "../ipfs/errors.ts";
+import type {
+  FetchedBlock,
+  NodeBlocks,
+  NodeNetwork,
+  NodeNetworkContext,
+  NodeNetworkFactory,
+  NodeNetworkStats,
+} from "../ipfs/node_network.ts";
+import type { CancelScope } from "../runtime/cancel_scope.ts";
+import { moveOnAfter } from "../runtime/timeouts.ts";
+import { trackBroadcastChannels } from "./_broadcast_channels.ts";
+import {
+  type KitLibp2p,
+  nameApi,
+  parseMultiaddr,
+  pubsubApi,
+  routingApi,
+  swarmApi,
+} from "./_network_apis.ts";
+
+/**
+ * Kubo's default listen addresses (its `Addresses.Swarm`, TCP and
+ * WebSockets parts): every interface, port 4001. Pass them as `listen` to
+ * listen as Kubo does; the kit's default is loopback only.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { KUBO_LISTEN, libp2pNetwork } from "@ipfs-kit/kit/net";
+ *
+ * assert(KUBO_LISTEN.includes("/ip4/0.0.0.0/tcp/4001"));
+ * assert.equal(typeof libp2pNetwork({ listen: KUBO_LISTEN }), "function");
+ * ```
+ */
+export const KUBO_LISTEN: readonly string[] = Object.freeze([
+  "/ip4/0.0.0.0/tcp/4001",
+  "/ip6/::/tcp/4001",
+  "/ip4/0.0.0.0/tcp/4002/ws",
+]);
+
+/**
+ * Kubo's default bootstrap peers (`bootstrap: "default"`): the public IPFS
+ * network's entry points.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { KUBO_BOOTSTRAP } from "@ipfs-kit/kit/net";
+ *
+ * assert(KUBO_BOOTSTRAP.every((addr) => addr.includes("/p2p/")));
+ * ```
+ */
+export const KUBO_BOOTSTRAP: readonly string[] = Object.freeze([
+  "/dnsaddr/bootstrap.libp2p.io/p2p/QmNnooDu7bfjPFoTZYxMNLWUQJyrVwtbZg5gBMjTezGAJN",
+  "/dnsaddr/bootstrap.libp2p.io/p2p/QmQCU2EcMqAqQPR2i9bChDtGNJchTbq5TbXJJ16u19uLTa",
+  "/dnsaddr/bootstrap.libp2p.io/p2p/QmbLHAnMoJPWSCR5Zhtx6BHJX9KiKNN6tpvbUcqanj75Nb",
+  "/dnsaddr/bootstrap.libp2p.io/p2p/QmcZf59bWwK5XFi76CZX8cbJ4BhTzzA3gU1ZjYZcYW3dwt",
+  "/ip4/104.131.131.82/tcp/4001/p2p/QmaCpDMGvV2BGHeYERUEnRQAwe3N8SzbUtfsmvsqQLuvuJ",
+]);
+
+/** Options for {@linkcode libp2pNetwork}. */
+export interface Libp2pNetworkOptions {
+  /**
+   * Listen addresses. Default `["/ip4/127.0.0.1/tcp/0"]` (loopback, a free
+   * port); {@linkcode KUBO_LISTEN} listens as Kubo does.
+   */
+  listen?: readonly string[];
+  /**
+   * Peers dialled at start: none by default; `"default"` is
+   * {@linkcode KUBO_BOOTSTRAP}, Kubo's public list.
+   */
+  bootstrap?: readonly string[] | "default";
+  /**
+   * The DHT: `"lan"` (the `/ipfs/lan/kad/1.0.0` protocol, private addresses
+   * only: what loopback and LAN tests use), `"wan"` (the public
+   * `/ipfs/kad/1.0.0`, public addresses only), `"client"` (queries the
+   * public DHT, serves none), or `false` (no DHT). Default `"wan"`.
+   */
+  dht?: "lan" | "wan" | "client" | false;
+  /** Run gossipsub (`pubsub`). Default `true`. */
+  pubsub?: boolean;
+  /** The most connections kept open. Default 300. */
+  maxConnections?: number;
+  /** The most inbound and outbound streams per connection and protocol. Default 128. */
+  maxStreams?: number;
+  /**
+   * How long a block fetch may wait for peers, in ms, when the caller's
+   * signal does not end it first. Default 120000.
+   */
+  fetchTimeoutMs?: number;
+}
+
+/** How many refused blocks from one peer before it is disconnected. */
+const REFUSED_LIMIT = 3;
+/** How many recently wanted CIDs are remembered, to tell a stray block from a late one. */
+const WANTED_MEMORY = 65_536;
+
+/**
+ * Makes the factory an {@linkcode EmbeddedNode} (or `Kit.open({ network })`)
+ * starts its network with.
+ *
+ * @param options Listen addresses, bootstrap peers, DHT mode, limits.
+ * @returns The factory.
+ *
+ * A node opened with it listens on loopback by default; two of them, once
+ * connected (`b.swarm.connect((await a.id()).addresses[0])`), read each
+ * other's content by CID (`net/libp2p_network_test.ts` does it with 64 MiB).
+ *
+ * @example Options are checked when the factory is made
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { InvalidInputError } from "@ipfs-kit/kit/ipfs";
+ * import { libp2pNetwork } from "@ipfs-kit/kit/net";
+ *
+ * const network = libp2pNetwork({ dht: "lan", bootstrap: [] });
+ * assert.equal(typeof network, "function");
+ * assert.throws(() => libp2pNetwork({ listen: ["not an address"] }), InvalidInputError);
+ * ```
+ */
+export function libp2pNetwork(options: Libp2pNetworkOptions = {}): NodeNetworkFactory {
+  const listen = options.listen ?? ["/ip4/127.0.0.1/tcp/0"];
+  for (const addr of listen) parseMultiaddr(addr, "start network");
+  const bootstrap = options.bootstrap === "default" ? KUBO_BOOTSTRAP : options.bootstrap ?? [];
+  for (const addr of bootstrap) parseMultiaddr(addr, "start network");
+  const dht = options.dht ?? "wan";
+  if (dht !== false && dht !== "lan" && dht !== "wan" && dht !== "client") {
+    throw new InvalidInputError(
+      `Cannot start network: dht must be "lan", "wan", "client" or false: received ${
+        JSON.stringify(dht)
+      }`,
+    );
+  }
+  return (context) => Libp2pNetwork.start(context, { ...options, listen, bootstrap, dht });
+}
+
+/** The libp2p node of an embedded node. */
+class Libp2pNetwork implements NodeNetwork {
+  readonly swarm: SwarmApi;
+  readonly routing: RoutingApi;
+  readonly pubsub: PubsubApi;
+  readonly name: NameApi;
+  #node: KitLibp2p;
+  #broker: Broker;
+  #bitswap: Bitswap;
+  #channels: BroadcastChannel[];
+  #fetchTimeoutMs: number;
+  #wanted = new Map<string, true>();
+  #refusedBy = new Map<string, number>();
+  #stats: NodeNetworkStats = { blocksFetched: 0, bytesFetched: 0, blocksRefused: 0 };
+  #provides = new Set<Promise<void>>();
+  #closed = false;
+
+  private constructor(
+    node: KitLibp2p,
+    broker: Broker,
+    channels: BroadcastChannel[],
+    privateKey: Parameters<typeof nameApi>[1],
+    fetchTimeoutMs: number,
+  ) {
+    this.#node = node;
+    this.#broker = broker;
+    this.#bitswap = broker.bitswap;
+    this.#channels = channels;
+    this.#fetchTimeoutMs = fetchTimeoutMs;
+    this.swarm = swarmApi(node);
+    this.routing = routingApi(node);
+    this.pubsub = pubsubApi(node);
+    this.name = nameApi(node, privateKey);
+    // A block that hashes to a CID this node never asked for is a lie (the
+    // peer sent other bytes for a CID it was asked for): count it.
+    // deno-lint-ignore no-explicit-any
+    const wantList = (broker.bitswap as any).wantList as EventTarget;
+    wantList.addEventListener("block", (event) => {
+      const { cid, sender } = (event as CustomEvent).detail;
+      if (!this.#wanted.has(base64.encode(cid.multihash.bytes))) {
+        this.refuseBlock(cid, sender.toString());
+      }
+    });
+  }
+
+  static async start(
+    context: NodeNetworkContext,
+    options: Libp2pNetworkOptions & {
+      listen: readonly string[];
+      bootstrap: readonly string[];
+      dht: "lan" | "wan" | "client" | false;
+    },
+  ): Promise<Libp2pNetwork> {
+    context.signal.throwIfAborted();
+    const privateKey = privateKeyFromProtobuf(context.identity.privateKey);
+    const maxStreams = options.maxStreams ?? 128;
+    const services: Record<string, unknown> = {
+      identify: identify(),
+      ping: ping(),
+    };
+    if (options.dht !== false) {
+      const lan = options.dht === "lan";
+      services.dht = kadDHT({
+        protocol: lan ? "/ipfs/lan/kad/1.0.0" : "/ipfs/kad/1.0.0",
+        peerInfoMapper: lan ? removePublicAddressesMapper : removePrivateAddressesMapper,
+        clientMode: options.dht === "client",
+        validators: { ipns: ipnsValidator },
+        selectors: { ipns: ipnsSelector },
+      });
+    }
+    if (options.pubsub !== false) {
+      services.pubsub = gossipsub({ emitSelf: false, allowPublishToZeroTopicPeers: true });
+    }
+    const { value: node, channels } = await trackBroadcastChannels(() =>
+      createLibp2p({
+        privateKey,
+        addresses: { listen: [...options.listen] },
+        transports: [tcp(), webSockets()],
+        connectionEncrypters: [noise()],
+        // js-ipfs speaks only mplex, and opens a stream per bitswap message:
+        // mplex's default limit of 5 new streams a second drops it.
+        streamMuxers: [yamux(), mplex({ disconnectThreshold: 10_000 })],
+        connectionManager: { maxConnections: options.maxConnections ?? 300 },
+        // deno-lint-ignore no-explicit-any
+        services: services as any,
+      }) as Promise<KitLibp2p>
+    );
+    let broker: Broker | undefined;
+    try {
+      broker = await startBitswap({
+        routing: contentRouting(node),
+        blockstore: blockstoreOf(context.blocks),
+        logger: defaultLogger(),
+        libp2p: node,
+        getHasher: (code: number) => {
+          if (code === sha256.code) return sha256;
+          throw new InvalidInputError(
+            `Cannot verify block: unsupported hash 0x${code.toString(16)}`,
+          );
+        },
+      }, { maxInboundStreams: maxStreams, maxOutboundStreams: maxStreams });
+      const network = new Libp2pNetwork(
+        node,
+        broker,
+        channels,
+        privateKey,
+        options.fetchTimeoutMs ?? 120_000,
+      );
+      for (const addr of options.bootstrap) {
+        network.#background(network.swarm.connect(addr));
+      }
+      return network;
+    } catch (error) {
+      await broker?.stop();
+      await stopNode(node);
+      for (const channel of channels) channel.close();
+      throw error;
+    }
+  }
+
+  async fetchBlock(cid: CID, options: { signal?: AbortSignal } = {}): Promise<FetchedBlock> {
+    const key = base64.encode(cid.multihash.bytes);
+    this.#wanted.delete(key);
+    this.#wanted.set(key, true);
+    if (this.#wanted.size > WANTED_MEMORY) {
+      this.#wanted.delete(this.#wanted.keys().next().value!);
+    }
+    let from: string | undefined;
+    const want = (scope: CancelScope) =>
+      this.#bitswap.want(cid, {
+        signal: options.signal === undefined
+          ? scope.signal
+          : AbortSignal.any([options.signal, scope.signal]),
+        onProgress: (event: { type: string; detail: unknown }) => {
+          if (event.type === "bitswap:block") {
+            from = (event.detail as { sender: { toString(): string } }).sender.toString();
+          }
+        },
+      });
+    let bytes: Uint8Array | undefined;
+    try {
+      bytes = await moveOnAfter(this.#fetchTimeoutMs, want);
+    } catch (error) {
+      if (options.signal?.aborted) throw options.signal.reason;
+      throw error;
+    }
+    options.signal?.throwIfAborted();
+    if (bytes === undefined) {
+      throw new NotFoundError(
+        `Cannot get block: no peer sent it within ${this.#fetchTimeoutMs} ms: ${cid}`,
+        cid.toString(),
+      );
+    }
+    this.#stats.blocksFetched++;
+    this.#stats.bytesFetched += bytes.length;
+    return { bytes, from };
+  }
+
+  refuseBlock(_cid: CID, from: string | undefined): void {
+    this.#stats.blocksRefused++;
+    if (from === undefined) return;
+    const count = (this.#refusedBy.get(from) ?? 0) + 1;
+    this.#refusedBy.delete(from);
+    this.#refusedBy.set(from, count);
+    if (this.#refusedBy.size > 1024) this.#refusedBy.delete(this.#refusedBy.keys().next().value!);
+    if (count >= REFUSED_LIMIT) {
+      const peer = this.#node.getConnections().find((c) => c.remotePeer.toString() === from);
+      if (peer !== undefined) this.#background(this.#node.hangUp(peer.remotePeer));
+    }
+  }
+
+  /** How many blocks a peer sent that did not match their CIDs. */
+  refusedFrom(peer: string): number {
+    return this.#refusedBy.get(peer) ?? 0;
+  }
+
+  provide(cid: CID): void {
+    if (this.#closed || this.#node.services.dht === undefined) return;
+    if (this.#provides.size >= 64) return; // a burst of adds: the next reprovide catches up
+    this.#background(this.routing.provide(cid));
+  }
+
+  addresses(): string[] {
+    return this.#node.getMultiaddrs().map((ma) => ma.toString());
+  }
+
+  protocols(): string[] {
+    return this.#node.getProtocols();
+  }
+
+  stats(): NodeNetworkStats {
+    return { ...this.#stats };
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      await this.#broker.stop();
+      await stopNode(this.#node);
+      await Promise.allSettled(this.#provides);
+    } finally {
+      for (const channel of this.#channels) channel.close();
+    }
+  }
+
+  /** Tracks a best-effort task (a provide, a bootstrap dial): its failure is dropped, close waits for it. */
+  #background(task: Promise<void>): void {
+    const tracked = task.catch(() => {}).finally(() => this.#provides.delete(tracked));
+    this.#provides.add(tracked);
+  }
+}
+
+/**
+ * Stops a libp2p node, and the debounced address update its stop schedules
+ * (libp2p 3.3.11 leaves that timer running for a second after `stop()`).
+ */
+async function stopNode(node: KitLibp2p): Promise<void> {
+  await node.stop();
+  // deno-lint-ignore no-explicit-any
+  (node as any).components?.addressManager?._updatePeerStoreAddresses?.stop?.();
+}
+
+/** What `withBitswap` adds to a Helia node: a block broker holding the `Bitswap`. */
+interface Broker {
+  bitswap: Bitswap;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts `@helia/bitswap` without Helia: `withBitswap` is its only export,
+ * and takes a Helia node it adds a block broker to; this hands it an object
+ * with the components the broker needs and takes the broker back.
+ */
+async function startBitswap(
+  components: Record<string, unknown>,
+  options: Record<string, unknown>,
+): Promise<Broker> {
+  let broker: Broker | undefined;
+  let mixin: { start(host: unknown): Promise<void> } | undefined;
+  const host = {
+    ...components,
+    status: "starting",
+    hasBlockBroker: () => false,
+    addBlockBroker: (added: Broker) => {
+      broker = added;
+    },
+    addMixin: (added: typeof mixin) => {
+      mixin = added;
+    },
+  };
+  // deno-lint-ignore no-explicit-any
+  withBitswap(host as any, options);
+  await mixin!.start(host);
+  if (broker === undefined) throw new Error("Cannot start bitswap: no block broker was added");
+  return broker;
+}
+
+/** The node's blocks as the `interface-blockstore` bitswap serves from (read-only). */
+function blockstoreOf(blocks: NodeBlocks) {
+  return {
+    has: (cid: CID, options?: { signal?: AbortSignal }) => blocks.has(cid, options),
+    async *get(cid: CID, options?: { signal?: AbortSignal }) {
+      yield await blocks.get(cid, options);
+    },
+    put: () => {
+      throw new Error("Cannot put block: the network serves the node's blocks read-only");
+    },
+  };
+}
+
+/** Helia's `Routing` over libp2p's content routing, as bitswap uses it to find providers. */
+function contentRouting(node: KitLibp2p) {
+  return {
+    async *findProviders(cid: CID, options?: { signal?: AbortSignal }) {
+      if (node.services.dht === undefined) return;
+      for await (const provider of node.contentRouting.findProviders(cid, options)) {
+        yield { id: provider.id, multiaddrs: provider.multiaddrs, routing: "libp2p" };
+      }
+    },
+    provide: (cid: CID, options?: { signal?: AbortSignal }) =>
+      node.contentRouting.provide(cid, options),
+  };
+}

@@ -1,0 +1,196 @@
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { generateKeyPair, privateKeyToProtobuf } from "npm:@libp2p/crypto@5.1.23/keys";
+import { CID } from "npm:multiformats@14.0.5/cid";
+import { sha256 } from "npm:multiformats@14.0.5/hashes/sha2";
+import * as raw from "npm:multiformats@14.0.5/codecs/raw";
+import { InvalidInputError, NotFoundError, UnreachableError } from "../ipfs/errors.ts";
+import { testEachStrategy } from "../runtime/testing.ts";
+import { sleep } from "../runtime/sleep.ts";
+import { eventually, rejection } from "../tests/_async.ts";
+import { randomBytes, readAll } from "../tests/_bytes.ts";
+import { addressOf, firstLine, LOOPBACK, networkOf, withKits } from "../tests/_net.ts";
+import { libp2pNetwork } from "./libp2p_network.ts";
+
+const MiB = 1024 * 1024;
+
+function digest(bytes: Uint8Array): string {
+  return createHash("sha256").update(bytes).digest("hex");
+}
+
+testEachStrategy("B fetches A's 64 MiB file and a directory over bitswap", async () => {
+  await withKits(2, async ([a, b]) => {
+    const data = randomBytes(64 * MiB);
+    const { cid } = await a.add(data);
+    const dir = (await a.addAll([
+      { path: "site/index.html", content: "<h1>hi</h1>" },
+      { path: "site/img/logo.bin", content: data.subarray(0, 300_000) },
+    ])).at(-1)!.cid;
+    const address = await addressOf(a);
+    assert.match(address, /^\/ip4\/127\.0\.0\.1\/tcp\/\d+\/p2p\/12D3KooW/);
+    await b.swarm.connect(address);
+    const peers = await b.swarm.peers();
+    assert.deepEqual(peers.map((peer) => peer.peer), [(await a.id()).id]);
+
+    assert.equal(digest(await readAll(b.cat(cid))), digest(data));
+    const names = (await b.ls(dir)).map((entry) => `${entry.name}:${entry.type}`);
+    assert.deepEqual(names, ["img:directory", "index.html:file"]);
+    assert.equal(await new Response(b.cat(`${dir}/index.html`)).text(), "<h1>hi</h1>");
+    assert.equal(
+      digest(await readAll(b.cat(`${dir}/img/logo.bin`))),
+      digest(data.subarray(0, 300_000)),
+    );
+    assert.equal((await b.stat(`${dir}/img/logo.bin`)).size, 300_000);
+    // Fetched blocks are stored unpinned: garbage collection takes them.
+    assert(await b.block.has(cid));
+    assert.deepEqual(await b.pin.ls(), []);
+    await b.repo.gc();
+    assert(!(await b.block.has(cid)));
+
+    await b.swarm.disconnect(address);
+    await eventually(async () => (await b.swarm.peers()).length === 0, "B disconnected");
+  });
+});
+
+testEachStrategy("cancelling B's cat half way stops the transfer", async () => {
+  await withKits(2, async ([a, b]) => {
+    const { cid } = await a.add(randomBytes(64 * MiB));
+    await b.swarm.connect(await addressOf(a));
+    const controller = new AbortController();
+    const reading = readAll(b.cat(cid, { signal: controller.signal }));
+    await eventually(() => networkOf(b).stats().bytesFetched > 8 * MiB, "B fetched 8 MiB", {
+      limitMs: 60_000,
+    });
+    controller.abort(new Error("stop"));
+    assert.equal(((await rejection(reading)) as Error).message, "stop");
+    const stopped = networkOf(b).stats().bytesFetched;
+    await sleep(500);
+    const after = networkOf(b).stats().bytesFetched;
+    // What was on the wire may land; nothing more is asked for or sent.
+    assert(after < 64 * MiB, `B fetched everything: ${after}`);
+    await sleep(500);
+    assert.equal(networkOf(b).stats().bytesFetched, after, `still fetching after ${stopped}`);
+  });
+}, { strategies: ["eager"] });
+
+testEachStrategy("a CID nobody has ends with the call's timeout, not a hang", async () => {
+  await withKits(2, async ([a, b]) => {
+    await b.swarm.connect(await addressOf(a));
+    const missing = CID.createV1(raw.code, await sha256.digest(randomBytes(64)));
+    const error = await timedOut(300, (signal) => b.block.get(missing, { signal }));
+    assert.equal((error as Error).name, "TimeoutError");
+    const cat = await timedOut(300, (signal) => readAll(b.cat(missing, { signal })));
+    assert.equal((cat as Error).name, "TimeoutError");
+  });
+  // The network's own limit gives NotFoundError.
+  await withKits(1, async ([b]) => {
+    const missing = CID.createV1(raw.code, await sha256.digest(randomBytes(64)));
+    const error = await rejection(b.block.get(missing));
+    assert(error instanceof NotFoundError, String(error));
+    assert.match(error.message, /no peer sent it within 300 ms/);
+  }, { fetchTimeoutMs: 300 });
+}, { strategies: ["eager"] });
+
+testEachStrategy("unreachable and malformed multiaddresses are typed errors", async () => {
+  await withKits(1, async ([a]) => {
+    const id = (await a.id()).id;
+    const unreachable = await rejection(a.swarm.connect(`/ip4/127.0.0.1/tcp/1/p2p/${id}x`));
+    assert(unreachable instanceof InvalidInputError, String(unreachable)); // bad peer ID
+    const other = (await generateKeyPair("Ed25519")).publicKey.toString();
+    const refused = await rejection(
+      a.swarm.connect(`/ip4/127.0.0.1/tcp/1/p2p/${other}`),
+    );
+    assert(refused instanceof UnreachableError, String(refused));
+    assert.match(
+      refused.message,
+      /^Cannot connect: \/ip4\/127\.0\.0\.1\/tcp\/1\/p2p\/.* is unreachable/,
+    );
+    const malformed = await rejection(a.swarm.connect("/ip4/999.1.1.1/tcp/x"));
+    assert(malformed instanceof InvalidInputError, String(malformed));
+    assert.match(malformed.message, /malformed multiaddress/);
+    const noPeer = await rejection(a.swarm.connect("/ip4/127.0.0.1/tcp/4001"));
+    assert(noPeer instanceof InvalidInputError, String(noPeer));
+    assert.throws(() => libp2pNetwork({ listen: ["nonsense"] }), InvalidInputError);
+  });
+}, { strategies: ["eager"] });
+
+testEachStrategy("blocks that do not match their CIDs are refused and counted", async () => {
+  await withKits(1, async ([b]) => {
+    // A real libp2p bitswap peer whose blockstore lies: it claims every
+    // block and sends other bytes.
+    const key = await generateKeyPair("Ed25519");
+    const lie = randomBytes(1000);
+    const lifetime = new AbortController();
+    const liar = await libp2pNetwork(LOOPBACK)({
+      identity: {
+        id: key.publicKey.toString(),
+        publicKey: key.publicKey.raw,
+        privateKey: privateKeyToProtobuf(key),
+      },
+      blocks: { get: () => Promise.resolve(lie), has: () => Promise.resolve(true) },
+      signal: lifetime.signal,
+    });
+    try {
+      await b.swarm.connect(liar.addresses()[0]);
+      const wanted = CID.createV1(raw.code, await sha256.digest(randomBytes(64)));
+      const error = await timedOut(2000, (signal) => b.block.get(wanted, { signal }));
+      assert.equal((error as Error).name, "TimeoutError");
+      assert(networkOf(b).stats().blocksRefused >= 1, "the lying block was not counted");
+      assert.equal(networkOf(b).stats().blocksFetched, 0);
+      assert(!(await b.block.has(wanted)));
+    } finally {
+      lifetime.abort();
+      await liar.close();
+    }
+  });
+}, { strategies: ["eager"] });
+
+testEachStrategy("another process serves a file and a directory, and exits after", async () => {
+  const script = new URL("../tests/_net_peer_child.ts", import.meta.url).pathname;
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", script],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  let status: Deno.CommandStatus | undefined;
+  try {
+    const peer = JSON.parse(await firstLine(child.stdout));
+    await withKits(1, async ([b]) => {
+      await b.swarm.connect(peer.address);
+      assert.equal(digest(await readAll(b.cat(peer.cid))), peer.sha256);
+      assert.equal(await new Response(b.cat(`${peer.dir}/notes.txt`)).text(), "two processes");
+      assert.equal((await b.stat(`${peer.dir}/a/photo.jpg`)).size, 300_000);
+    });
+    await child.stdin.close();
+    // The child closes its node and must exit by itself (no Deno.exit).
+    status = await eventuallyExits(child, 30_000);
+    assert.equal(status.code, 0);
+  } finally {
+    if (status === undefined) {
+      child.kill("SIGKILL");
+      await child.status;
+    }
+  }
+}, { strategies: ["eager"] });
+
+/**
+ * How `call` fails when its signal aborts with a `TimeoutError` `ms` (of
+ * the runtime's clock) after it started.
+ */
+async function timedOut(ms: number, call: (signal: AbortSignal) => Promise<unknown>) {
+  const controller = new AbortController();
+  const pending = rejection(call(controller.signal));
+  await sleep(ms);
+  controller.abort(new DOMException("timed out", "TimeoutError"));
+  return await pending;
+}
+
+/** The child's status once it exits; fails (leaving it running) after `limitMs`. */
+async function eventuallyExits(child: Deno.ChildProcess, limitMs: number) {
+  let status: Deno.CommandStatus | undefined;
+  const watch = child.status.then((s) => status = s);
+  await eventually(() => status !== undefined, "the child exited", { limitMs, stepMs: 50 });
+  await watch;
+  return status!;
+}

@@ -1,0 +1,84 @@
+/**
+ * Test fixtures for the networked node: kit nodes on loopback, a child
+ * process that serves one, and its first line.
+ *
+ * @module
+ */
+
+import { Kit } from "../kit/kit.ts";
+import type { EmbeddedNode } from "../ipfs/embedded_node.ts";
+import type { NodeNetwork } from "../ipfs/node_network.ts";
+import type { Libp2pNetworkOptions } from "../net/libp2p_network.ts";
+import { sleep } from "../runtime/sleep.ts";
+import { withTempDir } from "./_files.ts";
+
+/** The options every test node gets: loopback, the LAN DHT, no bootstrap, no pubsub. */
+export const LOOPBACK: Libp2pNetworkOptions = {
+  listen: ["/ip4/127.0.0.1/tcp/0"],
+  dht: "lan",
+  // gossipsub 17.1.1 can leave a heartbeat timer behind at stop (the sanitizers see it)
+  pubsub: false,
+};
+
+/**
+ * Runs `fn` with `count` kit nodes on loopback, each on a temporary
+ * repository (no sync, no cache), and closes them afterwards.
+ */
+export function withKits<T>(
+  count: number,
+  fn: (kits: Kit[]) => Promise<T>,
+  network: Libp2pNetworkOptions = {},
+): Promise<T> {
+  const open = async (kits: Kit[]): Promise<T> => {
+    if (kits.length === count) return await fn(kits);
+    return await withTempDir(async (repo) => {
+      await using kit = await Kit.open({
+        repo,
+        sync: false,
+        cache: false,
+        network: { ...LOOPBACK, ...network },
+      });
+      return await open([...kits, kit]);
+    });
+  };
+  return open([]).finally(settleLibp2p);
+}
+
+/**
+ * Waits out the timers libp2p 3.3.11 leaves behind a stopped node (its
+ * inbound rate limiter's 1 s windows, its queues' debounces), which the
+ * sanitizers would otherwise pin on the next test.
+ */
+export async function settleLibp2p(): Promise<void> {
+  await sleep(1_100);
+}
+
+/** The network of a kit opened on the embedded node with one. */
+export function networkOf(kit: Kit): NodeNetwork {
+  const network = (kit.store as EmbeddedNode).network;
+  if (network === undefined) throw new Error("the kit has no network");
+  return network;
+}
+
+/** The first listen address of a kit (with `/p2p/<id>`). */
+export async function addressOf(kit: Kit): Promise<string> {
+  const [address] = (await kit.id()).addresses;
+  if (address === undefined) throw new Error("the kit listens nowhere");
+  return address;
+}
+
+/** The first line a child process prints. */
+export async function firstLine(stream: ReadableStream<Uint8Array>): Promise<string> {
+  const reader = stream.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  try {
+    while (!text.includes("\n")) {
+      const { done, value } = await reader.read();
+      if (done) throw new Error(`the peer process ended before it was ready: ${text}`);
+      text += value;
+    }
+  } finally {
+    await reader.cancel();
+  }
+  return text.slice(0, text.indexOf("\n"));
+}
