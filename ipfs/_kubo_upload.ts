@@ -121,16 +121,32 @@ export async function* uploadEntries(
 ): AsyncGenerator<UploadEntry, void, undefined> {
   for await (const entry of entries) {
     const path = entryPath(entry);
-    if (entry.link !== undefined) {
-      throw new InvalidInputError(
-        `Cannot add: ${path} is a symbolic link, which the Kubo backend cannot upload ` +
-          "(kubo-rpc-client sends no symlink parts): follow links to add their targets " +
-          "(followSymlinks; --follow-symlinks in the CLI), or add on the embedded node",
-      );
-    }
+    if (entry.link !== undefined) throw symlinkRefused(path);
     if (entry.content === undefined) yield { path };
     else yield { path, content: byteSource(entry.content, path, onProgress, "add", signal) };
   }
+}
+
+/**
+ * Refuses a scanned tree that holds a symbolic link, before any request: an
+ * upload the client aborts half way leaves js-ipfs holding its
+ * garbage-collection lock for good (see tests/kubo_backend_exclusive_test.ts).
+ *
+ * @param entries The entries `scanPath` found.
+ * @throws {InvalidInputError} An entry is a symbolic link.
+ */
+export function refuseLinks(entries: readonly { path: string; link?: string }[]): void {
+  const link = entries.find((entry) => entry.link !== undefined);
+  if (link !== undefined) throw symlinkRefused(link.path);
+}
+
+/** Why the Kubo backend cannot add a symbolic link at `path`. */
+function symlinkRefused(path: string): InvalidInputError {
+  return new InvalidInputError(
+    `Cannot add: ${path} is a symbolic link, which the Kubo backend cannot upload ` +
+      "(kubo-rpc-client sends no symlink parts): follow links to add their targets " +
+      "(followSymlinks; --follow-symlinks in the CLI), or add on the embedded node",
+  );
 }
 
 /**

@@ -88,7 +88,7 @@ import { kuboRepoApi } from "./_kubo_repo_api.ts";
 import { kuboRoutingApi } from "./_kubo_routing_api.ts";
 import { kuboSwarmApi } from "./_kubo_swarm_api.ts";
 import { emptyResult, extractTar } from "./_kubo_tar.ts";
-import { upload, uploadEntries } from "./_kubo_upload.ts";
+import { refuseLinks, upload, uploadEntries } from "./_kubo_upload.ts";
 import { clientTimeout, ipfsPath, malformed, rpcTimeout } from "./_kubo_wire.ts";
 
 const HEALTH_TIMEOUT_MS = 5_000;
@@ -294,6 +294,7 @@ export class KuboBackend implements ContentStore {
       this.#kubo,
       async (signal) => {
         const scanned = await scanPath(path, { hidden, followSymlinks }, checkpointIfCancelled);
+        refuseLinks(scanned);
         return uploadEntries(toEntries(scanned, signal), onProgress, signal);
       },
       options,
