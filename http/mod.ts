@@ -8,7 +8,8 @@
  * - {@linkcode Router}: several handlers on one listener.
  * - WebSockets (`info.upgradeWebSocket`, {@linkcode WebSocketSession}):
  *   messages bounded before they are buffered, bounded send queues that close
- *   the socket when overrun, 1007 for text that is not UTF-8.
+ *   the socket when overrun, 1007 for text that is not UTF-8; and
+ *   {@linkcode WebSocketPort}, the client's side as a task sees it.
  * - {@linkcode AccessPolicy}, {@linkcode HttpError}, {@linkcode errorResponse}:
  *   the rules and the error answers, for handlers mounted elsewhere too.
  *
@@ -46,5 +47,6 @@ export * from "./errors.ts";
 export * from "./access.ts";
 export type * from "./types.ts";
 export * from "./websocket.ts";
+export * from "./websocket_port.ts";
 export * from "./server.ts";
 export * from "./router.ts";

@@ -41,7 +41,7 @@ export const WEBSOCKET_DEFAULTS: {
 });
 
 /**
- * The close codes the server sends.
+ * The close codes the kit's WebSocket servers and clients send.
  *
  * @example
  * ```ts
@@ -61,6 +61,8 @@ export const WEBSOCKET_CLOSE_CODES: {
   readonly protocolError: 1002;
   /** A text message was not UTF-8. */
   readonly invalidData: 1007;
+  /** The peer broke a rule: a rate limit, a message it may not send. */
+  readonly policyViolation: 1008;
   /** A message exceeded `maxMessageBytes`. */
   readonly messageTooBig: 1009;
   /** An internal error. */
@@ -72,6 +74,7 @@ export const WEBSOCKET_CLOSE_CODES: {
   goingAway: 1001,
   protocolError: 1002,
   invalidData: 1007,
+  policyViolation: 1008,
   messageTooBig: 1009,
   internalError: 1011,
   tryAgainLater: 1013,

@@ -24,7 +24,8 @@ import { backoffDelay } from "../runtime/retry.ts";
 import { sleep } from "../runtime/sleep.ts";
 import { TaskGroup, taskGroup } from "../runtime/task_group.ts";
 import { failAfter, moveOnAfter, withSignal } from "../runtime/timeouts.ts";
-import { CLOSE, WsPort } from "./_ws_port.ts";
+import { WEBSOCKET_CLOSE_CODES } from "../http/websocket.ts";
+import { WebSocketPort } from "../http/websocket_port.ts";
 import { DiscoveryError, PeerInfoError } from "./errors.ts";
 import {
   matchesPeerFilter,
@@ -151,7 +152,7 @@ export class DiscoveryClient implements AsyncDisposable {
   readonly #dialing = new Set<string>();
   readonly #pending = new Map<number, Pending>();
   readonly #dials: MemorySendChannel<PeerInfo>;
-  #ws: WsPort | undefined;
+  #ws: WebSocketPort | undefined;
   #connected = false;
   #changed = new Event();
   #nextId = 0;
@@ -398,7 +399,7 @@ export class DiscoveryClient implements AsyncDisposable {
         ? undefined
         : { headers: { authorization: `Bearer ${this.#token}` } } as never,
     );
-    const ws = new WsPort(socket, {
+    const ws = new WebSocketPort(socket, {
       maxMessageBytes: 4 * 1024 * 1024,
       maxQueued: 1024,
       ratePerSecond: Infinity,
@@ -454,18 +455,18 @@ export class DiscoveryClient implements AsyncDisposable {
         slot.error ??= new DiscoveryError("Cannot request peers: the connection closed", "closed");
         slot.done.set();
       }
-      await ws.close(CLOSE.normal);
+      await ws.close(WEBSOCKET_CLOSE_CODES.normal);
     }
   }
 
-  async #announce(ws: WsPort): Promise<void> {
+  async #announce(ws: WebSocketPort): Promise<void> {
     this.#seq = Math.max(this.#seq + 1, Date.now());
     const peer = await signPeerInfo(this.#identity, this.#fields, { seq: this.#seq });
     ws.send({ type: "announce", peer });
   }
 
   /** Reads messages until the socket closes; returns why it closed. */
-  async #receive(ws: WsPort, onAnnounced: () => void): Promise<Error> {
+  async #receive(ws: WebSocketPort, onAnnounced: () => void): Promise<Error> {
     for (;;) {
       let data: unknown;
       try {
@@ -635,7 +636,7 @@ export class DiscoveryClient implements AsyncDisposable {
   }
 }
 
-async function readWelcome(ws: WsPort): Promise<{ heartbeatMs: number }> {
+async function readWelcome(ws: WebSocketPort): Promise<{ heartbeatMs: number }> {
   let data: unknown;
   try {
     data = await ws.receive();

@@ -18,7 +18,7 @@ import {
   parseServerSignal,
   type ServerSignal,
 } from "./_signaling_messages.ts";
-import { CLOSE } from "./_ws_port.ts";
+import { WEBSOCKET_CLOSE_CODES } from "../http/websocket.ts";
 import type { SignalingSocket } from "./_signaling_socket.ts";
 
 /** How one side runs the session. */
@@ -178,10 +178,10 @@ export async function runSignalingSession(
   } finally {
     if (side.isServer && !ws.isClosed) ws.send({ type: "close", reason: connection.closeReason });
     const code = ws.violation
-      ? (ws.closeCode ?? CLOSE.policy)
+      ? (ws.closeCode ?? WEBSOCKET_CLOSE_CODES.policyViolation)
       : connection.closeReason.startsWith("signaling failed")
-      ? CLOSE.policy
-      : CLOSE.normal;
+      ? WEBSOCKET_CLOSE_CODES.policyViolation
+      : WEBSOCKET_CLOSE_CODES.normal;
     await ws.close(code, connection.closeReason);
   }
 }

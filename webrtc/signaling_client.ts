@@ -15,7 +15,8 @@ import { resolveWebRtcOptions, type WebRtcOptions } from "./options.ts";
 import { Peer } from "./_peer.ts";
 import { BadSignal, parseServerSignal } from "./_signaling_messages.ts";
 import { runSignalingSession } from "./_signaling_session.ts";
-import { CLOSE, WsPort } from "./_ws_port.ts";
+import { WEBSOCKET_CLOSE_CODES } from "../http/websocket.ts";
+import { WebSocketPort } from "../http/websocket_port.ts";
 import { checkToken } from "../http/access.ts";
 
 /** Options for {@linkcode connectWebRtc}. */
@@ -79,7 +80,7 @@ export async function connectWebRtc(
     target,
     token === undefined ? undefined : { headers: { authorization: `Bearer ${token}` } },
   );
-  const ws = new WsPort(socket, {
+  const ws = new WebSocketPort(socket, {
     maxMessageBytes: 256 * 1024,
     maxQueued: 256,
     ratePerSecond: Infinity,
@@ -90,7 +91,7 @@ export async function connectWebRtc(
   try {
     welcome = await withSignal(options.signal, () => bounded(timeout, () => readWelcome(ws)));
   } catch (error) {
-    await ws.close(CLOSE.normal);
+    await ws.close(WEBSOCKET_CLOSE_CODES.normal);
     throw error;
   }
   let peer: Peer;
@@ -103,7 +104,7 @@ export async function connectWebRtc(
       maxPendingIncoming: resolved.maxStreams + 8,
     });
   } catch (error) {
-    await ws.close(CLOSE.normal);
+    await ws.close(WEBSOCKET_CLOSE_CODES.normal);
     throw error;
   }
   const offerer = welcome.offerer === "client";
@@ -141,7 +142,7 @@ export async function connectWebRtc(
   return connection;
 }
 
-async function readWelcome(ws: WsPort) {
+async function readWelcome(ws: WebSocketPort) {
   let data: unknown;
   try {
     data = await ws.receive();

@@ -16,7 +16,8 @@ import { type ResolvedWebRtcOptions, resolveWebRtcOptions, type WebRtcOptions } 
 import { Peer } from "./_peer.ts";
 import { SIGNALING_VERSION } from "./_signaling_messages.ts";
 import { runSignalingSession } from "./_signaling_session.ts";
-import { CLOSE, WsPort, type WsPortOptions } from "./_ws_port.ts";
+import { WEBSOCKET_CLOSE_CODES } from "../http/websocket.ts";
+import { WebSocketPort, type WebSocketPortOptions } from "../http/websocket_port.ts";
 import { SessionSocket, type SignalingSocket } from "./_signaling_socket.ts";
 import type { WebSocketSession } from "../http/websocket.ts";
 
@@ -120,7 +121,7 @@ export class StreamingManager implements AsyncDisposable {
   readonly #options: ResolvedWebRtcOptions;
   readonly #maxConnections: number;
   readonly #offerer: "server" | "client";
-  readonly #wsOptions: WsPortOptions;
+  readonly #wsOptions: WebSocketPortOptions;
   readonly #maxQueuedCandidates: number;
   readonly #maxBadMessages: number;
   readonly #sessions = new Map<string, Session>();
@@ -304,13 +305,17 @@ export class StreamingManager implements AsyncDisposable {
    * only when the caller is cancelled.
    */
   accept(socket: WebSocket): Promise<void> {
-    return this.#run(new WsPort(socket, this.#wsOptions));
+    return this.#run(new WebSocketPort(socket, this.#wsOptions));
   }
 
   /** Runs a session on a socket of either kind; see {@linkcode StreamingManager.accept}. */
   async #run(ws: SignalingSocket): Promise<void> {
     const refusal = this.#closed
-      ? { code: "shutting_down", message: "the server is shutting down", close: CLOSE.goingAway }
+      ? {
+        code: "shutting_down",
+        message: "the server is shutting down",
+        close: WEBSOCKET_CLOSE_CODES.goingAway,
+      }
       : this.size >= this.#maxConnections
       ? {
         code: "too_many_connections",
@@ -319,7 +324,7 @@ export class StreamingManager implements AsyncDisposable {
           "connections",
           this.#maxConnections,
         ).message,
-        close: CLOSE.tryAgain,
+        close: WEBSOCKET_CLOSE_CODES.tryAgainLater,
       }
       : undefined;
     if (refusal !== undefined) {
@@ -341,7 +346,7 @@ export class StreamingManager implements AsyncDisposable {
       });
     } catch (error) {
       this.#pending--;
-      await ws.close(CLOSE.internal, "internal_error");
+      await ws.close(WEBSOCKET_CLOSE_CODES.internalError, "internal_error");
       throw error;
     }
     const id = crypto.randomUUID();

@@ -1,8 +1,13 @@
-// A WebSocket as the discovery client's tasks see it (the same shape as
-// webrtc/'s, which sits on a floor above): text messages wait in a bounded
-// queue, a message over the size limit or a flood beyond the rate limit
-// closes the socket (1009, 1008), and closing waits (bounded) for the other
-// end. Event handlers only queue and wake.
+/**
+ * A WebSocket as a task sees it, on the client's side: messages wait in a
+ * bounded queue for a task to `receive()` them, a message over the size
+ * limit or a flood beyond the rate limit closes the socket (1009, 1008), and
+ * closing waits, bounded, for the other end. The socket's event handlers
+ * only queue and wake. The server's side of the same bounds is
+ * `info.upgradeWebSocket` (a `WebSocketSession`).
+ *
+ * @module
+ */
 
 import { CancelScope } from "../runtime/cancel_scope.ts";
 import { currentClock } from "../runtime/checkpoint.ts";
@@ -13,19 +18,10 @@ import {
   type MemoryReceiveChannel,
   type MemorySendChannel,
 } from "../runtime/memory_channel.ts";
+import { WEBSOCKET_CLOSE_CODES } from "./websocket.ts";
 
-/** Close codes the signaling server uses. */
-export const CLOSE = {
-  normal: 1000,
-  goingAway: 1001,
-  policy: 1008,
-  tooLarge: 1009,
-  internal: 1011,
-  tryAgain: 1013,
-} as const;
-
-/** Limits of a {@linkcode WsPort}. */
-export interface WsPortOptions {
+/** Limits of a {@linkcode WebSocketPort}. */
+export interface WebSocketPortOptions {
   /** The largest message, in UTF-16 code units; larger closes with 1009. */
   maxMessageBytes: number;
   /** Messages waiting for the task; more closes with 1008. */
@@ -38,10 +34,39 @@ export interface WsPortOptions {
   closeTimeoutMs: number;
 }
 
-/** A WebSocket for tasks. */
-export class WsPort {
+/**
+ * A WebSocket for tasks: `receive()` the next message (a checkpoint), `send()`
+ * a value as JSON, `close()` and wait for the other end.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { serve, WebSocketPort } from "@ipfs-kit/kit/http";
+ *
+ * await using server = serve((_request, info) =>
+ *   info.upgradeWebSocket({
+ *     onSocket: async (socket) => {
+ *       for await (const message of socket) socket.send(`echo ${message}`);
+ *     },
+ *   })
+ * );
+ * const port = new WebSocketPort(new WebSocket(server.url.replace("http", "ws")), {
+ *   maxMessageBytes: 1024,
+ *   maxQueued: 16,
+ *   ratePerSecond: 100,
+ *   burst: 10,
+ *   closeTimeoutMs: 1000,
+ * });
+ * await port.waitOpen();
+ * port.send({ hello: "world" });
+ * assert.equal(await port.receive(), 'echo {"hello":"world"}');
+ * await port.close();
+ * assert.equal(port.closeCode, 1000);
+ * ```
+ */
+export class WebSocketPort {
   readonly #socket: WebSocket;
-  readonly #options: WsPortOptions;
+  readonly #options: WebSocketPortOptions;
   readonly #clock: Clock;
   readonly #send: MemorySendChannel<unknown>;
   readonly #receive: MemoryReceiveChannel<unknown>;
@@ -51,10 +76,19 @@ export class WsPort {
   #refilledAt: number;
   #closeCode: number | undefined;
   #closeReason = "";
-  /** Why this side closed the socket, as an error code (`rate_limited`, `message_too_large`, ...). */
+  /**
+   * Why this side closed the socket, as an error code (`rate_limited`,
+   * `message_too_large`, `too_many_messages`, `internal_error`) and a message.
+   */
   violation: { code: string; message: string } | undefined;
 
-  constructor(socket: WebSocket, options: WsPortOptions) {
+  /**
+   * Takes over `socket` (its `on*` handlers): it may still be connecting.
+   *
+   * @param socket The socket.
+   * @param options The limits.
+   */
+  constructor(socket: WebSocket, options: WebSocketPortOptions) {
     this.#socket = socket;
     this.#options = options;
     this.#clock = currentClock();
@@ -75,7 +109,7 @@ export class WsPort {
       try {
         this.#onMessage(event.data);
       } catch {
-        this.#violate(CLOSE.internal, "internal_error", "Cannot read message");
+        this.#violate(WEBSOCKET_CLOSE_CODES.internalError, "internal_error", "Cannot read message");
       }
     };
   }
@@ -129,7 +163,7 @@ export class WsPort {
    * Closes the socket with `code` and waits, at most `closeTimeoutMs` and
    * shielded from cancellation, until it is closed. Idempotent.
    */
-  async close(code: number = CLOSE.normal, reason = ""): Promise<void> {
+  async close(code: number = WEBSOCKET_CLOSE_CODES.normal, reason: string = ""): Promise<void> {
     this.#closeCode ??= code;
     this.#closeReason ||= reason;
     this.#send.close();
@@ -159,7 +193,7 @@ export class WsPort {
       : 0;
     if (size > this.#options.maxMessageBytes) {
       this.#violate(
-        CLOSE.tooLarge,
+        WEBSOCKET_CLOSE_CODES.messageTooBig,
         "message_too_large",
         `a message of ${size} bytes, limit ${this.#options.maxMessageBytes}`,
       );
@@ -173,7 +207,11 @@ export class WsPort {
     );
     this.#refilledAt = now;
     if (this.#tokens < 1) {
-      this.#violate(CLOSE.policy, "rate_limited", `more than ${ratePerSecond} messages a second`);
+      this.#violate(
+        WEBSOCKET_CLOSE_CODES.policyViolation,
+        "rate_limited",
+        `more than ${ratePerSecond} messages a second`,
+      );
       return;
     }
     this.#tokens -= 1;
@@ -181,7 +219,7 @@ export class WsPort {
       this.#send.sendNowait(data);
     } catch {
       this.#violate(
-        CLOSE.policy,
+        WEBSOCKET_CLOSE_CODES.policyViolation,
         "too_many_messages",
         `more than ${this.#options.maxQueued} messages waiting`,
       );
