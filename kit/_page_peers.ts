@@ -82,7 +82,9 @@ export function mountDiscovered(context: PageContext): void {
             ` ${peer.role}, ${
               peer.successRate === null
                 ? "not dialed yet"
-                : `${Math.round(peer.successRate * 100)}% of ${peer.attempts} dials`
+                : `${Math.round(peer.successRate * 100)}% of ${peer.attempts} dial${
+                  peer.attempts === 1 ? "" : "s"
+                }`
             }${peer.connected ? ", connected" : ""}`,
           )
         ),
