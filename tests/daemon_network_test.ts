@@ -49,14 +49,16 @@ Deno.test("daemon network: a daemon process discovers a daemon, connects, and re
       await using second = await startDaemonProcess({
         repo: `${dir}/second`,
         network: true,
-        args: ["--discover", url, "--role", "gateway", "--no-webrtc"],
+        // --listen repeated: the fixture's TCP address and a WebSocket one.
+        args: ["--listen", "/ip4/127.0.0.1/tcp/0/ws", "--discover", url, "--role", "gateway"],
       });
       const printed = second.output();
       assert.match(printed, /^Swarm: +\/ip4\/127\.0\.0\.1\/tcp\/\d+\/p2p\/12D3KooW\S+$/m);
+      assert.match(printed, /^ +\/ip4\/127\.0\.0\.1\/tcp\/\d+\/ws\/p2p\/12D3KooW\S+$/m);
       assert.match(printed, new RegExp(`^Discovers: +through ${url} as gateway$`, "m"));
       assert.match(printed, /^Discovery: +ws:\/\/127\.0\.0\.1:\d+\/api\/v0\/discovery/m);
       const secondInfo = await (await fetch(`${second.url}/daemon/info`)).json();
-      assert.deepEqual(secondInfo.features, ["network", "discovery"]);
+      assert.deepEqual(secondInfo.features, ["network", "discovery", "webrtc"]);
 
       // The second learns of the first from the first's route and connects to it.
       await eventually(
@@ -131,4 +133,37 @@ Deno.test("daemon network: --no-network keeps the node offline; swarm commands s
   // Its discovery route still serves others; it announces nothing itself.
   const discovered = await (await fetch(`${daemon.url}${DISCOVERY_PEERS_PATH}`)).json();
   assert.deepEqual(discovered, { server: true, peers: [] });
+});
+
+Deno.test("daemon network: the network flags are checked before anything starts, in one line", async () => {
+  await withTempDir(async (repo) => {
+    const daemon = (...args: string[]) =>
+      kit(["--repo", repo, "daemon", "--port", "0", "--gateway-port", "0", ...args]);
+    oneLineError(
+      await daemon("--no-network", "--dht", "lan"),
+      2,
+      /--dht sets up the network: it cannot go with --no-network/,
+    );
+    oneLineError(
+      await daemon("--no-network", "--discover", "ws://127.0.0.1:9/api/v0/discovery"),
+      2,
+      /--discover needs the network/,
+    );
+    oneLineError(await daemon("--discover", "http://127.0.0.1:9/"), 2, /ws: or wss: URL/);
+    oneLineError(
+      await daemon("--bootstrap", "default", "--bootstrap", "/ip4/127.0.0.1/tcp/9"),
+      2,
+      /--bootstrap default cannot be mixed/,
+    );
+    oneLineError(
+      await daemon("--dht", "everywhere"),
+      2,
+      /--dht must be one of lan, wan, client, off/,
+    );
+    oneLineError(
+      await daemon("--listen", "nonsense"),
+      1,
+      /Cannot start network: malformed multiaddress: "nonsense"/,
+    );
+  });
 });
