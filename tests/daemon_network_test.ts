@@ -15,9 +15,12 @@ import {
   DISCOVERY_PEERS_PATH,
   discoveryExtension,
 } from "../kit/discovery_extension.ts";
+import { CID } from "npm:multiformats@14.0.5/cid";
+import { sha256 } from "npm:multiformats@14.0.5/hashes/sha2";
+import { failAfter } from "../runtime/timeouts.ts";
 import { eventually } from "./_async.ts";
 import { randomBytes } from "./_bytes.ts";
-import { kit, ok, oneLineError } from "./_cli.ts";
+import { CLI, kit, ok, oneLineError, runDeno } from "./_cli.ts";
 import { startDaemonProcess } from "./_daemon_process.ts";
 import { withTempDir } from "./_files.ts";
 import { LOOPBACK, settleLibp2p } from "./_net.ts";
@@ -35,6 +38,7 @@ Deno.test("daemon network: a daemon process discovers a daemon, connects, and re
       repo: `${dir}/first`,
       port: 0,
       gatewayPort: 0,
+      shutdownTimeoutMs: 300,
       kit: { network: LOOPBACK },
       extensions: [discoveryExtension({ role: "master" })],
     });
@@ -111,6 +115,25 @@ Deno.test("daemon network: a daemon process discovers a daemon, connects, and re
 
       assert.equal(await second.stop(), 0);
       assert.match(second.output(), /Daemon stopped/);
+
+      // A read waiting on the network for a block nobody has (up to the network's 120 s) does
+      // not hold the stop past its deadline; the stop closes the swarm's listener.
+      const nobody = CID.create(1, 0x55, await sha256.digest(randomBytes(64)));
+      const waiting = fetch(`${first.gatewayUrl}/ipfs/${nobody}`).then(
+        async (response) => {
+          await response.body?.cancel();
+          return response.status;
+        },
+        () => "closed",
+      );
+      await eventually(
+        () => sample(first.metrics(), 'ipfs_kit_http_connections_open{listener="gateway"}') > 0,
+        "the read reached the gateway",
+      );
+      await failAfter(60_000, () => first.stop());
+      assert.notEqual(await waiting, 200);
+      const swarmPort = Number(/\/tcp\/(\d+)\//.exec(first.swarmAddresses[0])![1]);
+      await assert.rejects(Deno.connect({ hostname: "127.0.0.1", port: swarmPort }));
     } finally {
       await first.stop();
       await settleLibp2p();
@@ -165,5 +188,25 @@ Deno.test("daemon network: the network flags are checked before anything starts,
       1,
       /Cannot start network: malformed multiaddress: "nonsense"/,
     );
+  });
+});
+
+Deno.test("daemon network: one-shot commands stay offline: they run without the permission to open a socket", async () => {
+  await withTempDir(async (dir) => {
+    await Deno.writeTextFile(`${dir}/hello.txt`, "offline\n");
+    const offline = (...args: string[]) =>
+      runDeno([
+        "run",
+        "--allow-read",
+        "--allow-write",
+        "--allow-env",
+        "--allow-sys",
+        CLI,
+        "--repo",
+        `${dir}/repo`,
+        ...args,
+      ]);
+    assert.match(ok(await offline("add", `${dir}/hello.txt`)).text, /^added \S+ hello\.txt$/m);
+    assert.match(ok(await offline("id")).text, /^Addresses: \(none\)$/m);
   });
 });
