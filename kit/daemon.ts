@@ -49,17 +49,22 @@
  * closes the feed, stops the processor, flushes and closes the log, removes
  * the files and closes the repository.
  *
- * ## Where later features plug in
- * - The node's networking: the `kit` option is what the daemon gives
- *   `Kit.open` (its `network` option, once the kit has one). The page's
- *   Peers panel shows once the node answers `swarm.peers` (feature
- *   `network`).
+ * ## The network and the extensions
+ * - The node's network: the `kit` option's `network` (libp2p's options,
+ *   as `Kit.open` takes them; `kit daemon` gives loopback TCP 4001 unless
+ *   `--no-network`). Its swarm addresses are in
+ *   {@linkcode Daemon.swarmAddresses} and `/daemon/info`; `/metrics` adds
+ *   the connected peers and bitswap's blocks and bytes fetched, served and
+ *   refused; the page's Peers panel shows (feature `network`). It stops
+ *   with the kit, after the listeners and before the repository. Without
+ *   it the daemon's node is offline (the default of `Daemon.start`).
  * - Servers of their own on the API port (peer discovery, WebRTC
  *   signaling): an {@linkcode DaemonExtensionFactory} in `extensions`; its
  *   routes are mounted, its metrics appended to `/metrics`, its name listed
- *   in the features, so a page panel marked with that name shows. WebRTC is
- *   one: `webrtcExtension()` (`kit/webrtc_extension.ts`), which `kit daemon`
- *   mounts unless given `--no-webrtc`.
+ *   in the features, so a page panel marked with that name shows.
+ *   `webrtcExtension()` (`kit/webrtc_extension.ts`) and
+ *   `discoveryExtension()` (`kit/discovery_extension.ts`) are two, which
+ *   `kit daemon` mounts unless given `--no-webrtc` or `--no-discovery`.
  *
  * @example
  * ```ts
