@@ -209,6 +209,9 @@ async function runDaemon(values: OptionValues, signal: AbortSignal): Promise<num
     ...(daemon.features.includes("network")
       ? daemon.swarmAddresses.map((addr, i) => `${i === 0 ? "Swarm:     " : "           "} ${addr}`)
       : ["Swarm:      offline (--no-network)"]),
+    ...(network?.listen?.some((addr) => !/^\/(ip4\/127\.|ip6\/::1\/)/.test(addr))
+      ? ["            (beyond loopback: peers anywhere can connect and fetch what this node holds)"]
+      : []),
     `RPC API:    ${api}/api/v0/  (${daemon.apiMultiaddr}, in ${daemon.repo}/api)`,
     `WAL API:    ${api}/api/v0/wal/  (live feed: ${api.replace(/^http/, "ws")}/api/v0/wal/feed)`,
     `Metrics:    ${api}/metrics`,

@@ -56,7 +56,7 @@ import { loadPeerIdentity } from "../ipfs/peer_identity.ts";
 import { InvalidInputError } from "../ipfs/errors.ts";
 import { createDiscoveryHandler, type DiscoveryHandlerOptions } from "../net/discovery_server.ts";
 import { DiscoveryClient, type PeerDialStats } from "../net/discovery_client.ts";
-import { PEER_INFO_LIMITS, type PeerInfo, type PeerRole } from "../net/peer_info.ts";
+import { PEER_INFO_LIMITS, PEER_ROLES, type PeerInfo, type PeerRole } from "../net/peer_info.ts";
 import type { DaemonExtension, DaemonExtensionFactory } from "./daemon.ts";
 import type { Kit } from "./kit.ts";
 
@@ -155,7 +155,7 @@ const MAX_LISTED = 200;
  *
  * @param options The server's limits, the role, a remote server to announce to.
  * @returns The factory, for `DaemonOptions.extensions`.
- * @throws {TypeError} An option has the wrong type (when the daemon starts).
+ * @throws {TypeError} An option has the wrong type or `role` is not a role (when the daemon starts).
  * @throws {InvalidInputError} `connect` without the node's network (when the daemon starts).
  *
  * @example A daemon without a network cannot announce itself to another server
@@ -180,6 +180,17 @@ export function discoveryExtension(
 ): DaemonExtensionFactory {
   return async (context): Promise<DaemonExtension> => {
     const what = "Cannot start discovery";
+    const role = options.role ?? "worker";
+    if (!PEER_ROLES.includes(role)) {
+      throw new TypeError(
+        `${what}: role must be one of ${PEER_ROLES.join(", ")}: received ${
+          JSON.stringify(String(role).slice(0, 40))
+        }`,
+      );
+    }
+    if (options.connect !== undefined && typeof options.connect?.url !== "string") {
+      throw new TypeError(`${what}: connect.url must be a ws: or wss: URL`);
+    }
     const networked = context.swarmAddresses.length > 0;
     if (options.connect !== undefined && !networked) {
       throw new InvalidInputError(
@@ -205,7 +216,7 @@ export function discoveryExtension(
           identity,
           info: {
             multiaddrs: announced(context.swarmAddresses),
-            role: options.role ?? "worker",
+            role,
             capabilities: options.capabilities ?? ["bitswap"],
           },
           ...(token === undefined ? {} : { token }),
