@@ -23,6 +23,8 @@ export interface OptionSpec {
   value?: string;
   /** The allowed values of a string option. */
   choices?: readonly string[];
+  /** A string option that may be given more than once: its values joined with `,`. */
+  repeatable?: boolean;
   /** One line of help. */
   help: string;
 }
@@ -207,7 +209,7 @@ function readOption(
       throw new UsageError(`unknown option --${name}${where}`);
     }
     if (eq !== -1) {
-      values[spec.name] = convert(spec, token.slice(eq + 1));
+      setValue(values, spec, convert(spec, token.slice(eq + 1)));
       return i;
     }
     if (spec.kind === "boolean") {
@@ -218,7 +220,7 @@ function readOption(
       if (lenient) return i;
       throw new UsageError(`--${spec.name} needs a value${spec.value ? ` ${spec.value}` : ""}`);
     }
-    values[spec.name] = convert(spec, argv[i + 1]);
+    setValue(values, spec, convert(spec, argv[i + 1]));
     return i + 1;
   }
   const letters = token.slice(1);
@@ -235,17 +237,26 @@ function readOption(
     }
     const inline = letters.slice(at + 1);
     if (inline !== "") {
-      values[spec.name] = convert(spec, inline.startsWith("=") ? inline.slice(1) : inline);
+      setValue(values, spec, convert(spec, inline.startsWith("=") ? inline.slice(1) : inline));
       return i;
     }
     if (i + 1 >= argv.length) {
       if (lenient) return i;
       throw new UsageError(`-${letter} needs a value${spec.value ? ` ${spec.value}` : ""}`);
     }
-    values[spec.name] = convert(spec, argv[i + 1]);
+    setValue(values, spec, convert(spec, argv[i + 1]));
     return i + 1;
   }
   return i;
+}
+
+/** Sets an option's value; a repeatable one given again gets the new value appended after a `,`. */
+function setValue(values: OptionValues, spec: OptionSpec, value: string | number | boolean): void {
+  const before = values[spec.name];
+  values[spec.name] = spec.repeatable === true && typeof before === "string" &&
+      typeof value === "string"
+    ? `${before},${value}`
+    : value;
 }
 
 function convert(spec: OptionSpec, text: string): string | number | boolean {

@@ -20,6 +20,8 @@ export interface DaemonInfo {
   wal: string;
   feed: string;
   features: string[];
+  /** The node's swarm addresses (none when it is offline). */
+  swarm?: string[];
 }
 
 /** One line of an RPC `add` answer. */

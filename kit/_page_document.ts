@@ -3,7 +3,8 @@
  * they are (`/` and `/page.css`); the script (`/page.js`) is the bundle of
  * `_page_main.ts`. Panels marked `data-feature` stay hidden unless the
  * daemon lists that feature in `/daemon/info` (`network`: the node has
- * peers; an extension's name for its own panel, such as `webrtc`).
+ * peers; an extension's name for its own panel, such as `webrtc`, or for
+ * a part of one: `discovery` in the Peers panel).
  *
  * @module
  */
@@ -64,8 +65,15 @@ export const PAGE_HTML = `<!doctype html>
   <section id="peers" data-feature="network" aria-labelledby="peers-title" hidden>
     <h2 id="peers-title">Peers</h2>
     <button id="peers-refresh" type="button">Refresh</button>
+    <p id="swarm-addresses" class="help"></p>
+    <h3>Connected</h3>
     <p id="peers-status" role="status"></p>
     <ul id="peers-list"></ul>
+    <div id="discovered" data-feature="discovery" hidden>
+      <h3>Discovered</h3>
+      <p id="discovered-status" role="status"></p>
+      <ul id="discovered-list"></ul>
+    </div>
   </section>
   <section id="webrtc" data-feature="webrtc" aria-labelledby="webrtc-title" hidden>
     <h2 id="webrtc-title">Stream over WebRTC</h2>

@@ -15,13 +15,14 @@ import { mountBrowse } from "./_page_browse.ts";
 import { ApiClient, type DaemonInfo, type PageContext, UnauthorizedError } from "./_page_client.ts";
 import { byId, messageOf, show } from "./_page_dom.ts";
 import { mountFeed } from "./_page_feed.ts";
-import { mountPeers } from "./_page_peers.ts";
+import { mountDiscovered, mountPeers } from "./_page_peers.ts";
 import { mountRecent } from "./_page_recent.ts";
 import { mountWebRtc } from "./_page_webrtc.ts";
 
 /** The panels of features the daemon may serve, by feature name. */
 const FEATURE_PANELS: Record<string, (context: PageContext) => void> = {
   network: mountPeers,
+  discovery: mountDiscovered,
   webrtc: mountWebRtc,
 };
 

@@ -49,17 +49,22 @@
  * closes the feed, stops the processor, flushes and closes the log, removes
  * the files and closes the repository.
  *
- * ## Where later features plug in
- * - The node's networking: the `kit` option is what the daemon gives
- *   `Kit.open` (its `network` option, once the kit has one). The page's
- *   Peers panel shows once the node answers `swarm.peers` (feature
- *   `network`).
+ * ## The network and the extensions
+ * - The node's network: the `kit` option's `network` (libp2p's options,
+ *   as `Kit.open` takes them; `kit daemon` gives loopback TCP 4001 unless
+ *   `--no-network`). Its swarm addresses are in
+ *   {@linkcode Daemon.swarmAddresses} and `/daemon/info`; `/metrics` adds
+ *   the connected peers and bitswap's blocks and bytes fetched, served and
+ *   refused; the page's Peers panel shows (feature `network`). It stops
+ *   with the kit, after the listeners and before the repository. Without
+ *   it the daemon's node is offline (the default of `Daemon.start`).
  * - Servers of their own on the API port (peer discovery, WebRTC
  *   signaling): an {@linkcode DaemonExtensionFactory} in `extensions`; its
  *   routes are mounted, its metrics appended to `/metrics`, its name listed
- *   in the features, so a page panel marked with that name shows. WebRTC is
- *   one: `webrtcExtension()` (`kit/webrtc_extension.ts`), which `kit daemon`
- *   mounts unless given `--no-webrtc`.
+ *   in the features, so a page panel marked with that name shows.
+ *   `webrtcExtension()` (`kit/webrtc_extension.ts`) and
+ *   `discoveryExtension()` (`kit/discovery_extension.ts`) are two, which
+ *   `kit daemon` mounts unless given `--no-webrtc` or `--no-discovery`.
  *
  * @example
  * ```ts
@@ -95,7 +100,9 @@ import { HttpError } from "../http/errors.ts";
 import { Router } from "../http/router.ts";
 import { type HttpServer, serve } from "../http/server.ts";
 import type { Handler } from "../http/types.ts";
+import { EmbeddedNode } from "../ipfs/embedded_node.ts";
 import { NotSupportedError, RepoLockedError } from "../ipfs/errors.ts";
+import type { NodeNetwork } from "../ipfs/node_network.ts";
 import { createWalHandler, type WalHandler } from "../wal/http_handler.ts";
 import { WriteAheadLog, type WriteAheadLogOptions } from "../wal/write_ahead_log.ts";
 import { createGatewayHandler } from "./gateway.ts";
@@ -115,11 +122,16 @@ import { cacheText, HttpMetrics, listenerText } from "./_daemon_metrics.ts";
 import { PAGE_PATHS, PageAssets } from "./_daemon_page.ts";
 import { RecentActivity } from "./_daemon_recent.ts";
 import { DaemonError } from "./daemon_errors.ts";
+import { networkText, ServedBlocks } from "./_daemon_network.ts";
 
 /** What an extension is given: the daemon's kit and log, and when to stop. */
 export interface DaemonExtensionContext {
   /** The daemon's kit (its tiered cache and layers included). */
   readonly kit: Kit;
+  /** The repository (its identity is `loadPeerIdentity(repo)`). */
+  readonly repo: string;
+  /** The node's swarm addresses (each with `/p2p/<id>`); none when the node is offline. */
+  readonly swarmAddresses: readonly string[];
   /** The daemon's write-ahead log. */
   readonly wal: WriteAheadLog;
   /** Aborts when the daemon stops. */
@@ -155,8 +167,22 @@ export interface DaemonExtension {
   readonly routes?: Readonly<Record<string, Handler>>;
   /** Prometheus text appended to `/metrics` (bounded label sets). */
   metrics?(): string;
+  /**
+   * Called once both ports listen, before `Daemon.start` returns (a
+   * failure fails the start): what needs the daemon's own URLs, such as a
+   * client of one of its routes, starts here.
+   */
+  started?(urls: DaemonUrls): void | Promise<void>;
   /** Releases what it holds; the daemon waits for it. */
   close?(): Promise<void>;
+}
+
+/** Where a started daemon listens, as {@linkcode DaemonExtension.started} is told. */
+export interface DaemonUrls {
+  /** The API port's URL (`http://127.0.0.1:5001`), reachable from this machine. */
+  readonly apiUrl: string;
+  /** The gateway's URL. */
+  readonly gatewayUrl: string;
 }
 
 /** Creates an extension over the daemon's kit (it may be async). */
@@ -258,6 +284,10 @@ export class Daemon implements AsyncDisposable {
   readonly #extensions: DaemonExtension[] = [];
   readonly #peerId: string;
   readonly #version: string;
+  readonly #network: NodeNetwork | undefined;
+  readonly #served: ServedBlocks;
+  readonly #swarm: readonly string[];
+  #peers = 0;
   readonly #staleReplaced: boolean;
   #api: HttpServer | undefined;
   #gateway: HttpServer | undefined;
@@ -275,6 +305,9 @@ export class Daemon implements AsyncDisposable {
       peerId: string;
       version: string;
       staleReplaced: boolean;
+      network: NodeNetwork | undefined;
+      served: ServedBlocks;
+      swarm: readonly string[];
     },
   ) {
     this.#config = config;
@@ -285,6 +318,9 @@ export class Daemon implements AsyncDisposable {
     this.#peerId = parts.peerId;
     this.#version = parts.version;
     this.#staleReplaced = parts.staleReplaced;
+    this.#network = parts.network;
+    this.#served = parts.served;
+    this.#swarm = Object.freeze([...parts.swarm]);
     this.#group = new TaskGroup();
     this.#page = new PageAssets(this.#group.signal);
     void this.#finished.promise.catch(() => {}); // the caller's to await
@@ -321,10 +357,14 @@ export class Daemon implements AsyncDisposable {
     const config = configure(options);
     options.signal?.throwIfAborted();
     const recent = new RecentActivity();
+    const served = new ServedBlocks();
     let kit: Kit;
     try {
       kit = await Kit.open({
         ...config.kit,
+        ...(config.kit.network === undefined
+          ? {}
+          : { network: await served.factory(config.kit.network) }),
         repo: config.repo,
         create: "if-empty",
         layers: [...(config.kit.layers ?? []), (below) => recent.layer(below)],
@@ -341,7 +381,7 @@ export class Daemon implements AsyncDisposable {
           { cause: error },
         );
       }
-      throw error;
+      throw swarmError(error);
     }
     let wal: WriteAheadLog | undefined;
     let daemon: Daemon | undefined;
@@ -353,11 +393,14 @@ export class Daemon implements AsyncDisposable {
       );
       await removeDaemonFiles(config.repo);
       wal = await WriteAheadLog.open(`${config.repo}/wal`, config.wal);
-      const features = await kit.swarm.peers({ signal: AbortSignal.timeout(5000) }).then(
-        () => ["network"],
-        (error) => error instanceof NotSupportedError ? [] : ["network"],
-      );
-      const { id } = await kit.id();
+      const network = kit.store instanceof EmbeddedNode ? kit.store.network : undefined;
+      const features = network !== undefined
+        ? ["network"]
+        : await kit.swarm.peers({ signal: AbortSignal.timeout(5000) }).then(
+          () => ["network"],
+          (error) => error instanceof NotSupportedError ? [] : ["network"],
+        );
+      const { id, addresses } = await kit.id();
       const { version } = await kit.version();
       daemon = new Daemon(config, {
         kit,
@@ -367,6 +410,9 @@ export class Daemon implements AsyncDisposable {
         peerId: id,
         version,
         staleReplaced,
+        network,
+        served,
+        swarm: network === undefined ? [] : addresses,
       });
       await daemon.#serve();
       await writeFileAtomic(`${config.repo}/${API_FILE}`, daemon.apiMultiaddr);
@@ -408,6 +454,14 @@ export class Daemon implements AsyncDisposable {
   /** The node's peer ID. */
   get peerId(): string {
     return this.#peerId;
+  }
+
+  /**
+   * The node's swarm addresses, each with `/p2p/<id>` (where peers reach it
+   * over libp2p); none when the node is offline.
+   */
+  get swarmAddresses(): readonly string[] {
+    return this.#swarm;
   }
 
   /** Where the API port listens. */
@@ -452,7 +506,8 @@ export class Daemon implements AsyncDisposable {
 
   /**
    * The daemon's metrics in the Prometheus text format: see the module
-   * documentation.
+   * documentation. The connected peers are as counted at the last `/metrics`
+   * request.
    *
    * @returns The exposition text.
    */
@@ -466,6 +521,11 @@ export class Daemon implements AsyncDisposable {
       this.#wal.closed ? "" : this.#wal.telemetry.toPrometheus(),
       this.#metrics.text(),
       listenerText(listeners),
+      this.#network === undefined ? "" : networkText({
+        peers: this.#peers,
+        stats: this.#network.stats(),
+        served: this.#served,
+      }),
       ...this.#extensions.map((extension) => extension.metrics?.() ?? ""),
     ].filter((text) => text !== "").join("");
   }
@@ -506,6 +566,8 @@ export class Daemon implements AsyncDisposable {
       for (const factory of config.extensions) {
         const extension = await factory({
           kit: this.#kit,
+          repo: config.repo,
+          swarmAddresses: this.#swarm,
           wal: this.#wal,
           signal: this.#group.signal,
           ...(config.token === undefined ? {} : { token: config.token }),
@@ -558,6 +620,9 @@ export class Daemon implements AsyncDisposable {
             maxBodyBytes: 0,
           }),
       );
+      for (const extension of this.#extensions) {
+        await extension.started?.({ apiUrl: this.apiUrl, gatewayUrl: this.gatewayUrl });
+      }
       listening = true;
       ready.resolve();
       await this.#stopRequested.wait();
@@ -597,10 +662,12 @@ export class Daemon implements AsyncDisposable {
     router.route(
       "GET",
       "/metrics",
-      api("metrics", () =>
-        new Response(this.metrics(), {
+      api("metrics", async (request) => {
+        await this.#countPeers(request.signal);
+        return new Response(this.metrics(), {
           headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
-        })),
+        });
+      }),
     );
     router.route("GET", "/daemon/info", api("daemon_info", () => Response.json(this.#info())));
     router.route(
@@ -651,6 +718,13 @@ export class Daemon implements AsyncDisposable {
     };
   }
 
+  /** Counts the peers connected now, for `/metrics`. */
+  async #countPeers(signal: AbortSignal): Promise<void> {
+    if (this.#network === undefined) return;
+    const peers = await this.#network.swarm.peers({ signal });
+    this.#peers = new Set(peers.map((peer) => peer.peer)).size;
+  }
+
   #info() {
     return {
       version: this.#version,
@@ -662,6 +736,7 @@ export class Daemon implements AsyncDisposable {
       wal: WAL_BASE,
       feed: `${WAL_BASE}/feed`,
       features: this.features,
+      swarm: this.swarmAddresses,
     };
   }
 
@@ -688,6 +763,19 @@ export class Daemon implements AsyncDisposable {
       throw errors[0];
     }
   }
+}
+
+/** libp2p's failure to listen on a swarm address, as a {@linkcode DaemonError}; other errors as they are. */
+function swarmError(error: unknown): unknown {
+  const message = error instanceof Error ? error.message : "";
+  if (!/EADDRINUSE/.test(message)) return error;
+  const address = /(\/[^\s:]+): Error: listen EADDRINUSE/.exec(message)?.[1];
+  return new DaemonError(
+    "port_in_use",
+    `Cannot start daemon: the swarm address ${address ?? "asked for"} is in use ` +
+      "(pass --listen /ip4/127.0.0.1/tcp/0 for a free port)",
+    { cause: error },
+  );
 }
 
 /** Binds one listener; a busy port is a {@linkcode DaemonError} that names the option. */

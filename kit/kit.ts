@@ -35,6 +35,7 @@ import { InvalidInputError } from "../ipfs/errors.ts";
 import type { KuboBackendOptions } from "../ipfs/kubo_options.ts";
 import { defaultRepoPath } from "./_data_dir.ts";
 import type { Libp2pNetworkOptions } from "../net/libp2p_network.ts";
+import type { NodeNetworkFactory } from "../ipfs/node_network.ts";
 
 /**
  * A layer of a kit: given the store below it, returns the store that takes
@@ -85,10 +86,11 @@ export interface KitOptions extends SignalOptions {
    * repository's identity; `libp2pNetwork` of `@ipfs-kit/kit/net`): listen
    * addresses (default loopback, a free port), bootstrap peers (none;
    * `"default"` for Kubo's public list), DHT mode, limits. `true` takes the
-   * defaults. Without it the node stays offline and opens no socket;
-   * libp2p is loaded only when it is given.
+   * defaults; a {@linkcode NodeNetworkFactory} of your own is used as it is.
+   * Without it the node stays offline and opens no socket; libp2p is loaded
+   * only when it is given.
    */
-  network?: Libp2pNetworkOptions | true;
+  network?: Libp2pNetworkOptions | true | NodeNetworkFactory;
 }
 
 /** Which backend a kit runs on. */
@@ -215,8 +217,8 @@ export class Kit extends ForwardingStore {
       let location: string;
       if (options.api === undefined) {
         const repo = options.repo ?? defaultRepoPath();
-        const network = options.network === undefined
-          ? undefined
+        const network = options.network === undefined || typeof options.network === "function"
+          ? options.network
           : (await import("../net/libp2p_network.ts")).libp2pNetwork(
             options.network === true ? {} : options.network,
           );

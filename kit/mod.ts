@@ -10,7 +10,10 @@
  *   API, the WAL API and feed, `/metrics` and a web page on one port, the
  *   gateway on another, `<repo>/api` for clients to find it;
  *   {@linkcode webrtcExtension} adds WebRTC signaling and verified content
- *   streams on its API port (on by default in `deno task start`).
+ *   streams on its API port (on by default in `deno task start`), and
+ *   {@linkcode discoveryExtension} peer discovery (the server, the node's
+ *   signed announcement, auto-connect). `deno task start` runs the node
+ *   networked (libp2p on loopback by default).
  *
  * @example
  * ```ts
@@ -34,6 +37,7 @@ export {
   type DaemonExtensionContext,
   type DaemonExtensionFactory,
   type DaemonOptions,
+  type DaemonUrls,
 } from "./daemon.ts";
 export { DaemonError, type DaemonErrorReason } from "./daemon_errors.ts";
 export {
@@ -42,6 +46,15 @@ export {
   webrtcExtension,
   type WebRtcExtensionOptions,
 } from "./webrtc_extension.ts";
+export {
+  type DiscoveredPeer,
+  DISCOVERY_FEATURE,
+  DISCOVERY_PATH,
+  DISCOVERY_PEERS_PATH,
+  discoveryExtension,
+  type DiscoveryExtensionOptions,
+  type DiscoveryServerOptions,
+} from "./discovery_extension.ts";
 export {
   createRpcHandler,
   type RpcHandler,

@@ -2,7 +2,8 @@
  * The kit's daemon as a real process (`kit/cli.ts daemon`, what `deno task
  * start` runs), for the tests that talk to it over sockets, go through its
  * `api` file, stop it with SIGTERM or kill it with SIGKILL. It listens on
- * free ports (`--port 0 --gateway-port 0`) unless told otherwise; its
+ * free ports (`--port 0 --gateway-port 0`) unless told otherwise, offline
+ * unless asked (`network`); its
  * addresses are read from `<repo>/api` and `<repo>/gateway`, as every
  * client finds a daemon.
  *
@@ -43,6 +44,12 @@ export interface DaemonProcessOptions {
   env?: Record<string, string>;
   /** Its permission flags. Default `--allow-all`. */
   permissions?: string[];
+  /**
+   * Run the node networked, as `deno task start` does, on a free loopback
+   * port (`--listen /ip4/127.0.0.1/tcp/0`). Default false: `--no-network`
+   * (no libp2p to start, no swarm port taken).
+   */
+  network?: boolean;
 }
 
 /**
@@ -68,6 +75,7 @@ export async function startDaemonProcess(
       "0",
       "--gateway-port",
       "0",
+      ...(options.network === true ? ["--listen", "/ip4/127.0.0.1/tcp/0"] : ["--no-network"]),
       ...(options.args ?? []),
     ],
     stdin: "null",

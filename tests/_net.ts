@@ -69,13 +69,15 @@ export async function addressOf(kit: Kit): Promise<string> {
 
 /** The first line a child process prints. */
 export async function firstLine(stream: ReadableStream<Uint8Array>): Promise<string> {
-  const reader = stream.pipeThrough(new TextDecoderStream()).getReader();
+  // Decoded by hand: TextDecoderStream's types differ under the DOM library (the page tests).
+  const reader = stream.getReader();
+  const decoder = new TextDecoder();
   let text = "";
   try {
     while (!text.includes("\n")) {
       const { done, value } = await reader.read();
       if (done) throw new Error(`the peer process ended before it was ready: ${text}`);
-      text += value;
+      text += decoder.decode(value, { stream: true });
     }
   } finally {
     await reader.cancel();

@@ -15,7 +15,9 @@ import type { FileChooser, Page } from "npm:playwright-core@1.65.2";
 import { Daemon, type DaemonOptions } from "../kit/daemon.ts";
 import { ARTIFACTS, launchChromium, requireChromium } from "./_browser.ts";
 import { withTempDir } from "./_files.ts";
-import { PEERS, TwoPeers } from "./_swarm.ts";
+import { DISCOVERY_PATH, discoveryExtension } from "../kit/discovery_extension.ts";
+import { eventually } from "./_async.ts";
+import { LOOPBACK, settleLibp2p } from "./_net.ts";
 
 const chromium = await requireChromium();
 const TOKEN = "page-token-0123456789abcdef";
@@ -145,18 +147,50 @@ Deno.test({
   async fn() {
     const browser = await launchChromium(chromium.url);
     try {
-      await withDaemon({ kit: { layers: [(below) => new TwoPeers(below)] } }, async (daemon) => {
-        const page = await browser.newPage();
-        await page.goto(`${daemon.apiUrl}/`);
-        await page.waitForSelector("#peers:not([hidden])");
-        await page.waitForSelector("#peers-status:text('2 connected')");
-        const listed = await page.$$eval(
-          "#peers-list li",
-          (items) => items.map((li) => li.textContent),
-        );
-        assert.deepEqual(listed, PEERS.map((peer) => `${peer.peer} ${peer.addr}`));
-        await page.close();
+      // A real networked daemon (B) that discovered another (A) through A's route and connected.
+      await withDaemon({
+        kit: { network: LOOPBACK },
+        extensions: [discoveryExtension({ role: "master" })],
+      }, async (a) => {
+        await withDaemon({
+          kit: { network: LOOPBACK },
+          extensions: [discoveryExtension({
+            server: false,
+            connect: { url: `${a.apiUrl.replace(/^http/, "ws")}${DISCOVERY_PATH}` },
+          })],
+        }, async (b) => {
+          await eventually(
+            async () => (await b.kit.swarm.peers()).some((peer) => peer.peer === a.peerId),
+            "B connected to A",
+            { limitMs: 30_000, stepMs: 100 },
+          );
+          const page = await browser.newPage();
+          await page.goto(`${b.apiUrl}/`);
+          await page.waitForSelector("#peers:not([hidden])");
+          await page.waitForSelector(`#swarm-addresses:has-text('${b.swarmAddresses[0]}')`);
+          await page.waitForSelector("#peers-status:text('1 connected')");
+          const listed = await page.$$eval(
+            "#peers-list li",
+            (items) => items.map((li) => li.textContent ?? ""),
+          );
+          assert.equal(listed.length, 1);
+          assert.match(listed[0], new RegExp(`^${a.peerId} /ip4/127\\.0\\.0\\.1/tcp/\\d+`));
+          await page.waitForSelector("#discovered:not([hidden])");
+          await page.waitForSelector("#discovered-status:text('1 discovered')");
+          const discovered = await page.$$eval(
+            "#discovered-list li",
+            (items) => items.map((li) => li.textContent ?? ""),
+          );
+          assert.equal(discovered.length, 1);
+          assert.match(
+            discovered[0],
+            new RegExp(`^${a.peerId} master, 100% of \\d+ dials?, connected$`),
+          );
+          await page.screenshot({ path: `${ARTIFACTS}daemon-page-peers.png`, fullPage: true });
+          await page.close();
+        });
       });
+      await settleLibp2p();
       await withDaemon({ token: TOKEN }, async (daemon) => {
         const page = await browser.newPage();
         await page.goto(`${daemon.apiUrl}/`);

@@ -27,7 +27,11 @@ Deno.test("daemon process: serves, writes api and gateway, the CLI goes through 
   await withTempDir(async (dir) => {
     const repo = `${dir}/repo`;
     // With exactly the permissions of `deno task start`.
-    const daemon = await startDaemonProcess({ repo, permissions: await startTaskPermissions() });
+    const daemon = await startDaemonProcess({
+      repo,
+      permissions: await startTaskPermissions(),
+      network: true,
+    });
     try {
       // The page is built by `deno bundle` when first asked for: the task may run it.
       const script = await fetch(`${daemon.url}/page.js`);
@@ -39,11 +43,15 @@ Deno.test("daemon process: serves, writes api and gateway, the CLI goes through 
       assert.match(printed, new RegExp(`RPC API: +${daemon.url}/api/v0/`));
       assert.match(printed, new RegExp(`Gateway: +${daemon.gateway}/ipfs/<cid>`));
       assert.match(printed, new RegExp(`Web page: +open ${daemon.url}/ in a browser`));
+      // Networked, as deno task start runs it (on a free loopback port here).
+      assert.match(printed, /^Swarm: +\/ip4\/127\.0\.0\.1\/tcp\/\d+\/p2p\/12D3KooW\S+$/m);
+      assert.match(printed, /^Discovery: +ws:\/\/127\.0\.0\.1:\d+\/api\/v0\/discovery/m);
       // WebRTC signaling is on by default.
       const ws = daemon.url.replace(/^http/, "ws");
       assert.match(printed, new RegExp(`WebRTC: +${ws}/api/v0/webrtc/signaling`));
       const info = await (await fetch(`${daemon.url}/daemon/info`)).json();
       assert.ok(info.features.includes("webrtc"), info.features.join());
+      assert.deepEqual(info.features, ["network", "discovery", "webrtc"]);
 
       // The CLI, given the repository, goes through the daemon instead of failing on its lock.
       await Deno.writeTextFile(`${dir}/hello.txt`, "through the daemon\n");
