@@ -80,6 +80,10 @@ export interface NodeNetworkStats {
   bytesFetched: number;
   /** Blocks refused because they did not match their CIDs. */
   blocksRefused: number;
+  /** Blocks read from the repository to send to peers that wanted them. */
+  blocksServed: number;
+  /** Bytes of the blocks served. */
+  bytesServed: number;
 }
 
 /** A running network, given to an {@linkcode EmbeddedNode} at open time. */

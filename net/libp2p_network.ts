@@ -39,7 +39,9 @@ import type {
   NodeNetworkStats,
 } from "../ipfs/node_network.ts";
 import type { CancelScope } from "../runtime/cancel_scope.ts";
+import { TaskGroup } from "../runtime/task_group.ts";
 import { moveOnAfter } from "../runtime/timeouts.ts";
+import { BitswapCancels } from "./_bitswap_cancels.ts";
 import { trackBroadcastChannels } from "./_broadcast_channels.ts";
 import {
   type KitLibp2p,
@@ -126,6 +128,8 @@ export interface Libp2pNetworkOptions {
 const REFUSED_LIMIT = 3;
 /** How many recently wanted CIDs are remembered, to tell a stray block from a late one. */
 const WANTED_MEMORY = 65_536;
+/** How many provides may run at once; past it a provide is dropped (the next reprovide catches up). */
+const MAX_PROVIDES = 64;
 
 /**
  * Makes the factory an {@linkcode EmbeddedNode} (or `Kit.open({ network })`)
@@ -178,8 +182,11 @@ class Libp2pNetwork implements NodeNetwork {
   #fetchTimeoutMs: number;
   #wanted = new Map<string, true>();
   #refusedBy = new Map<string, number>();
-  #stats: NodeNetworkStats = { blocksFetched: 0, bytesFetched: 0, blocksRefused: 0 };
-  #provides = new Set<Promise<void>>();
+  #stats: NodeNetworkStats;
+  /** Background work (provides, bootstrap dials, cancels, hang-ups): cancelled and joined at close. */
+  #group: TaskGroup;
+  #cancels: BitswapCancels;
+  #provides = 0;
   #closed = false;
 
   private constructor(
@@ -187,8 +194,12 @@ class Libp2pNetwork implements NodeNetwork {
     broker: Broker,
     channels: BroadcastChannel[],
     privateKey: Parameters<typeof nameApi>[1],
-    fetchTimeoutMs: number,
+    options: { fetchTimeoutMs: number; stats: NodeNetworkStats; group: TaskGroup },
   ) {
+    const { fetchTimeoutMs, stats, group } = options;
+    this.#group = group;
+    this.#stats = stats;
+    this.#cancels = new BitswapCancels(node, group);
     this.#node = node;
     this.#broker = broker;
     this.#bitswap = broker.bitswap;
@@ -253,10 +264,18 @@ class Libp2pNetwork implements NodeNetwork {
       }) as Promise<KitLibp2p>
     );
     let broker: Broker | undefined;
+    const stats: NodeNetworkStats = {
+      blocksFetched: 0,
+      bytesFetched: 0,
+      blocksRefused: 0,
+      blocksServed: 0,
+      bytesServed: 0,
+    };
+    const group = new TaskGroup();
     try {
       broker = await startBitswap({
         routing: contentRouting(node),
-        blockstore: blockstoreOf(context.blocks),
+        blockstore: blockstoreOf(context.blocks, stats),
         logger: defaultLogger(),
         libp2p: node,
         getHasher: (code: number) => {
@@ -271,13 +290,15 @@ class Libp2pNetwork implements NodeNetwork {
         broker,
         channels,
         privateKey,
-        options.fetchTimeoutMs ?? 120_000,
+        { fetchTimeoutMs: options.fetchTimeoutMs ?? 120_000, stats, group },
       );
       for (const addr of options.bootstrap) {
-        network.#background(network.swarm.connect(addr));
+        network.#background((signal) => network.swarm.connect(addr, { signal }), "bootstrap dial");
       }
       return network;
     } catch (error) {
+      group.cancelScope.cancel("the network failed to start");
+      await group.join().catch(() => {});
       await broker?.stop();
       await stopNode(node);
       for (const channel of channels) channel.close();
@@ -287,6 +308,9 @@ class Libp2pNetwork implements NodeNetwork {
 
   async fetchBlock(cid: CID, options: { signal?: AbortSignal } = {}): Promise<FetchedBlock> {
     const key = base64.encode(cid.multihash.bytes);
+    // A cancel of an earlier want of this CID goes first, or the peer would
+    // take this want for that one.
+    await this.#cancels.sent(cid);
     this.#wanted.delete(key);
     this.#wanted.set(key, true);
     if (this.#wanted.size > WANTED_MEMORY) {
@@ -308,9 +332,12 @@ class Libp2pNetwork implements NodeNetwork {
     try {
       bytes = await moveOnAfter(this.#fetchTimeoutMs, want);
     } catch (error) {
+      this.#cancels.cancel(cid);
       if (options.signal?.aborted) throw options.signal.reason;
       throw error;
     }
+    // Received, aborted or timed out: the peers forget the want.
+    this.#cancels.cancel(cid);
     options.signal?.throwIfAborted();
     if (bytes === undefined) {
       throw new NotFoundError(
@@ -332,7 +359,9 @@ class Libp2pNetwork implements NodeNetwork {
     if (this.#refusedBy.size > 1024) this.#refusedBy.delete(this.#refusedBy.keys().next().value!);
     if (count >= REFUSED_LIMIT) {
       const peer = this.#node.getConnections().find((c) => c.remotePeer.toString() === from);
-      if (peer !== undefined) this.#background(this.#node.hangUp(peer.remotePeer));
+      if (peer !== undefined) {
+        this.#background((signal) => this.#node.hangUp(peer.remotePeer, { signal }), "hang up");
+      }
     }
   }
 
@@ -343,8 +372,15 @@ class Libp2pNetwork implements NodeNetwork {
 
   provide(cid: CID): void {
     if (this.#closed || this.#node.services.dht === undefined) return;
-    if (this.#provides.size >= 64) return; // a burst of adds: the next reprovide catches up
-    this.#background(this.routing.provide(cid));
+    if (this.#provides >= MAX_PROVIDES) return; // a burst of adds: the next reprovide catches up
+    this.#provides++;
+    this.#background(async (signal) => {
+      try {
+        await this.routing.provide(cid, { signal });
+      } finally {
+        this.#provides--;
+      }
+    }, "provide");
   }
 
   addresses(): string[] {
@@ -363,18 +399,28 @@ class Libp2pNetwork implements NodeNetwork {
     if (this.#closed) return;
     this.#closed = true;
     try {
+      this.#group.cancelScope.cancel("the network closed");
+      await this.#group.join();
       await this.#broker.stop();
       await stopNode(this.#node);
-      await Promise.allSettled(this.#provides);
     } finally {
       for (const channel of this.#channels) channel.close();
     }
   }
 
-  /** Tracks a best-effort task (a provide, a bootstrap dial): its failure is dropped, close waits for it. */
-  #background(task: Promise<void>): void {
-    const tracked = task.catch(() => {}).finally(() => this.#provides.delete(tracked));
-    this.#provides.add(tracked);
+  /**
+   * Runs a best-effort task (a provide, a bootstrap dial, a hang-up) in the
+   * network's task group: its failure is dropped, close cancels and joins it.
+   */
+  #background(task: (signal: AbortSignal) => Promise<unknown>, name: string): void {
+    if (this.#group.cancelScope.cancelCalled) return;
+    this.#group.spawn(async () => {
+      try {
+        await task(this.#group.signal);
+      } catch {
+        // best effort
+      }
+    }, { name });
   }
 }
 
@@ -425,11 +471,14 @@ async function startBitswap(
 }
 
 /** The node's blocks as the `interface-blockstore` bitswap serves from (read-only). */
-function blockstoreOf(blocks: NodeBlocks) {
+function blockstoreOf(blocks: NodeBlocks, stats: NodeNetworkStats) {
   return {
     has: (cid: CID, options?: { signal?: AbortSignal }) => blocks.has(cid, options),
     async *get(cid: CID, options?: { signal?: AbortSignal }) {
-      yield await blocks.get(cid, options);
+      const bytes = await blocks.get(cid, options);
+      stats.blocksServed++;
+      stats.bytesServed += bytes.length;
+      yield bytes;
     },
     put: () => {
       throw new Error("Cannot put block: the network serves the node's blocks read-only");

@@ -52,9 +52,10 @@ testEachStrategy("B fetches A's 64 MiB file and a directory over bitswap", async
   });
 });
 
-testEachStrategy("cancelling B's cat half way stops the transfer", async () => {
+testEachStrategy("cancelling B's cat half way stops the transfer on both sides", async () => {
   await withKits(2, async ([a, b]) => {
-    const { cid } = await a.add(randomBytes(64 * MiB));
+    const data = randomBytes(64 * MiB);
+    const { cid } = await a.add(data);
     await b.swarm.connect(await addressOf(a));
     const controller = new AbortController();
     const reading = readAll(b.cat(cid, { signal: controller.signal }));
@@ -66,10 +67,17 @@ testEachStrategy("cancelling B's cat half way stops the transfer", async () => {
     const stopped = networkOf(b).stats().bytesFetched;
     await sleep(500);
     const after = networkOf(b).stats().bytesFetched;
+    const served = networkOf(a).stats().bytesServed;
     // What was on the wire may land; nothing more is asked for or sent.
     assert(after < 64 * MiB, `B fetched everything: ${after}`);
+    assert(served < 64 * MiB, `A served everything: ${served}`);
     await sleep(500);
     assert.equal(networkOf(b).stats().bytesFetched, after, `still fetching after ${stopped}`);
+    assert.equal(networkOf(a).stats().bytesServed, served, "A still serving");
+
+    // The same cat from the same peer completes: the peer was told of the cancel.
+    assert.equal(digest(await readAll(b.cat(cid))), digest(data));
+    assert(networkOf(a).stats().bytesServed >= 64 * MiB - after);
   });
 }, { strategies: ["eager"] });
 
