@@ -36,6 +36,7 @@ import type { NodeNetwork } from "./node_network.ts";
 import { messageOf } from "./_arguments.ts";
 import { exists } from "./_fs.ts";
 import { fetchBlock } from "./_block_fetch.ts";
+import { READ_AHEAD_WINDOW, type ReadAheadSource } from "./_read_ahead.ts";
 import { FsBlockstore, ignoreNotFound } from "./_fs_blockstore.ts";
 import { loadIdentity, type PeerIdentity } from "./_identity.ts";
 import { MfsRoot } from "./_mfs_root.ts";
@@ -150,8 +151,7 @@ export class Repository {
 
   /**
    * Reads a block from the blockstore or, when it is missing and the node
-   * has a network, fetches it (verified, stored unpinned; a file's DAG read
-   * ahead).
+   * has a network, fetches it (verified, stored unpinned).
    *
    * @throws {NotFoundError} It is missing and cannot be fetched.
    */
@@ -162,6 +162,22 @@ export class Repository {
       if (this.network === undefined || !(error instanceof NotFoundError)) throw error;
     }
     return await fetchBlock(this.blocks, this.network, cid, signal);
+  }
+
+  /**
+   * What a read of a file reads ahead from, when the node has a network
+   * (`undefined` without one: local reads need no read-ahead).
+   *
+   * @param signal Cancels the read-ahead (the read's own signal).
+   */
+  readAhead(signal: AbortSignal | undefined): ReadAheadSource | undefined {
+    if (this.network === undefined) return undefined;
+    return {
+      has: (cid, signal) => this.blocks.has(cid, { signal }),
+      get: (cid, signal) => this.getBlock(cid, signal),
+      window: READ_AHEAD_WINDOW,
+      signal,
+    };
   }
 
   /** @throws {ClosedResourceError} The repository is closed. */

@@ -8,7 +8,7 @@ import { InvalidInputError, NotFoundError, UnreachableError } from "../ipfs/erro
 import { testEachStrategy } from "../runtime/testing.ts";
 import { sleep } from "../runtime/sleep.ts";
 import { eventually, rejection } from "../tests/_async.ts";
-import { randomBytes, readAll } from "../tests/_bytes.ts";
+import { concat, randomBytes, readAll } from "../tests/_bytes.ts";
 import { addressOf, firstLine, LOOPBACK, networkOf, withKits } from "../tests/_net.ts";
 import { libp2pNetwork } from "./libp2p_network.ts";
 
@@ -32,7 +32,22 @@ testEachStrategy("B fetches A's 64 MiB file and a directory over bitswap", async
     const peers = await b.swarm.peers();
     assert.deepEqual(peers.map((peer) => peer.peer), [(await a.id()).id]);
 
-    assert.equal(digest(await readAll(b.cat(cid))), digest(data));
+    // A range fetches the blocks of its range, not the file.
+    const range = await readAll(b.cat(cid, { offset: 40 * MiB + 5, length: 1000 }));
+    assert.deepEqual(range, data.subarray(40 * MiB + 5, 40 * MiB + 1005));
+    const ranged = networkOf(b).stats().bytesFetched;
+    assert(ranged < MiB, `a 1000-byte range fetched ${ranged} bytes`);
+    // The first bytes come before the file is here; the read-ahead stays in its window.
+    const reader = b.cat(cid).getReader();
+    const first = await reader.read();
+    assert.deepEqual(first.value, data.subarray(0, first.value!.length));
+    const early = networkOf(b).stats().bytesFetched - ranged;
+    assert(early < 24 * MiB, `fetched ${early} bytes before the first chunk was taken`);
+    const rest: Uint8Array[] = [first.value!];
+    for (let next = await reader.read(); !next.done; next = await reader.read()) {
+      rest.push(next.value);
+    }
+    assert.equal(digest(concat(rest)), digest(data));
     const names = (await b.ls(dir)).map((entry) => `${entry.name}:${entry.type}`);
     assert.deepEqual(names, ["img:directory", "index.html:file"]);
     assert.equal(await new Response(b.cat(`${dir}/index.html`)).text(), "<h1>hi</h1>");
