@@ -62,8 +62,17 @@ testEachStrategy("B fetches A's 64 MiB file and a directory over bitswap", async
     await b.repo.gc();
     assert(!(await b.block.has(cid)));
 
+    // Pinning a remote DAG fetches it; the pin keeps it through garbage collection.
+    assert.equal((await b.pin.add(dir)).toString(), dir.toString());
+    await b.repo.gc();
+
     await b.swarm.disconnect(address);
     await eventually(async () => (await b.swarm.peers()).length === 0, "B disconnected");
+    assert.equal(
+      digest(await readAll(b.cat(`${dir}/img/logo.bin`))),
+      digest(data.subarray(0, 300_000)),
+    );
+    assert.equal(await new Response(b.cat(`${dir}/index.html`)).text(), "<h1>hi</h1>");
   });
 });
 
