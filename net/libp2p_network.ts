@@ -383,6 +383,11 @@ class Libp2pNetwork implements NodeNetwork {
     }, "provide");
   }
 
+  /** The libp2p node (not part of `NodeNetwork`: for benchmarks that measure its raw streams). */
+  get libp2p(): KitLibp2p {
+    return this.#node;
+  }
+
   addresses(): string[] {
     return this.#node.getMultiaddrs().map((ma) => ma.toString());
   }
