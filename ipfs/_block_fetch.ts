@@ -36,8 +36,8 @@ export async function fetchBlock(
   signal: AbortSignal | undefined,
 ): Promise<Uint8Array> {
   for (let refused = 0;;) {
-    const { bytes, from } = await network.fetchBlock(cid, { signal });
-    if (await matches(cid, bytes)) {
+    const { bytes, from, verified } = await network.fetchBlock(cid, { signal });
+    if (verified === true || await matches(cid, bytes)) {
       await blocks.put(cid, bytes, { signal, durable: false });
       return bytes;
     }

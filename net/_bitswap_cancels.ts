@@ -11,11 +11,14 @@
  * - wanting the same blocks again hung: the peer took the new want for the
  *   old one, sent nothing, then expired it, and the requester never resent.
  *
- * {@linkcode BitswapCancels} sends the cancels: a cancelled or received
- * block's CID is queued, and a task of the network's group sends the queue
- * as one message to each connected bitswap peer. A want of a CID whose
- * cancel is queued or on its way waits for it to be sent first, so the peer
- * sees the cancel before the new want.
+ * {@linkcode BitswapCancels} sends the cancels: the CID of a want that was
+ * aborted or timed out, or of a block wanted again (a peer may hold the
+ * earlier want as sent), is queued, and a task of the network's group sends
+ * the queue as one message to each connected bitswap peer. A want of a CID
+ * whose cancel is queued or on its way waits for it to be sent first, so the
+ * peer sees the cancel before the new want. Received blocks are not
+ * cancelled one by one: that would cost a stream per batch for nothing
+ * until the block is wanted again.
  *
  * @module
  */

@@ -42,7 +42,8 @@ testEachStrategy("B fetches A's 64 MiB file and a directory over bitswap", async
     const first = await reader.read();
     assert.deepEqual(first.value, data.subarray(0, first.value!.length));
     const early = networkOf(b).stats().bytesFetched - ranged;
-    assert(early < 24 * MiB, `fetched ${early} bytes before the first chunk was taken`);
+    // The window is 32 MiB.
+    assert(early < 40 * MiB, `fetched ${early} bytes before the first chunk was taken`);
     const rest: Uint8Array[] = [first.value!];
     for (let next = await reader.read(); !next.done; next = await reader.read()) {
       rest.push(next.value);
