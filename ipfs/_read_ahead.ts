@@ -21,6 +21,7 @@
 import * as dagPb from "npm:@ipld/dag-pb@4.2.0";
 import { UnixFS } from "npm:ipfs-unixfs@13.1.1";
 import type { CID } from "npm:multiformats@14.0.5/cid";
+import { CancelScope } from "../runtime/cancel_scope.ts";
 import { Event } from "../runtime/event.ts";
 import { TaskGroup } from "../runtime/task_group.ts";
 import type { GetBlock } from "./_dag_walk.ts";
@@ -128,7 +129,9 @@ export class ReadAhead {
   async close(): Promise<void> {
     this.#source.signal?.removeEventListener("abort", this.#onAbort);
     this.#group.cancelScope.cancel("the read ended");
-    await this.#group.join();
+    // Shielded: the read may end by its own cancellation, and the join must
+    // still happen (it is quick: every task was just cancelled).
+    await new CancelScope({ shield: true, name: "read ahead close" }).run(() => this.#group.join());
     this.#entries.clear();
     this.#order = [];
   }
