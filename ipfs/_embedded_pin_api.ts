@@ -23,10 +23,12 @@ import { resolveUnixFsPath } from "./_unixfs_path.ts";
 export function embeddedPinApi(repo: Repository): PinApi {
   return {
     async add(path, options = {}): Promise<CID> {
+      // Under the shared lock: garbage collection cannot take fetched blocks before the pin holds them.
       return await repo.run("pin", { lock: "shared", signal: options.signal }, async (signal) => {
         const recursive = checkFlag(options.recursive, true, "pin", "recursive");
+        // With a network, what is not local is fetched (each block in the network's time limit).
         const cid = await resolveUnixFsPath(
-          (cid) => repo.blocks.get(cid, { signal }),
+          (cid) => repo.getBlock(cid, signal),
           path,
           "pin",
           signal,
@@ -34,7 +36,11 @@ export function embeddedPinApi(repo: Repository): PinApi {
         const existing = await repo.pins.get(cid);
         if (recursive) {
           if (existing !== "recursive") {
-            await markDag(repo.blocks, cid, new Set(), "pin", signal);
+            await repo.fetchDag(cid, signal);
+            const found: CID[] = [];
+            await markDag(repo.blocks, cid, new Set(), "pin", signal, found);
+            // Blocks fetched unsynced become durable before the pin is recorded.
+            await repo.blocks.syncBlocks(found, { signal });
             await repo.pins.set(cid, "recursive");
           }
           return cid;
@@ -43,8 +49,12 @@ export function embeddedPinApi(repo: Repository): PinApi {
           throw new PinnedError(`Cannot pin: ${cid} is already pinned recursively`, cid.toString());
         }
         if (!(await repo.blocks.has(cid, { signal }))) {
-          throw new NotFoundError(`Cannot pin: block not found: ${cid}`, cid.toString());
+          if (repo.network === undefined) {
+            throw new NotFoundError(`Cannot pin: block not found: ${cid}`, cid.toString());
+          }
+          await repo.getBlock(cid, signal);
         }
+        await repo.blocks.syncBlocks([cid], { signal });
         if (existing !== "direct") await repo.pins.set(cid, "direct");
         return cid;
       });

@@ -20,6 +20,16 @@
  * collection) deletes them. Blocks with an identity multihash are never
  * stored: their bytes are the digest.
  *
+ * A put with `durable: false` (a block fetched from the network: it can be
+ * fetched again) is neither synced nor renamed durably.
+ * {@linkcode FsBlockstore.syncBlocks} makes such blocks durable when they are
+ * pinned. The store remembers which blocks it wrote so in this process
+ * (up to {@linkcode MAX_VOLATILE}; past that, every block is synced); before
+ * the first such write it leaves a synced marker file, `.unsynced`, so a
+ * later process, which cannot know which blocks an earlier one left unsynced,
+ * syncs every block it is asked to (an `fdatasync` of a clean file: about
+ * 0.4 ms a block on the ext4 here, 110 ms for a 64 MiB DAG).
+ *
  * @module
  */
 
@@ -32,6 +42,11 @@ import { identity } from "npm:multiformats@14.0.5/hashes/identity";
 import { NotFoundError } from "./errors.ts";
 import { exists } from "./_fs.ts";
 import { syncPath } from "../runtime/sync_path.ts";
+
+/** How many blocks written unsynced the store remembers; past it, pins sync every block. */
+const MAX_VOLATILE = 1 << 20;
+/** The marker of a store that holds (or held) blocks written unsynced. */
+const UNSYNCED_MARKER = ".unsynced";
 
 /** How many directories {@linkcode FsBlockstore.flush} syncs at once. */
 const FLUSH_CONCURRENCY = 32;
@@ -87,16 +102,24 @@ export class FsBlockstore {
   #shards = new Set<string>();
   #dirty = new Set<string>();
   #closed = false;
+  /** Keys of the blocks this process wrote unsynced and has not synced since. */
+  #volatile = new Set<string>();
+  /** Sync every block asked: an earlier process left unsynced blocks, or too many to remember. */
+  #syncAll: boolean;
+  /** The marker's write, once per process. */
+  #marking: Promise<void> | undefined;
 
-  private constructor(dir: string, sync: boolean) {
+  private constructor(dir: string, sync: boolean, syncAll: boolean) {
     this.#dir = dir;
     this.#sync = sync;
+    this.#syncAll = syncAll;
   }
 
   /** Opens (creating) a store. The caller must hold the repository's lock. */
   static async open(options: FsBlockstoreOptions): Promise<FsBlockstore> {
     await Deno.mkdir(options.dir, { recursive: true });
-    return new FsBlockstore(options.dir, options.sync ?? true);
+    const marked = await exists(`${options.dir}/${UNSYNCED_MARKER}`);
+    return new FsBlockstore(options.dir, options.sync ?? true, marked);
   }
 
   /** The file a block lives in. */
@@ -152,6 +175,7 @@ export class FsBlockstore {
       if (error instanceof Deno.errors.NotFound) return false;
       throw error;
     }
+    this.#volatile.delete(key);
     if (this.#sync) this.#dirty.add(shard);
     return true;
   }
@@ -167,6 +191,7 @@ export class FsBlockstore {
     await this.#ensureShard(shard);
     const tmp = `${shard}/.put-${crypto.randomUUID()}.tmp`;
     const sync = this.#sync && options.durable !== false;
+    if (this.#sync && !sync) await this.#markUnsynced();
     try {
       if (sync) {
         const handle = await Deno.open(tmp, { write: true, createNew: true });
@@ -183,6 +208,66 @@ export class FsBlockstore {
       throw error;
     }
     if (sync) this.#dirty.add(shard);
+    else if (this.#sync) {
+      if (this.#volatile.size < MAX_VOLATILE) this.#volatile.add(blockKey(cid));
+      else this.#syncAll = true;
+    }
+  }
+
+  /**
+   * Makes blocks durable (pinning them): syncs each one that may have been
+   * written unsynced, then the directories ({@linkcode FsBlockstore.flush}).
+   * A no-op on a store that does not sync.
+   *
+   * @throws {NotFoundError} A block is not in the store.
+   */
+  async syncBlocks(cids: Iterable<CID>, options: StoreCallOptions = {}): Promise<void> {
+    this.#checkOpen("sync blocks");
+    if (!this.#sync) return;
+    const todo = [...cids].filter((cid) =>
+      cid.multihash.code !== identity.code && (this.#syncAll || this.#volatile.has(blockKey(cid)))
+    );
+    try {
+      await mapConcurrent(todo, async (cid) => {
+        const file = this.path(cid);
+        let handle: Deno.FsFile;
+        try {
+          handle = await Deno.open(file, { read: true });
+        } catch (error) {
+          if (error instanceof Deno.errors.NotFound) {
+            throw new NotFoundError(`Cannot sync block: not found: ${cid}`, cid.toString());
+          }
+          throw error;
+        }
+        try {
+          await handle.syncData();
+        } finally {
+          handle.close();
+        }
+        this.#volatile.delete(blockKey(cid));
+        this.#dirty.add(file.slice(0, file.lastIndexOf("/")));
+      }, { concurrency: FLUSH_CONCURRENCY, signal: options.signal });
+    } catch (error) {
+      throw error instanceof TaskGroupError ? error.errors[0] : error;
+    }
+    await this.flush();
+  }
+
+  /** Writes the synced `.unsynced` marker before the first unsynced block of this process. */
+  #markUnsynced(): Promise<void> {
+    this.#marking ??= (async () => {
+      const marker = `${this.#dir}/${UNSYNCED_MARKER}`;
+      if (!(await exists(marker))) {
+        const handle = await Deno.open(marker, { write: true, create: true });
+        try {
+          await handle.syncData();
+        } finally {
+          handle.close();
+        }
+        await syncPath(this.#dir);
+      }
+    })();
+    return this.#marking;
   }
 
   /**
@@ -242,6 +327,7 @@ export class FsBlockstore {
       if (error instanceof Deno.errors.NotFound) return false;
       throw error;
     }
+    this.#volatile.delete(blockKey(cid));
     if (this.#sync) this.#dirty.add(file.slice(0, file.lastIndexOf("/")));
     return true;
   }

@@ -161,3 +161,31 @@ testEachStrategy("a closed store throws ClosedResourceError", async () => {
     await assert.rejects(store.put(cid, new Uint8Array([1])), ClosedResourceError);
   });
 });
+
+testEachStrategy("blocks written unsynced are marked, and synced when pinned", async () => {
+  await withStore(async (store, dir) => {
+    const durable = new TextEncoder().encode("added");
+    const fetched = new TextEncoder().encode("fetched");
+    const durableCid = sha256Cid(raw.code, durable);
+    const fetchedCid = sha256Cid(raw.code, fetched);
+    await store.put(durableCid, durable);
+    assert.deepEqual(await filesUnder(`${dir}/blocks`), [
+      store.path(durableCid).slice(`${dir}/blocks/`.length),
+    ]);
+    await store.put(fetchedCid, fetched, { durable: false });
+    // The marker comes before the first unsynced block, so a later process knows.
+    assert(await Deno.stat(`${dir}/blocks/.unsynced`).then(() => true));
+    // This process knows which blocks it left unsynced: the durable one is not opened.
+    await store.delete(durableCid);
+    await store.syncBlocks([durableCid, fetchedCid]);
+    // A later process does not: it syncs every block it is asked to.
+    const later = await FsBlockstore.open({ dir: `${dir}/blocks`, sync: true });
+    try {
+      await later.syncBlocks([fetchedCid]);
+      const error = await later.syncBlocks([durableCid]).catch((e) => e);
+      assert(error instanceof NotFoundError, String(error));
+    } finally {
+      later.close();
+    }
+  });
+});

@@ -17,6 +17,7 @@ import { checkpointIfCancelled } from "../runtime/checkpoint.ts";
 import type { GetResult } from "./content_store.ts";
 import { InvalidInputError } from "./errors.ts";
 import type { GetBlock } from "./_dag_walk.ts";
+import type { ReadAheadSource } from "./_read_ahead.ts";
 import { openFile, readRange } from "./_unixfs_reader.ts";
 import { directoryEntries, inspect } from "./_unixfs_node.ts";
 import { exists } from "./_fs.ts";
@@ -31,10 +32,11 @@ export async function writeTree(
   cid: CID,
   target: string,
   signal: AbortSignal,
+  readAhead?: ReadAheadSource,
 ): Promise<GetResult> {
   return await writeToTarget(target, async (tmp) => {
     const result: GetResult = { cid, files: 0, directories: 0, bytes: 0 };
-    await write(get, cid, tmp, result, signal, cid.toString());
+    await write({ get, signal, readAhead }, cid, tmp, result, cid.toString());
     return result;
   });
 }
@@ -120,14 +122,21 @@ export async function discardTarget(prepared: PreparedTarget): Promise<void> {
   await Deno.remove(prepared.tmp, { recursive: true }).catch(() => {});
 }
 
+/** How `write` reads blocks. */
+interface Reading {
+  get: GetBlock;
+  signal: AbortSignal;
+  readAhead: ReadAheadSource | undefined;
+}
+
 async function write(
-  get: GetBlock,
+  reading: Reading,
   cid: CID,
   path: string,
   result: GetResult,
-  signal: AbortSignal,
   dagPath: string,
 ): Promise<void> {
+  const { get, signal, readAhead } = reading;
   checkpointIfCancelled();
   const node = await inspect(get, cid, "get");
   if (node.type === "symlink") {
@@ -139,7 +148,7 @@ async function write(
     const root = await openFile(get, cid, "get");
     const file = await Deno.open(path, { write: true, createNew: true });
     try {
-      for await (const chunk of readRange(get, root, 0, root.size)) {
+      for await (const chunk of readRange(get, root, 0, root.size, readAhead)) {
         checkpointIfCancelled();
         for (let at = 0; at < chunk.length;) at += await file.write(chunk.subarray(at));
         result.bytes += chunk.length;
@@ -161,14 +170,7 @@ async function write(
       );
     }
     seen.add(entry.name);
-    await write(
-      get,
-      entry.cid,
-      `${path}/${entry.name}`,
-      result,
-      signal,
-      `${dagPath}/${entry.name}`,
-    );
+    await write(reading, entry.cid, `${path}/${entry.name}`, result, `${dagPath}/${entry.name}`);
   }
 }
 

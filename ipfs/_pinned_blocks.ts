@@ -24,6 +24,7 @@ import type { StoredPin } from "./_pin_store.ts";
  * @param marked The keys found so far.
  * @param what The operation, for the error.
  * @param signal Aborts the reads.
+ * @param found Receives the CID of each block newly marked, when given.
  * @throws {NotFoundError} A block is missing: the DAG of `root` is incomplete.
  */
 export async function markDag(
@@ -32,6 +33,7 @@ export async function markDag(
   marked: Set<string>,
   what: string,
   signal: AbortSignal,
+  found?: CID[],
 ): Promise<void> {
   try {
     await walkDag(root, {
@@ -41,6 +43,7 @@ export async function markDag(
         const key = blockKey(cid);
         if (marked.has(key)) return false;
         marked.add(key);
+        found?.push(cid);
         return true;
       },
       checkpoint: checkpointIfCancelled,

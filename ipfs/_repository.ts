@@ -25,7 +25,9 @@ import { equals } from "npm:multiformats@14.0.5/bytes";
 import type { CID } from "npm:multiformats@14.0.5/cid";
 import { CancelScope } from "../runtime/cancel_scope.ts";
 import { checkpoint } from "../runtime/checkpoint.ts";
-import { ClosedResourceError } from "../runtime/errors.ts";
+import { ClosedResourceError, TaskGroupError } from "../runtime/errors.ts";
+import { mapConcurrent } from "../runtime/map_concurrent.ts";
+import * as raw from "npm:multiformats@14.0.5/codecs/raw";
 import { lockFile } from "../runtime/lock_file.ts";
 import { isNotWritable } from "../runtime/directory.ts";
 import type { Permit } from "../runtime/permit.ts";
@@ -36,11 +38,16 @@ import type { NodeNetwork } from "./node_network.ts";
 import { messageOf } from "./_arguments.ts";
 import { exists } from "./_fs.ts";
 import { fetchBlock } from "./_block_fetch.ts";
-import { FsBlockstore, ignoreNotFound } from "./_fs_blockstore.ts";
+import { linksOf } from "./_codecs.ts";
+import { READ_AHEAD_WINDOW, type ReadAheadSource } from "./_read_ahead.ts";
+import { blockKey, FsBlockstore, ignoreNotFound } from "./_fs_blockstore.ts";
 import { loadIdentity, type PeerIdentity } from "./_identity.ts";
 import { MfsRoot } from "./_mfs_root.ts";
 import { PinStore } from "./_pin_store.ts";
 import { RwLock } from "./_rw_lock.ts";
+
+/** How many blocks {@linkcode Repository.fetchDag} fetches at once. */
+const FETCH_DAG_CONCURRENCY = 64;
 
 const FORMAT = { kind: "ipfs-kit-embedded-repo", version: 1 };
 
@@ -150,8 +157,7 @@ export class Repository {
 
   /**
    * Reads a block from the blockstore or, when it is missing and the node
-   * has a network, fetches it (verified, stored unpinned; a file's DAG read
-   * ahead).
+   * has a network, fetches it (verified, stored unpinned).
    *
    * @throws {NotFoundError} It is missing and cannot be fetched.
    */
@@ -162,6 +168,53 @@ export class Repository {
       if (this.network === undefined || !(error instanceof NotFoundError)) throw error;
     }
     return await fetchBlock(this.blocks, this.network, cid, signal);
+  }
+
+  /**
+   * With a network, fetches the blocks of the DAG below `root` that are not
+   * local, level by level, {@linkcode FETCH_DAG_CONCURRENCY} at a time (what
+   * a pin needs before it walks the DAG). Without one, does nothing.
+   *
+   * @throws {NotFoundError} A block could not be fetched in the network's time limit.
+   */
+  async fetchDag(root: CID, signal: AbortSignal): Promise<void> {
+    if (this.network === undefined) return;
+    const seen = new Set<string>();
+    for (let level = [root]; level.length > 0;) {
+      let below: CID[][];
+      try {
+        below = await mapConcurrent(level, async (cid) => {
+          const key = blockKey(cid);
+          if (seen.has(key)) return [];
+          seen.add(key);
+          if (cid.code === raw.code) {
+            if (!(await this.blocks.has(cid, { signal }))) await this.getBlock(cid, signal);
+            return [];
+          }
+          return linksOf(cid, await this.getBlock(cid, signal));
+        }, { concurrency: FETCH_DAG_CONCURRENCY, signal });
+      } catch (error) {
+        // The first failure, not the group's wrapper: callers see NotFoundError and the like.
+        throw error instanceof TaskGroupError ? error.errors[0] : error;
+      }
+      level = below.flat();
+    }
+  }
+
+  /**
+   * What a read of a file reads ahead from, when the node has a network
+   * (`undefined` without one: local reads need no read-ahead).
+   *
+   * @param signal Cancels the read-ahead (the read's own signal).
+   */
+  readAhead(signal: AbortSignal | undefined): ReadAheadSource | undefined {
+    if (this.network === undefined) return undefined;
+    return {
+      has: (cid, signal) => this.blocks.has(cid, { signal }),
+      get: (cid, signal) => this.getBlock(cid, signal),
+      window: READ_AHEAD_WINDOW,
+      signal,
+    };
   }
 
   /** @throws {ClosedResourceError} The repository is closed. */

@@ -18,6 +18,7 @@ import type { CID } from "npm:multiformats@14.0.5/cid";
 import * as raw from "npm:multiformats@14.0.5/codecs/raw";
 import { InvalidInputError } from "./errors.ts";
 import type { GetBlock } from "./_dag_walk.ts";
+import { ReadAhead, type ReadAheadSource } from "./_read_ahead.ts";
 
 /** The root of a file, decoded. */
 export interface FileRoot {
@@ -47,18 +48,31 @@ export async function openFile(get: GetBlock, cid: CID, what: string): Promise<F
 
 /**
  * Yields the bytes of `[start, end)` of a file, in order, as views of the
- * blocks read.
+ * blocks read. With `readAhead` (a node with a network), the range's blocks
+ * are fetched ahead of the reader, within the source's window
+ * ({@linkcode ReadAhead}); stopping the generator stops it.
  */
 export async function* readRange(
   get: GetBlock,
   root: FileRoot,
   start: number,
   end: number,
+  readAhead?: ReadAheadSource,
 ): AsyncGenerator<Uint8Array, void, undefined> {
   let emitted = 0;
-  for await (const bytes of walk(get, root.node, 0, start, end)) {
-    emitted += bytes.length;
-    yield bytes;
+  const ahead = readAhead === undefined || root.node instanceof Uint8Array ||
+      root.node.pb.Links.length === 0 || start >= end
+    ? undefined
+    : new ReadAhead(readAhead, root.node, start, end);
+  try {
+    const read = ahead === undefined ? get : ahead.wrap(get);
+    for await (const bytes of walk(read, root.node, 0, start, end)) {
+      emitted += bytes.length;
+      ahead?.advance(start + emitted);
+      yield bytes;
+    }
+  } finally {
+    await ahead?.close();
   }
   if (emitted !== end - start) {
     throw new Error(

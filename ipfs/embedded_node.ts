@@ -450,7 +450,7 @@ export class EmbeddedNode implements ContentStore {
     return this.#repo.run("get", { signal: options?.signal }, async (signal) => {
       const get: GetBlock = (cid) => this.#repo.getBlock(cid, signal);
       const cid = await resolveUnixFsPath(get, path, "get", signal);
-      return await writeTree(get, cid, target, signal);
+      return await writeTree(get, cid, target, signal, this.#repo.readAhead(signal));
     });
   }
 
@@ -667,7 +667,7 @@ export class EmbeddedNode implements ContentStore {
       const root = await openFile(get, await resolve(path), "cat");
       const start = Math.min(offset, root.size);
       const end = length === undefined ? root.size : Math.min(root.size, start + length);
-      yield* readRange(get, root, start, end);
+      yield* readRange(get, root, start, end, repo.readAhead(readSignal));
     }
     let iterator: AsyncGenerator<Uint8Array, void, undefined> | undefined;
     // Cancelling the stream aborts a read in flight (a fetch from the network).

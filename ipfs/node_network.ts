@@ -10,9 +10,10 @@
  * (`libp2pNetwork` of `@ipfs-kit/kit/net`). Without a network, nothing
  * changes: the node is offline.
  *
- * The node, not the network, verifies every fetched block against its CID
- * before storing it: a network cannot make the node store a block that does
- * not match. A block that does not match is refused and reported back with
+ * Every fetched block is verified against its CID before it is stored: by
+ * the node, unless the network says it hashed the bytes itself
+ * ({@linkcode FetchedBlock.verified}; bitswap does, to match a block to its
+ * want), so a block is never hashed twice. A block that does not match is refused and reported back with
  * {@linkcode NodeNetwork.refuseBlock}, so the network can count it and score
  * its sender down.
  *
@@ -70,6 +71,11 @@ export interface FetchedBlock {
   bytes: Uint8Array;
   /** The peer ID of the sender, when known. */
   from?: string;
+  /**
+   * The network hashed the bytes and they match the CID's multihash (the
+   * node does not hash them again). Unset: the node verifies them.
+   */
+  verified?: boolean;
 }
 
 /** Counters of a network's block exchange. */
@@ -80,6 +86,10 @@ export interface NodeNetworkStats {
   bytesFetched: number;
   /** Blocks refused because they did not match their CIDs. */
   blocksRefused: number;
+  /** Blocks read from the repository to send to peers that wanted them. */
+  blocksServed: number;
+  /** Bytes of the blocks served. */
+  bytesServed: number;
 }
 
 /** A running network, given to an {@linkcode EmbeddedNode} at open time. */

@@ -39,7 +39,9 @@ import type {
   NodeNetworkStats,
 } from "../ipfs/node_network.ts";
 import type { CancelScope } from "../runtime/cancel_scope.ts";
+import { TaskGroup } from "../runtime/task_group.ts";
 import { moveOnAfter } from "../runtime/timeouts.ts";
+import { BitswapCancels } from "./_bitswap_cancels.ts";
 import { trackBroadcastChannels } from "./_broadcast_channels.ts";
 import {
   type KitLibp2p,
@@ -126,6 +128,8 @@ export interface Libp2pNetworkOptions {
 const REFUSED_LIMIT = 3;
 /** How many recently wanted CIDs are remembered, to tell a stray block from a late one. */
 const WANTED_MEMORY = 65_536;
+/** How many provides may run at once; past it a provide is dropped (the next reprovide catches up). */
+const MAX_PROVIDES = 64;
 
 /**
  * Makes the factory an {@linkcode EmbeddedNode} (or `Kit.open({ network })`)
@@ -177,9 +181,14 @@ class Libp2pNetwork implements NodeNetwork {
   #channels: BroadcastChannel[];
   #fetchTimeoutMs: number;
   #wanted = new Map<string, true>();
+  /** How many calls want each block now. */
+  #inFlight = new Map<string, number>();
   #refusedBy = new Map<string, number>();
-  #stats: NodeNetworkStats = { blocksFetched: 0, bytesFetched: 0, blocksRefused: 0 };
-  #provides = new Set<Promise<void>>();
+  #stats: NodeNetworkStats;
+  /** Background work (provides, bootstrap dials, cancels, hang-ups): cancelled and joined at close. */
+  #group: TaskGroup;
+  #cancels: BitswapCancels;
+  #provides = 0;
   #closed = false;
 
   private constructor(
@@ -187,8 +196,12 @@ class Libp2pNetwork implements NodeNetwork {
     broker: Broker,
     channels: BroadcastChannel[],
     privateKey: Parameters<typeof nameApi>[1],
-    fetchTimeoutMs: number,
+    options: { fetchTimeoutMs: number; stats: NodeNetworkStats; group: TaskGroup },
   ) {
+    const { fetchTimeoutMs, stats, group } = options;
+    this.#group = group;
+    this.#stats = stats;
+    this.#cancels = new BitswapCancels(node, group);
     this.#node = node;
     this.#broker = broker;
     this.#bitswap = broker.bitswap;
@@ -253,10 +266,18 @@ class Libp2pNetwork implements NodeNetwork {
       }) as Promise<KitLibp2p>
     );
     let broker: Broker | undefined;
+    const stats: NodeNetworkStats = {
+      blocksFetched: 0,
+      bytesFetched: 0,
+      blocksRefused: 0,
+      blocksServed: 0,
+      bytesServed: 0,
+    };
+    const group = new TaskGroup();
     try {
       broker = await startBitswap({
         routing: contentRouting(node),
-        blockstore: blockstoreOf(context.blocks),
+        blockstore: blockstoreOf(context.blocks, stats),
         logger: defaultLogger(),
         libp2p: node,
         getHasher: (code: number) => {
@@ -265,19 +286,28 @@ class Libp2pNetwork implements NodeNetwork {
             `Cannot verify block: unsupported hash 0x${code.toString(16)}`,
           );
         },
-      }, { maxInboundStreams: maxStreams, maxOutboundStreams: maxStreams });
+      }, {
+        maxInboundStreams: maxStreams,
+        maxOutboundStreams: maxStreams,
+        // Wants leave in batches already (the read-ahead's): 1 ms, not 10, before they go.
+        sendWantlistDebounce: 1,
+        // Serve a peer's next batch of wants while the previous one is on the wire.
+        sendBlocksConcurrency: 4,
+      });
       const network = new Libp2pNetwork(
         node,
         broker,
         channels,
         privateKey,
-        options.fetchTimeoutMs ?? 120_000,
+        { fetchTimeoutMs: options.fetchTimeoutMs ?? 120_000, stats, group },
       );
       for (const addr of options.bootstrap) {
-        network.#background(network.swarm.connect(addr));
+        network.#background((signal) => network.swarm.connect(addr, { signal }), "bootstrap dial");
       }
       return network;
     } catch (error) {
+      group.cancelScope.cancel("the network failed to start");
+      await group.join().catch(() => {});
       await broker?.stop();
       await stopNode(node);
       for (const channel of channels) channel.close();
@@ -287,11 +317,29 @@ class Libp2pNetwork implements NodeNetwork {
 
   async fetchBlock(cid: CID, options: { signal?: AbortSignal } = {}): Promise<FetchedBlock> {
     const key = base64.encode(cid.multihash.bytes);
+    const inFlight = this.#inFlight.get(key) ?? 0;
+    if (inFlight === 0 && this.#wanted.has(key)) {
+      // Wanted before: a peer may still hold that want as sent (see
+      // _bitswap_cancels.ts) and would take this one for it. Cancel it first.
+      this.#cancels.cancel(cid);
+    }
+    await this.#cancels.sent(cid);
     this.#wanted.delete(key);
     this.#wanted.set(key, true);
     if (this.#wanted.size > WANTED_MEMORY) {
       this.#wanted.delete(this.#wanted.keys().next().value!);
     }
+    this.#inFlight.set(key, (this.#inFlight.get(key) ?? 0) + 1);
+    try {
+      return await this.#want(cid, options);
+    } finally {
+      const left = this.#inFlight.get(key)! - 1;
+      if (left > 0) this.#inFlight.set(key, left);
+      else this.#inFlight.delete(key);
+    }
+  }
+
+  async #want(cid: CID, options: { signal?: AbortSignal }): Promise<FetchedBlock> {
     let from: string | undefined;
     const want = (scope: CancelScope) =>
       this.#bitswap.want(cid, {
@@ -308,9 +356,11 @@ class Libp2pNetwork implements NodeNetwork {
     try {
       bytes = await moveOnAfter(this.#fetchTimeoutMs, want);
     } catch (error) {
+      this.#cancelUnlessWanted(cid);
       if (options.signal?.aborted) throw options.signal.reason;
       throw error;
     }
+    if (options.signal?.aborted || bytes === undefined) this.#cancelUnlessWanted(cid);
     options.signal?.throwIfAborted();
     if (bytes === undefined) {
       throw new NotFoundError(
@@ -320,7 +370,20 @@ class Libp2pNetwork implements NodeNetwork {
     }
     this.#stats.blocksFetched++;
     this.#stats.bytesFetched += bytes.length;
-    return { bytes, from };
+    // Bitswap hashed it (sha-256, the only hasher it is given) and matched the
+    // digest to this want's: verified.
+    return { bytes, from, verified: true };
+  }
+
+  /**
+   * An aborted or timed-out want: the peers are told, so they stop serving
+   * it, unless another call still wants the block (bitswap shares one want
+   * between them).
+   */
+  #cancelUnlessWanted(cid: CID): void {
+    if ((this.#inFlight.get(base64.encode(cid.multihash.bytes)) ?? 0) <= 1) {
+      this.#cancels.cancel(cid);
+    }
   }
 
   refuseBlock(_cid: CID, from: string | undefined): void {
@@ -332,7 +395,9 @@ class Libp2pNetwork implements NodeNetwork {
     if (this.#refusedBy.size > 1024) this.#refusedBy.delete(this.#refusedBy.keys().next().value!);
     if (count >= REFUSED_LIMIT) {
       const peer = this.#node.getConnections().find((c) => c.remotePeer.toString() === from);
-      if (peer !== undefined) this.#background(this.#node.hangUp(peer.remotePeer));
+      if (peer !== undefined) {
+        this.#background((signal) => this.#node.hangUp(peer.remotePeer, { signal }), "hang up");
+      }
     }
   }
 
@@ -343,8 +408,20 @@ class Libp2pNetwork implements NodeNetwork {
 
   provide(cid: CID): void {
     if (this.#closed || this.#node.services.dht === undefined) return;
-    if (this.#provides.size >= 64) return; // a burst of adds: the next reprovide catches up
-    this.#background(this.routing.provide(cid));
+    if (this.#provides >= MAX_PROVIDES) return; // a burst of adds: the next reprovide catches up
+    this.#provides++;
+    this.#background(async (signal) => {
+      try {
+        await this.routing.provide(cid, { signal });
+      } finally {
+        this.#provides--;
+      }
+    }, "provide");
+  }
+
+  /** The libp2p node (not part of `NodeNetwork`: for benchmarks that measure its raw streams). */
+  get libp2p(): KitLibp2p {
+    return this.#node;
   }
 
   addresses(): string[] {
@@ -363,18 +440,28 @@ class Libp2pNetwork implements NodeNetwork {
     if (this.#closed) return;
     this.#closed = true;
     try {
+      this.#group.cancelScope.cancel("the network closed");
+      await this.#group.join();
       await this.#broker.stop();
       await stopNode(this.#node);
-      await Promise.allSettled(this.#provides);
     } finally {
       for (const channel of this.#channels) channel.close();
     }
   }
 
-  /** Tracks a best-effort task (a provide, a bootstrap dial): its failure is dropped, close waits for it. */
-  #background(task: Promise<void>): void {
-    const tracked = task.catch(() => {}).finally(() => this.#provides.delete(tracked));
-    this.#provides.add(tracked);
+  /**
+   * Runs a best-effort task (a provide, a bootstrap dial, a hang-up) in the
+   * network's task group: its failure is dropped, close cancels and joins it.
+   */
+  #background(task: (signal: AbortSignal) => Promise<unknown>, name: string): void {
+    if (this.#group.cancelScope.cancelCalled) return;
+    this.#group.spawn(async () => {
+      try {
+        await task(this.#group.signal);
+      } catch {
+        // best effort
+      }
+    }, { name });
   }
 }
 
@@ -425,11 +512,14 @@ async function startBitswap(
 }
 
 /** The node's blocks as the `interface-blockstore` bitswap serves from (read-only). */
-function blockstoreOf(blocks: NodeBlocks) {
+function blockstoreOf(blocks: NodeBlocks, stats: NodeNetworkStats) {
   return {
     has: (cid: CID, options?: { signal?: AbortSignal }) => blocks.has(cid, options),
     async *get(cid: CID, options?: { signal?: AbortSignal }) {
-      yield await blocks.get(cid, options);
+      const bytes = await blocks.get(cid, options);
+      stats.blocksServed++;
+      stats.bytesServed += bytes.length;
+      yield bytes;
     },
     put: () => {
       throw new Error("Cannot put block: the network serves the node's blocks read-only");

@@ -8,7 +8,7 @@ import { InvalidInputError, NotFoundError, UnreachableError } from "../ipfs/erro
 import { testEachStrategy } from "../runtime/testing.ts";
 import { sleep } from "../runtime/sleep.ts";
 import { eventually, rejection } from "../tests/_async.ts";
-import { randomBytes, readAll } from "../tests/_bytes.ts";
+import { concat, randomBytes, readAll } from "../tests/_bytes.ts";
 import { addressOf, firstLine, LOOPBACK, networkOf, withKits } from "../tests/_net.ts";
 import { libp2pNetwork } from "./libp2p_network.ts";
 
@@ -32,7 +32,23 @@ testEachStrategy("B fetches A's 64 MiB file and a directory over bitswap", async
     const peers = await b.swarm.peers();
     assert.deepEqual(peers.map((peer) => peer.peer), [(await a.id()).id]);
 
-    assert.equal(digest(await readAll(b.cat(cid))), digest(data));
+    // A range fetches the blocks of its range, not the file.
+    const range = await readAll(b.cat(cid, { offset: 40 * MiB + 5, length: 1000 }));
+    assert.deepEqual(range, data.subarray(40 * MiB + 5, 40 * MiB + 1005));
+    const ranged = networkOf(b).stats().bytesFetched;
+    assert(ranged < MiB, `a 1000-byte range fetched ${ranged} bytes`);
+    // The first bytes come before the file is here; the read-ahead stays in its window.
+    const reader = b.cat(cid).getReader();
+    const first = await reader.read();
+    assert.deepEqual(first.value, data.subarray(0, first.value!.length));
+    const early = networkOf(b).stats().bytesFetched - ranged;
+    // The window is 32 MiB.
+    assert(early < 40 * MiB, `fetched ${early} bytes before the first chunk was taken`);
+    const rest: Uint8Array[] = [first.value!];
+    for (let next = await reader.read(); !next.done; next = await reader.read()) {
+      rest.push(next.value);
+    }
+    assert.equal(digest(concat(rest)), digest(data));
     const names = (await b.ls(dir)).map((entry) => `${entry.name}:${entry.type}`);
     assert.deepEqual(names, ["img:directory", "index.html:file"]);
     assert.equal(await new Response(b.cat(`${dir}/index.html`)).text(), "<h1>hi</h1>");
@@ -47,14 +63,24 @@ testEachStrategy("B fetches A's 64 MiB file and a directory over bitswap", async
     await b.repo.gc();
     assert(!(await b.block.has(cid)));
 
+    // Pinning a remote DAG fetches it; the pin keeps it through garbage collection.
+    assert.equal((await b.pin.add(dir)).toString(), dir.toString());
+    await b.repo.gc();
+
     await b.swarm.disconnect(address);
     await eventually(async () => (await b.swarm.peers()).length === 0, "B disconnected");
+    assert.equal(
+      digest(await readAll(b.cat(`${dir}/img/logo.bin`))),
+      digest(data.subarray(0, 300_000)),
+    );
+    assert.equal(await new Response(b.cat(`${dir}/index.html`)).text(), "<h1>hi</h1>");
   });
 });
 
-testEachStrategy("cancelling B's cat half way stops the transfer", async () => {
+testEachStrategy("cancelling B's cat half way stops the transfer on both sides", async () => {
   await withKits(2, async ([a, b]) => {
-    const { cid } = await a.add(randomBytes(64 * MiB));
+    const data = randomBytes(64 * MiB);
+    const { cid } = await a.add(data);
     await b.swarm.connect(await addressOf(a));
     const controller = new AbortController();
     const reading = readAll(b.cat(cid, { signal: controller.signal }));
@@ -66,10 +92,17 @@ testEachStrategy("cancelling B's cat half way stops the transfer", async () => {
     const stopped = networkOf(b).stats().bytesFetched;
     await sleep(500);
     const after = networkOf(b).stats().bytesFetched;
+    const served = networkOf(a).stats().bytesServed;
     // What was on the wire may land; nothing more is asked for or sent.
     assert(after < 64 * MiB, `B fetched everything: ${after}`);
+    assert(served < 64 * MiB, `A served everything: ${served}`);
     await sleep(500);
     assert.equal(networkOf(b).stats().bytesFetched, after, `still fetching after ${stopped}`);
+    assert.equal(networkOf(a).stats().bytesServed, served, "A still serving");
+
+    // The same cat from the same peer completes: the peer was told of the cancel.
+    assert.equal(digest(await readAll(b.cat(cid))), digest(data));
+    assert(networkOf(a).stats().bytesServed >= 64 * MiB - after);
   });
 }, { strategies: ["eager"] });
 
