@@ -1,7 +1,9 @@
 /**
  * ipfs-kit: IPFS for Deno on one small structured-concurrency runtime.
  *
- * This entry re-exports every module. Which symbol for which job:
+ * This entry re-exports every module but the network's (`@ipfs-kit/kit/net`,
+ * which loads libp2p: import it where a node joins the network). Which symbol
+ * for which job:
  *
  * | job | start with | entry |
  * | --- | --- | --- |
@@ -13,6 +15,8 @@
  * | never lose an IPFS operation across crashes | {@linkcode WriteAheadLog}, {@linkcode SegmentLog} | `@ipfs-kit/kit/wal` |
  * | serve the WAL over HTTP and WebSocket | {@linkcode serveWal} | `@ipfs-kit/kit/wal` |
  * | serve HTTP and WebSockets, bounded (cap, deadlines, body and message limits, token, Host and Origin checks) | {@linkcode serve}, {@linkcode Router} | `@ipfs-kit/kit/http` |
+ * | join the IPFS network: bitswap, the DHT, pubsub, IPNS | `Kit.open({ repo, network: true })`, `libp2pNetwork` | `@ipfs-kit/kit/kit`, `@ipfs-kit/kit/net` |
+ * | find peers, signed: a discovery server and client | `serveDiscovery`, `DiscoveryClient` | `@ipfs-kit/kit/net` |
  * | stream content to Deno peers and browsers over WebRTC, every block verified | {@linkcode StreamingManager}, {@linkcode serveSignaling}, {@linkcode connectWebRtc} | `@ipfs-kit/kit/webrtc` |
  * | read verified streams in a browser page | `connectBrowserReceiver` | `@ipfs-kit/kit/webrtc/browser` |
  * | run tasks that are always joined and cancelled together | {@linkcode taskGroup}, {@linkcode CancelScope} | `@ipfs-kit/kit/runtime` |

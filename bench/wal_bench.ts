@@ -12,7 +12,9 @@
  * `ipfs-kit log always` (`SegmentLog.append()`), and `bare-group-commit`, the
  * floor of the design on this disk: one committer writing each batch of the
  * same 64 waiting submitters in one write and one `fdatasync`, no framing, no
- * checks.
+ * checks. `ipfs-kit group [fair]` and `[shuffle]` run the same submitters
+ * under those scheduling strategies (the other entries run under the default,
+ * eager).
  *
  * Group `durable-1`: one submitter; each iteration is 64 operations in a
  * row. `ipfs-kit always` (submit) and `ipfs-kit log always` (append) against
@@ -55,6 +57,7 @@ import { PayloadCopier } from "../wal/_payload_copy.ts";
 import { SegmentLog } from "../wal/segment_log.ts";
 import type { SyncPolicy } from "../wal/types.ts";
 import { WriteAheadLog } from "../wal/write_ahead_log.ts";
+import { run } from "../runtime/run.ts";
 import { quantile } from "../tests/_stats.ts";
 
 const SUBMITTERS = 64;
@@ -336,6 +339,24 @@ Deno.bench({
     b.end();
   },
 });
+
+// The same submits with the submitters under the fair and shuffle strategies
+// (the entries above run outside `run()`: the default, eager).
+for (const strategy of ["fair", "shuffle"] as const) {
+  const ops = new Operations("group");
+  Deno.bench({
+    name: `ipfs-kit group [${strategy}]`,
+    group: "durable-64",
+    n: 200,
+    warmup: 20,
+    async fn(b) {
+      await ops.prepare(RECORDS);
+      b.start();
+      await run(() => ops.run(SUBMITTERS, PER_SUBMITTER), { strategy });
+      b.end();
+    },
+  });
+}
 
 Deno.bench({
   name: "bare-group-commit",
