@@ -80,6 +80,11 @@ export interface NodeNetworkStats {
   bytesFetched: number;
   /** Blocks refused because they did not match their CIDs. */
   blocksRefused: number;
+  /**
+   * CIDs the node added or pinned whose provider record reached at least one
+   * peer (a provide that reached none is tried again when a peer joins).
+   */
+  provided: number;
 }
 
 /** A running network, given to an {@linkcode EmbeddedNode} at open time. */

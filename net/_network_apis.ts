@@ -16,7 +16,7 @@ import {
   unmarshalIPNSRecord,
 } from "npm:ipns@10.1.6";
 import { ipnsValidator } from "npm:ipns@10.1.6/validator";
-import { CID } from "npm:multiformats@14.0.5/cid";
+import type { CID } from "npm:multiformats@14.0.5/cid";
 import type {
   NameApi,
   PeerInfo,
@@ -25,16 +25,32 @@ import type {
   RoutingApi,
   SwarmApi,
 } from "../ipfs/content_store.ts";
-import { InvalidInputError, NotFoundError, UnreachableError } from "../ipfs/errors.ts";
+import {
+  InvalidInputError,
+  NotFoundError,
+  NotSupportedError,
+  UnreachableError,
+} from "../ipfs/errors.ts";
 import { parseCid } from "../ipfs/parse_cid.ts";
 
 /** The services the kit's libp2p node runs. */
 export interface KitServices {
-  // deno-lint-ignore no-explicit-any
-  dht?: any;
+  dht?: KitDht;
   pubsub?: GossipSub;
   // deno-lint-ignore no-explicit-any
   [name: string]: any;
+}
+
+/** What the kit uses of `@libp2p/kad-dht`'s service. */
+export interface KitDht {
+  provide(cid: CID, options?: { signal?: AbortSignal }): AsyncIterable<{ name: string }>;
+  put(
+    key: Uint8Array,
+    value: Uint8Array,
+    options?: { signal?: AbortSignal },
+  ): AsyncIterable<{ name: string }>;
+  validators: Record<string, (key: Uint8Array, value: Uint8Array) => Promise<void>>;
+  routingTable: EventTarget & { size: number };
 }
 
 /** A node of the kit. */
@@ -116,13 +132,72 @@ function info(peer: { id: PeerId; multiaddrs: Multiaddr[] }): PeerInfo {
   return { id: peer.id.toString(), addrs: peer.multiaddrs.map((ma) => ma.toString()) };
 }
 
+/**
+ * The DHT key of a routing key as Kubo names it: `/ipns/<peer ID>` (an IPNS
+ * record) or `/pk/<peer ID>` (a public key), the peer ID in text, base58btc or
+ * a CID (`k51...`); the DHT keys them by the peer ID's multihash bytes.
+ *
+ * @throws {InvalidInputError} Another namespace, or not a peer ID.
+ */
+export function dhtKey(routingKey: unknown, what: string): Uint8Array {
+  const match = /^\/(ipns|pk)\/([^/]+)$/.exec(String(routingKey));
+  if (match === null) {
+    throw new InvalidInputError(
+      `Cannot ${what}: the key must be /ipns/<peer ID> or /pk/<peer ID>: received ${
+        JSON.stringify(routingKey)
+      }`,
+    );
+  }
+  const multihash = parsePeerId(match[2], what).toMultihash();
+  if (match[1] === "ipns") return multihashToIPNSRoutingKey(multihash);
+  const prefix = new TextEncoder().encode("/pk/");
+  const key = new Uint8Array(prefix.length + multihash.bytes.length);
+  key.set(prefix);
+  key.set(multihash.bytes, prefix.length);
+  return key;
+}
+
+function dhtOf(node: KitLibp2p, what: string): KitDht {
+  const dht = node.services.dht as KitDht | undefined;
+  if (dht === undefined) {
+    throw new NotSupportedError(
+      `Cannot ${what}: the node runs without a DHT (network.dht: false)`,
+      what,
+      "embedded",
+    );
+  }
+  return dht;
+}
+
+/**
+ * Runs a DHT operation's queries and counts the peers that answered it (a
+ * put or a provide stored on them).
+ */
+async function peersReached(events: AsyncIterable<{ name: string }>): Promise<number> {
+  let reached = 0;
+  for await (const event of events) {
+    if (event.name === "PEER_RESPONSE") reached++;
+  }
+  return reached;
+}
+
+/**
+ * Announces on the DHT that the node provides `cid`.
+ *
+ * @returns How many peers stored the provider record (0: none was reachable;
+ *   the record is only in the node's own store).
+ */
+export function provideCid(node: KitLibp2p, cid: CID, signal?: AbortSignal): Promise<number> {
+  return peersReached(dhtOf(node, "provide").provide(cid, { signal }));
+}
+
 /** The routing API, over the DHT. */
 export function routingApi(node: KitLibp2p): RoutingApi {
-  const key = (k: string) => new TextEncoder().encode(k);
   return {
     async findProvs(cid, options = {}) {
       const parsed = parseCid(cid, "find providers");
       const limit = options.numProviders ?? 20;
+      dhtOf(node, "find providers");
       const found = new Map<string, PeerInfo>();
       for await (
         const provider of node.contentRouting.findProviders(parsed, { signal: options.signal })
@@ -134,6 +209,7 @@ export function routingApi(node: KitLibp2p): RoutingApi {
     },
     async findPeer(id, options = {}) {
       const peerId = parsePeerId(id, "find peer");
+      dhtOf(node, "find peer");
       try {
         return info(await node.peerRouting.findPeer(peerId, { signal: options.signal }));
       } catch (error) {
@@ -142,11 +218,19 @@ export function routingApi(node: KitLibp2p): RoutingApi {
       }
     },
     async provide(cid, options = {}) {
-      await node.contentRouting.provide(parseCid(cid, "provide"), { signal: options.signal });
+      const reached = await provideCid(node, parseCid(cid, "provide"), options.signal);
+      if (reached === 0) {
+        throw new NotFoundError(
+          `Cannot provide: no DHT peer stored the provider record of ${cid}: connect to a peer first`,
+          String(cid),
+        );
+      }
     },
     async get(routingKey, options = {}) {
+      const key = dhtKey(routingKey, "get routing value");
+      dhtOf(node, "get routing value");
       try {
-        return await node.contentRouting.get(key(routingKey), { signal: options.signal });
+        return await node.contentRouting.get(key, { signal: options.signal });
       } catch (error) {
         if (options.signal?.aborted) throw options.signal.reason;
         throw new NotFoundError(
@@ -156,9 +240,48 @@ export function routingApi(node: KitLibp2p): RoutingApi {
       }
     },
     async put(routingKey, value, options = {}) {
-      await node.contentRouting.put(key(routingKey), value, { signal: options.signal });
+      const key = dhtKey(routingKey, "put routing value");
+      if (!(value instanceof Uint8Array)) {
+        throw new InvalidInputError(
+          `Cannot put routing value: the value must be a Uint8Array: received ${typeof value}`,
+        );
+      }
+      await putRecord(node, key, value, String(routingKey), options.signal);
     },
   };
+}
+
+/**
+ * Stores a record on the DHT (the node's own store, then the closest peers),
+ * checked by the DHT's validator for its namespace first.
+ *
+ * @throws {InvalidInputError} The validator refuses it.
+ * @throws {NotFoundError} No peer stored it.
+ */
+async function putRecord(
+  node: KitLibp2p,
+  key: Uint8Array,
+  value: Uint8Array,
+  what: string,
+  signal: AbortSignal | undefined,
+): Promise<void> {
+  const dht = dhtOf(node, "put routing value");
+  const namespace = new TextDecoder().decode(key.subarray(1, key.indexOf(47, 1)));
+  try {
+    await dht.validators[namespace]?.(key, value);
+  } catch (error) {
+    throw new InvalidInputError(
+      `Cannot put routing value: ${what}: the record is not valid: ${(error as Error).message}`,
+      { cause: error },
+    );
+  }
+  const reached = await peersReached(dht.put(key, value, { signal }));
+  if (reached === 0) {
+    throw new NotFoundError(
+      `Cannot put routing value: ${what}: no DHT peer stored it: connect to a peer first`,
+      what,
+    );
+  }
 }
 
 /** The pubsub API, over gossipsub. */
@@ -235,10 +358,9 @@ function duration(text: string | undefined, fallback: number, what: string): num
 export function nameApi(node: KitLibp2p, privateKey: PrivateKey): NameApi {
   let sequence = 0n;
   const self = node.peerId;
-  const routingKey = (peer: PeerId) => multihashToIPNSRoutingKey(peer.toMultihash());
   const resolveOnce = async (name: string, signal: AbortSignal | undefined): Promise<string> => {
-    const peer = parsePeerId(name.replace(/^\/ipns\//, ""), "resolve name");
-    const key = routingKey(peer);
+    const key = dhtKey(`/ipns/${name.replace(/^\/ipns\//, "")}`, "resolve name");
+    dhtOf(node, "resolve name");
     let bytes: Uint8Array;
     try {
       bytes = await node.contentRouting.get(key, { signal });
@@ -249,6 +371,8 @@ export function nameApi(node: KitLibp2p, privateKey: PrivateKey): NameApi {
         name,
       );
     }
+    // The DHT checked it against the name's key already; a record from a
+    // peer is checked again here, as Kubo does, before it is trusted.
     await ipnsValidator(key, bytes);
     return unmarshalIPNSRecord(bytes).value;
   };
@@ -261,20 +385,24 @@ export function nameApi(node: KitLibp2p, privateKey: PrivateKey): NameApi {
       }
       const text = typeof path === "string" ? path : path.toString();
       const cid = parseCid(text, "publish name");
+      const value = `/ipfs/${cid}`;
       const lifetime = duration(options.lifetime, 24 * 3_600_000, "publish name");
       const ttlMs = duration(options.ttl, 60_000, "publish name");
+      // Each record must outrank the last one: the sequence number grows
+      // (from the clock, so a restarted node outranks its old records too).
       sequence = sequence + 1n > BigInt(Date.now()) ? sequence + 1n : BigInt(Date.now());
-      const record = await createIPNSRecord(privateKey, CID.asCID(cid) ?? cid, sequence, lifetime, {
+      const record = await createIPNSRecord(privateKey, value, sequence, lifetime, {
         ttlNs: BigInt(ttlMs) * 1_000_000n,
       });
       const bytes = marshalIPNSRecord(record);
-      const key = routingKey(self);
+      const key = multihashToIPNSRoutingKey(self.toMultihash());
       try {
-        await node.contentRouting.put(key, bytes, { signal: options.signal });
+        await putRecord(node, key, bytes, `/ipns/${self}`, options.signal);
       } catch (error) {
-        if (!options.allowOffline) throw error;
+        if (options.signal?.aborted) throw options.signal.reason;
+        if (!options.allowOffline || !(error instanceof NotFoundError)) throw error;
       }
-      return { name: self.toString(), value: `/ipfs/${cid}` };
+      return { name: self.toString(), value };
     },
     async resolve(name, options = {}) {
       let value = await resolveOnce(name, options.signal);

@@ -45,6 +45,7 @@ import {
   type KitLibp2p,
   nameApi,
   parseMultiaddr,
+  provideCid,
   pubsubApi,
   routingApi,
   swarmApi,
@@ -124,6 +125,8 @@ export interface Libp2pNetworkOptions {
 
 /** How many refused blocks from one peer before it is disconnected. */
 const REFUSED_LIMIT = 3;
+/** How many CIDs whose provide reached no peer are kept to provide again. */
+const UNPROVIDED_MEMORY = 1024;
 /** How many recently wanted CIDs are remembered, to tell a stray block from a late one. */
 const WANTED_MEMORY = 65_536;
 
@@ -178,7 +181,14 @@ class Libp2pNetwork implements NodeNetwork {
   #fetchTimeoutMs: number;
   #wanted = new Map<string, true>();
   #refusedBy = new Map<string, number>();
-  #stats: NodeNetworkStats = { blocksFetched: 0, bytesFetched: 0, blocksRefused: 0 };
+  #stats: NodeNetworkStats = {
+    blocksFetched: 0,
+    bytesFetched: 0,
+    blocksRefused: 0,
+    provided: 0,
+  };
+  /** CIDs whose provide reached no DHT peer: provided again when one joins. */
+  #unprovided = new Map<string, CID>();
   #provides = new Set<Promise<void>>();
   #closed = false;
 
@@ -198,6 +208,7 @@ class Libp2pNetwork implements NodeNetwork {
     this.routing = routingApi(node);
     this.pubsub = pubsubApi(node);
     this.name = nameApi(node, privateKey);
+    node.services.dht?.routingTable.addEventListener("peer:add", () => this.#provideUnprovided());
     // A block that hashes to a CID this node never asked for is a lie (the
     // peer sent other bytes for a CID it was asked for): count it.
     // deno-lint-ignore no-explicit-any
@@ -344,7 +355,42 @@ class Libp2pNetwork implements NodeNetwork {
   provide(cid: CID): void {
     if (this.#closed || this.#node.services.dht === undefined) return;
     if (this.#provides.size >= 64) return; // a burst of adds: the next reprovide catches up
-    this.#background(this.routing.provide(cid));
+    this.#background(this.#provide(cid));
+  }
+
+  /**
+   * Provides `cid`; when no DHT peer took the record (none is known yet),
+   * keeps it to provide again once one joins the routing table.
+   */
+  async #provide(cid: CID): Promise<void> {
+    const key = cid.toString();
+    let reached = 0;
+    try {
+      reached = await provideCid(this.#node, cid);
+    } finally {
+      if (reached > 0) {
+        this.#stats.provided++;
+        this.#unprovided.delete(key);
+      } else if (!this.#closed) {
+        this.#unprovided.set(key, cid);
+        if (this.#unprovided.size > UNPROVIDED_MEMORY) {
+          this.#unprovided.delete(this.#unprovided.keys().next().value!);
+        }
+      }
+    }
+  }
+
+  /** A peer joined the DHT routing table: provides what reached no one before. */
+  #provideUnprovided(): void {
+    const pending = [...this.#unprovided.values()];
+    this.#unprovided.clear();
+    if (pending.length === 0 || this.#closed) return;
+    this.#background((async () => {
+      for (const cid of pending) {
+        if (this.#closed) return;
+        await this.#provide(cid).catch(() => {});
+      }
+    })());
   }
 
   addresses(): string[] {
