@@ -284,35 +284,72 @@ async function putRecord(
   }
 }
 
-/** The pubsub API, over gossipsub. */
-export function pubsubApi(node: KitLibp2p): PubsubApi {
+/** The pubsub API, and what closes its subscriptions when the node stops. */
+export interface KitPubsubApi extends PubsubApi {
+  /** Ends every subscription's stream (the node is stopping). */
+  closeAll(): void;
+}
+
+/** How many messages a subscription holds for a slow reader before it drops new ones. */
+const SUBSCRIPTION_BUFFER = 256;
+
+/**
+ * The pubsub API, over gossipsub. Each topic is subscribed once on the
+ * network however many streams read it, and unsubscribed when the last one
+ * ends (cancelled, or its signal aborted).
+ */
+export function pubsubApi(node: KitLibp2p): KitPubsubApi {
   const pubsub = (what: string): GossipSub => {
     const service = node.services.pubsub;
     if (service === undefined) {
-      throw new InvalidInputError(`Cannot ${what}: the node runs without pubsub`);
+      throw new NotSupportedError(
+        `Cannot ${what}: the node runs without pubsub (network.pubsub: false)`,
+        what,
+        "embedded",
+      );
     }
     return service;
   };
+  const readers = new Map<string, number>();
+  const open = new Set<() => void>();
   return {
     async publish(topic, data, options = {}) {
       options.signal?.throwIfAborted();
-      await pubsub("publish").publish(topic, data);
+      if (typeof topic !== "string" || topic === "") {
+        throw new InvalidInputError(`Cannot publish: the topic must be a non-empty string`);
+      }
+      await pubsub("pubsub publish").publish(topic, data);
     },
     subscribe(topic, options = {}) {
-      const service = pubsub("subscribe");
+      const service = pubsub("pubsub subscribe");
+      if (typeof topic !== "string" || topic === "") {
+        throw new InvalidInputError(`Cannot subscribe: the topic must be a non-empty string`);
+      }
+      options.signal?.throwIfAborted();
       let listener: ((event: CustomEvent) => void) | undefined;
+      let onAbort: (() => void) | undefined;
       const stop = () => {
         if (listener === undefined) return;
         service.removeEventListener("message", listener);
         listener = undefined;
-        service.unsubscribe(topic);
+        open.delete(close);
+        if (onAbort !== undefined) options.signal?.removeEventListener("abort", onAbort);
+        const left = (readers.get(topic) ?? 1) - 1;
+        if (left > 0) {
+          readers.set(topic, left);
+        } else {
+          readers.delete(topic);
+          service.unsubscribe(topic);
+        }
       };
+      let close = () => {};
       return new ReadableStream<PubsubMessage>({
         start(controller) {
-          options.signal?.throwIfAborted();
           listener = (event: CustomEvent) => {
             const message = event.detail;
             if (message.topic !== topic) return;
+            // A reader that does not keep up loses messages, as on Kubo.
+            if ((controller.desiredSize ?? 0) <= 0) return;
             controller.enqueue({
               from: message.type === "signed" ? message.from.toString() : "",
               topic,
@@ -320,25 +357,37 @@ export function pubsubApi(node: KitLibp2p): PubsubApi {
               ...(message.type === "signed" ? { sequenceNumber: message.sequenceNumber } : {}),
             });
           };
+          close = () => {
+            stop();
+            controller.close();
+          };
+          open.add(close);
           service.addEventListener("message", listener);
-          service.subscribe(topic);
-          options.signal?.addEventListener("abort", () => {
+          readers.set(topic, (readers.get(topic) ?? 0) + 1);
+          if (readers.get(topic) === 1) service.subscribe(topic);
+          onAbort = () => {
             stop();
             controller.error(options.signal!.reason);
-          }, { once: true });
+          };
+          options.signal?.addEventListener("abort", onAbort, { once: true });
         },
         cancel: stop,
-      }, { highWaterMark: 256 });
+      }, { highWaterMark: SUBSCRIPTION_BUFFER });
     },
-    ls(options = {}) {
+    // deno-lint-ignore require-await
+    async ls(options = {}) {
       options.signal?.throwIfAborted();
-      return Promise.resolve(pubsub("list topics").getTopics());
+      return pubsub("pubsub ls").getTopics();
     },
-    peers(topic, options = {}) {
+    // deno-lint-ignore require-await
+    async peers(topic, options = {}) {
       options.signal?.throwIfAborted();
-      const service = pubsub("list peers");
+      const service = pubsub("pubsub peers");
       const peers = topic === undefined ? service.getPeers() : service.getSubscribers(topic);
-      return Promise.resolve(peers.map((peer) => peer.toString()));
+      return peers.map((peer) => peer.toString());
+    },
+    closeAll() {
+      for (const close of [...open]) close();
     },
   };
 }

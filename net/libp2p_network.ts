@@ -6,7 +6,6 @@
  * @module
  */
 
-import { gossipsub } from "npm:@libp2p/gossipsub@17.1.1";
 import { noise } from "npm:@chainsafe/libp2p-noise@17.0.0";
 import { yamux } from "npm:@chainsafe/libp2p-yamux@8.0.1";
 import { type Bitswap, withBitswap } from "npm:@helia/bitswap@4.0.19";
@@ -28,7 +27,7 @@ import { createLibp2p } from "npm:libp2p@3.3.11";
 import { base64 } from "npm:multiformats@14.0.5/bases/base64";
 import type { CID } from "npm:multiformats@14.0.5/cid";
 import { sha256 } from "npm:multiformats@14.0.5/hashes/sha2";
-import type { NameApi, PubsubApi, RoutingApi, SwarmApi } from "../ipfs/content_store.ts";
+import type { NameApi, RoutingApi, SwarmApi } from "../ipfs/content_store.ts";
 import { InvalidInputError, NotFoundError } from "../ipfs/errors.ts";
 import type {
   FetchedBlock,
@@ -41,8 +40,10 @@ import type {
 import type { CancelScope } from "../runtime/cancel_scope.ts";
 import { moveOnAfter } from "../runtime/timeouts.ts";
 import { trackBroadcastChannels } from "./_broadcast_channels.ts";
+import { stoppableGossipsub } from "./_gossipsub.ts";
 import {
   type KitLibp2p,
+  type KitPubsubApi,
   nameApi,
   parseMultiaddr,
   provideCid,
@@ -172,7 +173,7 @@ export function libp2pNetwork(options: Libp2pNetworkOptions = {}): NodeNetworkFa
 class Libp2pNetwork implements NodeNetwork {
   readonly swarm: SwarmApi;
   readonly routing: RoutingApi;
-  readonly pubsub: PubsubApi;
+  readonly pubsub: KitPubsubApi;
   readonly name: NameApi;
   #node: KitLibp2p;
   #broker: Broker;
@@ -247,7 +248,10 @@ class Libp2pNetwork implements NodeNetwork {
       });
     }
     if (options.pubsub !== false) {
-      services.pubsub = gossipsub({ emitSelf: false, allowPublishToZeroTopicPeers: true });
+      services.pubsub = stoppableGossipsub({
+        emitSelf: false,
+        allowPublishToZeroTopicPeers: true,
+      });
     }
     const { value: node, channels } = await trackBroadcastChannels(() =>
       createLibp2p({
@@ -408,6 +412,7 @@ class Libp2pNetwork implements NodeNetwork {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.pubsub.closeAll();
     try {
       await this.#broker.stop();
       await stopNode(this.#node);

@@ -12,12 +12,10 @@ import type { Libp2pNetworkOptions } from "../net/libp2p_network.ts";
 import { sleep } from "../runtime/sleep.ts";
 import { withTempDir } from "./_files.ts";
 
-/** The options every test node gets: loopback, the LAN DHT, no bootstrap, no pubsub. */
+/** The options every test node gets: loopback, the LAN DHT, no bootstrap (and pubsub, the default). */
 export const LOOPBACK: Libp2pNetworkOptions = {
   listen: ["/ip4/127.0.0.1/tcp/0"],
   dht: "lan",
-  // gossipsub 17.1.1 can leave a heartbeat timer behind at stop (the sanitizers see it)
-  pubsub: false,
 };
 
 /**
