@@ -243,6 +243,10 @@ class Libp2pNetwork implements NodeNetwork {
         protocol: lan ? "/ipfs/lan/kad/1.0.0" : "/ipfs/kad/1.0.0",
         peerInfoMapper: lan ? removePublicAddressesMapper : removePrivateAddressesMapper,
         clientMode: options.dht === "client",
+        // Alone, a query ends at once with nothing found (kad-dht would wait
+        // up to 180 s for a first peer): routing calls fail fast as on Kubo,
+        // and a provide that reached no one is made again when a peer joins.
+        allowQueryWithZeroPeers: true,
         validators: { ipns: ipnsValidator },
         selectors: { ipns: ipnsSelector },
       });

@@ -81,3 +81,16 @@ testEachStrategy("a three-node DHT: providers, peers, records and IPNS through B
     assert.deepEqual(after.map((p) => p.id), [aId]);
   });
 });
+
+testEachStrategy("alone, a node publishes its name only with allowOffline", async () => {
+  await withKits(1, async ([a]) => {
+    const { cid } = await a.add(new TextEncoder().encode("offline"));
+    const error = await rejection(a.name.publish(cid));
+    assert(error instanceof NotFoundError, String(error));
+    assert.match(error.message, /no DHT peer stored it/);
+    assert(await rejection(a.routing.provide(cid)) instanceof NotFoundError);
+    const { name } = await a.name.publish(cid, { allowOffline: true });
+    assert.equal(await a.name.resolve(name), `/ipfs/${cid}`);
+    assert(await rejection(a.routing.get("/ipns/not-a-peer")) instanceof InvalidInputError);
+  });
+}, { strategies: ["eager"] });
