@@ -2,7 +2,7 @@
  * Interoperability with an independent IPFS implementation: a js-ipfs
  * daemon (ipfs@0.66.1, over TCP thanks to tools/js-ipfs/multiaddr_hook.mjs)
  * and kit nodes exchange blocks over libp2p (noise, mplex: js-ipfs has no
- * yamux), with either side dialling, and pubsub messages.
+ * yamux), with either side dialling, pubsub messages, and an IPNS name.
  */
 
 import assert from "node:assert/strict";
@@ -68,6 +68,11 @@ testEachStrategy(
           await onKitTopic.cancel();
           await onJsTopic.cancel();
         }
+
+        // IPNS over the LAN DHT: the kit node resolves js-ipfs's name.
+        const published = await js.name.publish(jsCid, { allowOffline: true });
+        assert.equal(published.name, peer.id);
+        assert.equal(await dialled.name.resolve(peer.id), `/ipfs/${jsCid}`);
 
         // The second kit node dials js-ipfs, and both read each other's.
         await dialling.swarm.connect(peer.address);
