@@ -94,3 +94,22 @@ testEachStrategy("alone, a node publishes its name only with allowOffline", asyn
     assert(await rejection(a.routing.get("/ipns/not-a-peer")) instanceof InvalidInputError);
   });
 }, { strategies: ["eager"] });
+
+testEachStrategy("a burst of adds is provided, every one", async () => {
+  await withKits(2, async ([a, b]) => {
+    await a.swarm.connect(await addressOf(b));
+    const cids = [];
+    for (let i = 0; i < 150; i++) {
+      cids.push((await a.add(new TextEncoder().encode(`file ${i}`))).cid);
+    }
+    await eventually(
+      () => networkOf(a).stats().provided >= 150,
+      "A's 150 provides reached B",
+      { limitMs: 60_000 },
+    ).catch((error) => {
+      throw new Error(`${error.message}: ${networkOf(a).stats().provided} provided`);
+    });
+    const providers = await b.routing.findProvs(cids.at(-1)!, { numProviders: 1 });
+    assert.deepEqual(providers.map((p) => p.id), [(await a.id()).id]);
+  });
+}, { strategies: ["eager"] });
