@@ -108,10 +108,12 @@ export interface Libp2pNetworkOptions {
    * The DHT: `"lan"` (the `/ipfs/lan/kad/1.0.0` protocol, private addresses
    * only: what loopback and LAN tests use), `"wan"` (the public
    * `/ipfs/kad/1.0.0`, public addresses only), `"client"` (queries the
-   * public DHT, serves none), or `false` (no DHT). Default `"wan"`.
+   * public DHT, serves none), or `false` (no DHT). Default `"wan"`. While
+   * the node knows no DHT peer, queries end at once with nothing found, and
+   * what it adds or pins is provided once a peer joins.
    */
   dht?: "lan" | "wan" | "client" | false;
-  /** Run gossipsub (`pubsub`). Default `true`. */
+  /** Run gossipsub (`pubsub`; messages signed with the node's key). Default `true`. */
   pubsub?: boolean;
   /** The most connections kept open. Default 300. */
   maxConnections?: number;
