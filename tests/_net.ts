@@ -125,7 +125,10 @@ export async function withJsIpfsPeer<T>(fn: (peer: JsIpfsPeer) => Promise<T>): P
     if (!started.success || url === undefined) {
       throw new Error(`Cannot start js-ipfs: ${new TextDecoder().decode(started.stderr)}`);
     }
-    const response = await fetch(`${url}/api/v0/id`, { method: "POST" });
+    const response = await fetch(`${url}/api/v0/id`, {
+      method: "POST",
+      signal: AbortSignal.timeout(10_000),
+    });
     const { ID: id, Addresses: addresses } = await response.json() as {
       ID: string;
       Addresses: string[];
