@@ -407,8 +407,10 @@ function duration(text: string | undefined, fallback: number, what: string): num
 export function nameApi(node: KitLibp2p, privateKey: PrivateKey): NameApi {
   let sequence = 0n;
   const self = node.peerId;
-  const resolveOnce = async (name: string, signal: AbortSignal | undefined): Promise<string> => {
-    const key = dhtKey(`/ipns/${name.replace(/^\/ipns\//, "")}`, "resolve name");
+  /** Resolves the name `/ipns/<name>[/path]` starts with; the path is kept. */
+  const resolveOnce = async (path: string, signal: AbortSignal | undefined): Promise<string> => {
+    const [name = "", ...rest] = String(path).replace(/^\/ipns\//, "").split("/");
+    const key = dhtKey(`/ipns/${name}`, "resolve name");
     dhtOf(node, "resolve name");
     let bytes: Uint8Array;
     try {
@@ -423,7 +425,7 @@ export function nameApi(node: KitLibp2p, privateKey: PrivateKey): NameApi {
     // The DHT checked it against the name's key already; a record from a
     // peer is checked again here, as Kubo does, before it is trusted.
     await ipnsValidator(key, bytes);
-    return unmarshalIPNSRecord(bytes).value;
+    return [unmarshalIPNSRecord(bytes).value, ...rest].join("/");
   };
   return {
     async publish(path, options = {}) {

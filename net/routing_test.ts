@@ -63,6 +63,7 @@ testEachStrategy("a three-node DHT: providers, peers, records and IPNS through B
     const { cid: next } = await a.add(new TextEncoder().encode("the second version"));
     await a.name.publish(next);
     assert.equal(await c.name.resolve(aId), `/ipfs/${next}`);
+    assert.equal(await c.name.resolve(`/ipns/${aId}/a/b`), `/ipfs/${next}/a/b`);
     assert.equal(text(await readAll(c.cat(next))), "the second version");
     const unknown = peerIdFromPrivateKey(other).toString();
     assert(await rejection(c.name.resolve(unknown)) instanceof NotFoundError);
