@@ -41,6 +41,7 @@ import type { CancelScope } from "../runtime/cancel_scope.ts";
 import { moveOnAfter } from "../runtime/timeouts.ts";
 import { trackBroadcastChannels } from "./_broadcast_channels.ts";
 import { stoppableGossipsub } from "./_gossipsub.ts";
+import { ProviderQueue } from "./_provider_queue.ts";
 import {
   type KitLibp2p,
   type KitPubsubApi,
@@ -128,14 +129,6 @@ export interface Libp2pNetworkOptions {
 
 /** How many refused blocks from one peer before it is disconnected. */
 const REFUSED_LIMIT = 3;
-/**
- * How many provides run at once; the others wait their turn. A provide
- * opens streams to the closest peers, and kad-dht accepts 32 inbound
- * streams at a time: 64 at once lost a third of a burst of 150.
- */
-const PROVIDES_IN_FLIGHT = 8;
-/** How many CIDs whose provide reached no peer (or waits its turn) are kept to provide. */
-const UNPROVIDED_MEMORY = 1024;
 /** How many recently wanted CIDs are remembered, to tell a stray block from a late one. */
 const WANTED_MEMORY = 65_536;
 
@@ -190,16 +183,12 @@ class Libp2pNetwork implements NodeNetwork {
   #fetchTimeoutMs: number;
   #wanted = new Map<string, true>();
   #refusedBy = new Map<string, number>();
-  #stats: NodeNetworkStats = {
+  #stats: Omit<NodeNetworkStats, "provided"> = {
     blocksFetched: 0,
     bytesFetched: 0,
     blocksRefused: 0,
-    provided: 0,
   };
-  /** CIDs whose provide reached no DHT peer: provided again when one joins. */
-  #unprovided = new Map<string, CID>();
-  /** CIDs waiting for one of the {@linkcode PROVIDES_IN_FLIGHT} provides to end. */
-  #toProvide = new Map<string, CID>();
+  #providers: ProviderQueue;
   #provides = new Set<Promise<void>>();
   #closed = false;
 
@@ -219,7 +208,13 @@ class Libp2pNetwork implements NodeNetwork {
     this.routing = routingApi(node);
     this.pubsub = pubsubApi(node);
     this.name = nameApi(node, privateKey);
-    node.services.dht?.routingTable.addEventListener("peer:add", () => this.#provideUnprovided());
+    this.#providers = new ProviderQueue({
+      provide: (cid) => provideCid(node, cid),
+      background: (task) => this.#background(task),
+    });
+    node.services.dht?.routingTable.addEventListener("peer:add", () => {
+      this.#providers.peerJoined();
+    });
     // A block that hashes to a CID this node never asked for is a lie (the
     // peer sent other bytes for a CID it was asked for): count it.
     // deno-lint-ignore no-explicit-any
@@ -372,58 +367,7 @@ class Libp2pNetwork implements NodeNetwork {
 
   provide(cid: CID): void {
     if (this.#closed || this.#node.services.dht === undefined) return;
-    if (this.#provides.size >= PROVIDES_IN_FLIGHT) {
-      // A burst of adds: queued (bounded; past that the oldest waits for a
-      // reprovide of its own add or pin).
-      this.#toProvide.delete(cid.toString());
-      this.#toProvide.set(cid.toString(), cid);
-      if (this.#toProvide.size > UNPROVIDED_MEMORY) {
-        this.#toProvide.delete(this.#toProvide.keys().next().value!);
-      }
-      return;
-    }
-    this.#background(this.#provide(cid));
-  }
-
-  /**
-   * Provides `cid`; when no DHT peer took the record (none is known yet),
-   * keeps it to provide again once one joins the routing table.
-   */
-  async #provide(cid: CID): Promise<void> {
-    const key = cid.toString();
-    let reached = 0;
-    try {
-      reached = await provideCid(this.#node, cid);
-    } finally {
-      if (reached > 0) {
-        this.#stats.provided++;
-        this.#unprovided.delete(key);
-      } else if (!this.#closed) {
-        this.#unprovided.set(key, cid);
-        if (this.#unprovided.size > UNPROVIDED_MEMORY) {
-          this.#unprovided.delete(this.#unprovided.keys().next().value!);
-        }
-      }
-      // The next queued one takes this one's place.
-      const [next] = this.#toProvide.values();
-      if (next !== undefined && !this.#closed) {
-        this.#toProvide.delete(next.toString());
-        this.#background(this.#provide(next));
-      }
-    }
-  }
-
-  /** A peer joined the DHT routing table: provides what reached no one before. */
-  #provideUnprovided(): void {
-    const pending = [...this.#unprovided.values()];
-    this.#unprovided.clear();
-    if (pending.length === 0 || this.#closed) return;
-    this.#background((async () => {
-      for (const cid of pending) {
-        if (this.#closed) return;
-        await this.#provide(cid).catch(() => {});
-      }
-    })());
+    this.#providers.add(cid);
   }
 
   addresses(): string[] {
@@ -435,13 +379,14 @@ class Libp2pNetwork implements NodeNetwork {
   }
 
   stats(): NodeNetworkStats {
-    return { ...this.#stats };
+    return { ...this.#stats, provided: this.#providers.provided };
   }
 
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     this.pubsub.closeAll();
+    this.#providers.close();
     try {
       await this.#broker.stop();
       await stopNode(this.#node);
