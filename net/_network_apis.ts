@@ -32,6 +32,8 @@ import {
   UnreachableError,
 } from "../ipfs/errors.ts";
 import { parseCid } from "../ipfs/parse_cid.ts";
+import { CancelScope } from "../runtime/cancel_scope.ts";
+import { Event } from "../runtime/event.ts";
 
 /** The services the kit's libp2p node runs. */
 export interface KitServices {
@@ -157,6 +159,37 @@ export function dhtKey(routingKey: unknown, what: string): Uint8Array {
   return key;
 }
 
+/**
+ * How long a DHT call waits for a connected peer to join the routing table
+ * (identify runs after the connection is up) before it queries without one.
+ */
+const DHT_JOIN_MS = 10_000;
+
+/**
+ * The node's DHT, once it can query: at once when it knows a DHT peer or is
+ * connected to none (a query then ends at once, as on Kubo), else once a
+ * connected peer joins its routing table, within {@linkcode DHT_JOIN_MS}
+ * (`swarm.connect` then `routing.findProvs` would otherwise find nothing).
+ */
+async function readyDht(
+  node: KitLibp2p,
+  what: string,
+  signal: AbortSignal | undefined,
+): Promise<KitDht> {
+  const dht = dhtOf(node, what);
+  if (dht.routingTable.size > 0 || node.getConnections().length === 0) return dht;
+  const joined = new Event();
+  const onJoin = () => joined.set();
+  dht.routingTable.addEventListener("peer:add", onJoin);
+  try {
+    await new CancelScope({ timeout: DHT_JOIN_MS, signal }).run(() => joined.wait());
+  } finally {
+    dht.routingTable.removeEventListener("peer:add", onJoin);
+  }
+  signal?.throwIfAborted();
+  return dht;
+}
+
 function dhtOf(node: KitLibp2p, what: string): KitDht {
   const dht = node.services.dht as KitDht | undefined;
   if (dht === undefined) {
@@ -187,8 +220,12 @@ async function peersReached(events: AsyncIterable<{ name: string }>): Promise<nu
  * @returns How many peers stored the provider record (0: none was reachable;
  *   the record is only in the node's own store).
  */
-export function provideCid(node: KitLibp2p, cid: CID, signal?: AbortSignal): Promise<number> {
-  return peersReached(dhtOf(node, "provide").provide(cid, { signal }));
+export async function provideCid(
+  node: KitLibp2p,
+  cid: CID,
+  signal?: AbortSignal,
+): Promise<number> {
+  return await peersReached((await readyDht(node, "provide", signal)).provide(cid, { signal }));
 }
 
 /** The routing API, over the DHT. */
@@ -197,7 +234,7 @@ export function routingApi(node: KitLibp2p): RoutingApi {
     async findProvs(cid, options = {}) {
       const parsed = parseCid(cid, "find providers");
       const limit = options.numProviders ?? 20;
-      dhtOf(node, "find providers");
+      await readyDht(node, "find providers", options.signal);
       const found = new Map<string, PeerInfo>();
       for await (
         const provider of node.contentRouting.findProviders(parsed, { signal: options.signal })
@@ -209,7 +246,7 @@ export function routingApi(node: KitLibp2p): RoutingApi {
     },
     async findPeer(id, options = {}) {
       const peerId = parsePeerId(id, "find peer");
-      dhtOf(node, "find peer");
+      await readyDht(node, "find peer", options.signal);
       try {
         return info(await node.peerRouting.findPeer(peerId, { signal: options.signal }));
       } catch (error) {
@@ -228,7 +265,7 @@ export function routingApi(node: KitLibp2p): RoutingApi {
     },
     async get(routingKey, options = {}) {
       const key = dhtKey(routingKey, "get routing value");
-      dhtOf(node, "get routing value");
+      await readyDht(node, "get routing value", options.signal);
       try {
         return await node.contentRouting.get(key, { signal: options.signal });
       } catch (error) {
@@ -265,7 +302,7 @@ async function putRecord(
   what: string,
   signal: AbortSignal | undefined,
 ): Promise<void> {
-  const dht = dhtOf(node, "put routing value");
+  const dht = await readyDht(node, "put routing value", signal);
   const namespace = new TextDecoder().decode(key.subarray(1, key.indexOf(47, 1)));
   try {
     await dht.validators[namespace]?.(key, value);
@@ -411,7 +448,7 @@ export function nameApi(node: KitLibp2p, privateKey: PrivateKey): NameApi {
   const resolveOnce = async (path: string, signal: AbortSignal | undefined): Promise<string> => {
     const [name = "", ...rest] = String(path).replace(/^\/ipns\//, "").split("/");
     const key = dhtKey(`/ipns/${name}`, "resolve name");
-    dhtOf(node, "resolve name");
+    await readyDht(node, "resolve name", signal);
     let bytes: Uint8Array;
     try {
       bytes = await node.contentRouting.get(key, { signal });

@@ -2,7 +2,8 @@
  * Interoperability with an independent IPFS implementation: a js-ipfs
  * daemon (ipfs@0.66.1, over TCP thanks to tools/js-ipfs/multiaddr_hook.mjs)
  * and kit nodes exchange blocks over libp2p (noise, mplex: js-ipfs has no
- * yamux), with either side dialling, pubsub messages, and an IPNS name.
+ * yamux), with either side dialling, pubsub messages, an IPNS name, and
+ * provider records over the LAN DHT.
  */
 
 import assert from "node:assert/strict";
@@ -10,7 +11,8 @@ import { KuboBackend } from "../ipfs/kubo_backend.ts";
 import { testEachStrategy } from "../runtime/testing.ts";
 import { eventually } from "./_async.ts";
 import { randomBytes, readAll } from "./_bytes.ts";
-import { addressOf, probeJsIpfs, withJsIpfsPeer, withKits } from "./_net.ts";
+import type { CID } from "npm:multiformats@14.0.5/cid";
+import { addressOf, networkOf, probeJsIpfs, withJsIpfsPeer, withKits } from "./_net.ts";
 import { requireTool } from "./_services.ts";
 
 const jsIpfs = await requireTool("js-ipfs", probeJsIpfs);
@@ -76,6 +78,26 @@ testEachStrategy(
 
         // The second kit node dials js-ipfs, and both read each other's.
         await dialling.swarm.connect(peer.address);
+        // The LAN DHT through js-ipfs: the second kit node finds js-ipfs as the
+        // provider of what it added, and the first kit node as the provider of
+        // what only that one has (its provide reached js-ipfs).
+        const providersOf = async (cid: CID) =>
+          (await dialling.routing.findProvs(cid, { numProviders: 1 })).map((p) => p.id);
+        await eventually(async () => (await providersOf(jsCid)).includes(peer.id), "js-ipfs", {
+          limitMs: 30_000,
+        });
+        const { cid: onlyKit } = await dialled.add(
+          new TextEncoder().encode("only the kit has this"),
+        );
+        // kitCid's provide (made when js-ipfs joined), then onlyKit's.
+        await eventually(
+          () => networkOf(dialled).stats().provided >= 2,
+          "the provides reached js",
+          {
+            limitMs: 30_000,
+          },
+        );
+        assert.deepEqual(await providersOf(onlyKit), [kitId]);
         const { cid: secondCid } = await dialling.add(onKit.subarray(0, MiB));
         assert.deepEqual(await readAll(dialling.cat(jsCid)), onJs);
         assert.deepEqual(await readAll(js.cat(secondCid)), onKit.subarray(0, MiB));
