@@ -90,6 +90,11 @@ export interface NodeNetworkStats {
   blocksServed: number;
   /** Bytes of the blocks served. */
   bytesServed: number;
+  /**
+   * CIDs the node added or pinned whose provider record reached at least one
+   * peer (a provide that reached none is tried again when a peer joins).
+   */
+  provided: number;
 }
 
 /** A running network, given to an {@linkcode EmbeddedNode} at open time. */

@@ -16,7 +16,7 @@ import {
   unmarshalIPNSRecord,
 } from "npm:ipns@10.1.6";
 import { ipnsValidator } from "npm:ipns@10.1.6/validator";
-import { CID } from "npm:multiformats@14.0.5/cid";
+import type { CID } from "npm:multiformats@14.0.5/cid";
 import type {
   NameApi,
   PeerInfo,
@@ -25,16 +25,34 @@ import type {
   RoutingApi,
   SwarmApi,
 } from "../ipfs/content_store.ts";
-import { InvalidInputError, NotFoundError, UnreachableError } from "../ipfs/errors.ts";
+import {
+  InvalidInputError,
+  NotFoundError,
+  NotSupportedError,
+  UnreachableError,
+} from "../ipfs/errors.ts";
 import { parseCid } from "../ipfs/parse_cid.ts";
+import { CancelScope } from "../runtime/cancel_scope.ts";
+import { Event } from "../runtime/event.ts";
 
 /** The services the kit's libp2p node runs. */
 export interface KitServices {
-  // deno-lint-ignore no-explicit-any
-  dht?: any;
+  dht?: KitDht;
   pubsub?: GossipSub;
   // deno-lint-ignore no-explicit-any
   [name: string]: any;
+}
+
+/** What the kit uses of `@libp2p/kad-dht`'s service. */
+export interface KitDht {
+  provide(cid: CID, options?: { signal?: AbortSignal }): AsyncIterable<{ name: string }>;
+  put(
+    key: Uint8Array,
+    value: Uint8Array,
+    options?: { signal?: AbortSignal },
+  ): AsyncIterable<{ name: string }>;
+  validators: Record<string, (key: Uint8Array, value: Uint8Array) => Promise<void>>;
+  routingTable: EventTarget & { size: number };
 }
 
 /** A node of the kit. */
@@ -116,13 +134,107 @@ function info(peer: { id: PeerId; multiaddrs: Multiaddr[] }): PeerInfo {
   return { id: peer.id.toString(), addrs: peer.multiaddrs.map((ma) => ma.toString()) };
 }
 
+/**
+ * The DHT key of a routing key as Kubo names it: `/ipns/<peer ID>` (an IPNS
+ * record) or `/pk/<peer ID>` (a public key), the peer ID in text, base58btc or
+ * a CID (`k51...`); the DHT keys them by the peer ID's multihash bytes.
+ *
+ * @throws {InvalidInputError} Another namespace, or not a peer ID.
+ */
+export function dhtKey(routingKey: unknown, what: string): Uint8Array {
+  const match = /^\/(ipns|pk)\/([^/]+)$/.exec(String(routingKey));
+  if (match === null) {
+    throw new InvalidInputError(
+      `Cannot ${what}: the key must be /ipns/<peer ID> or /pk/<peer ID>: received ${
+        JSON.stringify(routingKey)
+      }`,
+    );
+  }
+  const multihash = parsePeerId(match[2], what).toMultihash();
+  if (match[1] === "ipns") return multihashToIPNSRoutingKey(multihash);
+  const prefix = new TextEncoder().encode("/pk/");
+  const key = new Uint8Array(prefix.length + multihash.bytes.length);
+  key.set(prefix);
+  key.set(multihash.bytes, prefix.length);
+  return key;
+}
+
+/**
+ * How long a DHT call waits for a connected peer to join the routing table
+ * (identify runs after the connection is up) before it queries without one.
+ */
+const DHT_JOIN_MS = 10_000;
+
+/**
+ * The node's DHT, once it can query: at once when it knows a DHT peer or is
+ * connected to none (a query then ends at once, as on Kubo), else once a
+ * connected peer joins its routing table, within {@linkcode DHT_JOIN_MS}
+ * (`swarm.connect` then `routing.findProvs` would otherwise find nothing).
+ */
+async function readyDht(
+  node: KitLibp2p,
+  what: string,
+  signal: AbortSignal | undefined,
+): Promise<KitDht> {
+  const dht = dhtOf(node, what);
+  if (dht.routingTable.size > 0 || node.getConnections().length === 0) return dht;
+  const joined = new Event();
+  const onJoin = () => joined.set();
+  dht.routingTable.addEventListener("peer:add", onJoin);
+  try {
+    await new CancelScope({ timeout: DHT_JOIN_MS, signal }).run(() => joined.wait());
+  } finally {
+    dht.routingTable.removeEventListener("peer:add", onJoin);
+  }
+  signal?.throwIfAborted();
+  return dht;
+}
+
+function dhtOf(node: KitLibp2p, what: string): KitDht {
+  const dht = node.services.dht as KitDht | undefined;
+  if (dht === undefined) {
+    throw new NotSupportedError(
+      `Cannot ${what}: the node runs without a DHT (network.dht: false)`,
+      what,
+      "embedded",
+    );
+  }
+  return dht;
+}
+
+/**
+ * Runs a DHT operation's queries and counts the peers that answered it (a
+ * put or a provide stored on them).
+ */
+async function peersReached(events: AsyncIterable<{ name: string }>): Promise<number> {
+  let reached = 0;
+  for await (const event of events) {
+    if (event.name === "PEER_RESPONSE") reached++;
+  }
+  return reached;
+}
+
+/**
+ * Announces on the DHT that the node provides `cid`.
+ *
+ * @returns How many peers stored the provider record (0: none was reachable;
+ *   the record is only in the node's own store).
+ */
+export async function provideCid(
+  node: KitLibp2p,
+  cid: CID,
+  signal?: AbortSignal,
+): Promise<number> {
+  return await peersReached((await readyDht(node, "provide", signal)).provide(cid, { signal }));
+}
+
 /** The routing API, over the DHT. */
 export function routingApi(node: KitLibp2p): RoutingApi {
-  const key = (k: string) => new TextEncoder().encode(k);
   return {
     async findProvs(cid, options = {}) {
       const parsed = parseCid(cid, "find providers");
       const limit = options.numProviders ?? 20;
+      await readyDht(node, "find providers", options.signal);
       const found = new Map<string, PeerInfo>();
       for await (
         const provider of node.contentRouting.findProviders(parsed, { signal: options.signal })
@@ -134,6 +246,7 @@ export function routingApi(node: KitLibp2p): RoutingApi {
     },
     async findPeer(id, options = {}) {
       const peerId = parsePeerId(id, "find peer");
+      await readyDht(node, "find peer", options.signal);
       try {
         return info(await node.peerRouting.findPeer(peerId, { signal: options.signal }));
       } catch (error) {
@@ -142,11 +255,19 @@ export function routingApi(node: KitLibp2p): RoutingApi {
       }
     },
     async provide(cid, options = {}) {
-      await node.contentRouting.provide(parseCid(cid, "provide"), { signal: options.signal });
+      const reached = await provideCid(node, parseCid(cid, "provide"), options.signal);
+      if (reached === 0) {
+        throw new NotFoundError(
+          `Cannot provide: no DHT peer stored the provider record of ${cid}: connect to a peer first`,
+          String(cid),
+        );
+      }
     },
     async get(routingKey, options = {}) {
+      const key = dhtKey(routingKey, "get routing value");
+      await readyDht(node, "get routing value", options.signal);
       try {
-        return await node.contentRouting.get(key(routingKey), { signal: options.signal });
+        return await node.contentRouting.get(key, { signal: options.signal });
       } catch (error) {
         if (options.signal?.aborted) throw options.signal.reason;
         throw new NotFoundError(
@@ -156,40 +277,116 @@ export function routingApi(node: KitLibp2p): RoutingApi {
       }
     },
     async put(routingKey, value, options = {}) {
-      await node.contentRouting.put(key(routingKey), value, { signal: options.signal });
+      const key = dhtKey(routingKey, "put routing value");
+      if (!(value instanceof Uint8Array)) {
+        throw new InvalidInputError(
+          `Cannot put routing value: the value must be a Uint8Array: received ${typeof value}`,
+        );
+      }
+      await putRecord(node, key, value, String(routingKey), options.signal);
     },
   };
 }
 
-/** The pubsub API, over gossipsub. */
-export function pubsubApi(node: KitLibp2p): PubsubApi {
+/**
+ * Stores a record on the DHT (the node's own store, then the closest peers),
+ * checked by the DHT's validator for its namespace first.
+ *
+ * @throws {InvalidInputError} The validator refuses it.
+ * @throws {NotFoundError} No peer stored it.
+ */
+async function putRecord(
+  node: KitLibp2p,
+  key: Uint8Array,
+  value: Uint8Array,
+  what: string,
+  signal: AbortSignal | undefined,
+): Promise<void> {
+  const dht = await readyDht(node, "put routing value", signal);
+  const namespace = new TextDecoder().decode(key.subarray(1, key.indexOf(47, 1)));
+  try {
+    await dht.validators[namespace]?.(key, value);
+  } catch (error) {
+    throw new InvalidInputError(
+      `Cannot put routing value: ${what}: the record is not valid: ${(error as Error).message}`,
+      { cause: error },
+    );
+  }
+  const reached = await peersReached(dht.put(key, value, { signal }));
+  if (reached === 0) {
+    throw new NotFoundError(
+      `Cannot put routing value: ${what}: no DHT peer stored it: connect to a peer first`,
+      what,
+    );
+  }
+}
+
+/** The pubsub API, and what closes its subscriptions when the node stops. */
+export interface KitPubsubApi extends PubsubApi {
+  /** Ends every subscription's stream (the node is stopping). */
+  closeAll(): void;
+}
+
+/** How many messages a subscription holds for a slow reader before it drops new ones. */
+const SUBSCRIPTION_BUFFER = 256;
+
+/**
+ * The pubsub API, over gossipsub. Each topic is subscribed once on the
+ * network however many streams read it, and unsubscribed when the last one
+ * ends (cancelled, or its signal aborted).
+ */
+export function pubsubApi(node: KitLibp2p): KitPubsubApi {
   const pubsub = (what: string): GossipSub => {
     const service = node.services.pubsub;
     if (service === undefined) {
-      throw new InvalidInputError(`Cannot ${what}: the node runs without pubsub`);
+      throw new NotSupportedError(
+        `Cannot ${what}: the node runs without pubsub (network.pubsub: false)`,
+        what,
+        "embedded",
+      );
     }
     return service;
   };
+  const readers = new Map<string, number>();
+  const open = new Set<() => void>();
   return {
     async publish(topic, data, options = {}) {
       options.signal?.throwIfAborted();
-      await pubsub("publish").publish(topic, data);
+      if (typeof topic !== "string" || topic === "") {
+        throw new InvalidInputError(`Cannot publish: the topic must be a non-empty string`);
+      }
+      await pubsub("pubsub publish").publish(topic, data);
     },
     subscribe(topic, options = {}) {
-      const service = pubsub("subscribe");
+      const service = pubsub("pubsub subscribe");
+      if (typeof topic !== "string" || topic === "") {
+        throw new InvalidInputError(`Cannot subscribe: the topic must be a non-empty string`);
+      }
+      options.signal?.throwIfAborted();
       let listener: ((event: CustomEvent) => void) | undefined;
+      let onAbort: (() => void) | undefined;
       const stop = () => {
         if (listener === undefined) return;
         service.removeEventListener("message", listener);
         listener = undefined;
-        service.unsubscribe(topic);
+        open.delete(close);
+        if (onAbort !== undefined) options.signal?.removeEventListener("abort", onAbort);
+        const left = (readers.get(topic) ?? 1) - 1;
+        if (left > 0) {
+          readers.set(topic, left);
+        } else {
+          readers.delete(topic);
+          service.unsubscribe(topic);
+        }
       };
+      let close = () => {};
       return new ReadableStream<PubsubMessage>({
         start(controller) {
-          options.signal?.throwIfAborted();
           listener = (event: CustomEvent) => {
             const message = event.detail;
             if (message.topic !== topic) return;
+            // A reader that does not keep up loses messages, as on Kubo.
+            if ((controller.desiredSize ?? 0) <= 0) return;
             controller.enqueue({
               from: message.type === "signed" ? message.from.toString() : "",
               topic,
@@ -197,25 +394,37 @@ export function pubsubApi(node: KitLibp2p): PubsubApi {
               ...(message.type === "signed" ? { sequenceNumber: message.sequenceNumber } : {}),
             });
           };
+          close = () => {
+            stop();
+            controller.close();
+          };
+          open.add(close);
           service.addEventListener("message", listener);
-          service.subscribe(topic);
-          options.signal?.addEventListener("abort", () => {
+          readers.set(topic, (readers.get(topic) ?? 0) + 1);
+          if (readers.get(topic) === 1) service.subscribe(topic);
+          onAbort = () => {
             stop();
             controller.error(options.signal!.reason);
-          }, { once: true });
+          };
+          options.signal?.addEventListener("abort", onAbort, { once: true });
         },
         cancel: stop,
-      }, { highWaterMark: 256 });
+      }, { highWaterMark: SUBSCRIPTION_BUFFER });
     },
-    ls(options = {}) {
+    // deno-lint-ignore require-await
+    async ls(options = {}) {
       options.signal?.throwIfAborted();
-      return Promise.resolve(pubsub("list topics").getTopics());
+      return pubsub("pubsub ls").getTopics();
     },
-    peers(topic, options = {}) {
+    // deno-lint-ignore require-await
+    async peers(topic, options = {}) {
       options.signal?.throwIfAborted();
-      const service = pubsub("list peers");
+      const service = pubsub("pubsub peers");
       const peers = topic === undefined ? service.getPeers() : service.getSubscribers(topic);
-      return Promise.resolve(peers.map((peer) => peer.toString()));
+      return peers.map((peer) => peer.toString());
+    },
+    closeAll() {
+      for (const close of [...open]) close();
     },
   };
 }
@@ -235,10 +444,11 @@ function duration(text: string | undefined, fallback: number, what: string): num
 export function nameApi(node: KitLibp2p, privateKey: PrivateKey): NameApi {
   let sequence = 0n;
   const self = node.peerId;
-  const routingKey = (peer: PeerId) => multihashToIPNSRoutingKey(peer.toMultihash());
-  const resolveOnce = async (name: string, signal: AbortSignal | undefined): Promise<string> => {
-    const peer = parsePeerId(name.replace(/^\/ipns\//, ""), "resolve name");
-    const key = routingKey(peer);
+  /** Resolves the name `/ipns/<name>[/path]` starts with; the path is kept. */
+  const resolveOnce = async (path: string, signal: AbortSignal | undefined): Promise<string> => {
+    const [name = "", ...rest] = String(path).replace(/^\/ipns\//, "").split("/");
+    const key = dhtKey(`/ipns/${name}`, "resolve name");
+    await readyDht(node, "resolve name", signal);
     let bytes: Uint8Array;
     try {
       bytes = await node.contentRouting.get(key, { signal });
@@ -249,8 +459,10 @@ export function nameApi(node: KitLibp2p, privateKey: PrivateKey): NameApi {
         name,
       );
     }
+    // The DHT checked it against the name's key already; a record from a
+    // peer is checked again here, as Kubo does, before it is trusted.
     await ipnsValidator(key, bytes);
-    return unmarshalIPNSRecord(bytes).value;
+    return [unmarshalIPNSRecord(bytes).value, ...rest].join("/");
   };
   return {
     async publish(path, options = {}) {
@@ -261,20 +473,24 @@ export function nameApi(node: KitLibp2p, privateKey: PrivateKey): NameApi {
       }
       const text = typeof path === "string" ? path : path.toString();
       const cid = parseCid(text, "publish name");
+      const value = `/ipfs/${cid}`;
       const lifetime = duration(options.lifetime, 24 * 3_600_000, "publish name");
       const ttlMs = duration(options.ttl, 60_000, "publish name");
+      // Each record must outrank the last one: the sequence number grows
+      // (from the clock, so a restarted node outranks its old records too).
       sequence = sequence + 1n > BigInt(Date.now()) ? sequence + 1n : BigInt(Date.now());
-      const record = await createIPNSRecord(privateKey, CID.asCID(cid) ?? cid, sequence, lifetime, {
+      const record = await createIPNSRecord(privateKey, value, sequence, lifetime, {
         ttlNs: BigInt(ttlMs) * 1_000_000n,
       });
       const bytes = marshalIPNSRecord(record);
-      const key = routingKey(self);
+      const key = multihashToIPNSRoutingKey(self.toMultihash());
       try {
-        await node.contentRouting.put(key, bytes, { signal: options.signal });
+        await putRecord(node, key, bytes, `/ipns/${self}`, options.signal);
       } catch (error) {
-        if (!options.allowOffline) throw error;
+        if (options.signal?.aborted) throw options.signal.reason;
+        if (!options.allowOffline || !(error instanceof NotFoundError)) throw error;
       }
-      return { name: self.toString(), value: `/ipfs/${cid}` };
+      return { name: self.toString(), value };
     },
     async resolve(name, options = {}) {
       let value = await resolveOnce(name, options.signal);

@@ -6,7 +6,6 @@
  * @module
  */
 
-import { gossipsub } from "npm:@libp2p/gossipsub@17.1.1";
 import { noise } from "npm:@chainsafe/libp2p-noise@17.0.0";
 import { yamux } from "npm:@chainsafe/libp2p-yamux@8.0.1";
 import { type Bitswap, withBitswap } from "npm:@helia/bitswap@4.0.19";
@@ -28,7 +27,7 @@ import { createLibp2p } from "npm:libp2p@3.3.11";
 import { base64 } from "npm:multiformats@14.0.5/bases/base64";
 import type { CID } from "npm:multiformats@14.0.5/cid";
 import { sha256 } from "npm:multiformats@14.0.5/hashes/sha2";
-import type { NameApi, PubsubApi, RoutingApi, SwarmApi } from "../ipfs/content_store.ts";
+import type { NameApi, RoutingApi, SwarmApi } from "../ipfs/content_store.ts";
 import { InvalidInputError, NotFoundError } from "../ipfs/errors.ts";
 import type {
   FetchedBlock,
@@ -43,10 +42,14 @@ import { TaskGroup } from "../runtime/task_group.ts";
 import { moveOnAfter } from "../runtime/timeouts.ts";
 import { BitswapCancels } from "./_bitswap_cancels.ts";
 import { trackBroadcastChannels } from "./_broadcast_channels.ts";
+import { stoppableGossipsub } from "./_gossipsub.ts";
+import { ProviderQueue } from "./_provider_queue.ts";
 import {
   type KitLibp2p,
+  type KitPubsubApi,
   nameApi,
   parseMultiaddr,
+  provideCid,
   pubsubApi,
   routingApi,
   swarmApi,
@@ -108,10 +111,12 @@ export interface Libp2pNetworkOptions {
    * The DHT: `"lan"` (the `/ipfs/lan/kad/1.0.0` protocol, private addresses
    * only: what loopback and LAN tests use), `"wan"` (the public
    * `/ipfs/kad/1.0.0`, public addresses only), `"client"` (queries the
-   * public DHT, serves none), or `false` (no DHT). Default `"wan"`.
+   * public DHT, serves none), or `false` (no DHT). Default `"wan"`. While
+   * the node knows no DHT peer, queries end at once with nothing found, and
+   * what it adds or pins is provided once a peer joins.
    */
   dht?: "lan" | "wan" | "client" | false;
-  /** Run gossipsub (`pubsub`). Default `true`. */
+  /** Run gossipsub (`pubsub`; messages signed with the node's key). Default `true`. */
   pubsub?: boolean;
   /** The most connections kept open. Default 300. */
   maxConnections?: number;
@@ -128,8 +133,6 @@ export interface Libp2pNetworkOptions {
 const REFUSED_LIMIT = 3;
 /** How many recently wanted CIDs are remembered, to tell a stray block from a late one. */
 const WANTED_MEMORY = 65_536;
-/** How many provides may run at once; past it a provide is dropped (the next reprovide catches up). */
-const MAX_PROVIDES = 64;
 
 /**
  * Makes the factory an {@linkcode EmbeddedNode} (or `Kit.open({ network })`)
@@ -173,7 +176,7 @@ export function libp2pNetwork(options: Libp2pNetworkOptions = {}): NodeNetworkFa
 class Libp2pNetwork implements NodeNetwork {
   readonly swarm: SwarmApi;
   readonly routing: RoutingApi;
-  readonly pubsub: PubsubApi;
+  readonly pubsub: KitPubsubApi;
   readonly name: NameApi;
   #node: KitLibp2p;
   #broker: Broker;
@@ -184,11 +187,11 @@ class Libp2pNetwork implements NodeNetwork {
   /** How many calls want each block now. */
   #inFlight = new Map<string, number>();
   #refusedBy = new Map<string, number>();
-  #stats: NodeNetworkStats;
+  #stats: Omit<NodeNetworkStats, "provided">;
   /** Background work (provides, bootstrap dials, cancels, hang-ups): cancelled and joined at close. */
   #group: TaskGroup;
   #cancels: BitswapCancels;
-  #provides = 0;
+  #providers: ProviderQueue;
   #closed = false;
 
   private constructor(
@@ -196,7 +199,11 @@ class Libp2pNetwork implements NodeNetwork {
     broker: Broker,
     channels: BroadcastChannel[],
     privateKey: Parameters<typeof nameApi>[1],
-    options: { fetchTimeoutMs: number; stats: NodeNetworkStats; group: TaskGroup },
+    options: {
+      fetchTimeoutMs: number;
+      stats: Omit<NodeNetworkStats, "provided">;
+      group: TaskGroup;
+    },
   ) {
     const { fetchTimeoutMs, stats, group } = options;
     this.#group = group;
@@ -211,6 +218,13 @@ class Libp2pNetwork implements NodeNetwork {
     this.routing = routingApi(node);
     this.pubsub = pubsubApi(node);
     this.name = nameApi(node, privateKey);
+    this.#providers = new ProviderQueue({
+      provide: (cid, signal) => provideCid(node, cid, signal),
+      background: (task) => this.#background(task, "provide"),
+    });
+    node.services.dht?.routingTable.addEventListener("peer:add", () => {
+      this.#providers.peerJoined();
+    });
     // A block that hashes to a CID this node never asked for is a lie (the
     // peer sent other bytes for a CID it was asked for): count it.
     // deno-lint-ignore no-explicit-any
@@ -244,12 +258,19 @@ class Libp2pNetwork implements NodeNetwork {
         protocol: lan ? "/ipfs/lan/kad/1.0.0" : "/ipfs/kad/1.0.0",
         peerInfoMapper: lan ? removePublicAddressesMapper : removePrivateAddressesMapper,
         clientMode: options.dht === "client",
+        // Alone, a query ends at once with nothing found (kad-dht would wait
+        // up to 180 s for a first peer): routing calls fail fast as on Kubo,
+        // and a provide that reached no one is made again when a peer joins.
+        allowQueryWithZeroPeers: true,
         validators: { ipns: ipnsValidator },
         selectors: { ipns: ipnsSelector },
       });
     }
     if (options.pubsub !== false) {
-      services.pubsub = gossipsub({ emitSelf: false, allowPublishToZeroTopicPeers: true });
+      services.pubsub = stoppableGossipsub({
+        emitSelf: false,
+        allowPublishToZeroTopicPeers: true,
+      });
     }
     const { value: node, channels } = await trackBroadcastChannels(() =>
       createLibp2p({
@@ -266,7 +287,7 @@ class Libp2pNetwork implements NodeNetwork {
       }) as Promise<KitLibp2p>
     );
     let broker: Broker | undefined;
-    const stats: NodeNetworkStats = {
+    const stats: Omit<NodeNetworkStats, "provided"> = {
       blocksFetched: 0,
       bytesFetched: 0,
       blocksRefused: 0,
@@ -408,15 +429,7 @@ class Libp2pNetwork implements NodeNetwork {
 
   provide(cid: CID): void {
     if (this.#closed || this.#node.services.dht === undefined) return;
-    if (this.#provides >= MAX_PROVIDES) return; // a burst of adds: the next reprovide catches up
-    this.#provides++;
-    this.#background(async (signal) => {
-      try {
-        await this.routing.provide(cid, { signal });
-      } finally {
-        this.#provides--;
-      }
-    }, "provide");
+    this.#providers.add(cid);
   }
 
   /** The libp2p node (not part of `NodeNetwork`: for benchmarks that measure its raw streams). */
@@ -433,12 +446,14 @@ class Libp2pNetwork implements NodeNetwork {
   }
 
   stats(): NodeNetworkStats {
-    return { ...this.#stats };
+    return { ...this.#stats, provided: this.#providers.provided };
   }
 
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.pubsub.closeAll();
+    this.#providers.close();
     try {
       this.#group.cancelScope.cancel("the network closed");
       await this.#group.join();
@@ -512,7 +527,7 @@ async function startBitswap(
 }
 
 /** The node's blocks as the `interface-blockstore` bitswap serves from (read-only). */
-function blockstoreOf(blocks: NodeBlocks, stats: NodeNetworkStats) {
+function blockstoreOf(blocks: NodeBlocks, stats: Omit<NodeNetworkStats, "provided">) {
   return {
     has: (cid: CID, options?: { signal?: AbortSignal }) => blocks.has(cid, options),
     async *get(cid: CID, options?: { signal?: AbortSignal }) {

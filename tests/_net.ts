@@ -12,12 +12,10 @@ import type { Libp2pNetworkOptions } from "../net/libp2p_network.ts";
 import { sleep } from "../runtime/sleep.ts";
 import { withTempDir } from "./_files.ts";
 
-/** The options every test node gets: loopback, the LAN DHT, no bootstrap, no pubsub. */
+/** The options every test node gets: loopback, the LAN DHT, no bootstrap (and pubsub, the default). */
 export const LOOPBACK: Libp2pNetworkOptions = {
   listen: ["/ip4/127.0.0.1/tcp/0"],
   dht: "lan",
-  // gossipsub 17.1.1 can leave a heartbeat timer behind at stop (the sanitizers see it)
-  pubsub: false,
 };
 
 /**
@@ -83,4 +81,65 @@ export async function firstLine(stream: ReadableStream<Uint8Array>): Promise<str
     await reader.cancel();
   }
   return text.slice(0, text.indexOf("\n"));
+}
+
+const JS_IPFS = new URL("../tools/js-ipfs/node_modules/.bin/jsipfs", import.meta.url).pathname;
+const START_JS_IPFS = new URL("../tools/start_js_ipfs.sh", import.meta.url).pathname;
+
+/** Why js-ipfs cannot run here (for `requireTool`), or `undefined` when it can. */
+export async function probeJsIpfs(): Promise<string | undefined> {
+  try {
+    await Deno.stat(JS_IPFS);
+    return undefined;
+  } catch {
+    return `${JS_IPFS} is missing: run (cd tools/js-ipfs && npm ci)`;
+  }
+}
+
+/** A js-ipfs daemon listening for libp2p peers on loopback TCP. */
+export interface JsIpfsPeer {
+  /** Its RPC API's URL. */
+  url: string;
+  /** Its peer ID. */
+  id: string;
+  /** Its swarm address, with `/p2p/<id>`. */
+  address: string;
+}
+
+/**
+ * Runs `fn` with a js-ipfs daemon of its own (the shared one is left alone)
+ * started by `tools/start_js_ipfs.sh` with `JS_IPFS_SWARM=1`, and stops it
+ * afterwards.
+ */
+export async function withJsIpfsPeer<T>(fn: (peer: JsIpfsPeer) => Promise<T>): Promise<T> {
+  const dir = await Deno.makeTempDir({ prefix: "ipfs-kit-js-ipfs-peer-" });
+  const script = (args: string[]) =>
+    new Deno.Command(START_JS_IPFS, {
+      args,
+      env: { IPFS_KIT_JS_IPFS_DIR: dir, JS_IPFS_SWARM: "1" },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+  try {
+    const started = await script([]);
+    const url = /export IPFS_KIT_KUBO_API=(\S+)/.exec(new TextDecoder().decode(started.stdout))
+      ?.[1];
+    if (!started.success || url === undefined) {
+      throw new Error(`Cannot start js-ipfs: ${new TextDecoder().decode(started.stderr)}`);
+    }
+    const response = await fetch(`${url}/api/v0/id`, {
+      method: "POST",
+      signal: AbortSignal.timeout(10_000),
+    });
+    const { ID: id, Addresses: addresses } = await response.json() as {
+      ID: string;
+      Addresses: string[];
+    };
+    const address = addresses.find((addr) => addr.startsWith("/ip4/127.0.0.1/tcp/"));
+    if (address === undefined) throw new Error(`js-ipfs listens on no loopback TCP address`);
+    return await fn({ url, id, address });
+  } finally {
+    await script(["stop", dir]);
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
 }

@@ -26,16 +26,26 @@
 #   IPFS_KIT_JS_IPFS_DIR   state dir to use on start (default: a new mktemp -d dir)
 #   JS_IPFS_API_PORT       API port (default: a free port)
 #   JS_IPFS_START_TIMEOUT  seconds to wait for the API (default: 60)
+#   JS_IPFS_SWARM          1: also listen for libp2p peers on loopback TCP
+#                          (/ip4/127.0.0.1/tcp/0, a free port; `ipfs id`
+#                          lists it), so other nodes can `swarm connect` to
+#                          it and it to them. js-ipfs 0.66.1 can use TCP only
+#                          with the loader hook js-ipfs/multiaddr_hook.mjs
+#                          (why: in its header), which this adds to the
+#                          daemon's NODE_OPTIONS. Kept for `restart` (the
+#                          state dir's `swarm` file). Default: off.
 #
-# The repository is made for a sandbox: no swarm listeners, no bootstrap
-# peers, no delegates, no MDNS or WebRTC-star discovery, no preload. Nothing
-# but the API and the gateway listens, and both only on 127.0.0.1.
+# The repository is made for a sandbox: no swarm listeners (unless
+# JS_IPFS_SWARM=1: loopback only), no bootstrap peers, no delegates, no MDNS
+# or WebRTC-star discovery, no preload. Nothing but the API and the gateway
+# listens, and both only on 127.0.0.1.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 pkg="$here/js-ipfs"
 jsipfs="$pkg/node_modules/.bin/jsipfs"
 polyfill="$pkg/promise_with_resolvers.cjs"
+hook="$pkg/multiaddr_hook.mjs"
 
 log() { printf 'start_js_ipfs: %s\n' "$*" >&2; }
 die() {
@@ -106,7 +116,12 @@ start() {
   if [ -f "$dir/daemon.pid" ] && kill -0 "$(cat "$dir/daemon.pid")" 2>/dev/null; then
     die "A daemon is already running from $dir (pid $(cat "$dir/daemon.pid"))"
   fi
-  rm -rf "$dir/repo"
+  rm -rf "$dir/repo" "$dir/swarm"
+  local swarm=""
+  if [ "${JS_IPFS_SWARM:-}" = 1 ]; then
+    swarm="/ip4/127.0.0.1/tcp/0"
+    touch "$dir/swarm"
+  fi
 
   local api_port="${JS_IPFS_API_PORT:-$(free_port)}"
   local gateway_port
@@ -117,14 +132,14 @@ start() {
     "$jsipfs" init --profile test --emptyRepo >"$dir/init.log" 2>&1 ||
     die "jsipfs init failed: $(cat "$dir/init.log")"
 
-  node - "$dir/repo/config" "$api_port" "$gateway_port" <<'EOF'
+  node - "$dir/repo/config" "$api_port" "$gateway_port" "$swarm" <<'EOF'
 const fs = require("fs");
-const [file, api, gateway] = process.argv.slice(2);
+const [file, api, gateway, swarm] = process.argv.slice(2);
 const config = JSON.parse(fs.readFileSync(file, "utf8"));
 config.Addresses.API = `/ip4/127.0.0.1/tcp/${api}`;
 config.Addresses.Gateway = `/ip4/127.0.0.1/tcp/${gateway}`;
 config.Addresses.RPC = "";
-config.Addresses.Swarm = [];
+config.Addresses.Swarm = swarm ? [swarm] : [];
 config.Addresses.Announce = [];
 config.Addresses.Delegates = [];
 config.Bootstrap = [];
@@ -144,6 +159,7 @@ launch() {
   local dir="$1" url="$2" on_timeout="${3:-}"
   export IPFS_PATH="$dir/repo"
   export NODE_OPTIONS="--require $polyfill"
+  if [ -f "$dir/swarm" ]; then NODE_OPTIONS="$NODE_OPTIONS --import $hook"; fi
   # setsid: the daemon gets its own process group and outlives this script.
   setsid "$jsipfs" daemon --enable-preload=false >"$dir/daemon.log" 2>&1 </dev/null &
   local pid=$!
