@@ -45,6 +45,7 @@ import type {
   VersionResult,
 } from "./content_store.ts";
 import { InvalidInputError } from "./errors.ts";
+import { CancelledError } from "../runtime/errors.ts";
 import { checkCount, checkEntries, checkFlag, messageOf, pathString } from "./_arguments.ts";
 import { embeddedBlockApi } from "./_embedded_block_api.ts";
 import { embeddedDagApi } from "./_embedded_dag_api.ts";
@@ -691,8 +692,15 @@ export class EmbeddedNode implements ContentStore {
             }
           });
         } catch (error) {
-          await iterator.return();
-          throw error;
+          // The read's failure is the one to report, not one its clean-up met
+          // (a cancelled read ends its generator in a cancelled context).
+          await iterator.return().catch(() => {});
+          // A cancellation the caller's signal caused reaches the caller as
+          // the signal's reason, whichever scope's error carried it.
+          throw error instanceof CancelledError && readSignal.aborted &&
+              error.cause === readSignal.reason
+            ? readSignal.reason
+            : error;
         }
         if (result.done) controller.close();
         else controller.enqueue(result.value);

@@ -129,7 +129,7 @@ testEachStrategy(
       );
       assert.equal((await socket.next("error")).code, "stale");
       // A replay: the forger's genuine record, announced, then an older one.
-      const older = await signPeerInfo(forger, fields, { seq: Date.now() - 10 });
+      const older = await signPeerInfo(forger, fields, { seq: own.seq - 1 });
       announce(socket, own);
       assert.equal((await socket.next("announced")).peerId, forger.id);
       announce(socket, older);
@@ -226,7 +226,7 @@ testEachStrategy(
 );
 
 testEachStrategy("a silent peer expires after the TTL; a heartbeating one stays", async () => {
-  await using server = serveDiscovery({ ttlMs: 400 });
+  await using server = serveDiscovery({ ttlMs: 1_500 });
   await using watcher = await DiscoveryClient.connect(server.url, {
     ...FAST,
     identity: await createPeerIdentity(),
