@@ -48,5 +48,6 @@ export * from "./access.ts";
 export type * from "./types.ts";
 export * from "./websocket.ts";
 export * from "./websocket_port.ts";
+export * from "./websocket_route.ts";
 export * from "./server.ts";
 export * from "./router.ts";

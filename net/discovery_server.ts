@@ -52,6 +52,7 @@ import { AccessPolicy, checkToken, isLoopbackHostname } from "../http/access.ts"
 import { errorResponse, HttpError } from "../http/errors.ts";
 import { serve } from "../http/server.ts";
 import type { RequestInfo } from "../http/types.ts";
+import { requireWebSocketUpgrade } from "../http/websocket_route.ts";
 import type { WebSocketSession } from "../http/websocket.ts";
 import { currentClock } from "../runtime/checkpoint.ts";
 import type { Clock } from "../runtime/clock.ts";
@@ -443,26 +444,7 @@ export function createDiscoveryHandler(options: DiscoveryHandlerOptions = {}): D
       throw new HttpError(503, "shutting_down", "The server is shutting down");
     }
     access.check(request, url, info);
-    if (request.method !== "GET") {
-      throw new HttpError(405, "method_not_allowed", "Only GET", { headers: { allow: "GET" } });
-    }
-    if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
-      throw new HttpError(
-        426,
-        "upgrade_required",
-        "Cannot connect: a WebSocket upgrade is required",
-        {
-          headers: { upgrade: "websocket" },
-        },
-      );
-    }
-    if (info === undefined || !("upgradeWebSocket" in info)) {
-      throw new HttpError(
-        501,
-        "not_implemented",
-        "Cannot connect: discovery needs the kit's HTTP server (serve() of @ipfs-kit/kit/http), whose WebSockets are bounded",
-      );
-    }
+    const kitInfo = requireWebSocketUpgrade(request, info, "Cannot connect", "discovery");
     if (sockets >= maxConnections + 16) {
       throw new HttpError(
         503,
@@ -470,7 +452,7 @@ export function createDiscoveryHandler(options: DiscoveryHandlerOptions = {}): D
         `Cannot connect: ${sockets} sockets are open`,
       );
     }
-    const response = info.upgradeWebSocket({
+    const response = kitInfo.upgradeWebSocket({
       maxMessageBytes,
       maxQueuedMessages: 512,
       onSocket: async (socket) => {

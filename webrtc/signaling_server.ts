@@ -51,6 +51,7 @@ import { AccessPolicy, checkToken, isLoopbackHostname } from "../http/access.ts"
 import { errorResponse, HttpError } from "../http/errors.ts";
 import { serve } from "../http/server.ts";
 import type { RequestInfo } from "../http/types.ts";
+import { requireWebSocketUpgrade } from "../http/websocket_route.ts";
 import { CancelScope } from "../runtime/cancel_scope.ts";
 import { isCancellationError } from "../runtime/errors.ts";
 import { Event } from "../runtime/event.ts";
@@ -161,26 +162,7 @@ export function createSignalingHandler(
       throw new HttpError(503, "shutting_down", "The server is shutting down");
     }
     access.check(request, url, info);
-    if (request.method !== "GET") {
-      throw new HttpError(405, "method_not_allowed", "Only GET", { headers: { allow: "GET" } });
-    }
-    if (request.headers.get("upgrade")?.toLowerCase() !== "websocket") {
-      throw new HttpError(
-        426,
-        "upgrade_required",
-        "Cannot connect: a WebSocket upgrade is required",
-        {
-          headers: { upgrade: "websocket" },
-        },
-      );
-    }
-    if (info === undefined || !("upgradeWebSocket" in info)) {
-      throw new HttpError(
-        501,
-        "not_implemented",
-        "Cannot connect: signaling needs the kit's HTTP server (serve() of @ipfs-kit/kit/http), whose WebSockets are bounded",
-      );
-    }
+    const kitInfo = requireWebSocketUpgrade(request, info, "Cannot connect", "signaling");
     if (sockets >= maxSockets) {
       throw new HttpError(
         503,
@@ -189,7 +171,7 @@ export function createSignalingHandler(
       );
     }
     const done = new Event();
-    const response = info.upgradeWebSocket({
+    const response = kitInfo.upgradeWebSocket({
       maxMessageBytes: managerInternals.maxMessageBytes(manager),
       maxQueuedMessages: 256,
       onSocket: async (session) => {
