@@ -102,7 +102,8 @@ if (!Deno.args.includes("--report")) {
       group: "disk-get-set",
       n: 60,
       warmup: 20,
-      fn: () => run(read, { strategy }),
+      // An async function: deno bench awaits only what an AsyncFunction returns.
+      fn: async () => await run(read, { strategy }),
     });
   }
   Deno.bench({
