@@ -55,7 +55,7 @@ import {
   cidPrefix,
   decodeMessage,
   emptyMessage,
-  encodeMessage,
+  encodeMessageParts,
   MessageReader,
   readPrefix,
   type WireBlock,
@@ -436,8 +436,12 @@ export class BitswapEngine {
     await failAfter(SEND_LIMIT_MS, async (scope) => {
       const signal = scope.signal;
       const stream = peer.stream ?? await this.#open(peer, signal);
-      const framed = encodeMessage(message, stream.protocol ?? BITSWAP_PROTOCOLS[0]);
-      if (!stream.send(framed)) await stream.onDrain({ signal });
+      // The blocks' bytes are written as they are, not copied into the message.
+      let drained = true;
+      for (const part of encodeMessageParts(message, stream.protocol ?? BITSWAP_PROTOCOLS[0])) {
+        drained = stream.send(part);
+      }
+      if (!drained) await stream.onDrain({ signal });
     });
     if (sent > 0) {
       peer.outboxBytes -= bytes;

@@ -96,10 +96,27 @@ export function readPrefix(prefix: Uint8Array): [number, number, number, number]
 }
 
 /**
- * Encodes `message` for a peer speaking `protocol`, length prefix included.
- * 1.0.0 carries blocks bare and no presences; 1.1.0 no presences.
+ * Encodes `message` for a peer speaking `protocol`, length prefix included,
+ * as one buffer.
  */
 export function encodeMessage(message: WireMessage, protocol: string): Uint8Array {
+  const parts = encodeMessageParts(message, protocol);
+  if (parts.length === 1) return parts[0];
+  const out = new Uint8Array(parts.reduce((sum, part) => sum + part.length, 0));
+  let at = 0;
+  for (const part of parts) {
+    out.set(part, at);
+    at += part.length;
+  }
+  return out;
+}
+
+/**
+ * Encodes `message` for a peer speaking `protocol`, length prefix included,
+ * as parts to write in order: the blocks' bytes are parts of their own (not
+ * copied). 1.0.0 carries blocks bare and no presences; 1.1.0 no presences.
+ */
+export function encodeMessageParts(message: WireMessage, protocol: string): Uint8Array[] {
   const v100 = protocol === BITSWAP_100;
   const presences = protocol === BITSWAP_120 ? message.presences : [];
   // Sizes first.
@@ -112,12 +129,16 @@ export function encodeMessage(message: WireMessage, protocol: string): Uint8Arra
     size += 1 + varintSize(wantlistSize) + wantlistSize;
   }
   const blockSizes = message.blocks.map((block) => v100 ? block.data.length : payloadSize(block));
+  let data = 0;
   for (const blockSize of blockSizes) size += 1 + varintSize(blockSize) + blockSize;
+  for (const block of message.blocks) data += block.data.length;
   const presenceSizes = presences.map((p) => 1 + varintSize(p.cid.length) + p.cid.length + 2);
   for (const presenceSize of presenceSizes) {
     size += 1 + varintSize(presenceSize) + presenceSize;
   }
-  const out = new Uint8Array(varintSize(size) + size);
+  const out = new Uint8Array(varintSize(size) + size - data);
+  const parts: Uint8Array[] = [];
+  let from = 0;
   let at = writeVarint(out, 0, size);
   if (message.entries.length > 0 || message.full) {
     out[at++] = (1 << 3) | 2;
@@ -136,15 +157,22 @@ export function encodeMessage(message: WireMessage, protocol: string): Uint8Arra
     });
     if (message.full) at = writeVarintField(out, at, 2, 1);
   }
+  /** The block's bytes go as a part of their own, after what is written so far. */
+  const dataField = (field: number, bytes: Uint8Array) => {
+    out[at++] = (field << 3) | 2;
+    at = writeVarint(out, at, bytes.length);
+    parts.push(out.subarray(from, at), bytes);
+    from = at;
+  };
   message.blocks.forEach((block, i) => {
     if (v100) {
-      at = writeBytesField(out, at, 2, block.data);
+      dataField(2, block.data);
       return;
     }
     out[at++] = (3 << 3) | 2;
     at = writeVarint(out, at, blockSizes[i]);
     if (block.prefix !== undefined) at = writeBytesField(out, at, 1, block.prefix);
-    at = writeBytesField(out, at, 2, block.data);
+    dataField(2, block.data);
   });
   presences.forEach((presence, i) => {
     out[at++] = (4 << 3) | 2;
@@ -154,7 +182,8 @@ export function encodeMessage(message: WireMessage, protocol: string): Uint8Arra
     out[at++] = presence.type;
   });
   if (at !== out.length) throw new Error(`bitswap encoder: wrote ${at} of ${out.length} bytes`);
-  return out;
+  if (from < at) parts.push(out.subarray(from, at));
+  return parts;
 }
 
 function entrySize(entry: WireEntry): number {
