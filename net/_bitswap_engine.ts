@@ -83,6 +83,10 @@ const RECENT_WANTS = 65_536;
 const PROVIDER_SEARCH_AFTER_MS = 1000;
 /** Providers dialled per want. */
 const PROVIDERS_PER_WANT = 5;
+/** How long an outbound stream may stay idle before the next message opens a new one. */
+const STREAM_IDLE_MS = 5_000;
+/** Tries of one message (each on a new stream after a failure). */
+const SEND_ATTEMPTS = 2;
 /** How long opening a stream or sending one message may take. */
 const SEND_LIMIT_MS = 30_000;
 const SHA256 = 0x12;
@@ -144,6 +148,8 @@ class Peer {
   space = new Event();
   flushing = false;
   stream: Stream | undefined;
+  /** When a message last went out on `stream`. */
+  lastSend = 0;
   closed = false;
 
   constructor(id: PeerId) {
@@ -366,6 +372,8 @@ export class BitswapEngine {
 
   #dropPeer(peer: Peer): void {
     if (this.#peers.get(peer.key) === peer) this.#peers.delete(peer.key);
+    // Wants go to it again when it reconnects.
+    for (const want of this.#wants.values()) want.sentTo.delete(peer.key);
     peer.closed = true;
     peer.ledger.clear();
     peer.entries = [];
@@ -387,8 +395,8 @@ export class BitswapEngine {
       try {
         while (peer.hasOutput() && !peer.closed) await this.#sendNext(peer);
       } catch {
-        // The stream failed: what was queued for it is lost. The peer gets
-        // the full want list with the next message.
+        // Sending failed twice: what was queued for the peer is lost. It
+        // gets the full want list with the next message.
         peer.stream?.abort(new Error("bitswap send failed"));
         peer.stream = undefined;
         peer.blocks = [];
@@ -433,16 +441,35 @@ export class BitswapEngine {
       bytes += block.size;
       sent++;
     }
-    await failAfter(SEND_LIMIT_MS, async (scope) => {
-      const signal = scope.signal;
-      const stream = peer.stream ?? await this.#open(peer, signal);
-      // The blocks' bytes are written as they are, not copied into the message.
-      let drained = true;
-      for (const part of encodeMessageParts(message, stream.protocol ?? BITSWAP_PROTOCOLS[0])) {
-        drained = stream.send(part);
+    // A stream idle for a while is replaced: Helia drops a stream that
+    // brings no message for 10 s, libp2p one idle for 120 s.
+    if (peer.stream !== undefined && performance.now() - peer.lastSend > STREAM_IDLE_MS) {
+      this.#retire(peer.stream);
+      peer.stream = undefined;
+    }
+    // A failed send is tried once more on a new stream (a block sent twice
+    // is dropped as late by the requester).
+    for (let attempt = 1;; attempt++) {
+      try {
+        await failAfter(SEND_LIMIT_MS, async (scope) => {
+          const signal = scope.signal;
+          const stream = peer.stream ?? await this.#open(peer, signal);
+          // The blocks' bytes are written as they are, not copied into the message.
+          let drained = true;
+          const protocol = stream.protocol ?? BITSWAP_PROTOCOLS[0];
+          for (const part of encodeMessageParts(message, protocol)) drained = stream.send(part);
+          if (!drained) await stream.onDrain({ signal });
+        });
+        peer.lastSend = performance.now();
+        break;
+      } catch (error) {
+        peer.stream?.abort(error as Error);
+        peer.stream = undefined;
+        if (attempt >= SEND_ATTEMPTS || peer.closed || this.#group.cancelScope.cancelCalled) {
+          throw error;
+        }
       }
-      if (!drained) await stream.onDrain({ signal });
-    });
+    }
     if (sent > 0) {
       peer.outboxBytes -= bytes;
       this.#options.stats.blocksServed += sent;
@@ -451,6 +478,17 @@ export class BitswapEngine {
       peer.space = new Event();
       space.set();
     }
+  }
+
+  /** Closes an outbound stream gracefully, in the background. */
+  #retire(stream: Stream): void {
+    this.#group.spawn(async () => {
+      try {
+        await failAfter(SEND_LIMIT_MS, (scope) => stream.close({ signal: scope.signal }));
+      } catch (error) {
+        stream.abort(error as Error);
+      }
+    }, { name: "bitswap stream close" });
   }
 
   async #open(peer: Peer, signal: AbortSignal): Promise<Stream> {

@@ -3,6 +3,7 @@ import { createHash } from "node:crypto";
 import { unixfs } from "npm:@helia/unixfs@8.0.5";
 import { multiaddr } from "npm:@multiformats/multiaddr@13.0.3";
 import { CID } from "npm:multiformats@14.0.5/cid";
+import { sleep } from "../runtime/sleep.ts";
 import { testEachStrategy } from "../runtime/testing.ts";
 import { randomBytes, readAll } from "../tests/_bytes.ts";
 import { withHelia } from "../tests/_helia.ts";
@@ -32,6 +33,17 @@ testEachStrategy("the kit's bitswap and Helia's exchange files both ways", async
       assert.equal(digest(await new Blob(chunks as BlobPart[]).bytes()), digest(fromKit));
       assert(networkOf(kit).stats().blocksServed >= 12); // 256 KiB leaves
       assert.equal(networkOf(kit).stats().blocksRefused, 0);
+
+      // Helia drops an inbound stream that brings no message for 10 s: after
+      // longer than that, the kit still serves it (on a new stream).
+      await sleep(11_000);
+      const later = randomBytes(MiB);
+      const { cid: laterCid } = await kit.add(later);
+      const again: Uint8Array[] = [];
+      for await (const chunk of unixfs(helia).cat(CID.parse(laterCid.toString()))) {
+        again.push(chunk);
+      }
+      assert.equal(digest(await new Blob(again as BlobPart[]).bytes()), digest(later));
     });
   });
 }, { strategies: ["eager"] });
