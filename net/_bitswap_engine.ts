@@ -48,7 +48,7 @@ import { sleep } from "../runtime/sleep.ts";
 import type { TaskGroup } from "../runtime/task_group.ts";
 import { failAfter, withSignal } from "../runtime/timeouts.ts";
 import type { NodeBlocks, NodeNetworkStats } from "../ipfs/node_network.ts";
-import { NotFoundError } from "../ipfs/errors.ts";
+import { InvalidInputError, NotFoundError } from "../ipfs/errors.ts";
 import {
   BITSWAP_100,
   BITSWAP_PROTOCOLS,
@@ -221,13 +221,12 @@ export class BitswapEngine {
    * reason; the want is cancelled at the peers unless another call wants
    * the block too).
    *
-   * @throws {NotFoundError} `cid` uses a hash other than SHA-256 (no block can be verified).
+   * @throws {InvalidInputError} `cid` uses a hash other than SHA-256 (no block could be verified).
    */
   async want(cid: CID, signal: AbortSignal): Promise<ReceivedBlock> {
     if (cid.multihash.code !== SHA256) {
-      throw new NotFoundError(
-        `Cannot fetch block: unsupported hash 0x${cid.multihash.code.toString(16)}: ${cid}`,
-        cid.toString(),
+      throw new InvalidInputError(
+        `Cannot fetch block: unsupported hash 0x${cid.multihash.code.toString(16)} in ${cid}`,
       );
     }
     const key = keyOf(cid.multihash.bytes);
