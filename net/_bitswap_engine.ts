@@ -42,6 +42,7 @@
 import type { Connection, PeerId, Stream } from "npm:@libp2p/interface@3.3.0";
 import { base64 } from "npm:multiformats@14.0.5/bases/base64";
 import { CID } from "npm:multiformats@14.0.5/cid";
+import { currentTime } from "../runtime/checkpoint.ts";
 import { Event } from "../runtime/event.ts";
 import { Semaphore } from "../runtime/semaphore.ts";
 import { sleep } from "../runtime/sleep.ts";
@@ -239,7 +240,7 @@ export class BitswapEngine {
         waiters: 0,
         arrived: new Event(),
         sentTo: new Set(),
-        since: performance.now(),
+        since: currentTime(),
         searched: false,
       };
       this.#wants.set(key, want);
@@ -318,7 +319,7 @@ export class BitswapEngine {
       try {
         while (this.#wants.size > 0) {
           await sleep(PROVIDER_SEARCH_AFTER_MS / 2);
-          const due = performance.now() - PROVIDER_SEARCH_AFTER_MS;
+          const due = currentTime() - PROVIDER_SEARCH_AFTER_MS;
           const wants = [...this.#wants.values()].filter((w) => !w.searched && w.since <= due);
           for (const want of wants.slice(0, 8)) {
             want.searched = true;
@@ -446,7 +447,7 @@ export class BitswapEngine {
     }
     // A stream idle for a while is replaced: Helia drops a stream that
     // brings no message for 10 s, libp2p one idle for 120 s.
-    if (peer.stream !== undefined && performance.now() - peer.lastSend > STREAM_IDLE_MS) {
+    if (peer.stream !== undefined && currentTime() - peer.lastSend > STREAM_IDLE_MS) {
       this.#retire(peer.stream);
       peer.stream = undefined;
     }
@@ -463,7 +464,7 @@ export class BitswapEngine {
           for (const part of encodeMessageParts(message, protocol)) drained = stream.send(part);
           if (!drained) await stream.onDrain({ signal });
         });
-        peer.lastSend = performance.now();
+        peer.lastSend = currentTime();
         break;
       } catch (error) {
         peer.stream?.abort(error as Error);
