@@ -25,7 +25,8 @@
  * Wants are `want-block` with `sendDontHave`, sent to every connected
  * bitswap peer (and in full to a peer that connects); a want still pending
  * after {@linkcode PROVIDER_SEARCH_AFTER_MS} has its providers looked up
- * and dialled. A received block is matched to a want by the SHA-256 of its
+ * and dialled, and one unanswered for {@linkcode RESEND_AFTER_MS} is sent
+ * again. A received block is matched to a want by the SHA-256 of its
  * bytes: one that matches no want of the last {@linkcode RECENT_WANTS} is a
  * lie (the peer sent other bytes than those of the CID it was asked for):
  * it is dropped and reported through `onRefused`; one that matches a want
@@ -86,6 +87,8 @@ const HASH_CONCURRENCY = 2;
 const RECENT_WANTS = 65_536;
 /** How long a want waits for the connected peers before its providers are looked up. */
 const PROVIDER_SEARCH_AFTER_MS = 1000;
+/** How long a want goes unanswered before it is sent to the peers again. */
+const RESEND_AFTER_MS = 10_000;
 /** Providers dialled per want. */
 const PROVIDERS_PER_WANT = 5;
 /** How long an outbound stream may stay idle before the next message opens a new one. */
@@ -127,6 +130,8 @@ interface Want {
   /** Peers (by ID) this want was sent to. */
   sentTo: Set<string>;
   since: number;
+  /** When it was last sent to the peers. */
+  sentAt: number;
   searched: boolean;
 }
 
@@ -177,7 +182,7 @@ export class BitswapEngine {
   #wants = new Map<string, Want>();
   #recent = new Map<string, true>();
   #priority = 2 ** 31 - 1;
-  #searching = false;
+  #maintaining = false;
   #topologies: string[] = [];
   #closed = false;
   #hashSlots = new Semaphore(HASH_CONCURRENCY);
@@ -241,6 +246,7 @@ export class BitswapEngine {
         arrived: new Event(),
         sentTo: new Set(),
         since: currentTime(),
+        sentAt: currentTime(),
         searched: false,
       };
       this.#wants.set(key, want);
@@ -250,7 +256,7 @@ export class BitswapEngine {
         this.#recent.delete(this.#recent.keys().next().value!);
       }
       for (const peer of this.#peers.values()) this.#sendWant(peer, want);
-      this.#startProviderSearch();
+      this.#startMaintenance();
     }
     want.waiters++;
     const arrived = want.arrived;
@@ -266,6 +272,7 @@ export class BitswapEngine {
 
   #sendWant(peer: Peer, want: Want): void {
     want.sentTo.add(peer.key);
+    want.sentAt = currentTime();
     peer.entries.push({
       cid: want.cid.bytes,
       priority: want.priority,
@@ -311,25 +318,37 @@ export class BitswapEngine {
     this.#cancelAt(want);
   }
 
-  /** Looks up providers of wants the connected peers did not answer, while any is pending. */
-  #startProviderSearch(): void {
-    if (this.#searching || this.#node.services.dht === undefined || this.#closed) return;
-    this.#searching = true;
+  /**
+   * While any want is pending: looks up the providers of wants the
+   * connected peers did not answer, and sends wants again that went
+   * unanswered for {@linkcode RESEND_AFTER_MS} (a peer may have dropped them:
+   * a send that failed, a full queue).
+   */
+  #startMaintenance(): void {
+    if (this.#maintaining || this.#closed) return;
+    this.#maintaining = true;
+    const dht = this.#node.services.dht !== undefined;
     this.#group.spawn(async () => {
       try {
-        while (this.#wants.size > 0) {
+        while (this.#wants.size > 0 && !this.#closed) {
           await sleep(PROVIDER_SEARCH_AFTER_MS / 2);
-          const due = currentTime() - PROVIDER_SEARCH_AFTER_MS;
-          const wants = [...this.#wants.values()].filter((w) => !w.searched && w.since <= due);
-          for (const want of wants.slice(0, 8)) {
-            want.searched = true;
-            this.#group.spawn(() => this.#findProviders(want), { name: "bitswap providers" });
+          const now = currentTime();
+          let searches = 0;
+          for (const want of this.#wants.values()) {
+            if (dht && !want.searched && want.since <= now - PROVIDER_SEARCH_AFTER_MS) {
+              if (searches++ >= 8) continue; // the next round takes the rest
+              want.searched = true;
+              this.#group.spawn(() => this.#findProviders(want), { name: "bitswap providers" });
+            }
+            if (want.sentAt <= now - RESEND_AFTER_MS) {
+              for (const peer of this.#peers.values()) this.#sendWant(peer, want);
+            }
           }
         }
       } finally {
-        this.#searching = false;
+        this.#maintaining = false;
       }
-    }, { name: "bitswap provider search" });
+    }, { name: "bitswap wants upkeep" });
   }
 
   async #findProviders(want: Want): Promise<void> {
@@ -361,9 +380,7 @@ export class BitswapEngine {
   #onConnect(id: PeerId): void {
     if (this.#closed) return;
     const key = id.toString();
-    const known = this.#peers.has(key);
     const peer = this.#peerFor(id, key);
-    if (!known && this.#wants.size > 0) peer.full = true;
     for (const want of this.#wants.values()) {
       if (!want.sentTo.has(key)) this.#sendWant(peer, want);
     }
@@ -656,12 +673,20 @@ export class BitswapEngine {
     }, { name: "bitswap inbound" });
   }
 
-  /** The peer a stream came from (a stream may come before the topology says it connected). */
+  /**
+   * The peer of `id`, made when it connects or first sends a message (a
+   * stream may come before the topology says it connected): a new peer gets
+   * the whole want list.
+   */
   #peerFor(id: PeerId, key: string): Peer {
     let peer = this.#peers.get(key);
     if (peer === undefined) {
       peer = new Peer(id);
       this.#peers.set(key, peer);
+      if (this.#wants.size > 0 && !this.#closed) {
+        peer.full = true;
+        for (const want of this.#wants.values()) this.#sendWant(peer, want);
+      }
     }
     return peer;
   }
@@ -685,7 +710,9 @@ export class BitswapEngine {
     multihash[0] = SHA256;
     multihash[1] = 32;
     multihash.set(digest, 2);
-    this.#arrived(keyOf(multihash), block.data, peer);
+    // A plain view (the transport's chunks may be Node `Buffer`s): no copy.
+    const bytes = new Uint8Array(block.data.buffer, block.data.byteOffset, block.data.byteLength);
+    this.#arrived(keyOf(multihash), bytes, peer);
   }
 }
 

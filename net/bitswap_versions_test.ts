@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { noise } from "npm:@chainsafe/libp2p-noise@17.0.0";
 import { yamux } from "npm:@chainsafe/libp2p-yamux@8.0.1";
 import type { Stream } from "npm:@libp2p/interface@3.3.0";
+import { identify } from "npm:@libp2p/identify@4.1.14";
 import { tcp } from "npm:@libp2p/tcp@11.0.28";
 import { multiaddr } from "npm:@multiformats/multiaddr@13.0.3";
 import { createLibp2p } from "npm:libp2p@3.3.11";
@@ -17,6 +18,7 @@ import {
   BITSWAP_100,
   BITSWAP_110,
   BITSWAP_120,
+  cidPrefix,
   decodeMessage,
   encodeMessage,
   MessageReader,
@@ -38,6 +40,7 @@ async function withOldPeer<T>(
       transports: [tcp()],
       connectionEncrypters: [noise()],
       streamMuxers: [yamux()],
+      services: { identify: identify() },
     })
   );
   const got: WireMessage[] = [];
@@ -120,3 +123,36 @@ testEachStrategy("bitswap 1.2.0: want-have gets HAVE, a missing block DONT_HAVE"
     });
   });
 }, { strategies: ["eager"] });
+
+testEachStrategy(
+  "a want left unanswered is sent again, and a block from any peer is taken",
+  async () => {
+    await withKits(1, async ([kit]) => {
+      const address = await addressOf(kit);
+      const bytes = randomBytes(5000);
+      const cid = CID.createV1(raw.code, await sha256.digest(bytes));
+      await withOldPeer(BITSWAP_120, async (peer) => {
+        // A message makes the peer known to the kit as a bitswap peer.
+        await peer.send({ entries: [], full: true, blocks: [], presences: [] }, address);
+        const wantsOf = () =>
+          peer.got.flatMap((m) => m.entries).filter((e) =>
+            !e.cancel && CID.decode(e.cid).equals(cid)
+          ).length;
+        const fetching = kit.block.get(cid, { signal: AbortSignal.timeout(60_000) });
+        await eventually(() => wantsOf() >= 1, "the kit wants the block");
+        // The peer ignores the first want; the kit asks again.
+        await eventually(() => wantsOf() >= 2, "the kit wants it again", { limitMs: 30_000 });
+        const [want] = peer.got.flatMap((m) => m.entries).filter((e) => !e.cancel);
+        assert(want.sendDontHave);
+        await peer.send({
+          entries: [],
+          full: false,
+          blocks: [{ prefix: cidPrefix(cid), data: bytes }],
+          presences: [],
+        }, address);
+        assert.deepEqual(await fetching, bytes);
+      });
+    });
+  },
+  { strategies: ["eager"] },
+);
