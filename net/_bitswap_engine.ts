@@ -111,7 +111,7 @@ export interface BitswapEngineOptions {
   /** The node's blocks, served to peers. */
   blocks: NodeBlocks;
   /** Counters, updated as blocks are served. */
-  stats: NodeNetworkStats;
+  stats: Pick<NodeNetworkStats, "blocksServed" | "bytesServed">;
   /** Where the engine's tasks run: cancelled and joined when the network closes. */
   group: TaskGroup;
   /** A peer sent a block that matches none of the wants it could answer. */
