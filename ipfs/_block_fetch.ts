@@ -25,7 +25,9 @@ import type { NodeNetwork } from "./node_network.ts";
 const MAX_REFUSED = 3;
 
 /**
- * Fetches `cid` from the network, verifies and stores it.
+ * Fetches `cid` from the network, verifies and stores it. `onVerified`
+ * gets the bytes as soon as they are verified, before they are stored (a
+ * read-ahead hands them to its reader without waiting for the disk).
  *
  * @throws {InvalidInputError} Peers sent only blocks that do not match the CID.
  */
@@ -34,11 +36,15 @@ export async function fetchBlock(
   network: NodeNetwork,
   cid: CID,
   signal: AbortSignal | undefined,
+  onVerified?: (bytes: Uint8Array) => void,
 ): Promise<Uint8Array> {
   for (let refused = 0;;) {
     const { bytes, from, verified } = await network.fetchBlock(cid, { signal });
     if (verified === true || await matches(cid, bytes)) {
-      await blocks.put(cid, bytes, { signal, durable: false });
+      onVerified?.(bytes);
+      // With `onVerified`, the caller has the bytes: the write is not cut
+      // short by its signal (it is quick), so a verified block is kept.
+      await blocks.put(cid, bytes, { signal: onVerified ? undefined : signal, durable: false });
       return bytes;
     }
     network.refuseBlock(cid, from);

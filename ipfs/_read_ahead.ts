@@ -32,6 +32,15 @@ export interface ReadAheadSource {
   has(cid: CID, signal: AbortSignal): Promise<boolean>;
   /** The block, local or fetched (verified and stored). */
   get(cid: CID, signal: AbortSignal): Promise<Uint8Array>;
+  /**
+   * Fetches a block `has` found missing (verified, then stored), calling
+   * `onVerified` with its bytes before they are stored.
+   */
+  fetch(
+    cid: CID,
+    signal: AbortSignal,
+    onVerified: (bytes: Uint8Array) => void,
+  ): Promise<Uint8Array>;
   /** How many bytes of the file may be fetched past the reader. */
   window: number;
   /** Cancels the read-ahead (the read's own signal). */
@@ -205,9 +214,12 @@ export class ReadAhead {
       try {
         if (await this.#source.has(cid, signal)) entry.local = true;
         else {
-          const bytes = await this.#source.get(cid, signal);
-          // Passed while it was on its way: not kept.
-          if (entry.end > this.#position) entry.bytes = bytes;
+          // The reader gets the bytes once verified; the task stores them after.
+          await this.#source.fetch(cid, signal, (bytes) => {
+            // Passed while it was on its way: not kept.
+            if (entry.end > this.#position) entry.bytes = bytes;
+            entry.done.set();
+          });
         }
       } catch {
         entry.failed = true;

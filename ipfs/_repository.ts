@@ -212,6 +212,10 @@ export class Repository {
     return {
       has: (cid, signal) => this.blocks.has(cid, { signal }),
       get: (cid, signal) => this.getBlock(cid, signal),
+      fetch: (cid, signal, onVerified) => {
+        if (this.network === undefined) return this.getBlock(cid, signal);
+        return fetchBlock(this.blocks, this.network, cid, signal, onVerified);
+      },
       window: READ_AHEAD_WINDOW,
       signal,
     };

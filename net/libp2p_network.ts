@@ -1,14 +1,14 @@
 /**
  * The embedded node's network on libp2p: TCP and WebSockets, noise, yamux
- * and mplex, identify, ping, bitswap (`@helia/bitswap`) over the node's own
- * blockstore, the Kademlia DHT and gossipsub, on the repository's identity.
+ * and mplex, identify, ping, bitswap (the kit's engine, `_bitswap_engine.ts`,
+ * speaking the standard protocol) over the node's own blockstore, the
+ * Kademlia DHT and gossipsub, on the repository's identity.
  *
  * @module
  */
 
 import { noise } from "npm:@chainsafe/libp2p-noise@17.0.0";
 import { yamux } from "npm:@chainsafe/libp2p-yamux@8.0.1";
-import { type Bitswap, withBitswap } from "npm:@helia/bitswap@4.0.19";
 import { privateKeyFromProtobuf } from "npm:@libp2p/crypto@5.1.23/keys";
 import { identify } from "npm:@libp2p/identify@4.1.14";
 import {
@@ -16,7 +16,6 @@ import {
   removePrivateAddressesMapper,
   removePublicAddressesMapper,
 } from "npm:@libp2p/kad-dht@16.4.5";
-import { defaultLogger } from "npm:@libp2p/logger@6.2.13";
 import { mplex } from "npm:@libp2p/mplex@12.0.32";
 import { ping } from "npm:@libp2p/ping@3.1.13";
 import { tcp } from "npm:@libp2p/tcp@11.0.28";
@@ -24,23 +23,19 @@ import { webSockets } from "npm:@libp2p/websockets@10.1.21";
 import { ipnsSelector } from "npm:ipns@10.1.6/selector";
 import { ipnsValidator } from "npm:ipns@10.1.6/validator";
 import { createLibp2p } from "npm:libp2p@3.3.11";
-import { base64 } from "npm:multiformats@14.0.5/bases/base64";
 import type { CID } from "npm:multiformats@14.0.5/cid";
-import { sha256 } from "npm:multiformats@14.0.5/hashes/sha2";
 import type { NameApi, RoutingApi, SwarmApi } from "../ipfs/content_store.ts";
 import { InvalidInputError, NotFoundError } from "../ipfs/errors.ts";
 import type {
   FetchedBlock,
-  NodeBlocks,
   NodeNetwork,
   NodeNetworkContext,
   NodeNetworkFactory,
   NodeNetworkStats,
 } from "../ipfs/node_network.ts";
-import type { CancelScope } from "../runtime/cancel_scope.ts";
 import { TaskGroup } from "../runtime/task_group.ts";
 import { moveOnAfter } from "../runtime/timeouts.ts";
-import { BitswapCancels } from "./_bitswap_cancels.ts";
+import { BitswapEngine } from "./_bitswap_engine.ts";
 import { trackBroadcastChannels } from "./_broadcast_channels.ts";
 import { stoppableGossipsub } from "./_gossipsub.ts";
 import { ProviderQueue } from "./_provider_queue.ts";
@@ -131,8 +126,6 @@ export interface Libp2pNetworkOptions {
 
 /** How many refused blocks from one peer before it is disconnected. */
 const REFUSED_LIMIT = 3;
-/** How many recently wanted CIDs are remembered, to tell a stray block from a late one. */
-const WANTED_MEMORY = 65_536;
 
 /**
  * Makes the factory an {@linkcode EmbeddedNode} (or `Kit.open({ network })`)
@@ -179,24 +172,19 @@ class Libp2pNetwork implements NodeNetwork {
   readonly pubsub: KitPubsubApi;
   readonly name: NameApi;
   #node: KitLibp2p;
-  #broker: Broker;
-  #bitswap: Bitswap;
+  #bitswap: BitswapEngine;
   #channels: BroadcastChannel[];
   #fetchTimeoutMs: number;
-  #wanted = new Map<string, true>();
-  /** How many calls want each block now. */
-  #inFlight = new Map<string, number>();
   #refusedBy = new Map<string, number>();
   #stats: Omit<NodeNetworkStats, "provided">;
   /** Background work (provides, bootstrap dials, cancels, hang-ups): cancelled and joined at close. */
   #group: TaskGroup;
-  #cancels: BitswapCancels;
   #providers: ProviderQueue;
   #closed = false;
 
   private constructor(
     node: KitLibp2p,
-    broker: Broker,
+    bitswap: BitswapEngine,
     channels: BroadcastChannel[],
     privateKey: Parameters<typeof nameApi>[1],
     options: {
@@ -208,10 +196,8 @@ class Libp2pNetwork implements NodeNetwork {
     const { fetchTimeoutMs, stats, group } = options;
     this.#group = group;
     this.#stats = stats;
-    this.#cancels = new BitswapCancels(node, group);
     this.#node = node;
-    this.#broker = broker;
-    this.#bitswap = broker.bitswap;
+    this.#bitswap = bitswap;
     this.#channels = channels;
     this.#fetchTimeoutMs = fetchTimeoutMs;
     this.swarm = swarmApi(node);
@@ -224,16 +210,6 @@ class Libp2pNetwork implements NodeNetwork {
     });
     node.services.dht?.routingTable.addEventListener("peer:add", () => {
       this.#providers.peerJoined();
-    });
-    // A block that hashes to a CID this node never asked for is a lie (the
-    // peer sent other bytes for a CID it was asked for): count it.
-    // deno-lint-ignore no-explicit-any
-    const wantList = (broker.bitswap as any).wantList as EventTarget;
-    wantList.addEventListener("block", (event) => {
-      const { cid, sender } = (event as CustomEvent).detail;
-      if (!this.#wanted.has(base64.encode(cid.multihash.bytes))) {
-        this.refuseBlock(cid, sender.toString());
-      }
     });
   }
 
@@ -286,7 +262,8 @@ class Libp2pNetwork implements NodeNetwork {
         services: services as any,
       }) as Promise<KitLibp2p>
     );
-    let broker: Broker | undefined;
+    let bitswap: BitswapEngine | undefined;
+    let network: Libp2pNetwork | undefined;
     const stats: Omit<NodeNetworkStats, "provided"> = {
       blocksFetched: 0,
       bytesFetched: 0,
@@ -296,40 +273,31 @@ class Libp2pNetwork implements NodeNetwork {
     };
     const group = new TaskGroup();
     try {
-      broker = await startBitswap({
-        routing: contentRouting(node),
-        blockstore: blockstoreOf(context.blocks, stats),
-        logger: defaultLogger(),
-        libp2p: node,
-        getHasher: (code: number) => {
-          if (code === sha256.code) return sha256;
-          throw new InvalidInputError(
-            `Cannot verify block: unsupported hash 0x${code.toString(16)}`,
-          );
-        },
-      }, {
-        maxInboundStreams: maxStreams,
-        maxOutboundStreams: maxStreams,
-        // Wants leave in batches already (the read-ahead's): 1 ms, not 10, before they go.
-        sendWantlistDebounce: 1,
-        // Serve a peer's next batch of wants while the previous one is on the wire.
-        sendBlocksConcurrency: 4,
+      // A block that hashes to no CID this node asked for is a lie (the peer
+      // sent other bytes for a CID it was asked for): counted, the peer scored down.
+      bitswap = await BitswapEngine.start(node, {
+        blocks: context.blocks,
+        stats,
+        group,
+        maxStreams,
+        onRefused: (from) => network?.refuseBlock(undefined, from),
       });
-      const network = new Libp2pNetwork(
+      const started = new Libp2pNetwork(
         node,
-        broker,
+        bitswap,
         channels,
         privateKey,
         { fetchTimeoutMs: options.fetchTimeoutMs ?? 120_000, stats, group },
       );
+      network = started;
       for (const addr of options.bootstrap) {
-        network.#background((signal) => network.swarm.connect(addr, { signal }), "bootstrap dial");
+        started.#background((signal) => started.swarm.connect(addr, { signal }), "bootstrap dial");
       }
-      return network;
+      return started;
     } catch (error) {
       group.cancelScope.cancel("the network failed to start");
       await group.join().catch(() => {});
-      await broker?.stop();
+      await bitswap?.stop();
       await stopNode(node);
       for (const channel of channels) channel.close();
       throw error;
@@ -337,77 +305,33 @@ class Libp2pNetwork implements NodeNetwork {
   }
 
   async fetchBlock(cid: CID, options: { signal?: AbortSignal } = {}): Promise<FetchedBlock> {
-    const key = base64.encode(cid.multihash.bytes);
-    const inFlight = this.#inFlight.get(key) ?? 0;
-    if (inFlight === 0 && this.#wanted.has(key)) {
-      // Wanted before: a peer may still hold that want as sent (see
-      // _bitswap_cancels.ts) and would take this one for it. Cancel it first.
-      this.#cancels.cancel(cid);
-    }
-    await this.#cancels.sent(cid);
-    this.#wanted.delete(key);
-    this.#wanted.set(key, true);
-    if (this.#wanted.size > WANTED_MEMORY) {
-      this.#wanted.delete(this.#wanted.keys().next().value!);
-    }
-    this.#inFlight.set(key, (this.#inFlight.get(key) ?? 0) + 1);
+    let block: Awaited<ReturnType<BitswapEngine["want"]>> | undefined;
     try {
-      return await this.#want(cid, options);
-    } finally {
-      const left = this.#inFlight.get(key)! - 1;
-      if (left > 0) this.#inFlight.set(key, left);
-      else this.#inFlight.delete(key);
-    }
-  }
-
-  async #want(cid: CID, options: { signal?: AbortSignal }): Promise<FetchedBlock> {
-    let from: string | undefined;
-    const want = (scope: CancelScope) =>
-      this.#bitswap.want(cid, {
-        signal: options.signal === undefined
-          ? scope.signal
-          : AbortSignal.any([options.signal, scope.signal]),
-        onProgress: (event: { type: string; detail: unknown }) => {
-          if (event.type === "bitswap:block") {
-            from = (event.detail as { sender: { toString(): string } }).sender.toString();
-          }
-        },
-      });
-    let bytes: Uint8Array | undefined;
-    try {
-      bytes = await moveOnAfter(this.#fetchTimeoutMs, want);
+      block = await moveOnAfter(this.#fetchTimeoutMs, (scope) =>
+        this.#bitswap.want(
+          cid,
+          options.signal === undefined
+            ? scope.signal
+            : AbortSignal.any([options.signal, scope.signal]),
+        ));
     } catch (error) {
-      this.#cancelUnlessWanted(cid);
       if (options.signal?.aborted) throw options.signal.reason;
       throw error;
     }
-    if (options.signal?.aborted || bytes === undefined) this.#cancelUnlessWanted(cid);
     options.signal?.throwIfAborted();
-    if (bytes === undefined) {
+    if (block === undefined) {
       throw new NotFoundError(
         `Cannot get block: no peer sent it within ${this.#fetchTimeoutMs} ms: ${cid}`,
         cid.toString(),
       );
     }
     this.#stats.blocksFetched++;
-    this.#stats.bytesFetched += bytes.length;
-    // Bitswap hashed it (sha-256, the only hasher it is given) and matched the
-    // digest to this want's: verified.
-    return { bytes, from, verified: true };
+    this.#stats.bytesFetched += block.bytes.length;
+    // The engine hashed it (SHA-256) and matched the digest to this want's: verified.
+    return { bytes: block.bytes, from: block.from, verified: true };
   }
 
-  /**
-   * An aborted or timed-out want: the peers are told, so they stop serving
-   * it, unless another call still wants the block (bitswap shares one want
-   * between them).
-   */
-  #cancelUnlessWanted(cid: CID): void {
-    if ((this.#inFlight.get(base64.encode(cid.multihash.bytes)) ?? 0) <= 1) {
-      this.#cancels.cancel(cid);
-    }
-  }
-
-  refuseBlock(_cid: CID, from: string | undefined): void {
+  refuseBlock(_cid: CID | undefined, from: string | undefined): void {
     this.#stats.blocksRefused++;
     if (from === undefined) return;
     const count = (this.#refusedBy.get(from) ?? 0) + 1;
@@ -457,7 +381,7 @@ class Libp2pNetwork implements NodeNetwork {
     try {
       this.#group.cancelScope.cancel("the network closed");
       await this.#group.join();
-      await this.#broker.stop();
+      await this.#bitswap.stop();
       await stopNode(this.#node);
     } finally {
       for (const channel of this.#channels) channel.close();
@@ -488,70 +412,4 @@ async function stopNode(node: KitLibp2p): Promise<void> {
   await node.stop();
   // deno-lint-ignore no-explicit-any
   (node as any).components?.addressManager?._updatePeerStoreAddresses?.stop?.();
-}
-
-/** What `withBitswap` adds to a Helia node: a block broker holding the `Bitswap`. */
-interface Broker {
-  bitswap: Bitswap;
-  start(): Promise<void>;
-  stop(): Promise<void>;
-}
-
-/**
- * Starts `@helia/bitswap` without Helia: `withBitswap` is its only export,
- * and takes a Helia node it adds a block broker to; this hands it an object
- * with the components the broker needs and takes the broker back.
- */
-async function startBitswap(
-  components: Record<string, unknown>,
-  options: Record<string, unknown>,
-): Promise<Broker> {
-  let broker: Broker | undefined;
-  let mixin: { start(host: unknown): Promise<void> } | undefined;
-  const host = {
-    ...components,
-    status: "starting",
-    hasBlockBroker: () => false,
-    addBlockBroker: (added: Broker) => {
-      broker = added;
-    },
-    addMixin: (added: typeof mixin) => {
-      mixin = added;
-    },
-  };
-  // deno-lint-ignore no-explicit-any
-  withBitswap(host as any, options);
-  await mixin!.start(host);
-  if (broker === undefined) throw new Error("Cannot start bitswap: no block broker was added");
-  return broker;
-}
-
-/** The node's blocks as the `interface-blockstore` bitswap serves from (read-only). */
-function blockstoreOf(blocks: NodeBlocks, stats: Omit<NodeNetworkStats, "provided">) {
-  return {
-    has: (cid: CID, options?: { signal?: AbortSignal }) => blocks.has(cid, options),
-    async *get(cid: CID, options?: { signal?: AbortSignal }) {
-      const bytes = await blocks.get(cid, options);
-      stats.blocksServed++;
-      stats.bytesServed += bytes.length;
-      yield bytes;
-    },
-    put: () => {
-      throw new Error("Cannot put block: the network serves the node's blocks read-only");
-    },
-  };
-}
-
-/** Helia's `Routing` over libp2p's content routing, as bitswap uses it to find providers. */
-function contentRouting(node: KitLibp2p) {
-  return {
-    async *findProviders(cid: CID, options?: { signal?: AbortSignal }) {
-      if (node.services.dht === undefined) return;
-      for await (const provider of node.contentRouting.findProviders(cid, options)) {
-        yield { id: provider.id, multiaddrs: provider.multiaddrs, routing: "libp2p" };
-      }
-    },
-    provide: (cid: CID, options?: { signal?: AbortSignal }) =>
-      node.contentRouting.provide(cid, options),
-  };
 }

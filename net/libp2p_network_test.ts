@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { generateKeyPair, privateKeyToProtobuf } from "npm:@libp2p/crypto@5.1.23/keys";
 import { CID } from "npm:multiformats@14.0.5/cid";
+import { create as createDigest } from "npm:multiformats@14.0.5/hashes/digest";
 import { sha256 } from "npm:multiformats@14.0.5/hashes/sha2";
 import * as raw from "npm:multiformats@14.0.5/codecs/raw";
 import { InvalidInputError, NotFoundError, UnreachableError } from "../ipfs/errors.ts";
@@ -114,6 +115,13 @@ testEachStrategy("a CID nobody has ends with the call's timeout, not a hang", as
     assert.equal((error as Error).name, "TimeoutError");
     const cat = await timedOut(300, (signal) => readAll(b.cat(missing, { signal })));
     assert.equal((cat as Error).name, "TimeoutError");
+  });
+  // A CID whose hash the node cannot check (blake2b-256 here) is refused at once.
+  await withKits(1, async ([b]) => {
+    const blake = CID.createV1(raw.code, createDigest(0xb220, randomBytes(32)));
+    const error = await rejection(b.block.get(blake));
+    assert(error instanceof InvalidInputError, String(error));
+    assert.match(error.message, /unsupported hash 0xb220/);
   });
   // The network's own limit gives NotFoundError.
   await withKits(1, async ([b]) => {
