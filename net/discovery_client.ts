@@ -592,7 +592,11 @@ export class DiscoveryClient implements AsyncDisposable {
       stats.successes++;
       stats.connected = true;
     } catch (error) {
-      if (this.#group.cancelScope.cancelled) throw error;
+      if (this.#group.cancelScope.cancelled) {
+        // Closing: a cancellation goes on out; a dial that failed meanwhile is moot.
+        if (isCancellationError(error)) throw error;
+        return;
+      }
       stats.failures++;
       stats.connected = false;
       stats.lastError = error instanceof TimeoutError
