@@ -122,7 +122,7 @@ import { cacheText, HttpMetrics, listenerText } from "./_daemon_metrics.ts";
 import { PAGE_PATHS, PageAssets } from "./_daemon_page.ts";
 import { RecentActivity } from "./_daemon_recent.ts";
 import { DaemonError } from "./daemon_errors.ts";
-import { networkText, ServedBlocks } from "./_daemon_network.ts";
+import { networkText } from "./_daemon_network.ts";
 
 /** What an extension is given: the daemon's kit and log, and when to stop. */
 export interface DaemonExtensionContext {
@@ -285,7 +285,6 @@ export class Daemon implements AsyncDisposable {
   readonly #peerId: string;
   readonly #version: string;
   readonly #network: NodeNetwork | undefined;
-  readonly #served: ServedBlocks;
   readonly #swarm: readonly string[];
   #peers = 0;
   readonly #staleReplaced: boolean;
@@ -306,7 +305,6 @@ export class Daemon implements AsyncDisposable {
       version: string;
       staleReplaced: boolean;
       network: NodeNetwork | undefined;
-      served: ServedBlocks;
       swarm: readonly string[];
     },
   ) {
@@ -319,7 +317,6 @@ export class Daemon implements AsyncDisposable {
     this.#version = parts.version;
     this.#staleReplaced = parts.staleReplaced;
     this.#network = parts.network;
-    this.#served = parts.served;
     this.#swarm = Object.freeze([...parts.swarm]);
     this.#group = new TaskGroup();
     this.#page = new PageAssets(this.#group.signal);
@@ -357,14 +354,10 @@ export class Daemon implements AsyncDisposable {
     const config = configure(options);
     options.signal?.throwIfAborted();
     const recent = new RecentActivity();
-    const served = new ServedBlocks();
     let kit: Kit;
     try {
       kit = await Kit.open({
         ...config.kit,
-        ...(config.kit.network === undefined
-          ? {}
-          : { network: await served.factory(config.kit.network) }),
         repo: config.repo,
         create: "if-empty",
         layers: [...(config.kit.layers ?? []), (below) => recent.layer(below)],
@@ -411,7 +404,6 @@ export class Daemon implements AsyncDisposable {
         version,
         staleReplaced,
         network,
-        served,
         swarm: network === undefined ? [] : addresses,
       });
       await daemon.#serve();
@@ -524,7 +516,6 @@ export class Daemon implements AsyncDisposable {
       this.#network === undefined ? "" : networkText({
         peers: this.#peers,
         stats: this.#network.stats(),
-        served: this.#served,
       }),
       ...this.#extensions.map((extension) => extension.metrics?.() ?? ""),
     ].filter((text) => text !== "").join("");
