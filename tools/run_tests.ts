@@ -33,15 +33,19 @@ const DOM_MODULES = await domModules();
 const DOM = DOM_MODULES.filter((module) => module.endsWith("_test.ts"));
 
 const common = ["test", "--allow-all", "--sanitize-ops", "--sanitize-resources"];
-// Markdown whose code blocks are tests: deno test reads them only when named.
-const DOCS = ["docs/migrating.md"];
+// Markdown whose code blocks are tests, in a pass of their own after the
+// parallel one: docs/migrating.md (deno test reads it only when named) and
+// the README, whose networked example closes two libp2p nodes: under the
+// parallel pass's load one of libp2p's timers was twice seen still running
+// when the example ended (not reproduced alone or beside four CPU burners).
+const DOCS = ["README.md", "docs/migrating.md"];
 const passes = Deno.args.length > 0 ? passesFor(Deno.args) : [
   [
     ...common,
     "--parallel",
     "--doc",
     // No path: a path given here would make deno test check and run what --ignore names.
-    `--ignore=${[...SERIAL, ...ISOLATED, ...DOM_MODULES].join(",")}`,
+    `--ignore=${[...SERIAL, ...ISOLATED, ...DOM_MODULES, ...DOCS].join(",")}`,
   ],
   [...common, "--doc", ...DOCS],
   [...common, ...SERIAL],
