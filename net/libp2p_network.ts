@@ -34,6 +34,7 @@ import type {
   NodeNetworkStats,
 } from "../ipfs/node_network.ts";
 import { TaskGroup } from "../runtime/task_group.ts";
+import { sleep } from "../runtime/sleep.ts";
 import { moveOnAfter } from "../runtime/timeouts.ts";
 import { BitswapEngine } from "./_bitswap_engine.ts";
 import { trackBroadcastChannels } from "./_broadcast_channels.ts";
@@ -405,11 +406,25 @@ class Libp2pNetwork implements NodeNetwork {
 }
 
 /**
- * Stops a libp2p node, and the debounced address update its stop schedules
- * (libp2p 3.3.11 leaves that timer running for a second after `stop()`).
+ * Stops a libp2p node and the timers libp2p 3.3.11 leaves running after
+ * `stop()`, so that closing a networked kit leaves none behind (`deno test`'s
+ * sanitizers fail a test that leaves one): the debounced address update its
+ * stop schedules (a second), its inbound connection rate limiter's windows
+ * (a second each, one per remote host), and its job queues' "empty" and
+ * "idle" events, debounced by 1 ms after the last job, which the wait at the
+ * end lets fire.
  */
 async function stopNode(node: KitLibp2p): Promise<void> {
   await node.stop();
   // deno-lint-ignore no-explicit-any
-  (node as any).components?.addressManager?._updatePeerStoreAddresses?.stop?.();
+  const components = (node as any).components;
+  components?.addressManager?._updatePeerStoreAddresses?.stop?.();
+  const windows: Map<string, { timeoutId?: number }> | undefined = components
+    ?.connectionManager?.inboundConnectionRateLimiter?.memoryStorage?.storage;
+  for (const window of windows?.values() ?? []) clearTimeout(window.timeoutId);
+  windows?.clear();
+  await sleep(QUEUE_DEBOUNCE_WAIT_MS);
 }
+
+/** Longer than it-queue's 1 ms debounce of a queue's "empty" and "idle" events. */
+const QUEUE_DEBOUNCE_WAIT_MS = 5;

@@ -39,13 +39,16 @@ export function withKits<T>(
       return await open([...kits, kit]);
     });
   };
-  return open([]).finally(settleLibp2p);
+  return open([]);
 }
 
 /**
- * Waits out the timers libp2p 3.3.11 leaves behind a stopped node (its
- * inbound rate limiter's 1 s windows, its queues' debounces), which the
- * sanitizers would otherwise pin on the next test.
+ * Waits out the timers libp2p 3.3.11 leaves behind a stopped node that is
+ * not the kit's (a bare libp2p node, Helia): its inbound rate limiter's 1 s
+ * windows, its queues' debounces, which the sanitizers would otherwise pin
+ * on the next test. The kit's own nodes need no wait: their close clears
+ * those timers (`stopNode` in net/libp2p_network.ts), and every test that
+ * closes one checks it.
  */
 export async function settleLibp2p(): Promise<void> {
   await sleep(1_100);

@@ -23,7 +23,7 @@ import { randomBytes } from "./_bytes.ts";
 import { CLI, kit, ok, oneLineError, runDeno } from "./_cli.ts";
 import { startDaemonProcess } from "./_daemon_process.ts";
 import { withTempDir } from "./_files.ts";
-import { LOOPBACK, settleLibp2p } from "./_net.ts";
+import { LOOPBACK } from "./_net.ts";
 
 /** One sample of a Prometheus text, by its name and labels as written. */
 function sample(text: string, series: string): number {
@@ -146,7 +146,6 @@ Deno.test("daemon network: a daemon process discovers a daemon, connects, and re
       await assert.rejects(Deno.connect({ hostname: "127.0.0.1", port: swarmPort }));
     } finally {
       await first.stop();
-      await settleLibp2p();
     }
   });
 });

@@ -17,7 +17,7 @@ import { ARTIFACTS, launchChromium, requireChromium } from "./_browser.ts";
 import { withTempDir } from "./_files.ts";
 import { DISCOVERY_PATH, discoveryExtension } from "../kit/discovery_extension.ts";
 import { eventually } from "./_async.ts";
-import { LOOPBACK, settleLibp2p } from "./_net.ts";
+import { LOOPBACK } from "./_net.ts";
 
 const chromium = await requireChromium();
 const TOKEN = "page-token-0123456789abcdef";
@@ -190,7 +190,6 @@ Deno.test({
           await page.close();
         });
       });
-      await settleLibp2p();
       await withDaemon({ token: TOKEN }, async (daemon) => {
         const page = await browser.newPage();
         await page.goto(`${daemon.apiUrl}/`);

@@ -35,9 +35,7 @@ const DOM = DOM_MODULES.filter((module) => module.endsWith("_test.ts"));
 const common = ["test", "--allow-all", "--sanitize-ops", "--sanitize-resources"];
 // Markdown whose code blocks are tests, in a pass of their own after the
 // parallel one: docs/migrating.md (deno test reads it only when named) and
-// the README, whose networked example closes two libp2p nodes: under the
-// parallel pass's load one of libp2p's timers was twice seen still running
-// when the example ended (not reproduced alone or beside four CPU burners).
+// the README.
 const DOCS = ["README.md", "docs/migrating.md"];
 const passes = Deno.args.length > 0 ? passesFor(Deno.args) : [
   [
