@@ -25,7 +25,8 @@ export interface NetworkApis {
 export function unsupportedNetworkApis(backend: string): NetworkApis {
   const error = (operation: string) =>
     new NotSupportedError(
-      `Cannot ${operation}: not supported by the ${backend} node (it has no network); use the Kubo backend`,
+      `Cannot ${operation}: not supported by the ${backend} node (it has no network): ` +
+        "open it with `network` (a daemon: without --no-network) or use the Kubo backend",
       operation,
       backend,
     );

@@ -583,7 +583,7 @@ testEachStrategy("network operations are not supported by the embedded node", as
         assert.ok(error instanceof NotSupportedError, operation);
         assert.equal(error.operation, operation);
         assert.equal(error.backend, "embedded");
-        assert.match(error.message, /not supported by the embedded node/);
+        assert.match(error.message, /not supported by the embedded node .*open it with `network`/);
         return true;
       });
     }
