@@ -24,16 +24,7 @@
  * @module
  */
 
-import { noise } from "npm:@chainsafe/libp2p-noise@17.0.0";
-import { yamux } from "npm:@chainsafe/libp2p-yamux@8.0.1";
-import { withBitswap } from "npm:@helia/bitswap@4.0.19";
-import { withLibp2pLight } from "npm:@helia/libp2p@2.1.4";
 import { unixfs } from "npm:@helia/unixfs@8.0.5";
-import { identify } from "npm:@libp2p/identify@4.1.14";
-import { tcp } from "npm:@libp2p/tcp@11.0.28";
-import { FsBlockstore } from "npm:blockstore-fs@4.0.1";
-import { MemoryDatastore } from "npm:datastore-core@12.0.1";
-import { createHeliaLight } from "npm:helia@7.1.15";
 import { fixedSize } from "npm:ipfs-unixfs-importer@17.1.1/chunker";
 import { balanced } from "npm:ipfs-unixfs-importer@17.1.1/layout";
 import { EmbeddedNode } from "../ipfs/embedded_node.ts";
@@ -43,6 +34,7 @@ import { Event } from "../runtime/event.ts";
 import { moveOnAfter } from "../runtime/timeouts.ts";
 import { randomBytes } from "../tests/_bytes.ts";
 import { tempDirRemovedAtExit } from "../tests/_files.ts";
+import { startHelia } from "../tests/_helia.ts";
 import { LOOPBACK } from "../tests/_net.ts";
 
 const MIB = 1024 * 1024;
@@ -64,27 +56,8 @@ const b = await EmbeddedNode.open({
 await b.swarm.connect((await a.id()).addresses[0]);
 
 // --- two Helia nodes -----------------------------------------------------------
-async function helia(dir: string) {
-  const node = withBitswap(
-    await withLibp2pLight(
-      await createHeliaLight({
-        blockstore: new FsBlockstore(dir),
-        datastore: new MemoryDatastore(),
-      }),
-      {
-        addresses: { listen: ["/ip4/127.0.0.1/tcp/0"] },
-        transports: [tcp()],
-        connectionEncrypters: [noise()],
-        streamMuxers: [yamux()],
-        services: { identify: identify() },
-      },
-    ),
-  );
-  await node.start();
-  return node;
-}
-const ha = await helia(await tempDirRemovedAtExit());
-const hb = await helia(await tempDirRemovedAtExit());
+const ha = await startHelia(await tempDirRemovedAtExit());
+const hb = await startHelia(await tempDirRemovedAtExit());
 await hb.libp2p.dial(ha.libp2p.getMultiaddrs()[0]);
 
 addEventListener("unload", () => {

@@ -22,7 +22,8 @@ import { withTempDir } from "./_files.ts";
 /** A started Helia node with bitswap. */
 export type HeliaNode = Awaited<ReturnType<typeof startHelia>>;
 
-async function startHelia(dir: string) {
+/** Starts a Helia node with bitswap on loopback, its blockstore on disk in `dir`. */
+export async function startHelia(dir: string) {
   const node = withBitswap(
     await withLibp2pLight(
       await createHeliaLight({
