@@ -7,6 +7,7 @@
  */
 
 import { checkWindow, DEFAULT_WINDOW, MAX_CHUNK } from "./_wire.ts";
+import { integerOption } from "./_integer_option.ts";
 
 /** Options of a connection's Deno side. */
 export interface WebRtcOptions {
@@ -100,8 +101,8 @@ export function resolveWebRtcOptions(options: WebRtcOptions, what: string): Reso
   return {
     iceServers: [...iceServers],
     bindAddress: options.bindAddress,
-    maxStreams: integer(options.maxStreams, 8, 1, 1024, "maxStreams", what),
-    highWaterMark: integer(
+    maxStreams: integerOption(options.maxStreams, 8, 1, 1024, "maxStreams", what),
+    highWaterMark: integerOption(
       options.highWaterMark,
       1024 * 1024,
       MAX_CHUNK,
@@ -109,9 +110,9 @@ export function resolveWebRtcOptions(options: WebRtcOptions, what: string): Reso
       "highWaterMark",
       what,
     ),
-    pollMs: integer(options.pollMs, 2, 1, 1000, "pollMs", what),
+    pollMs: integerOption(options.pollMs, 2, 1, 1000, "pollMs", what),
     window: options.window === undefined ? DEFAULT_WINDOW : checkWindow(options.window, what),
-    requestTimeoutMs: integer(
+    requestTimeoutMs: integerOption(
       options.requestTimeoutMs,
       10_000,
       1,
@@ -119,9 +120,16 @@ export function resolveWebRtcOptions(options: WebRtcOptions, what: string): Reso
       "requestTimeoutMs",
       what,
     ),
-    lingerMs: integer(options.lingerMs, 2000, 0, 600_000, "lingerMs", what),
-    pingIntervalMs: integer(options.pingIntervalMs, 2000, 10, 3_600_000, "pingIntervalMs", what),
-    negotiationTimeoutMs: integer(
+    lingerMs: integerOption(options.lingerMs, 2000, 0, 600_000, "lingerMs", what),
+    pingIntervalMs: integerOption(
+      options.pingIntervalMs,
+      2000,
+      10,
+      3_600_000,
+      "pingIntervalMs",
+      what,
+    ),
+    negotiationTimeoutMs: integerOption(
       options.negotiationTimeoutMs,
       15_000,
       1,
@@ -130,22 +138,4 @@ export function resolveWebRtcOptions(options: WebRtcOptions, what: string): Reso
       what,
     ),
   };
-}
-
-function integer(
-  value: unknown,
-  fallback: number,
-  min: number,
-  max: number,
-  name: string,
-  what: string,
-): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== "number" || !Number.isSafeInteger(value)) {
-    throw new TypeError(`${what}: ${name} must be an integer: received ${String(value)}`);
-  }
-  if (value < min || value > max) {
-    throw new RangeError(`${what}: ${name} must be from ${min} to ${max}: received ${value}`);
-  }
-  return value;
 }

@@ -20,6 +20,7 @@ import { WEBSOCKET_CLOSE_CODES } from "../http/websocket.ts";
 import { WebSocketPort, type WebSocketPortOptions } from "../http/websocket_port.ts";
 import { SessionSocket, type SignalingSocket } from "./_signaling_socket.ts";
 import type { WebSocketSession } from "../http/websocket.ts";
+import { integerOption } from "./_integer_option.ts";
 
 /** Options for {@linkcode StreamingManager}. */
 export interface StreamingManagerOptions extends WebRtcOptions {
@@ -155,14 +156,21 @@ export class StreamingManager implements AsyncDisposable {
     }
     this.#store = store;
     this.#options = resolveWebRtcOptions(options, what);
-    this.#maxConnections = count(options.maxConnections, 16, 1, 4096, "maxConnections", what);
+    this.#maxConnections = integerOption(
+      options.maxConnections,
+      16,
+      1,
+      4096,
+      "maxConnections",
+      what,
+    );
     const offerer = options.offerer ?? "server";
     if (offerer !== "server" && offerer !== "client") {
       throw new TypeError(`${what}: offerer must be "server" or "client"`);
     }
     this.#offerer = offerer;
     this.#wsOptions = {
-      maxMessageBytes: count(
+      maxMessageBytes: integerOption(
         options.maxSignalingMessageBytes,
         64 * 1024,
         1024,
@@ -171,7 +179,7 @@ export class StreamingManager implements AsyncDisposable {
         what,
       ),
       maxQueued: 64,
-      ratePerSecond: count(
+      ratePerSecond: integerOption(
         options.signalingRatePerSecond,
         20,
         1,
@@ -179,10 +187,10 @@ export class StreamingManager implements AsyncDisposable {
         "signalingRatePerSecond",
         what,
       ),
-      burst: count(options.signalingBurst, 60, 1, 10_000, "signalingBurst", what),
+      burst: integerOption(options.signalingBurst, 60, 1, 10_000, "signalingBurst", what),
       closeTimeoutMs: 1000,
     };
-    this.#maxQueuedCandidates = count(
+    this.#maxQueuedCandidates = integerOption(
       options.maxQueuedCandidates,
       32,
       1,
@@ -190,7 +198,14 @@ export class StreamingManager implements AsyncDisposable {
       "maxQueuedCandidates",
       what,
     );
-    this.#maxBadMessages = count(options.maxBadMessages, 8, 0, 1024, "maxBadMessages", what);
+    this.#maxBadMessages = integerOption(
+      options.maxBadMessages,
+      8,
+      0,
+      1024,
+      "maxBadMessages",
+      what,
+    );
   }
 
   /** Connections open now (and sessions still setting one up). */
@@ -436,22 +451,4 @@ export class StreamingManager implements AsyncDisposable {
       maxMessageBytes: (manager) => manager.#wsOptions.maxMessageBytes,
     };
   }
-}
-
-function count(
-  value: unknown,
-  fallback: number,
-  min: number,
-  max: number,
-  name: string,
-  what: string,
-): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== "number" || !Number.isSafeInteger(value)) {
-    throw new TypeError(`${what}: ${name} must be an integer: received ${String(value)}`);
-  }
-  if (value < min || value > max) {
-    throw new RangeError(`${what}: ${name} must be from ${min} to ${max}: received ${value}`);
-  }
-  return value;
 }
