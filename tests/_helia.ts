@@ -20,10 +20,12 @@ import { settleLibp2p } from "./_net.ts";
 import { withTempDir } from "./_files.ts";
 
 /** A started Helia node with bitswap. */
-export type HeliaNode = Awaited<ReturnType<typeof startHelia>>;
+export type HeliaNode = Awaited<ReturnType<typeof start>>;
 
 /** Starts a Helia node with bitswap on loopback, its blockstore on disk in `dir`. */
-export async function startHelia(dir: string) {
+export const startHelia: (dir: string) => Promise<HeliaNode> = start;
+
+async function start(dir: string) {
   const node = withBitswap(
     await withLibp2pLight(
       await createHeliaLight({
@@ -46,7 +48,7 @@ export async function startHelia(dir: string) {
 /** Runs `fn` with a Helia node on a temporary blockstore, and stops it afterwards. */
 export function withHelia<T>(fn: (helia: HeliaNode) => Promise<T>): Promise<T> {
   return withTempDir(async (dir) => {
-    const { value: helia, channels } = await trackBroadcastChannels(() => startHelia(dir));
+    const { value: helia, channels } = await trackBroadcastChannels(() => start(dir));
     try {
       return await fn(helia);
     } finally {
