@@ -34,7 +34,7 @@ import type {
   NodeNetworkStats,
 } from "../ipfs/node_network.ts";
 import { TaskGroup } from "../runtime/task_group.ts";
-import { sleep } from "../runtime/sleep.ts";
+import { realClock } from "../runtime/clock.ts";
 import { moveOnAfter } from "../runtime/timeouts.ts";
 import { BitswapEngine } from "./_bitswap_engine.ts";
 import { trackBroadcastChannels } from "./_broadcast_channels.ts";
@@ -423,7 +423,11 @@ async function stopNode(node: KitLibp2p): Promise<void> {
     ?.connectionManager?.inboundConnectionRateLimiter?.memoryStorage?.storage;
   for (const window of windows?.values() ?? []) clearTimeout(window.timeoutId);
   windows?.clear();
-  await sleep(QUEUE_DEBOUNCE_WAIT_MS);
+  // On the real clock and not cancellable: the timers waited for are
+  // libp2p's own, and a close in a cancelled scope must still wait them out.
+  await new Promise<void>((resolve) => {
+    realClock.setTimer(realClock.now() + QUEUE_DEBOUNCE_WAIT_MS, resolve);
+  });
 }
 
 /** Longer than it-queue's 1 ms debounce of a queue's "empty" and "idle" events. */

@@ -6,10 +6,13 @@ import { create as createDigest } from "npm:multiformats@14.0.5/hashes/digest";
 import { sha256 } from "npm:multiformats@14.0.5/hashes/sha2";
 import * as raw from "npm:multiformats@14.0.5/codecs/raw";
 import { InvalidInputError, NotFoundError, UnreachableError } from "../ipfs/errors.ts";
+import { Kit } from "../kit/kit.ts";
+import { CancelScope } from "../runtime/cancel_scope.ts";
 import { testEachStrategy } from "../runtime/testing.ts";
 import { sleep } from "../runtime/sleep.ts";
 import { eventually, rejection } from "../tests/_async.ts";
 import { concat, randomBytes, readAll } from "../tests/_bytes.ts";
+import { withTempDir } from "../tests/_files.ts";
 import { addressOf, firstLine, LOOPBACK, networkOf, withKits } from "../tests/_net.ts";
 import { libp2pNetwork } from "./libp2p_network.ts";
 
@@ -235,3 +238,29 @@ async function eventuallyExits(child: Deno.ChildProcess, limitMs: number) {
   await watch;
   return status!;
 }
+
+testEachStrategy(
+  "connected kits closed in a cancelled scope close, and leave no timer",
+  async () => {
+    await withTempDir((first) =>
+      withTempDir(async (second) => {
+        const open = (repo: string) =>
+          Kit.open({ repo, sync: false, cache: false, network: LOOPBACK });
+        const a = await open(first);
+        const b = await open(second);
+        try {
+          await b.swarm.connect(await addressOf(a));
+          assert.deepEqual((await b.swarm.peers()).map((peer) => peer.peer), [(await a.id()).id]);
+        } finally {
+          // The sanitizers fail this test if either close leaves one of libp2p's timers.
+          const scope = new CancelScope();
+          await scope.run(async () => {
+            scope.cancel("the test cancels");
+            await b.close();
+            await a.close();
+          });
+        }
+      })
+    );
+  },
+);
