@@ -12,9 +12,6 @@
 //
 //   deno run -A bench/_network_peer.ts
 
-import { unixfs } from "npm:@helia/unixfs@8.0.5";
-import { fixedSize } from "npm:ipfs-unixfs-importer@17.1.1/chunker";
-import { balanced } from "npm:ipfs-unixfs-importer@17.1.1/layout";
 import { peerIdFromString } from "npm:@libp2p/peer-id@6.0.15";
 import { EmbeddedNode } from "../ipfs/embedded_node.ts";
 import { libp2pNetwork } from "../net/libp2p_network.ts";
@@ -22,56 +19,33 @@ import { randomBytes } from "../tests/_bytes.ts";
 import { tempDirRemovedAtExit } from "../tests/_files.ts";
 import { startHelia } from "../tests/_helia.ts";
 import { LOOPBACK } from "../tests/_net.ts";
+import { addToHelia, libp2pOf, lines, sendRaw, TOTAL } from "./_bitswap.ts";
 
-export const TOTAL = 64 * 1024 * 1024;
-export const RAW_PROTOCOL = "/ipfs-kit/bench/raw/1.0.0";
-const WRITE = 64 * 1024;
-
-if (import.meta.main) {
-  const a = await EmbeddedNode.open({
-    repo: await tempDirRemovedAtExit(),
-    sync: false,
-    network: libp2pNetwork(LOOPBACK),
-  });
-  const helia = await startHelia(await tempDirRemovedAtExit());
-  // deno-lint-ignore no-explicit-any
-  const libp2p = (a.network as any).libp2p as typeof helia.libp2p;
-  const reply = (value: unknown) => console.log(JSON.stringify(value));
-  reply({
-    kit: (await a.id()).addresses[0],
-    helia: helia.libp2p.getMultiaddrs()[0].toString(),
-  });
-  const chunk = randomBytes(WRITE);
-  let buffered = "";
-  for await (const bytes of Deno.stdin.readable.pipeThrough(new TextDecoderStream())) {
-    buffered += bytes;
-    for (let end = buffered.indexOf("\n"); end >= 0; end = buffered.indexOf("\n")) {
-      const [command, argument] = buffered.slice(0, end).split(" ");
-      buffered = buffered.slice(end + 1);
-      if (command === "add-kit") {
-        reply({ cid: (await a.add(randomBytes(TOTAL), { pin: false })).cid.toString() });
-      } else if (command === "gc-kit") {
-        await a.repo.gc();
-        reply({});
-      } else if (command === "add-helia") {
-        const cid = await unixfs(helia).addBytes(randomBytes(TOTAL), {
-          cidVersion: 0,
-          rawLeaves: false,
-          chunker: fixedSize({ chunkSize: 262_144 }),
-          layout: balanced({ maxChildrenPerNode: 174 }),
-        });
-        reply({ cid: cid.toString() });
-      } else if (command === "raw") {
-        const stream = await libp2p.dialProtocol(peerIdFromString(argument), RAW_PROTOCOL);
-        for (let sent = 0; sent < TOTAL; sent += WRITE) {
-          if (!stream.send(chunk)) await stream.onDrain();
-        }
-        await stream.close();
-        reply({});
-      } else throw new Error(`unknown command: ${command}`);
-    }
-  }
-  await a.close();
-  await helia.stop();
-  Deno.exit(0);
+const a = await EmbeddedNode.open({
+  repo: await tempDirRemovedAtExit(),
+  sync: false,
+  network: libp2pNetwork(LOOPBACK),
+});
+const helia = await startHelia(await tempDirRemovedAtExit());
+const reply = (value: unknown) => console.log(JSON.stringify(value));
+reply({
+  kit: (await a.id()).addresses[0],
+  helia: helia.libp2p.getMultiaddrs()[0].toString(),
+});
+for await (const line of lines(Deno.stdin.readable)) {
+  const [command, argument] = line.split(" ");
+  if (command === "add-kit") {
+    reply({ cid: (await a.add(randomBytes(TOTAL), { pin: false })).cid.toString() });
+  } else if (command === "gc-kit") {
+    await a.repo.gc();
+    reply({});
+  } else if (command === "add-helia") {
+    reply({ cid: (await addToHelia(helia)).toString() });
+  } else if (command === "raw") {
+    await sendRaw(libp2pOf(a), peerIdFromString(argument));
+    reply({});
+  } else throw new Error(`unknown command: ${command}`);
 }
+await a.close();
+await helia.stop();
+Deno.exit(0);

@@ -25,23 +25,15 @@
  */
 
 import { unixfs } from "npm:@helia/unixfs@8.0.5";
-import { fixedSize } from "npm:ipfs-unixfs-importer@17.1.1/chunker";
-import { balanced } from "npm:ipfs-unixfs-importer@17.1.1/layout";
 import { EmbeddedNode } from "../ipfs/embedded_node.ts";
-import type { NodeNetwork } from "../ipfs/node_network.ts";
 import { libp2pNetwork } from "../net/libp2p_network.ts";
-import { Event } from "../runtime/event.ts";
-import { moveOnAfter } from "../runtime/timeouts.ts";
 import { randomBytes } from "../tests/_bytes.ts";
 import { tempDirRemovedAtExit } from "../tests/_files.ts";
 import { startHelia } from "../tests/_helia.ts";
 import { LOOPBACK } from "../tests/_net.ts";
+import { addToHelia, countRawArrivals, libp2pOf, sendRaw, TOTAL } from "./_bitswap.ts";
 
-const MIB = 1024 * 1024;
-const TOTAL = 64 * MIB;
-const WRITE = 64 * 1024;
 const GROUP = "bitswap-64MiB";
-const RAW_PROTOCOL = "/ipfs-kit/bench/raw/1.0.0";
 
 // --- two kit nodes -----------------------------------------------------------
 const a = await EmbeddedNode.open({
@@ -79,12 +71,7 @@ Deno.bench({ name: "ipfs-kit", group: GROUP, n: 5, warmup: 1 }, async (t) => {
 });
 
 Deno.bench({ name: "helia", group: GROUP, n: 5, warmup: 1 }, async (t) => {
-  const cid = await unixfs(ha).addBytes(randomBytes(TOTAL), {
-    cidVersion: 0,
-    rawLeaves: false,
-    chunker: fixedSize({ chunkSize: 262_144 }),
-    layout: balanced({ maxChildrenPerNode: 174 }),
-  });
+  const cid = await addToHelia(ha);
   t.start();
   let received = 0;
   for await (const chunk of unixfs(hb).cat(cid)) received += chunk.length;
@@ -92,32 +79,14 @@ Deno.bench({ name: "helia", group: GROUP, n: 5, warmup: 1 }, async (t) => {
   if (received !== TOTAL) throw new Error(`received ${received} of ${TOTAL} bytes`);
 });
 
-/** The libp2p node of a kit node's network. */
-function libp2pOf(network: NodeNetwork | undefined) {
-  return (network as unknown as { libp2p: typeof ha.libp2p }).libp2p;
-}
-
-const sender = libp2pOf(b.network);
-const receiver = libp2pOf(a.network);
-let arrived: { bytes: number; done: Event } = { bytes: 0, done: new Event() };
-await receiver.handle(RAW_PROTOCOL, (stream) => {
-  const counting = arrived;
-  stream.addEventListener("message", (event) => {
-    counting.bytes += event.data.byteLength;
-    if (counting.bytes >= TOTAL) counting.done.set();
-  });
-});
+const sender = libp2pOf(b);
+const receiver = libp2pOf(a);
+const arrivals = await countRawArrivals(receiver);
 
 Deno.bench({ name: "raw-stream", group: GROUP, baseline: true, n: 5, warmup: 1 }, async (t) => {
-  const chunk = randomBytes(WRITE);
-  arrived = { bytes: 0, done: new Event() };
+  arrivals.expect();
   t.start();
-  const stream = await sender.dialProtocol(receiver.peerId, RAW_PROTOCOL);
-  for (let sent = 0; sent < TOTAL; sent += WRITE) {
-    if (!stream.send(chunk)) await stream.onDrain();
-  }
-  await stream.close();
-  const done = await moveOnAfter(60_000, () => arrived.done.wait().then(() => true));
+  await sendRaw(sender, receiver.peerId);
+  await arrivals.arrived();
   t.end();
-  if (done !== true) throw new Error(`received ${arrived.bytes} of ${TOTAL} bytes`);
 });

@@ -25,12 +25,10 @@ import { multiaddr } from "npm:@multiformats/multiaddr@13.0.3";
 import { CID } from "npm:multiformats@14.0.5/cid";
 import { EmbeddedNode } from "../ipfs/embedded_node.ts";
 import { libp2pNetwork } from "../net/libp2p_network.ts";
-import { Event } from "../runtime/event.ts";
-import { moveOnAfter } from "../runtime/timeouts.ts";
 import { tempDirRemovedAtExit } from "../tests/_files.ts";
 import { startHelia } from "../tests/_helia.ts";
 import { LOOPBACK } from "../tests/_net.ts";
-import { RAW_PROTOCOL, TOTAL } from "./_network_peer.ts";
+import { countRawArrivals, libp2pOf, lines, TOTAL } from "./_bitswap.ts";
 
 const GROUP = "bitswap-64MiB-two-processes";
 
@@ -42,20 +40,11 @@ const child = new Deno.Command(Deno.execPath(), {
   stderr: "inherit",
 }).spawn();
 const commands = child.stdin.getWriter();
-const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-let pending = "";
+const replies = lines(child.stdout)[Symbol.asyncIterator]();
 async function nextLine(): Promise<string> {
-  for (;;) {
-    const end = pending.indexOf("\n");
-    if (end >= 0) {
-      const line = pending.slice(0, end);
-      pending = pending.slice(end + 1);
-      return line;
-    }
-    const { done, value } = await lines.read();
-    if (done) throw new Error("the serving process ended");
-    pending += value;
-  }
+  const { done, value } = await replies.next();
+  if (done) throw new Error("the serving process ended");
+  return value;
 }
 async function ask(command: string): Promise<{ cid?: string }> {
   await commands.write(new TextEncoder().encode(`${command}\n`));
@@ -98,22 +87,13 @@ Deno.bench({ name: "helia", group: GROUP, n: 5, warmup: 1 }, async (t) => {
   if (received !== TOTAL) throw new Error(`received ${received} of ${TOTAL} bytes`);
 });
 
-// deno-lint-ignore no-explicit-any
-const receiver = (b.network as any).libp2p as typeof hb.libp2p;
-let arrived: { bytes: number; done: Event } = { bytes: 0, done: new Event() };
-await receiver.handle(RAW_PROTOCOL, (stream) => {
-  const counting = arrived;
-  stream.addEventListener("message", (event) => {
-    counting.bytes += event.data.byteLength;
-    if (counting.bytes >= TOTAL) counting.done.set();
-  });
-});
+const receiver = libp2pOf(b);
+const arrivals = await countRawArrivals(receiver);
 
 Deno.bench({ name: "raw-stream", group: GROUP, baseline: true, n: 5, warmup: 1 }, async (t) => {
-  arrived = { bytes: 0, done: new Event() };
+  arrivals.expect();
   t.start();
   await ask(`raw ${receiver.peerId}`);
-  const done = await moveOnAfter(60_000, () => arrived.done.wait().then(() => true));
+  await arrivals.arrived();
   t.end();
-  if (done !== true) throw new Error(`received ${arrived.bytes} of ${TOTAL} bytes`);
 });
