@@ -45,7 +45,6 @@ import { base64 } from "npm:multiformats@14.0.5/bases/base64";
 import { CID } from "npm:multiformats@14.0.5/cid";
 import { currentTime } from "../runtime/checkpoint.ts";
 import { Event } from "../runtime/event.ts";
-import { Semaphore } from "../runtime/semaphore.ts";
 import { sleep } from "../runtime/sleep.ts";
 import type { TaskGroup } from "../runtime/task_group.ts";
 import { failAfter, withSignal } from "../runtime/timeouts.ts";
@@ -81,8 +80,6 @@ const MAX_ENTRIES_PER_MESSAGE = 8192;
 const MAX_LEDGER = 16_384;
 /** Unverified bytes from one stream before it is paused. */
 const VERIFY_LIMIT = 32 * 1024 * 1024;
-/** How many received blocks are hashed at once (off the event loop, in arrival order). */
-const HASH_CONCURRENCY = 2;
 /** How many recently wanted blocks are remembered, to tell a late block from a lie. */
 const RECENT_WANTS = 65_536;
 /** How long a want waits for the connected peers before its providers are looked up. */
@@ -185,7 +182,6 @@ export class BitswapEngine {
   #maintaining = false;
   #topologies: string[] = [];
   #closed = false;
-  #hashSlots = new Semaphore(HASH_CONCURRENCY);
 
   private constructor(node: KitLibp2p, options: BitswapEngineOptions) {
     this.#node = node;
