@@ -4,7 +4,6 @@
 // JSON line on stdout:
 //
 //   add-kit      adds 64 MiB of fresh random bytes to node A: {"cid"}
-//   gc-kit       collects node A's unpinned blocks: {}
 //   add-helia    adds 64 MiB of fresh random bytes to the Helia node: {"cid"}
 //   raw <peer>   sends 64 MiB over one libp2p stream from node A to <peer>: {}
 //
@@ -36,9 +35,6 @@ for await (const line of lines(Deno.stdin.readable)) {
   const [command, argument] = line.split(" ");
   if (command === "add-kit") {
     reply({ cid: (await a.add(randomBytes(TOTAL), { pin: false })).cid.toString() });
-  } else if (command === "gc-kit") {
-    await a.repo.gc();
-    reply({});
   } else if (command === "add-helia") {
     reply({ cid: (await addToHelia(helia)).toString() });
   } else if (command === "raw") {

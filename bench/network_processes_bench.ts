@@ -11,7 +11,8 @@
  * - `raw-stream`: 64 MiB in 64 KiB writes over one libp2p stream from A's
  *   libp2p node to B's, counted on arrival here.
  *
- * Adding the file (in the child) is outside the timed part.
+ * Adding the file (in the child) is outside the timed part. As in
+ * `network_bench.ts`, nothing is garbage collected between iterations.
  *
  * ```sh
  * deno bench --allow-all bench/network_processes_bench.ts
@@ -74,8 +75,6 @@ Deno.bench({ name: "ipfs-kit", group: GROUP, n: 5, warmup: 1 }, async (t) => {
   for await (const chunk of b.cat(cid!)) received += chunk.length;
   t.end();
   if (received !== TOTAL) throw new Error(`received ${received} of ${TOTAL} bytes`);
-  await b.repo.gc();
-  await ask("gc-kit");
 });
 
 Deno.bench({ name: "helia", group: GROUP, n: 5, warmup: 1 }, async (t) => {
