@@ -9,7 +9,9 @@
  *
  * Fetched blocks are written without a sync: they can be fetched again, and
  * syncing each one would bound a fetch by the disk's flush latency. Pinning
- * one makes it durable (`_pinned_blocks.ts`).
+ * one makes it durable (`_pinned_blocks.ts`). One torn by a power loss is
+ * never read back: after a reboot the store verifies what it reads until
+ * garbage collection has checked every block (`_fs_blockstore.ts`).
  *
  * @module
  */

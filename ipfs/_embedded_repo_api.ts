@@ -28,7 +28,10 @@ export function embeddedRepoApi(repo: Repository): RepoApi {
      * holds (a recursive pin's whole DAG, a direct pin's block) and every
      * block the MFS root references (a root as Kubo's, best effort: missing
      * blocks below it are skipped), then deletes the rest. A missing block
-     * below a recursive pin aborts before anything is deleted.
+     * below a recursive pin aborts before anything is deleted. When the
+     * store may hold blocks torn by a power loss (written unsynced before a
+     * reboot), it then verifies every block it kept, deleting torn ones,
+     * and stops verifying reads (`FsBlockstore.verifyAll`).
      */
     async gc(options = {}): Promise<CID[]> {
       const run = { lock: "exclusive", signal: options.signal } as const;
@@ -50,6 +53,10 @@ export function embeddedRepoApi(repo: Repository): RepoApi {
             if (await repo.blocks.deleteKey(block.key)) {
               removed.push(CID.createV1(raw.code, Digest.decode(block.multihash)));
             }
+          }
+          // After a reboot that may have torn unsynced blocks: check the kept ones.
+          for (const multihash of await repo.blocks.verifyAll({ signal })) {
+            removed.push(CID.createV1(raw.code, Digest.decode(multihash)));
           }
         } finally {
           await repo.blocks.flush();

@@ -6,8 +6,9 @@ import { ClosedResourceError } from "../runtime/errors.ts";
 import { testEachStrategy } from "../runtime/testing.ts";
 import { FsBlockstore } from "./_fs_blockstore.ts";
 import { NotFoundError } from "./errors.ts";
+import { exists } from "./_fs.ts";
 import { filesUnder, withTempDir } from "../tests/_files.ts";
-import { sha256Cid } from "../tests/_node.ts";
+import { BOOT_ID, sha256Cid } from "../tests/_node.ts";
 
 async function withStore(
   fn: (store: FsBlockstore, dir: string) => Promise<void>,
@@ -189,3 +190,119 @@ testEachStrategy("blocks written unsynced are marked, and synced when pinned", a
     }
   });
 });
+
+const needsBootId = { ignore: BOOT_ID === undefined };
+
+/** A block written unsynced, then its file cut short, as a power loss can leave it. */
+async function tornBlock(store: FsBlockstore, text: string): Promise<CID> {
+  const bytes = new TextEncoder().encode(text);
+  const cid = sha256Cid(raw.code, bytes);
+  await store.put(cid, bytes, { durable: false });
+  await Deno.writeFile(store.path(cid), bytes.subarray(0, 3));
+  return cid;
+}
+
+testEachStrategy(
+  "the marker names the boot that wrote unsynced blocks; a restart does not verify reads",
+  async () => {
+    await withStore(async (store, dir) => {
+      const torn = await tornBlock(store, "fetched before a restart");
+      assert.equal(await Deno.readTextFile(`${dir}/blocks/.unsynced`), BOOT_ID);
+      const later = await FsBlockstore.open({ dir: `${dir}/blocks`, sync: true });
+      try {
+        // The same boot: a process crash cannot tear a block, so reads are not hashed.
+        assert.equal(later.verifiesReads, false);
+        assert.equal((await later.get(torn)).length, 3);
+      } finally {
+        later.close();
+      }
+    });
+  },
+  needsBootId,
+);
+
+testEachStrategy(
+  "after a reboot, a torn block is deleted on read and reported missing",
+  async () => {
+    await withStore(async (store, dir) => {
+      const torn = await tornBlock(store, "fetched before a power loss");
+      const intactBytes = new TextEncoder().encode("intact");
+      const intact = sha256Cid(raw.code, intactBytes);
+      await store.put(intact, intactBytes, { durable: false });
+      store.close();
+      // As if the machine rebooted: the marker names another boot.
+      await Deno.writeTextFile(`${dir}/blocks/.unsynced`, "an-earlier-boot");
+      const later = await FsBlockstore.open({ dir: `${dir}/blocks`, sync: true });
+      try {
+        assert.equal(later.verifiesReads, true);
+        assert.deepEqual(await later.get(intact), intactBytes);
+        const error = await later.get(torn).catch((e) => e);
+        assert(error instanceof NotFoundError, String(error));
+        assert.match(error.message, /did not match its CID .* and was deleted/);
+        assert.equal(await exists(later.path(torn)), false);
+        // Now missing, it can be stored again (fetched again, on a networked node).
+        await later.put(torn, new TextEncoder().encode("fetched before a power loss"));
+        assert.equal((await later.get(torn)).length, 27);
+      } finally {
+        later.close();
+      }
+    });
+  },
+  needsBootId,
+);
+
+testEachStrategy("after a reboot, has and put do not trust a torn file either", async () => {
+  await withStore(async (store, dir) => {
+    const text = "a torn leaf";
+    const torn = await tornBlock(store, text);
+    const again = await tornBlock(store, "torn, then stored again");
+    store.close();
+    await Deno.writeTextFile(`${dir}/blocks/.unsynced`, "an-earlier-boot");
+    const later = await FsBlockstore.open({ dir: `${dir}/blocks`, sync: true });
+    try {
+      assert.equal(await later.has(torn), false);
+      assert.equal(await exists(later.path(torn)), false);
+      // A put of the right bytes replaces a torn file instead of keeping it.
+      const bytes = new TextEncoder().encode("torn, then stored again");
+      await later.put(again, bytes);
+      assert.deepEqual(await Deno.readFile(later.path(again)), bytes);
+    } finally {
+      later.close();
+    }
+  });
+}, needsBootId);
+
+testEachStrategy(
+  "suspicion outlives the process until verifyAll, which deletes torn blocks",
+  async () => {
+    await withStore(async (store, dir) => {
+      const torn = await tornBlock(store, "torn");
+      const intactBytes = new TextEncoder().encode("kept");
+      const intact = sha256Cid(raw.code, intactBytes);
+      await store.put(intact, intactBytes);
+      store.close();
+      // A marker of an earlier version (empty) counts as another boot.
+      await Deno.writeTextFile(`${dir}/blocks/.unsynced`, "");
+      const first = await FsBlockstore.open({ dir: `${dir}/blocks`, sync: true });
+      first.close();
+      const second = await FsBlockstore.open({ dir: `${dir}/blocks`, sync: true });
+      try {
+        assert.equal(second.verifiesReads, true, "a second process of this boot verifies too");
+        const deleted = await second.verifyAll();
+        assert.deepEqual(deleted, [torn.multihash.bytes]);
+        assert.equal(second.verifiesReads, false);
+        assert.deepEqual(await second.get(intact), intactBytes);
+        assert.equal(await Deno.readTextFile(`${dir}/blocks/.unsynced`), BOOT_ID);
+      } finally {
+        second.close();
+      }
+      const third = await FsBlockstore.open({ dir: `${dir}/blocks`, sync: true });
+      try {
+        assert.equal(third.verifiesReads, false);
+      } finally {
+        third.close();
+      }
+    });
+  },
+  needsBootId,
+);

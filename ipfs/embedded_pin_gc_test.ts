@@ -13,7 +13,7 @@ import { testEachStrategy } from "../runtime/testing.ts";
 import type { PinEntry } from "./content_store.ts";
 import { blockKey } from "./_fs_blockstore.ts";
 import { BLOCK_WRITE_CONCURRENCY } from "./_importer_options.ts";
-import { temporaries, withNode } from "../tests/_node.ts";
+import { BOOT_ID, temporaries, withNode } from "../tests/_node.ts";
 import { EmbeddedNode } from "./embedded_node.ts";
 import { InvalidInputError, NotFoundError, PinnedError } from "./errors.ts";
 import { randomBytes } from "../tests/_bytes.ts";
@@ -291,3 +291,40 @@ testEachStrategy("gc deletes the temporary files a crashed add left in the shard
     assert.equal(await new Response(node.cat(cid)).text(), "survives");
   }, { sync: true });
 });
+
+testEachStrategy(
+  "after a reboot, a torn block is never read back, and garbage collection ends the checking",
+  async () => {
+    await withTempDir(async (repo) => {
+      const bytes = randomBytes(600_000);
+      {
+        await using node = await EmbeddedNode.open({ repo });
+        await node.files.write("/kept.bin", bytes, { create: true });
+      }
+      // A power loss tore one of its 256 KiB blocks, and the machine rebooted.
+      let largest = { path: "", size: 0 };
+      for await (const shard of Deno.readDir(`${repo}/blocks`)) {
+        if (!shard.isDirectory) continue;
+        for await (const entry of Deno.readDir(`${repo}/blocks/${shard.name}`)) {
+          const path = `${repo}/blocks/${shard.name}/${entry.name}`;
+          const { size } = await Deno.stat(path);
+          if (size > largest.size) largest = { path, size };
+        }
+      }
+      assert.equal(largest.size > 200_000, true);
+      await Deno.writeFile(largest.path, new Uint8Array(10));
+      await Deno.writeTextFile(`${repo}/blocks/.unsynced`, "an-earlier-boot");
+
+      await using node = await EmbeddedNode.open({ repo });
+      const read = async () => {
+        for await (const _ of node.files.read("/kept.bin")) { /* drain */ }
+      };
+      await assert.rejects(read, NotFoundError);
+      await node.repo.gc();
+      assert.equal(await Deno.readTextFile(`${repo}/blocks/.unsynced`), BOOT_ID);
+      await assert.rejects(Deno.stat(largest.path), Deno.errors.NotFound);
+      await assert.rejects(read, NotFoundError);
+    });
+  },
+  { ignore: BOOT_ID === undefined }, // not Linux: no boot ID to tell a reboot by
+);

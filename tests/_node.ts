@@ -51,3 +51,15 @@ export function sha256Cid(code: number, bytes: Uint8Array): CID {
   const digest = new Uint8Array(createHash("sha256").update(bytes).digest());
   return CID.createV1(code, Digest.create(0x12, digest));
 }
+
+/**
+ * This boot's ID (`/proc/sys/kernel/random/boot_id`, Linux only): the
+ * blockstore tells a reboot from a restart by it.
+ */
+export const BOOT_ID: string | undefined = (() => {
+  try {
+    return Deno.readTextFileSync("/proc/sys/kernel/random/boot_id").trim();
+  } catch {
+    return undefined;
+  }
+})();
