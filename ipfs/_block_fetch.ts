@@ -16,11 +16,10 @@
  * @module
  */
 
-import { equals } from "npm:multiformats@14.0.5/bytes";
 import type { CID } from "npm:multiformats@14.0.5/cid";
 import { sha256 } from "npm:multiformats@14.0.5/hashes/sha2";
 import { InvalidInputError } from "./errors.ts";
-import type { FsBlockstore } from "./_fs_blockstore.ts";
+import { digestMatches, type FsBlockstore } from "./_fs_blockstore.ts";
 import type { NodeNetwork } from "./node_network.ts";
 
 /** How many mismatching blocks one fetch refuses before it gives up. */
@@ -65,5 +64,5 @@ async function matches(cid: CID, bytes: Uint8Array): Promise<boolean> {
       `Cannot fetch block: unsupported hash 0x${cid.multihash.code.toString(16)} in ${cid}`,
     );
   }
-  return equals((await sha256.digest(bytes)).digest, cid.multihash.digest);
+  return await digestMatches(bytes, cid.multihash.bytes);
 }

@@ -202,6 +202,17 @@ async function tornBlock(store: FsBlockstore, text: string): Promise<CID> {
   return cid;
 }
 
+/** Closes `store` and opens its directory again as after a reboot: the marker names `marker`. */
+async function reopenAfterReboot(
+  store: FsBlockstore,
+  dir: string,
+  marker = "an-earlier-boot",
+): Promise<FsBlockstore> {
+  store.close();
+  await Deno.writeTextFile(`${dir}/blocks/.unsynced`, marker);
+  return await FsBlockstore.open({ dir: `${dir}/blocks`, sync: true });
+}
+
 testEachStrategy(
   "the marker names the boot that wrote unsynced blocks; a restart does not verify reads",
   async () => {
@@ -229,10 +240,7 @@ testEachStrategy(
       const intactBytes = new TextEncoder().encode("intact");
       const intact = sha256Cid(raw.code, intactBytes);
       await store.put(intact, intactBytes, { durable: false });
-      store.close();
-      // As if the machine rebooted: the marker names another boot.
-      await Deno.writeTextFile(`${dir}/blocks/.unsynced`, "an-earlier-boot");
-      const later = await FsBlockstore.open({ dir: `${dir}/blocks`, sync: true });
+      const later = await reopenAfterReboot(store, dir);
       try {
         assert.equal(later.verifiesReads, true);
         assert.deepEqual(await later.get(intact), intactBytes);
@@ -256,9 +264,7 @@ testEachStrategy("after a reboot, has and put do not trust a torn file either", 
     const text = "a torn leaf";
     const torn = await tornBlock(store, text);
     const again = await tornBlock(store, "torn, then stored again");
-    store.close();
-    await Deno.writeTextFile(`${dir}/blocks/.unsynced`, "an-earlier-boot");
-    const later = await FsBlockstore.open({ dir: `${dir}/blocks`, sync: true });
+    const later = await reopenAfterReboot(store, dir);
     try {
       assert.equal(await later.has(torn), false);
       assert.equal(await exists(later.path(torn)), false);
@@ -280,10 +286,8 @@ testEachStrategy(
       const intactBytes = new TextEncoder().encode("kept");
       const intact = sha256Cid(raw.code, intactBytes);
       await store.put(intact, intactBytes);
-      store.close();
       // A marker of an earlier version (empty) counts as another boot.
-      await Deno.writeTextFile(`${dir}/blocks/.unsynced`, "");
-      const first = await FsBlockstore.open({ dir: `${dir}/blocks`, sync: true });
+      const first = await reopenAfterReboot(store, dir, "");
       first.close();
       const second = await FsBlockstore.open({ dir: `${dir}/blocks`, sync: true });
       try {

@@ -17,7 +17,7 @@ import { BOOT_ID, temporaries, withNode } from "../tests/_node.ts";
 import { EmbeddedNode } from "./embedded_node.ts";
 import { InvalidInputError, NotFoundError, PinnedError } from "./errors.ts";
 import { randomBytes } from "../tests/_bytes.ts";
-import { withTempDir } from "../tests/_files.ts";
+import { filesUnder, withTempDir } from "../tests/_files.ts";
 
 const encoder = new TextEncoder();
 
@@ -303,13 +303,10 @@ testEachStrategy(
       }
       // A power loss tore one of its 256 KiB blocks, and the machine rebooted.
       let largest = { path: "", size: 0 };
-      for await (const shard of Deno.readDir(`${repo}/blocks`)) {
-        if (!shard.isDirectory) continue;
-        for await (const entry of Deno.readDir(`${repo}/blocks/${shard.name}`)) {
-          const path = `${repo}/blocks/${shard.name}/${entry.name}`;
-          const { size } = await Deno.stat(path);
-          if (size > largest.size) largest = { path, size };
-        }
+      for (const name of await filesUnder(`${repo}/blocks`)) {
+        const path = `${repo}/blocks/${name}`;
+        const { size } = await Deno.stat(path);
+        if (size > largest.size) largest = { path, size };
       }
       assert.equal(largest.size > 200_000, true);
       await Deno.writeFile(largest.path, new Uint8Array(10));
